@@ -1,0 +1,40 @@
+# make test: the project's one test command (see README).
+#
+# It starts throw-away backends (internal/testenv) on free loopback ports,
+# runs vet, the gofmt check, the race-enabled test suite and short fuzz runs
+# against them, and stops the backends afterwards. Set
+# SESSIONKIT_REQUIRE_BACKENDS=1 (CI does) to turn backend skips into failures.
+
+GO        ?= go
+FUZZTIME  ?= 5s
+TESTFLAGS ?= -race -count=1 -timeout 20m
+WITH_BACKENDS = $(GO) run ./internal/testenv/cmd/withbackends --
+
+.PHONY: test vet fmt-check unit fuzz demo bench
+
+test: vet fmt-check unit fuzz
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(WITH_BACKENDS) $(GO) test $(TESTFLAGS) ./...
+
+# Short runs of every fuzz target; lengthen with FUZZTIME=1m.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+demo:
+	$(GO) run ./examples/demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
