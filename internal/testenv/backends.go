@@ -2,4 +2,8 @@ package testenv
 
 // backends is the runner's list. Add one line per backend; keep each
 // backend's code in its own file (redis.go, postgres.go, ...).
-var backends = []Backend{}
+var backends = []Backend{
+	redisBackend,
+	redisSentinelBackend,
+	redisClusterBackend,
+}
