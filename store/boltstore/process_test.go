@@ -199,7 +199,7 @@ func TestOpenLockedByOtherProcess(t *testing.T) {
 // the file is consistent.
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	created := map[string]bool{}  // acknowledged new records
+	created := map[string]bool{} // acknowledged new records
 	counters := map[string]int{} // highest acknowledged value per counter
 	for round := range 3 {
 		run := fmt.Sprintf("r%d", round)
