@@ -6,4 +6,5 @@ var backends = []Backend{
 	redisBackend,
 	redisSentinelBackend,
 	redisClusterBackend,
+	mongoBackend,
 }
