@@ -1,0 +1,637 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Defaults for [Options].
+const (
+	DefaultTable           = "sessions"
+	DefaultCleanupInterval = 5 * time.Minute
+	DefaultCleanupBatch    = 1000
+	DefaultPageSize        = 500
+)
+
+// Column limits of the schema.
+const (
+	MaxKeyLen     = 256 // bytes of a session key (VARBINARY(256))
+	MaxUserKeyLen = 255 // bytes of a user key (VARBINARY(255))
+)
+
+// ErrNoTable is wrapped by errors of operations that found the session
+// table missing (MySQL error 1146). Run [Store.Migrate], or create the
+// table from the SQL in the package documentation.
+var ErrNoTable = errors.New("table does not exist")
+
+// Options configures a [Store]. The zero value is usable.
+type Options struct {
+	// Table is the session table, optionally qualified with a database
+	// name ("sessions", "auth.sessions"). Default "sessions".
+	Table string
+
+	// CleanupInterval is the average time between two runs of the
+	// background sweeper that deletes expired rows (each run is jittered
+	// by ±20%). Zero means DefaultCleanupInterval; a negative value
+	// disables the sweeper, for deployments that call DeleteExpired from
+	// cron or the CLI instead.
+	CleanupInterval time.Duration
+
+	// CleanupBatch bounds how many rows one DELETE statement of the
+	// sweeper removes. Default DefaultCleanupBatch.
+	CleanupBatch int
+
+	// PageSize is how many rows one query of All fetches. Default
+	// DefaultPageSize.
+	PageSize int
+
+	// Logger receives the background sweeper's errors. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a sessionkit.Store backed by a MySQL or MariaDB table. It also
+// implements sessionkit.UserIndex, sessionkit.Iterator, sessionkit.Sweeper
+// and sessionkit.Closer. It is safe for concurrent use.
+type Store struct {
+	db       *sql.DB
+	ownsDB   bool
+	table    string // as configured
+	ident    string // quoted
+	batch    int
+	pageSize int
+	logger   *slog.Logger
+
+	q struct {
+		load, insert, revive, update, touch, live, del, user, deleteUserLive, deleteUserRest, firstPage, page, sweep string
+	}
+
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var (
+	_ sessionkit.Store     = (*Store)(nil)
+	_ sessionkit.UserIndex = (*Store)(nil)
+	_ sessionkit.Iterator  = (*Store)(nil)
+	_ sessionkit.Sweeper   = (*Store)(nil)
+	_ sessionkit.Closer    = (*Store)(nil)
+)
+
+// New returns a Store that uses db, which must have been opened with the
+// "mysql" driver (github.com/go-sql-driver/mysql). The caller keeps
+// ownership of db: Close stops the store's sweeper but does not close db.
+// New does not touch the database; call [Store.Migrate] to create the
+// table.
+//
+// Without interpolateParams=true in the DSN, the driver prepares every
+// statement on the server before running it, which costs two extra round
+// trips per call; Open turns it on unless the DSN says otherwise.
+func New(db *sql.DB, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("mysqlstore: nil *sql.DB")
+	}
+	return newStore(db, false, opts)
+}
+
+// Open connects to the server named by dsn — a go-sql-driver DSN
+// ("user:pass@tcp(host:3306)/db") or a mysql:// URL (see [DSNFromURL]) —
+// and returns a Store that owns the connection pool: Close closes it.
+// Unless the DSN sets interpolateParams, Open sets it to true. Open checks
+// that the server answers but not that the table exists (so that Migrate
+// can follow).
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if strings.HasPrefix(dsn, "mysql://") || strings.HasPrefix(dsn, "mariadb://") {
+		var err error
+		if dsn, err = DSNFromURL(dsn); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("mysqlstore: parse DSN: %w", err)
+	}
+	if _, err := quoteTable(opts.Table); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(dsn, "interpolateParams=") {
+		cfg.InterpolateParams = true
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil && cfg.InterpolateParams && !strings.Contains(dsn, "interpolateParams=") {
+		// Some collations rule interpolation out; fall back to prepares.
+		cfg.InterpolateParams = false
+		conn, err = mysql.NewConnector(cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mysqlstore: parse DSN: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mysqlstore: connect to %s(%s): %w", cfg.Net, cfg.Addr, err)
+	}
+	s, err := newStore(db, true, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DSNFromURL turns a URL of the form
+//
+//	mysql://user:password@host:port/dbname?param=value&...
+//
+// into a go-sql-driver DSN ("user:password@tcp(host:port)/dbname?..."). The
+// user name and password may be percent-encoded; the port defaults to
+// 3306; query parameters are the driver's DSN parameters (parseTime, tls,
+// loc, ...), except socket=/path, which connects through a Unix socket
+// instead of TCP. The scheme mariadb:// is accepted too.
+func DSNFromURL(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse's error quotes the whole URL, password included.
+		return "", errors.New("mysqlstore: invalid URL: cannot parse it")
+	}
+	if u.Scheme != "mysql" && u.Scheme != "mariadb" {
+		return "", fmt.Errorf("mysqlstore: invalid URL: scheme %q, want mysql://", u.Scheme)
+	}
+	q := u.Query()
+	socket := q.Get("socket")
+	q.Del("socket")
+	cfg, err := mysql.ParseDSN("/?" + q.Encode())
+	if err != nil {
+		return "", fmt.Errorf("mysqlstore: invalid URL parameters: %w", err)
+	}
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	switch {
+	case socket != "":
+		cfg.Net, cfg.Addr = "unix", socket
+	case u.Host == "":
+		cfg.Net, cfg.Addr = "tcp", "127.0.0.1:3306"
+	default:
+		cfg.Net, cfg.Addr = "tcp", u.Host
+		if u.Port() == "" {
+			cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+		}
+	}
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if strings.Contains(cfg.DBName, "/") {
+		return "", fmt.Errorf("mysqlstore: invalid URL: database name %q contains '/'", cfg.DBName)
+	}
+	return cfg.FormatDSN(), nil
+}
+
+func newStore(db *sql.DB, owns bool, opts Options) (*Store, error) {
+	ident, err := quoteTable(opts.Table)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		db:       db,
+		ownsDB:   owns,
+		table:    opts.Table,
+		ident:    ident,
+		batch:    opts.CleanupBatch,
+		pageSize: opts.PageSize,
+		logger:   opts.Logger,
+	}
+	if s.table == "" {
+		s.table = DefaultTable
+	}
+	if s.batch <= 0 {
+		s.batch = DefaultCleanupBatch
+	}
+	if s.pageSize <= 0 {
+		s.pageSize = DefaultPageSize
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	const cols = "`key`, `data`, `version`, `expiry`, `user_key`"
+	t := s.ident
+	s.q.load = "SELECT `data`, `version`, `expiry`, `user_key` FROM " + t + " WHERE `key` = ? AND `expiry` > ?"
+	s.q.insert = "INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, 1, ?, ?)"
+	// Taking over an expired row keeps counting its versions, so a writer
+	// still holding a version of the old record can never match the new
+	// one. LAST_INSERT_ID(expr) hands the new version back in the result.
+	s.q.revive = "UPDATE " + t + " SET `data` = ?, `version` = LAST_INSERT_ID(`version` + 1), `expiry` = ?, `user_key` = ? WHERE `key` = ? AND `expiry` <= ?"
+	s.q.update = "UPDATE " + t + " SET `data` = ?, `version` = `version` + 1, `expiry` = ?, `user_key` = ? WHERE `key` = ? AND `version` = ? AND `expiry` > ?"
+	s.q.touch = "UPDATE " + t + " SET `expiry` = ? WHERE `key` = ? AND `expiry` > ?"
+	s.q.live = "SELECT 1 FROM " + t + " WHERE `key` = ? AND `expiry` > ?"
+	s.q.del = "DELETE FROM " + t + " WHERE `key` = ?"
+	s.q.user = "SELECT " + cols + " FROM " + t + " WHERE `user_key` = ? AND `expiry` > ?"
+	s.q.deleteUserLive = "DELETE FROM " + t + " WHERE `user_key` = ? AND `expiry` > ?"
+	s.q.deleteUserRest = "DELETE FROM " + t + " WHERE `user_key` = ? AND `expiry` <= ?"
+	s.q.firstPage = "SELECT " + cols + " FROM " + t + " WHERE `expiry` > ? ORDER BY `key` LIMIT ?"
+	s.q.page = "SELECT " + cols + " FROM " + t + " WHERE `key` > ? AND `expiry` > ? ORDER BY `key` LIMIT ?"
+	s.q.sweep = "DELETE FROM " + t + " WHERE `expiry` <= ? ORDER BY `expiry` LIMIT ?"
+
+	s.done = make(chan struct{})
+	interval := opts.CleanupInterval
+	if interval == 0 {
+		interval = DefaultCleanupInterval
+	}
+	if interval < 0 {
+		close(s.done)
+		s.stop = func() {}
+		return s, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go s.sweepLoop(ctx, interval)
+	return s, nil
+}
+
+// quoteTable validates a table name — one or two dot-separated parts
+// (database.table), each 1 to 64 letters, digits, '_' or '$', not starting
+// with '$' — and quotes each part with backticks.
+func quoteTable(name string) (string, error) {
+	if name == "" {
+		name = DefaultTable
+	}
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 {
+		return "", fmt.Errorf("mysqlstore: invalid table name %q: want table or database.table", name)
+	}
+	for i, p := range parts {
+		if !validIdent(p) {
+			return "", fmt.Errorf("mysqlstore: invalid table name %q: each part must be 1 to 64 letters, digits, '_' or '$', not starting with '$'", name)
+		}
+		parts[i] = "`" + strings.ReplaceAll(p, "`", "``") + "`"
+	}
+	return strings.Join(parts, "."), nil
+}
+
+func validIdent(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		case i > 0 && r == '$':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Schema returns the SQL statement that creates the table with its
+// indexes (the one Migrate runs), for teams that manage their schema with
+// their own tools.
+func (s *Store) Schema() string {
+	return "CREATE TABLE IF NOT EXISTS " + s.ident + ` (
+	` + "`key`" + `      VARBINARY(256)  NOT NULL,
+	` + "`data`" + `     LONGBLOB        NOT NULL,
+	` + "`version`" + `  BIGINT UNSIGNED NOT NULL,
+	` + "`expiry`" + `   BIGINT          NOT NULL COMMENT 'Unix time in milliseconds (UTC)',
+	` + "`user_key`" + ` VARBINARY(255)  NULL,
+	PRIMARY KEY (` + "`key`" + `),
+	KEY ` + "`expiry_idx`" + ` (` + "`expiry`" + `),
+	KEY ` + "`user_key_idx`" + ` (` + "`user_key`" + `)
+) ENGINE=InnoDB`
+}
+
+// Migrate creates the table and its indexes if they do not exist. It is
+// safe to call on every start and from several processes at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, s.Schema()); err != nil {
+		return fmt.Errorf("mysqlstore: migrate %s: %w", s.table, err)
+	}
+	return nil
+}
+
+// DropTable drops the table. It is meant for tests and the CLI; there is
+// no undo.
+func (s *Store) DropTable(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+s.ident); err != nil {
+		return fmt.Errorf("mysqlstore: drop %s: %w", s.table, err)
+	}
+	return nil
+}
+
+// Table returns the configured table name.
+func (s *Store) Table() string { return s.table }
+
+// DB returns the connection pool the store uses.
+func (s *Store) DB() *sql.DB { return s.db }
+
+func (s *Store) wrap(op, key string, err error) error {
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) && myErr.Number == 1146 {
+		return fmt.Errorf("mysqlstore: %s: table %q %w: run Migrate (%v)", op, s.table, ErrNoTable, myErr.Message)
+	}
+	if key != "" {
+		return fmt.Errorf("mysqlstore: %s %q: %w", op, key, err)
+	}
+	return fmt.Errorf("mysqlstore: %s: %w", op, err)
+}
+
+func isDuplicate(err error) bool {
+	var myErr *mysql.MySQLError
+	return errors.As(err, &myErr) && myErr.Number == 1062
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func userKeyArg(u string) any {
+	if u == "" {
+		return nil
+	}
+	return u
+}
+
+func checkSizes(key string, rec sessionkit.Record) error {
+	if len(key) > MaxKeyLen {
+		return fmt.Errorf("mysqlstore: key of %d bytes is longer than %d", len(key), MaxKeyLen)
+	}
+	if len(rec.UserKey) > MaxUserKeyLen {
+		return fmt.Errorf("mysqlstore: user key of %d bytes is longer than %d", len(rec.UserKey), MaxUserKeyLen)
+	}
+	return nil
+}
+
+// Load implements sessionkit.Store.
+func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	var (
+		rec  sessionkit.Record
+		exp  int64
+		user sql.NullString
+	)
+	err := s.db.QueryRowContext(ctx, s.q.load, key, millis(time.Now())).Scan(&rec.Data, &rec.Version, &exp, &user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sessionkit.Record{}, sessionkit.ErrNotFound
+	}
+	if err != nil {
+		return sessionkit.Record{}, s.wrap("load", key, err)
+	}
+	if rec.Data == nil {
+		rec.Data = []byte{}
+	}
+	rec.Expiry = fromMillis(exp)
+	rec.UserKey = user.String
+	return rec, nil
+}
+
+// Save implements sessionkit.Store. A new record (rec.Version 0) gets
+// version 1, or the next version of an expired row it replaces; every
+// update increments the version.
+func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if err := checkSizes(key, rec); err != nil {
+		return 0, err
+	}
+	data := rec.Data
+	if data == nil {
+		data = []byte{}
+	}
+	now, exp, user := millis(time.Now()), millis(rec.Expiry), userKeyArg(rec.UserKey)
+	if rec.Version != 0 {
+		if rec.Version > math.MaxInt64 {
+			return 0, sessionkit.ErrConflict
+		}
+		res, err := s.db.ExecContext(ctx, s.q.update, data, exp, user, key, rec.Version, now)
+		if err != nil {
+			return 0, s.wrap("save", key, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return 0, s.wrap("save", key, err)
+		} else if n == 0 {
+			return 0, sessionkit.ErrConflict
+		}
+		return rec.Version + 1, nil
+	}
+	_, err := s.db.ExecContext(ctx, s.q.insert, key, data, exp, user)
+	if err == nil {
+		return 1, nil
+	}
+	if !isDuplicate(err) {
+		return 0, s.wrap("save", key, err)
+	}
+	// The key exists; if its row has expired it counts as absent.
+	res, err := s.db.ExecContext(ctx, s.q.revive, data, exp, user, key, now)
+	if err != nil {
+		return 0, s.wrap("save", key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, s.wrap("save", key, err)
+	} else if n == 0 {
+		return 0, sessionkit.ErrConflict
+	}
+	v, err := res.LastInsertId()
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("mysqlstore: save %q: read new version: %v", key, err)
+	}
+	return uint64(v), nil
+}
+
+// Touch implements sessionkit.Store.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	now := millis(time.Now())
+	res, err := s.db.ExecContext(ctx, s.q.touch, millis(expiry), key, now)
+	if err != nil {
+		return s.wrap("touch", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrap("touch", key, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	// MySQL counts only changed rows: a live row whose expiry already had
+	// this value reports 0 too.
+	var one int
+	err = s.db.QueryRowContext(ctx, s.q.live, key, now).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sessionkit.ErrNotFound
+	}
+	if err != nil {
+		return s.wrap("touch", key, err)
+	}
+	return nil
+}
+
+// Delete implements sessionkit.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, s.q.del, key); err != nil {
+		return s.wrap("delete", key, err)
+	}
+	return nil
+}
+
+// UserSessions implements sessionkit.UserIndex.
+func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
+	if userKey == "" {
+		return []sessionkit.Entry{}, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.user, userKey, millis(time.Now()))
+	if err != nil {
+		return nil, s.wrap("user sessions", userKey, err)
+	}
+	entries, err := collectEntries(rows)
+	if err != nil {
+		return nil, s.wrap("user sessions", userKey, err)
+	}
+	return entries, nil
+}
+
+// DeleteUserSessions implements sessionkit.UserIndex. It deletes the
+// user's expired rows too, but counts only live ones.
+func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
+	if userKey == "" {
+		return 0, nil
+	}
+	now := millis(time.Now())
+	res, err := s.db.ExecContext(ctx, s.q.deleteUserLive, userKey, now)
+	if err != nil {
+		return 0, s.wrap("delete user sessions", userKey, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.wrap("delete user sessions", userKey, err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.q.deleteUserRest, userKey, now); err != nil {
+		return int(n), s.wrap("delete user sessions", userKey, err)
+	}
+	return int(n), nil
+}
+
+// All implements sessionkit.Iterator. It reads the table in pages of
+// Options.PageSize rows ordered by key (keyset pagination), one short
+// query per page, so it holds no locks between pages.
+func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
+	return func(yield func(sessionkit.Entry, error) bool) {
+		var after string
+		first := true
+		for {
+			var (
+				rows *sql.Rows
+				err  error
+			)
+			now := millis(time.Now())
+			if first {
+				rows, err = s.db.QueryContext(ctx, s.q.firstPage, now, s.pageSize)
+			} else {
+				rows, err = s.db.QueryContext(ctx, s.q.page, after, now, s.pageSize)
+			}
+			var page []sessionkit.Entry
+			if err == nil {
+				page, err = collectEntries(rows)
+			}
+			if err != nil {
+				yield(sessionkit.Entry{}, s.wrap("iterate", "", err))
+				return
+			}
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(page) < s.pageSize {
+				return
+			}
+			after, first = page[len(page)-1].Key, false
+		}
+	}
+}
+
+func collectEntries(rows *sql.Rows) ([]sessionkit.Entry, error) {
+	defer rows.Close()
+	entries := []sessionkit.Entry{}
+	for rows.Next() {
+		var (
+			e    sessionkit.Entry
+			exp  int64
+			user sql.NullString
+		)
+		if err := rows.Scan(&e.Key, &e.Record.Data, &e.Record.Version, &exp, &user); err != nil {
+			return nil, err
+		}
+		if e.Record.Data == nil {
+			e.Record.Data = []byte{}
+		}
+		e.Record.Expiry = fromMillis(exp)
+		e.Record.UserKey = user.String
+		entries = append(entries, e)
+	}
+	return entries, rows.Err()
+}
+
+// DeleteExpired implements sessionkit.Sweeper: it deletes the rows expired
+// at the time of the call, in batches of Options.CleanupBatch rows, and
+// returns how many it deleted.
+func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
+	now := millis(time.Now())
+	total := 0
+	for {
+		res, err := s.db.ExecContext(ctx, s.q.sweep, now, s.batch)
+		if err != nil {
+			return total, s.wrap("delete expired", "", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, s.wrap("delete expired", "", err)
+		}
+		total += int(n)
+		if int(n) < s.batch {
+			return total, nil
+		}
+	}
+}
+
+func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	for {
+		d := time.Duration(float64(interval) * (0.8 + 0.4*rand.Float64()))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+			s.logger.LogAttrs(ctx, slog.LevelWarn, "mysqlstore: background sweep failed", slog.String("table", s.table), slog.Any("err", err))
+		}
+	}
+}
+
+// Close stops the background sweeper and waits for it to finish, then
+// closes the connection pool if the store opened it (Open).
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.done
+		if s.ownsDB {
+			err = s.db.Close()
+		}
+	})
+	return err
+}
