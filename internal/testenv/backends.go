@@ -7,4 +7,6 @@ var backends = []Backend{
 	redisSentinelBackend,
 	redisClusterBackend,
 	mongoBackend,
+	postgresBackend,
+	mysqlBackend,
 }
