@@ -26,7 +26,7 @@ const (
 	DefaultBucket        = "sessionkit"
 	DefaultSweepInterval = time.Minute
 	DefaultLockTimeout   = time.Second
-	DefaultBatchDelay    = 2 * time.Millisecond
+	DefaultBatchDelay    = time.Millisecond
 )
 
 // Work done in one transaction by the sweeper, iteration and bulk deletes,
