@@ -1,0 +1,137 @@
+package sessionkit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Value is one session value: a key and its JSON encoding.
+type Value struct {
+	Key  string
+	JSON json.RawMessage
+}
+
+// State is a session's content as a Codec sees it.
+type State struct {
+	// Values in the order the codec gave them (new keys are appended).
+	Values []Value
+	// Created is when the session was first created; it fixes the
+	// absolute deadline.
+	Created time.Time
+	// LastActive is when the session was last written.
+	LastActive time.Time
+	// Persistent reports whether the client keeps the session across
+	// browser restarts (see Session.RememberMe).
+	Persistent bool
+	// Expires is the expiry the record is being saved with. It is set by
+	// the Manager before Encode, for codecs whose format records it; a
+	// codec need not keep it.
+	Expires time.Time
+	// Opaque is whatever a codec wants to carry from Decode to the next
+	// Encode of the same session (for example fields of a foreign format
+	// it does not model). The Manager never looks at it.
+	Opaque any
+}
+
+// Codec turns a session's State into the bytes a store keeps and back.
+// Implementations must be safe for concurrent use. Decode must return an
+// error, never panic, on any input.
+type Codec interface {
+	Encode(st *State) ([]byte, error)
+	Decode(data []byte) (State, error)
+}
+
+// JSONCodec is the default Codec. Records are compact JSON, readable with
+// any tool:
+//
+//	{"created":1700000000000,"active":1700000300000,"persistent":true,"values":{"count":3}}
+//
+// Times are Unix milliseconds. Values keep their JSON bytes exactly; keys
+// are ordered by name on decode.
+type JSONCodec struct{}
+
+type jsonRecord struct {
+	Created    int64                      `json:"created"`
+	Active     int64                      `json:"active"`
+	Persistent bool                       `json:"persistent,omitempty"`
+	Values     map[string]json.RawMessage `json:"values"`
+}
+
+// Encode implements Codec.
+func (JSONCodec) Encode(st *State) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(64 + 32*len(st.Values))
+	fmt.Fprintf(&buf, `{"created":%d,"active":%d,`, st.Created.UnixMilli(), st.LastActive.UnixMilli())
+	if st.Persistent {
+		buf.WriteString(`"persistent":true,`)
+	}
+	buf.WriteString(`"values":{`)
+	for i, v := range st.Values {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := writeJSONString(&buf, v.Key); err != nil {
+			return nil, err
+		}
+		buf.WriteByte(':')
+		if !json.Valid(v.JSON) {
+			return nil, fmt.Errorf("sessionkit: value %q is not valid JSON", v.Key)
+		}
+		buf.Write(v.JSON)
+	}
+	buf.WriteString("}}")
+	return buf.Bytes(), nil
+}
+
+// Decode implements Codec.
+func (JSONCodec) Decode(data []byte) (State, error) {
+	var rec jsonRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return State{}, fmt.Errorf("sessionkit: decode record: %w", err)
+	}
+	st := State{
+		Created:    time.UnixMilli(rec.Created),
+		LastActive: time.UnixMilli(rec.Active),
+		Persistent: rec.Persistent,
+		Values:     make([]Value, 0, len(rec.Values)),
+	}
+	for k, v := range rec.Values {
+		st.Values = append(st.Values, Value{Key: k, JSON: v})
+	}
+	sortValues(st.Values)
+	return st, nil
+}
+
+func sortValues(vs []Value) {
+	// Insertion sort: sessions hold few keys, and this avoids an
+	// allocation that sort.Slice would make.
+	for i := 1; i < len(vs); i++ {
+		for j := i; j > 0 && vs[j].Key < vs[j-1].Key; j-- {
+			vs[j], vs[j-1] = vs[j-1], vs[j]
+		}
+	}
+}
+
+// marshalValue encodes v as JSON without HTML escaping, so that values read
+// the same in other languages' stores (JavaScript's JSON.stringify does not
+// escape <, > and &).
+func marshalValue(v any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func writeJSONString(buf *bytes.Buffer, s string) error {
+	b, err := marshalValue(s)
+	if err != nil {
+		return err
+	}
+	buf.Write(b)
+	return nil
+}

@@ -1,0 +1,126 @@
+package sessionkit
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// IDScheme creates session IDs and recognizes well-formed ones. The Manager
+// never adopts an ID a client made up: a token that is not well-formed is
+// ignored without a store call, and a well-formed one that the store does
+// not know starts a new session with a new ID.
+type IDScheme interface {
+	// NewID returns a fresh, unpredictable ID.
+	NewID() string
+	// ValidID reports whether id has the scheme's exact format.
+	ValidID(id string) bool
+}
+
+// RandomIDs is the default IDScheme: 32 bytes (256 bits) from crypto/rand,
+// base64url without padding (43 characters).
+type RandomIDs struct{}
+
+const randomIDBytes = 32
+
+var randomIDLen = base64.RawURLEncoding.EncodedLen(randomIDBytes)
+
+// NewID implements IDScheme.
+func (RandomIDs) NewID() string {
+	var b [randomIDBytes]byte
+	rand.Read(b[:]) // never returns an error; crashes on failure
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ValidID implements IDScheme. It accepts exactly the canonical encoding of
+// 32 bytes.
+func (RandomIDs) ValidID(id string) bool {
+	if len(id) != randomIDLen {
+		return false
+	}
+	var b [randomIDBytes]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(id))
+	return err == nil && n == randomIDBytes
+}
+
+// hashedKey derives the store key from an ID: base64url(SHA-256(id)), so a
+// copy of the store does not hand out live session tokens.
+func hashedKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Signer signs the token a transport sends and verifies what comes back.
+// Implementations must be safe for concurrent use and must compare in
+// constant time.
+type Signer interface {
+	// Sign returns the signed form of token.
+	Sign(token string) string
+	// Verify returns the token inside signed and whether its signature
+	// matched any of the signer's keys.
+	Verify(signed string) (token string, ok bool)
+}
+
+// HMACSigner signs tokens as token + "." + base64url(HMAC-SHA256(key,
+// token)). It signs with the first key and accepts any of them, so keys can
+// be rotated: put the new key first and drop the old one once every client
+// has been re-issued a cookie.
+type HMACSigner struct {
+	keys [][]byte
+}
+
+// ErrWeakKey is returned for signing or sealing keys that are too short.
+var ErrWeakKey = errors.New("sessionkit: key too short")
+
+// MinKeyLen is the shortest key NewHMACSigner accepts.
+const MinKeyLen = 32
+
+// NewHMACSigner returns a signer for keys, the first of which signs. Every
+// key must be at least MinKeyLen bytes.
+func NewHMACSigner(keys ...[]byte) (*HMACSigner, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("sessionkit: NewHMACSigner needs at least one key")
+	}
+	s := &HMACSigner{}
+	for i, k := range keys {
+		if len(k) < MinKeyLen {
+			return nil, fmt.Errorf("%w: key %d has %d bytes, want at least %d", ErrWeakKey, i, len(k), MinKeyLen)
+		}
+		s.keys = append(s.keys, append([]byte(nil), k...))
+	}
+	return s, nil
+}
+
+func (s *HMACSigner) mac(key []byte, token string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(token))
+	return h.Sum(nil)
+}
+
+// Sign implements Signer.
+func (s *HMACSigner) Sign(token string) string {
+	return token + "." + base64.RawURLEncoding.EncodeToString(s.mac(s.keys[0], token))
+}
+
+// Verify implements Signer.
+func (s *HMACSigner) Verify(signed string) (string, bool) {
+	i := strings.LastIndexByte(signed, '.')
+	if i < 0 {
+		return "", false
+	}
+	token, sig := signed[:i], signed[i+1:]
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
+	if err != nil || len(got) != sha256.Size {
+		return "", false
+	}
+	ok := 0
+	for _, k := range s.keys {
+		ok |= subtle.ConstantTimeCompare(got, s.mac(k, token))
+	}
+	return token, ok == 1
+}

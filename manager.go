@@ -1,0 +1,261 @@
+package sessionkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Errors the Manager reports.
+var (
+	// ErrNoSession is returned by Session methods when the request did not
+	// pass through Manager.Handler.
+	ErrNoSession = errors.New("sessionkit: no session in context (is the handler wrapped by Manager.Handler?)")
+	// ErrHeadersSent reports a change made after the response headers
+	// went out that could not be saved (it needed a new cookie). It
+	// reaches the Logger and the Observer; the client never sees it.
+	ErrHeadersSent = errors.New("sessionkit: session changed after the response headers were sent")
+	// ErrTooManyConflicts is returned when a save lost its
+	// compare-and-swap more than Manager.MaxRetries times in a row.
+	ErrTooManyConflicts = errors.New("sessionkit: too many concurrent updates")
+)
+
+// Manager loads, saves and transports sessions. Create it with New or
+// NewClientSide, adjust its exported fields, then wrap handlers with
+// Handler. Fields must not be changed once the Manager is serving requests.
+type Manager struct {
+	// Lifetime is the absolute lifetime of a session, fixed when it is
+	// created and never extended (default 24h).
+	Lifetime time.Duration
+	// IdleTimeout ends a session that has not been used for this long
+	// (default 2h; 0 disables it). Each use extends it, through a cheap
+	// Touch at most once per TouchInterval.
+	IdleTimeout time.Duration
+	// TouchInterval throttles idle-timeout extension (default 1 minute).
+	TouchInterval time.Duration
+	// Persistent is the default for Session.RememberMe: whether cookies
+	// outlive the browser (default true).
+	Persistent bool
+	// SaveUninitialized stores a brand-new session (and sends its cookie)
+	// even when the request put nothing in it, like express-session's
+	// saveUninitialized. Default false.
+	SaveUninitialized bool
+
+	// Cookie is the default transport's configuration.
+	Cookie CookieTransport
+	// Transport, if set, replaces the cookie (for example a
+	// HeaderTransport for API clients).
+	Transport Transport
+	// IDs generates and validates session IDs (default RandomIDs).
+	IDs IDScheme
+	// RawKeys stores sessions under their ID instead of its SHA-256 hash.
+	// Only for layouts shared with other software (compat/express).
+	RawKeys bool
+	// Codec encodes session state for the store (default JSONCodec).
+	Codec Codec
+	// MaxDataSize bounds an encoded session (default 1 MiB); larger saves
+	// fail with ErrTooLarge.
+	MaxDataSize int
+	// MaxRetries bounds compare-and-swap retries on conflicting
+	// concurrent updates (default 8).
+	MaxRetries int
+
+	// OpTimeout bounds every store call (default 3s).
+	OpTimeout time.Duration
+	// ErrorHandler writes the response when the session cannot be loaded
+	// or saved before the response goes out (default: 503, or 500 for
+	// ErrTooLarge, with a plain body that leaks nothing).
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Logger receives errors and warnings (default slog.Default()).
+	Logger *slog.Logger
+	// Observer, if set, is called synchronously for every store operation
+	// and notable event; it must be fast and safe for concurrent use.
+	Observer func(Event)
+	// Proxies says which peers are trusted for X-Forwarded-Proto and
+	// X-Forwarded-For (nil: none). Used by SecureAuto cookies and ClientIP.
+	Proxies *TrustedProxies
+	// Now is the clock (default time.Now); tests inject a fake one.
+	Now func() time.Time
+
+	backend backend
+}
+
+// New returns a Manager that keeps sessions in store, with defaults for
+// every field.
+func New(store Store) *Manager {
+	m := newManager()
+	m.backend = &serverBackend{store: store}
+	return m
+}
+
+// NewClientSide returns a Manager whose sessions live entirely in the
+// client's token, sealed by cs (see store/cookiestore).
+func NewClientSide(cs ClientStore) *Manager {
+	m := newManager()
+	m.backend = &clientBackend{cs: cs}
+	return m
+}
+
+func newManager() *Manager {
+	return &Manager{
+		Lifetime:      24 * time.Hour,
+		IdleTimeout:   2 * time.Hour,
+		TouchInterval: time.Minute,
+		Persistent:    true,
+		Cookie:        DefaultCookie(),
+		IDs:           RandomIDs{},
+		Codec:         JSONCodec{},
+		MaxDataSize:   1 << 20,
+		MaxRetries:    8,
+		OpTimeout:     3 * time.Second,
+	}
+}
+
+// ClientStore keeps a whole session in the token the client holds, instead
+// of on the server. Seal and Open must be safe for concurrent use; Open
+// must treat any token it did not seal (tampered, truncated, sealed with an
+// unknown key, expired) as ErrNotFound and never panic.
+type ClientStore interface {
+	// Seal returns a token holding rec (its Data, Expiry and UserKey).
+	Seal(rec Record) (token string, err error)
+	// Open returns the record sealed in token. Version is ignored.
+	Open(token string) (Record, error)
+}
+
+// Handler returns middleware that gives every request a session, available
+// to next through From(r.Context()). The session is loaded on first use
+// and committed when the handler first writes headers, calls Flush or
+// Save, or returns.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := &Session{m: m}
+		s.w = responseWriter{ResponseWriter: w, s: s}
+		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, s))
+		s.r = r
+		next.ServeHTTP(&s.w, r)
+		s.w.finish()
+	})
+}
+
+// ClientIP returns the client's address as seen through m.Proxies.
+func (m *Manager) ClientIP(r *http.Request) string {
+	a := m.Proxies.ClientIP(r)
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+type contextKey struct{}
+
+// From returns the request's session, or nil when the request did not pass
+// through Manager.Handler. Methods of a nil *Session report ErrNoSession.
+func From(ctx context.Context) *Session {
+	s, _ := ctx.Value(contextKey{}).(*Session)
+	return s
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Manager) transport() Transport {
+	if m.Transport != nil {
+		return m.Transport
+	}
+	return &m.Cookie
+}
+
+func (m *Manager) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.Default()
+}
+
+func (m *Manager) key(id string) string {
+	if m.RawKeys {
+		return id
+	}
+	return hashedKey(id)
+}
+
+// opContext bounds one store call.
+func (m *Manager) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.OpTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, m.OpTimeout)
+}
+
+// fail answers the request with the ErrorHandler and logs err.
+func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
+	m.logger().ErrorContext(r.Context(), "session error", "err", err, "method", r.Method, "path", r.URL.Path)
+	m.observe(Event{Kind: EventError, Err: err})
+	if m.ErrorHandler != nil {
+		m.ErrorHandler(w, r, err)
+		return
+	}
+	code := http.StatusServiceUnavailable
+	if errors.Is(err, ErrTooLarge) {
+		code = http.StatusInternalServerError
+	}
+	http.Error(w, http.StatusText(code), code)
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	EventLoad     EventKind = iota + 1 // a store Load (or client token Open)
+	EventSave                          // a successful store Save
+	EventConflict                      // a Save lost its compare-and-swap; the Manager retries
+	EventTouch                         // a store Touch
+	EventDelete                        // a store Delete
+	EventBadToken                      // the client sent a token that was refused
+	EventError                         // an error (also logged)
+)
+
+var eventNames = [...]string{"", "load", "save", "conflict", "touch", "delete", "bad-token", "error"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event describes one store operation or notable occurrence, for metrics.
+type Event struct {
+	Kind     EventKind
+	Duration time.Duration // for store operations
+	Err      error         // set when the operation failed
+}
+
+func (m *Manager) observe(e Event) {
+	if m.Observer != nil {
+		m.Observer(e)
+	}
+}
+
+// timed runs a store operation under OpTimeout and reports it.
+func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Context) error) error {
+	ctx, cancel := m.opContext(ctx)
+	defer cancel()
+	start := time.Now()
+	err := op(ctx)
+	if m.Observer != nil {
+		e := Event{Kind: kind, Duration: time.Since(start)}
+		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+			e.Err = err
+		}
+		m.observe(e)
+	}
+	return err
+}

@@ -1,0 +1,776 @@
+package sessionkit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Session is one request's view of a session. Get it with From; it is
+// valid until the handler returns. Its methods are safe for concurrent use
+// by goroutines of the same request.
+//
+// The session is loaded from the store on first use, and changes are
+// committed when the handler first writes the response headers (or calls
+// Flush or Save), so a redirect issued right after a change always finds
+// it saved. Values are stored as JSON: use Get and Set with any type that
+// encoding/json handles.
+type Session struct {
+	m  *Manager
+	r  *http.Request
+	w  responseWriter
+	mu sync.Mutex
+
+	loaded  bool
+	loadErr error // sticky: the session cannot be used this request
+
+	hadToken bool     // the client presented a token we tried
+	id       string   // "" for a new session until it is needed
+	key      string   // store key of id
+	stored   bool     // a record exists under key (as of the last load or save)
+	rec      Record   // version, expiry and user key as stored
+	st       State    // current values and metadata
+	userKey  string   // current owner
+	ops      []op     // changes since the last load or commit, replayed on conflict
+	oldKeys  []string // records to delete at commit (Regenerate, Destroy)
+	renewed  bool     // Regenerate or Destroy ran: the client's token must change
+
+	cookie cookieUpdate // what to tell the client when headers go out
+}
+
+type opKind uint8
+
+const (
+	opSet opKind = iota
+	opDelete
+	opClear
+	opUser
+	opPersist
+)
+
+type op struct {
+	kind    opKind
+	key     string
+	value   json.RawMessage
+	persist bool
+}
+
+type cookieUpdate struct {
+	pending bool
+	clear   bool
+	token   string
+	expires time.Time
+}
+
+// --- values -----------------------------------------------------------------
+
+// Get decodes the value stored under key into a T. A missing key yields the
+// zero T and a nil error (use Has to tell the two apart); a value that does
+// not decode into T, or a session that could not be loaded, yields an
+// error.
+func Get[T any](s *Session, key string) (T, error) {
+	var v T
+	raw, err := s.raw(key)
+	if err != nil || raw == nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("sessionkit: value %q does not decode into %T: %w", key, v, err)
+	}
+	return v, nil
+}
+
+// Pop is Get followed by Delete: a value read once, such as a flash
+// message.
+func Pop[T any](s *Session, key string) (T, error) {
+	v, err := Get[T](s, key)
+	if err != nil {
+		return v, err
+	}
+	s.Delete(key)
+	return v, nil
+}
+
+func (s *Session) raw(key string) (json.RawMessage, error) {
+	if s == nil {
+		return nil, ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return nil, err
+	}
+	if i := s.find(key); i >= 0 {
+		return s.st.Values[i].JSON, nil
+	}
+	return nil, nil
+}
+
+// Set stores v under key, encoded as JSON. Setting a value equal (in its
+// JSON form) to the stored one is not a change.
+func (s *Session) Set(key string, v any) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	raw, err := marshalValue(v)
+	if err != nil {
+		return fmt.Errorf("sessionkit: set %q: %w", key, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if i := s.find(key); i >= 0 && bytes.Equal(s.st.Values[i].JSON, raw) {
+		return nil
+	}
+	s.apply(op{kind: opSet, key: key, value: raw})
+	return nil
+}
+
+// Delete removes key. Deleting a missing key is not a change.
+func (s *Session) Delete(key string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadLocked() != nil || s.find(key) < 0 {
+		return
+	}
+	s.apply(op{kind: opDelete, key: key})
+}
+
+// Has reports whether key holds a value. It is false when the session
+// could not be loaded (see Err).
+func (s *Session) Has(key string) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loadLocked() == nil && s.find(key) >= 0
+}
+
+// Keys returns the keys holding values, in stored order.
+func (s *Session) Keys() []string {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadLocked() != nil {
+		return nil
+	}
+	keys := make([]string, len(s.st.Values))
+	for i, v := range s.st.Values {
+		keys[i] = v.Key
+	}
+	return keys
+}
+
+// Clear removes every value but keeps the session (its ID and owner).
+func (s *Session) Clear() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadLocked() != nil || len(s.st.Values) == 0 {
+		return
+	}
+	s.apply(op{kind: opClear})
+}
+
+func (s *Session) find(key string) int {
+	for i, v := range s.st.Values {
+		if v.Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// apply records o and applies it to the current state.
+func (s *Session) apply(o op) {
+	s.ops = append(s.ops, o)
+	s.applyToState(o)
+}
+
+func (s *Session) applyToState(o op) {
+	switch o.kind {
+	case opSet:
+		if i := s.find(o.key); i >= 0 {
+			s.st.Values[i].JSON = o.value
+		} else {
+			s.st.Values = append(s.st.Values, Value{Key: o.key, JSON: o.value})
+		}
+	case opDelete:
+		if i := s.find(o.key); i >= 0 {
+			s.st.Values = slices.Delete(s.st.Values, i, i+1)
+		}
+	case opClear:
+		s.st.Values = s.st.Values[:0]
+	case opUser:
+		s.userKey = o.key
+	case opPersist:
+		s.st.Persistent = o.persist
+	}
+}
+
+// --- metadata ---------------------------------------------------------------
+
+// ID returns the session ID, the secret the client holds. A new session
+// gets its ID on first call. It is "" for client-side sessions and when the
+// session could not be loaded.
+func (s *Session) ID() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadLocked() != nil || s.m.backend.clientSide() {
+		return ""
+	}
+	s.ensureID()
+	return s.id
+}
+
+func (s *Session) ensureID() {
+	if s.id == "" {
+		s.id = s.m.IDs.NewID()
+		s.key = s.m.key(s.id)
+	}
+}
+
+// IsNew reports whether the session has not been stored yet.
+func (s *Session) IsNew() bool {
+	if s == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loadLocked() != nil || !s.stored
+}
+
+// Created returns when the session was created.
+func (s *Session) Created() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.loadLocked()
+	return s.st.Created
+}
+
+// LastActive returns when the session was last used, to within the
+// Manager's TouchInterval.
+func (s *Session) LastActive() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.loadLocked()
+	return s.m.lastActive(s.st, s.rec)
+}
+
+// Expires returns when the session ends if it is not used again: the
+// earlier of its idle expiry and its absolute deadline.
+func (s *Session) Expires() time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.loadLocked()
+	if s.stored {
+		return s.rec.Expiry
+	}
+	return s.m.expiry(s.st, s.m.now())
+}
+
+// UserKey returns the key of the user owning the session ("" when none).
+// The auth package maintains it.
+func (s *Session) UserKey() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.loadLocked()
+	return s.userKey
+}
+
+// SetUserKey sets the owning user's key, which stores index sessions by.
+// Applications normally leave this to the auth package.
+func (s *Session) SetUserKey(userKey string) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.userKey != userKey {
+		s.apply(op{kind: opUser, key: userKey})
+	}
+	return nil
+}
+
+// RememberMe makes the session's cookie persistent (true: it outlives the
+// browser, until the session expires) or a browser-session cookie (false).
+func (s *Session) RememberMe(remember bool) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.st.Persistent != remember {
+		s.apply(op{kind: opPersist, persist: remember})
+	}
+	return nil
+}
+
+// Err returns the error that kept the session from loading, if any. Such a
+// request ends with the Manager's ErrorHandler answer once it writes its
+// response.
+func (s *Session) Err() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loadLocked()
+}
+
+// --- lifecycle --------------------------------------------------------------
+
+// Regenerate gives the session a new ID, keeping its values and owner; the
+// record under the old ID is deleted at commit. Call it whenever privilege
+// changes (login) to defeat session fixation.
+func (s *Session) Regenerate() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.stored {
+		s.oldKeys = append(s.oldKeys, s.key)
+	}
+	s.id, s.key = "", ""
+	if !s.m.backend.clientSide() {
+		s.ensureID()
+	}
+	s.stored = false
+	s.rec.Version = 0
+	s.ops = nil
+	s.renewed = true
+	return nil
+}
+
+// Destroy ends the session: its record is deleted and the client's token
+// cleared at commit. The Session is then a new, empty one; values set
+// after Destroy start a new session with a new ID.
+func (s *Session) Destroy() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.stored {
+		s.oldKeys = append(s.oldKeys, s.key)
+	}
+	s.reset()
+	s.renewed = true
+	return nil
+}
+
+// Save commits the session now instead of when the response headers are
+// written. It is useful before long-running work, or to learn of a failed
+// save in the handler.
+func (s *Session) Save() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commitLocked()
+}
+
+// Reload discards uncommitted changes and reads the session from the store
+// again.
+func (s *Session) Reload() error {
+	if s == nil {
+		return ErrNoSession
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		return s.loadLocked()
+	}
+	if s.loadErr != nil || !s.stored || s.m.backend.clientSide() {
+		if s.m.backend.clientSide() && s.stored {
+			// The token still holds what was loaded.
+			s.loaded = false
+			return s.loadLocked()
+		}
+		s.ops = nil
+		return s.loadErr
+	}
+	return s.reloadLocked()
+}
+
+// reset makes the session a new, empty one that has not been stored.
+func (s *Session) reset() {
+	now := s.m.now()
+	s.id, s.key = "", ""
+	s.stored = false
+	s.rec = Record{}
+	s.userKey = ""
+	s.ops = nil
+	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
+}
+
+// loadLocked loads the session on first use. s.mu must be held.
+func (s *Session) loadLocked() error {
+	if s.loaded {
+		return s.loadErr
+	}
+	s.loaded = true
+	s.reset()
+	token := s.m.transport().Token(s.r)
+	if token == "" {
+		return nil
+	}
+	s.hadToken = true
+	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
+	switch {
+	case errors.Is(err, errBadToken):
+		s.m.observe(Event{Kind: EventBadToken})
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		s.loadErr = fmt.Errorf("sessionkit: load session: %w", err)
+		return s.loadErr
+	}
+	st, err := s.m.Codec.Decode(rec.Data)
+	if err != nil {
+		// A record we cannot read is no session; it will expire.
+		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
+		s.m.observe(Event{Kind: EventError, Err: err})
+		return nil
+	}
+	now := s.m.now()
+	if !now.Before(rec.Expiry) || !now.Before(s.m.deadline(st)) {
+		if !s.m.backend.clientSide() {
+			s.oldKeys = append(s.oldKeys, key)
+		}
+		return nil
+	}
+	s.id, s.key, s.rec, s.st, s.userKey, s.stored = id, key, rec, st, rec.UserKey, true
+	return nil
+}
+
+// reloadLocked reads the current record for s.key, dropping local changes.
+func (s *Session) reloadLocked() error {
+	rec, err := s.m.backend.load(s.r.Context(), s.m, s.key)
+	if errors.Is(err, ErrNotFound) {
+		s.reset()
+		s.renewed = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sessionkit: reload session: %w", err)
+	}
+	st, err := s.m.Codec.Decode(rec.Data)
+	if err != nil {
+		return fmt.Errorf("sessionkit: reload session: %w", err)
+	}
+	s.rec, s.st, s.userKey, s.ops = rec, st, rec.UserKey, nil
+	return nil
+}
+
+// hasContent reports whether a new session is worth storing.
+func (s *Session) hasContent() bool {
+	return len(s.st.Values) > 0 || s.userKey != "" || s.m.SaveUninitialized
+}
+
+// commitLocked writes what changed to the store and records what the
+// client must be told. Once the headers are out, only changes that need no
+// new token can still be saved; others fail with ErrHeadersSent. s.mu must
+// be held.
+func (s *Session) commitLocked() error {
+	if !s.loaded {
+		return nil // never touched: no store call at all
+	}
+	if s.loadErr != nil {
+		return s.loadErr
+	}
+	m, b := s.m, s.m.backend
+	ctx := s.r.Context()
+	late := s.w.wroteHeader
+	now := m.now()
+	exp := m.expiry(s.st, now)
+
+	switch {
+	case !s.stored && s.hasContent():
+		if late {
+			return ErrHeadersSent
+		}
+		if err := s.create(now, exp); err != nil {
+			return err
+		}
+		if err := s.setCookie(exp); err != nil {
+			return err
+		}
+	case !s.stored:
+		// Nothing to keep. A client holding a dead token is told to drop it.
+		if (s.renewed || s.hadToken) && !late {
+			s.cookie = cookieUpdate{pending: true, clear: true}
+		}
+	case len(s.ops) > 0:
+		persistChanged := s.persistChanged()
+		if late && b.clientSide() {
+			return ErrHeadersSent
+		}
+		if err := s.update(now, exp); err != nil {
+			return err
+		}
+		if !s.stored {
+			break // ended concurrently
+		}
+		if b.clientSide() || (!late && (persistChanged || (s.st.Persistent && s.touchDue(exp)))) {
+			if err := s.setCookie(exp); err != nil {
+				return err
+			}
+		}
+	case m.IdleTimeout > 0 && s.touchDue(exp):
+		if late && b.clientSide() {
+			return nil // a refresh, not a change: nothing is lost
+		}
+		err := m.timed(ctx, EventTouch, func(ctx context.Context) error { return b.touch(ctx, m, s.key, exp) })
+		if errors.Is(err, ErrNotFound) {
+			s.ended()
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("sessionkit: touch session: %w", err)
+		}
+		s.rec.Expiry = exp
+		if !late && (b.clientSide() || s.st.Persistent) {
+			if err := s.setCookie(exp); err != nil {
+				return err
+			}
+		}
+	}
+
+	for len(s.oldKeys) > 0 {
+		key := s.oldKeys[0]
+		err := m.timed(ctx, EventDelete, func(ctx context.Context) error { return b.delete(ctx, m, key) })
+		if err != nil {
+			return fmt.Errorf("sessionkit: delete old session: %w", err)
+		}
+		s.oldKeys = s.oldKeys[1:]
+	}
+	s.renewed = false
+	return nil
+}
+
+func (s *Session) persistChanged() bool {
+	for _, o := range s.ops {
+		if o.kind == opPersist {
+			return true
+		}
+	}
+	return false
+}
+
+// touchDue reports whether exp extends the stored expiry by at least the
+// touch interval.
+func (s *Session) touchDue(exp time.Time) bool {
+	return exp.Sub(s.rec.Expiry) >= s.m.TouchInterval
+}
+
+func (s *Session) record(now, exp time.Time) (Record, error) {
+	s.st.LastActive = now
+	s.st.Expires = exp
+	data, err := s.m.Codec.Encode(&s.st)
+	if err != nil {
+		return Record{}, fmt.Errorf("sessionkit: encode session: %w", err)
+	}
+	if s.m.MaxDataSize > 0 && len(data) > s.m.MaxDataSize {
+		return Record{}, fmt.Errorf("sessionkit: session of %d bytes exceeds MaxDataSize %d: %w", len(data), s.m.MaxDataSize, ErrTooLarge)
+	}
+	return Record{Data: data, Version: s.rec.Version, Expiry: exp, UserKey: s.userKey}, nil
+}
+
+// create stores a new session under a fresh ID.
+func (s *Session) create(now, exp time.Time) error {
+	m, b := s.m, s.m.backend
+	rec, err := s.record(now, exp)
+	if err != nil {
+		return err
+	}
+	rec.Version = 0
+	for attempt := 0; ; attempt++ {
+		if !b.clientSide() {
+			s.ensureID()
+		}
+		var v uint64
+		err = m.timed(s.r.Context(), EventSave, func(ctx context.Context) error {
+			var err error
+			v, err = b.save(ctx, m, s.key, rec)
+			return err
+		})
+		if err == nil {
+			rec.Version = v
+			s.rec, s.stored, s.ops = rec, true, nil
+			return nil
+		}
+		// A conflict on a fresh 256-bit ID means someone else holds it:
+		// never share it, take another.
+		if !errors.Is(err, ErrConflict) || attempt >= 2 {
+			return fmt.Errorf("sessionkit: save new session: %w", err)
+		}
+		s.id = ""
+	}
+}
+
+// update saves changes to a stored session with compare-and-swap,
+// reloading and replaying the changes on conflict.
+func (s *Session) update(now, exp time.Time) error {
+	m, b := s.m, s.m.backend
+	for attempt := 0; ; attempt++ {
+		rec, err := s.record(now, exp)
+		if err != nil {
+			return err
+		}
+		var v uint64
+		err = m.timed(s.r.Context(), EventSave, func(ctx context.Context) error {
+			var err error
+			v, err = b.save(ctx, m, s.key, rec)
+			return err
+		})
+		if err == nil {
+			rec.Version = v
+			s.rec, s.ops = rec, nil
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("sessionkit: save session: %w", err)
+		}
+		m.observe(Event{Kind: EventConflict})
+		if attempt >= m.MaxRetries {
+			return fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
+		}
+		ops := s.ops
+		if err := s.reloadLocked(); err != nil {
+			return err
+		}
+		if !s.stored {
+			// Destroyed or revoked meanwhile: the changes must not
+			// bring it back.
+			s.ended()
+			return nil
+		}
+		for _, o := range ops {
+			s.apply(o)
+		}
+		exp = m.expiry(s.st, now)
+	}
+}
+
+// ended handles a session that disappeared from the store while this
+// request used it (another request destroyed or revoked it).
+func (s *Session) ended() {
+	s.m.logger().InfoContext(s.r.Context(), "sessionkit: session ended by another request; its changes were dropped")
+	s.reset()
+	if !s.w.wroteHeader {
+		s.cookie = cookieUpdate{pending: true, clear: true}
+	}
+}
+
+// setCookie prepares the token the client gets when the headers go out.
+// For client-side sessions the token is the sealed record, so it is made
+// (and its size checked) here, while an error can still reach the caller.
+func (s *Session) setCookie(exp time.Time) error {
+	token := s.id
+	if s.m.backend.clientSide() {
+		var err error
+		if token, err = s.m.backend.token(s.rec); err != nil {
+			return fmt.Errorf("sessionkit: seal session: %w", err)
+		}
+	}
+	if ct, ok := s.m.transport().(*CookieTransport); ok && !ct.fits(token) {
+		return fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", ct.maxSize(), ErrTooLarge)
+	}
+	c := cookieUpdate{pending: true, token: token}
+	if s.st.Persistent {
+		c.expires = exp
+	}
+	s.cookie = c
+	return nil
+}
+
+// writeCookie applies the pending cookie update to the response headers.
+func (s *Session) writeCookie(w http.ResponseWriter) {
+	c := s.cookie
+	if !c.pending {
+		return
+	}
+	s.cookie = cookieUpdate{}
+	if c.clear {
+		s.m.transport().ClearToken(w, s.r)
+		return
+	}
+	s.m.transport().SetToken(w, s.r, c.token, c.expires)
+}
+
+// --- timing -----------------------------------------------------------------
+
+// deadline is the absolute end of a session.
+func (m *Manager) deadline(st State) time.Time {
+	return st.Created.Add(m.Lifetime)
+}
+
+// expiry is when a session used at now expires if not used again.
+func (m *Manager) expiry(st State, now time.Time) time.Time {
+	d := m.deadline(st)
+	if m.IdleTimeout > 0 {
+		if idle := now.Add(m.IdleTimeout); idle.Before(d) {
+			return idle
+		}
+	}
+	return d
+}
+
+// lastActive combines the last write with the last touch, which the
+// record's expiry reveals while it is idle-bound.
+func (m *Manager) lastActive(st State, rec Record) time.Time {
+	last := st.LastActive
+	if m.IdleTimeout > 0 && !rec.Expiry.IsZero() && rec.Expiry.Before(m.deadline(st)) {
+		if touched := rec.Expiry.Add(-m.IdleTimeout); touched.After(last) {
+			last = touched
+		}
+	}
+	return last
+}

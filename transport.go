@@ -1,0 +1,308 @@
+package sessionkit
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Transport carries the session token between client and server. The
+// Manager validates whatever Token returns, so a transport need not
+// understand tokens; it must only never panic on client input.
+type Transport interface {
+	// Token returns the token the request carries, or "" when it carries
+	// none that the transport accepts (absent, oversized, unsigned or
+	// badly signed).
+	Token(r *http.Request) string
+	// SetToken tells the client to present token from now on. A zero
+	// expires means "until the browser closes" where that applies.
+	SetToken(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
+	// ClearToken tells the client to forget its token.
+	ClearToken(w http.ResponseWriter, r *http.Request)
+}
+
+// SecureMode says when cookies get the Secure attribute.
+type SecureMode int
+
+const (
+	// SecureAuto sets Secure when the request arrived over TLS, or over
+	// plain HTTP from a trusted proxy that says X-Forwarded-Proto: https.
+	SecureAuto SecureMode = iota
+	// SecureAlways always sets Secure (browsers then refuse the cookie on
+	// plain http://, except on localhost).
+	SecureAlways
+	// SecureNever never sets Secure. Only for development.
+	SecureNever
+)
+
+// DefaultMaxTokenSize is the largest cookie or header value a transport
+// reads; browsers keep at most about 4096 bytes per cookie.
+const DefaultMaxTokenSize = 4096
+
+// CookieTransport carries the token in a cookie. The zero value is not
+// ready: use the one New puts in Manager.Cookie, or DefaultCookie.
+type CookieTransport struct {
+	Name        string
+	Domain      string
+	Path        string
+	Secure      SecureMode
+	HttpOnly    bool
+	SameSite    http.SameSite
+	Partitioned bool
+	// Signer, if set, signs the cookie value; tokens whose signature does
+	// not verify are ignored.
+	Signer Signer
+	// MaxSize bounds the cookie value read and written (default
+	// DefaultMaxTokenSize). A longer incoming value is ignored; writing a
+	// longer one is the Manager's ErrTooLarge.
+	MaxSize int
+	// Proxies decides whether X-Forwarded-Proto is believed for
+	// SecureAuto. Nil trusts no proxy.
+	Proxies *TrustedProxies
+}
+
+// DefaultCookie returns the cookie settings New starts from: name
+// "session", Path "/", HttpOnly, SameSite=Lax, Secure when the request is
+// HTTPS.
+func DefaultCookie() CookieTransport {
+	return CookieTransport{
+		Name:     "session",
+		Path:     "/",
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   SecureAuto,
+		MaxSize:  DefaultMaxTokenSize,
+	}
+}
+
+func (c *CookieTransport) maxSize() int {
+	if c.MaxSize > 0 {
+		return c.MaxSize
+	}
+	return DefaultMaxTokenSize
+}
+
+// Token implements Transport. When the request carries several cookies of
+// the name, the first one that is within size (and verifies, with a
+// Signer) wins; browsers send the most specific path first.
+func (c *CookieTransport) Token(r *http.Request) string {
+	for _, ck := range r.CookiesNamed(c.Name) {
+		v := ck.Value
+		if v == "" || len(v) > c.maxSize() {
+			continue
+		}
+		if c.Signer != nil {
+			token, ok := c.Signer.Verify(v)
+			if !ok {
+				continue
+			}
+			v = token
+		}
+		return v
+	}
+	return ""
+}
+
+func (c *CookieTransport) value(token string) string {
+	if c.Signer != nil {
+		return c.Signer.Sign(token)
+	}
+	return token
+}
+
+// encodedLen is the length of the cookie value for token.
+func (c *CookieTransport) fits(token string) bool {
+	return len(c.value(token)) <= c.maxSize()
+}
+
+// SetToken implements Transport.
+func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	ck := c.cookie(r, c.value(token))
+	if !expires.IsZero() {
+		ck.Expires = expires.UTC()
+		ck.MaxAge = max(1, int(time.Until(expires).Round(time.Second).Seconds()))
+	}
+	http.SetCookie(w, ck)
+}
+
+// ClearToken implements Transport.
+func (c *CookieTransport) ClearToken(w http.ResponseWriter, r *http.Request) {
+	ck := c.cookie(r, "")
+	ck.Expires = time.Unix(0, 0)
+	ck.MaxAge = -1
+	http.SetCookie(w, ck)
+}
+
+func (c *CookieTransport) cookie(r *http.Request, value string) *http.Cookie {
+	return &http.Cookie{
+		Name:        c.Name,
+		Value:       value,
+		Domain:      c.Domain,
+		Path:        c.Path,
+		Secure:      c.secure(r),
+		HttpOnly:    c.HttpOnly,
+		SameSite:    c.SameSite,
+		Partitioned: c.Partitioned,
+	}
+}
+
+func (c *CookieTransport) secure(r *http.Request) bool {
+	switch c.Secure {
+	case SecureAlways:
+		return true
+	case SecureNever:
+		return false
+	}
+	return c.Proxies.IsHTTPS(r)
+}
+
+// HeaderTransport carries the token in request and response headers, for
+// API clients that do not keep cookies. By default the client sends
+// "Authorization: Bearer <token>" and the server returns a new token in
+// "Session-Token" (an empty Session-Token means "forget your token").
+type HeaderTransport struct {
+	// RequestHeader is read for the token (default "Authorization").
+	RequestHeader string
+	// Scheme, if set, must prefix the request header's value followed by
+	// one space (default "Bearer" when RequestHeader is Authorization).
+	Scheme string
+	// ResponseHeader is set to a new token (default "Session-Token").
+	ResponseHeader string
+	// MaxSize bounds the token read (default DefaultMaxTokenSize).
+	MaxSize int
+}
+
+// NewHeaderTransport returns the default HeaderTransport.
+func NewHeaderTransport() *HeaderTransport {
+	return &HeaderTransport{RequestHeader: "Authorization", Scheme: "Bearer", ResponseHeader: "Session-Token"}
+}
+
+// Token implements Transport.
+func (h *HeaderTransport) Token(r *http.Request) string {
+	values := r.Header.Values(h.RequestHeader)
+	if len(values) != 1 {
+		return "" // absent, or ambiguous
+	}
+	v := values[0]
+	if h.Scheme != "" {
+		prefix, rest, ok := strings.Cut(v, " ")
+		if !ok || !strings.EqualFold(prefix, h.Scheme) {
+			return ""
+		}
+		v = rest
+	}
+	max := h.MaxSize
+	if max <= 0 {
+		max = DefaultMaxTokenSize
+	}
+	if len(v) > max {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
+// SetToken implements Transport.
+func (h *HeaderTransport) SetToken(w http.ResponseWriter, _ *http.Request, token string, _ time.Time) {
+	w.Header().Set(h.ResponseHeader, token)
+}
+
+// ClearToken implements Transport.
+func (h *HeaderTransport) ClearToken(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set(h.ResponseHeader, "")
+}
+
+// TrustedProxies says which peers may speak for the client through
+// X-Forwarded-Proto and X-Forwarded-For. A nil *TrustedProxies trusts no
+// one, which is right when the server faces the internet directly.
+type TrustedProxies struct {
+	prefixes []netip.Prefix
+}
+
+// NewTrustedProxies parses CIDR prefixes or single addresses, e.g.
+// "10.0.0.0/8", "127.0.0.1".
+func NewTrustedProxies(cidrs ...string) (*TrustedProxies, error) {
+	t := &TrustedProxies{}
+	for _, c := range cidrs {
+		if !strings.Contains(c, "/") {
+			a, err := netip.ParseAddr(c)
+			if err != nil {
+				return nil, err
+			}
+			t.prefixes = append(t.prefixes, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, err
+		}
+		t.prefixes = append(t.prefixes, p.Masked())
+	}
+	return t, nil
+}
+
+func (t *TrustedProxies) trusts(a netip.Addr) bool {
+	if t == nil || !a.IsValid() {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// IsHTTPS reports whether the client's connection is HTTPS: the request
+// came over TLS, or from a trusted proxy whose last X-Forwarded-Proto says
+// https.
+func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !t.trusts(remoteAddr(r)) {
+		return false
+	}
+	proto := r.Header.Values("X-Forwarded-Proto")
+	if len(proto) == 0 {
+		return false
+	}
+	last := proto[len(proto)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.EqualFold(strings.TrimSpace(last), "https")
+}
+
+// ClientIP returns the client's address: the peer's, or, when the peer is
+// a trusted proxy, the right-most X-Forwarded-For entry that is not itself
+// a trusted proxy.
+func (t *TrustedProxies) ClientIP(r *http.Request) netip.Addr {
+	peer := remoteAddr(r)
+	if !t.trusts(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // garbage in the chain: trust nothing beyond the peer
+		}
+		a = a.Unmap()
+		if !t.trusts(a) {
+			return a
+		}
+	}
+	return peer
+}
