@@ -259,3 +259,44 @@ func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Con
 	}
 	return err
 }
+
+// Store returns the server-side store, or nil for a client-side Manager.
+func (m *Manager) Store() Store {
+	if b, ok := m.backend.(*serverBackend); ok {
+		return b.store
+	}
+	return nil
+}
+
+// Info describes a stored session without loading it into a request, for
+// session lists and operator tools.
+type Info struct {
+	Created    time.Time
+	LastActive time.Time
+	Expires    time.Time
+	UserKey    string
+	Persistent bool
+	Values     []Value
+}
+
+// Info decodes a record as the Manager would.
+func (m *Manager) Info(rec Record) (Info, error) {
+	st, err := m.Codec.Decode(rec.Data)
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{
+		Created:    st.Created,
+		LastActive: m.lastActive(st, rec),
+		Expires:    rec.Expiry,
+		UserKey:    rec.UserKey,
+		Persistent: st.Persistent,
+		Values:     st.Values,
+	}, nil
+}
+
+// KeyOf returns the store key of a session ID: what stores, indexes and the
+// CLI see. It is safe to log; it cannot be used as a cookie.
+func (m *Manager) KeyOf(id string) string {
+	return m.key(id)
+}

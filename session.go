@@ -774,3 +774,18 @@ func (m *Manager) lastActive(st State, rec Record) time.Time {
 	}
 	return last
 }
+
+// Key returns the store key of the session ("" while it has no ID). Unlike
+// the ID it is safe to log and show: it cannot be turned back into a
+// token.
+func (s *Session) Key() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loadLocked() != nil {
+		return ""
+	}
+	return s.key
+}
