@@ -1,0 +1,477 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// DefaultPrefix is the key prefix used when Options.Prefix is empty.
+const DefaultPrefix = "sessionkit:"
+
+// maxIndexSlack caps how far beyond a record's expiry its index entry is
+// scored (see the package documentation on the user index).
+const maxIndexSlack = 24 * time.Hour
+
+// Options configure a Store.
+type Options struct {
+	// Prefix is prepended to every key the store writes. It must not
+	// contain '{' or '}' (they would break the hash tags). Empty means
+	// DefaultPrefix.
+	Prefix string
+}
+
+// Store is a sessionkit.Store on Redis. It also implements
+// sessionkit.UserIndex, sessionkit.Iterator and sessionkit.Closer. It is
+// safe for concurrent use.
+type Store struct {
+	client      redis.UniversalClient
+	prefix      string
+	ownsClient  bool
+	scanPattern string
+}
+
+var (
+	_ sessionkit.Store     = (*Store)(nil)
+	_ sessionkit.UserIndex = (*Store)(nil)
+	_ sessionkit.Iterator  = (*Store)(nil)
+	_ sessionkit.Closer    = (*Store)(nil)
+)
+
+// New returns a Store using client, which may be a *redis.Client (single
+// node or Sentinel failover client), a *redis.ClusterClient or any other
+// redis.UniversalClient. Close does not close a client passed to New.
+//
+// Calls are bounded by their context only if the client was created with
+// ContextTimeoutEnabled (NewFromURL and ParseURL set it); otherwise the
+// client's read and write timeouts apply.
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", prefix)
+	}
+	return &Store{
+		client:      client,
+		prefix:      prefix,
+		scanPattern: globEscape(prefix) + "{*",
+	}, nil
+}
+
+// NewFromURL connects to the Redis deployment described by rawURL (see
+// ParseURL for the forms), checks that it answers within ctx, and returns
+// a Store that closes the connection when it is closed.
+func NewFromURL(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	uo, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	client := redis.NewUniversalClient(uo)
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redisstore: connect %s: %w", Redact(rawURL), err)
+	}
+	s, err := New(client, opts)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	s.ownsClient = true
+	return s, nil
+}
+
+// Client returns the client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+// Close closes the client if the store created it (NewFromURL), and does
+// nothing otherwise.
+func (s *Store) Close() error {
+	if !s.ownsClient {
+		return nil
+	}
+	if err := s.client.Close(); err != nil {
+		return fmt.Errorf("redisstore: close: %w", err)
+	}
+	return nil
+}
+
+// RecordKey returns the Redis key of the record stored under key.
+func (s *Store) RecordKey(key string) string { return s.prefix + "{" + key + "}" }
+
+// IndexKey returns the Redis key of userKey's index.
+func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + userKey + "}" }
+
+// Load returns the live record under key with one HMGET.
+func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	vals, err := s.client.HMGet(ctx, s.RecordKey(key), "d", "v", "e", "u").Result()
+	if err != nil {
+		return sessionkit.Record{}, fmt.Errorf("redisstore: load %s: %w", key, err)
+	}
+	rec, ok, err := decodeRecord(vals)
+	if err != nil {
+		return sessionkit.Record{}, fmt.Errorf("redisstore: load %s: %w", key, err)
+	}
+	if !ok {
+		return sessionkit.Record{}, sessionkit.ErrNotFound
+	}
+	return rec, nil
+}
+
+// decodeRecord turns an HMGET d v e u reply into a Record; ok is false
+// when the record does not exist.
+func decodeRecord(vals []any) (rec sessionkit.Record, ok bool, err error) {
+	if len(vals) != 4 || vals[1] == nil {
+		return rec, false, nil
+	}
+	d, _ := vals[0].(string)
+	v, _ := vals[1].(string)
+	e, _ := vals[2].(string)
+	u, _ := vals[3].(string)
+	if rec.Version, err = strconv.ParseUint(v, 10, 64); err != nil || rec.Version == 0 {
+		return rec, false, fmt.Errorf("corrupt version %q", v)
+	}
+	ms, err := strconv.ParseInt(e, 10, 64)
+	if err != nil {
+		return rec, false, fmt.Errorf("corrupt expiry %q", e)
+	}
+	rec.Data = []byte(d)
+	rec.Expiry = time.UnixMilli(ms)
+	rec.UserKey = u
+	return rec, true, nil
+}
+
+// Save stores rec under key if the stored version is rec.Version (see
+// sessionkit.Store). It is one round trip, except when the record's user
+// index entry must be created or extended (a login, or an expiry beyond
+// what the index covers), which adds one, and when the record leaves a
+// user (logout), which adds one to clean up the old entry.
+func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	rk := s.RecordKey(key)
+	expMs := rec.Expiry.UnixMilli()
+	live := rec.Expiry.After(time.Now())
+	cov := ""
+	if rec.UserKey != "" && rec.Version == 0 && live {
+		// A new record for a user (a login) always needs an index entry:
+		// add it before the record, so the record is never visible
+		// without one.
+		c, err := s.indexAdd(ctx, rec.UserKey, key, rec.Expiry)
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
+		}
+		cov = c
+	}
+	for range 3 {
+		res, err := saveScript.Run(ctx, s.client, []string{rk},
+			strconv.FormatUint(rec.Version, 10), rec.Data, expMs, rec.UserKey, cov).Slice()
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
+		}
+		switch status(res) {
+		case 0:
+			return 0, sessionkit.ErrConflict
+		case 1:
+			if len(res) != 4 {
+				return 0, fmt.Errorf("redisstore: save %s: unexpected reply %v", key, res)
+			}
+			v, err := strconv.ParseUint(str(res[1]), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("redisstore: save %s: bad version %v", key, res[1])
+			}
+			if oldUser := str(res[2]); oldUser != "" && oldUser != rec.UserKey {
+				// The record left oldUser: drop its entry there unless a
+				// newer record has claimed it since.
+				if err := s.unindex(ctx, oldUser, key, str(res[3])); err != nil {
+					return v, fmt.Errorf("redisstore: save %s: stored, but %w", key, err)
+				}
+			}
+			return v, nil
+		case 2:
+			c, err := s.indexAdd(ctx, rec.UserKey, key, rec.Expiry)
+			if err != nil {
+				return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
+			}
+			cov = c
+		default:
+			return 0, fmt.Errorf("redisstore: save %s: unexpected reply %v", key, res)
+		}
+	}
+	return 0, fmt.Errorf("redisstore: save %s: user index kept changing; giving up", key)
+}
+
+// Touch sets the expiry of the live record under key. It is one round
+// trip and never rewrites the data; when the new expiry goes beyond what
+// the user index covers (at most once per session lifetime or 24 hours,
+// see the package documentation) it extends the index first, which costs
+// two more.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	rk := s.RecordKey(key)
+	user, cov := "", ""
+	for range 3 {
+		res, err := touchScript.Run(ctx, s.client, []string{rk}, expiry.UnixMilli(), user, cov).Slice()
+		if err != nil {
+			return fmt.Errorf("redisstore: touch %s: %w", key, err)
+		}
+		switch status(res) {
+		case 0:
+			return sessionkit.ErrNotFound
+		case 1:
+			return nil
+		case 2:
+			if len(res) != 2 {
+				return fmt.Errorf("redisstore: touch %s: unexpected reply %v", key, res)
+			}
+			user = str(res[1])
+			if cov, err = s.indexAdd(ctx, user, key, expiry); err != nil {
+				return fmt.Errorf("redisstore: touch %s: %w", key, err)
+			}
+		default:
+			return fmt.Errorf("redisstore: touch %s: unexpected reply %v", key, res)
+		}
+	}
+	return fmt.Errorf("redisstore: touch %s: user index kept changing; giving up", key)
+}
+
+// Delete removes the record under key and its user index entry.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	res, err := deleteScript.Run(ctx, s.client, []string{s.RecordKey(key)}, "").Slice()
+	if err != nil {
+		return fmt.Errorf("redisstore: delete %s: %w", key, err)
+	}
+	if status(res) == 1 && len(res) == 3 && str(res[1]) != "" {
+		if err := s.unindex(ctx, str(res[1]), key, str(res[2])); err != nil {
+			return fmt.Errorf("redisstore: delete %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// UserSessions returns the live sessions of userKey: the index is pruned
+// and read in one round trip, the records in a second (a pipeline), and
+// only records that still belong to userKey are returned.
+func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
+	keys, err := s.members(ctx, userKey)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	cmds := make([]*redis.SliceCmd, len(keys))
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HMGet(ctx, s.RecordKey(k), "d", "v", "e", "u")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: sessions of user %s: %w", userKey, err)
+	}
+	entries := make([]sessionkit.Entry, 0, len(keys))
+	for i, cmd := range cmds {
+		rec, ok, err := decodeRecord(cmd.Val())
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: sessions of user %s: %s: %w", userKey, keys[i], err)
+		}
+		if ok && rec.UserKey == userKey {
+			entries = append(entries, sessionkit.Entry{Key: keys[i], Record: rec})
+		}
+	}
+	return entries, nil
+}
+
+// DeleteUserSessions removes every session of userKey and returns how many
+// it removed. Each record is deleted only if it still belongs to userKey.
+func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
+	keys, err := s.members(ctx, userKey)
+	if err != nil || len(keys) == 0 {
+		return 0, err
+	}
+	cmds := make([]*redis.Cmd, len(keys))
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
+			cmds[i] = deleteScript.Eval(ctx, p, []string{s.RecordKey(k)}, userKey)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: delete sessions of user %s: %w", userKey, err)
+	}
+	n := 0
+	var pairs []any
+	for i, cmd := range cmds {
+		res, _ := cmd.Slice()
+		if status(res) == 1 && len(res) == 3 {
+			n++
+			pairs = append(pairs, keys[i], str(res[2]))
+		}
+	}
+	if len(pairs) > 0 {
+		if err := unindexScript.Run(ctx, s.client, []string{s.IndexKey(userKey)}, pairs...).Err(); err != nil {
+			return n, fmt.Errorf("redisstore: delete sessions of user %s: %w", userKey, err)
+		}
+	}
+	return n, nil
+}
+
+// All yields every live record. It SCANs each master (in Cluster mode,
+// every master in turn) in pages and never uses KEYS.
+func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
+	return func(yield func(sessionkit.Entry, error) bool) {
+		nodes, err := s.masters(ctx)
+		if err != nil {
+			yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %w", err))
+			return
+		}
+		for _, node := range nodes {
+			if !s.scanNode(ctx, node, yield) {
+				return
+			}
+		}
+	}
+}
+
+// scanNode yields the records on one node; it returns false when the
+// iteration must end.
+func (s *Store) scanNode(ctx context.Context, node redis.Cmdable, yield func(sessionkit.Entry, error) bool) bool {
+	var cursor uint64
+	for {
+		keys, next, err := node.Scan(ctx, cursor, s.scanPattern, 200).Result()
+		if err != nil {
+			yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %w", err))
+			return false
+		}
+		if len(keys) > 0 {
+			cmds := make([]*redis.SliceCmd, len(keys))
+			_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					cmds[i] = p.HMGet(ctx, k, "d", "v", "e", "u")
+				}
+				return nil
+			})
+			if err != nil {
+				yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %w", err))
+				return false
+			}
+			for i, cmd := range cmds {
+				rec, ok, err := decodeRecord(cmd.Val())
+				if err != nil {
+					yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %s: %w", keys[i], err))
+					return false
+				}
+				if !ok {
+					continue // expired or deleted since the SCAN
+				}
+				// Strip prefix + "{" and the closing "}".
+				key := keys[i][len(s.prefix)+1 : len(keys[i])-1]
+				if !yield(sessionkit.Entry{Key: key, Record: rec}, nil) {
+					return false
+				}
+			}
+		}
+		if next == 0 {
+			return true
+		}
+		cursor = next
+	}
+}
+
+// masters returns one client per node that holds records.
+func (s *Store) masters(ctx context.Context) ([]redis.Cmdable, error) {
+	var (
+		mu    sync.Mutex
+		nodes []redis.Cmdable
+	)
+	collect := func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		nodes = append(nodes, c)
+		mu.Unlock()
+		return nil
+	}
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		if err := c.ForEachMaster(ctx, collect); err != nil {
+			return nil, err
+		}
+	case *redis.Ring:
+		if err := c.ForEachShard(ctx, collect); err != nil {
+			return nil, err
+		}
+	default:
+		nodes = append(nodes, s.client)
+	}
+	return nodes, nil
+}
+
+// members prunes userKey's index by score and returns its members.
+func (s *Store) members(ctx context.Context, userKey string) ([]string, error) {
+	keys, err := membersScript.Run(ctx, s.client, []string{s.IndexKey(userKey)}).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: index of user %s: %w", userKey, err)
+	}
+	return keys, nil
+}
+
+// indexAdd makes userKey's index cover key until past expiry and returns
+// the coverage to store in the record (as a decimal string of ms).
+func (s *Store) indexAdd(ctx context.Context, userKey, key string, expiry time.Time) (string, error) {
+	slack := min(max(time.Until(expiry), 0), maxIndexSlack)
+	want := expiry.Add(slack).UnixMilli()
+	cov, err := indexAddScript.Run(ctx, s.client, []string{s.IndexKey(userKey)}, key, want).Text()
+	if err != nil {
+		return "", fmt.Errorf("index user %s: %w", userKey, err)
+	}
+	return cov, nil
+}
+
+// unindex removes key from userKey's index if its score is still cov.
+func (s *Store) unindex(ctx context.Context, userKey, key, cov string) error {
+	if cov == "" {
+		return nil
+	}
+	if err := unindexScript.Run(ctx, s.client, []string{s.IndexKey(userKey)}, key, cov).Err(); err != nil {
+		return fmt.Errorf("unindex user %s: %w", userKey, err)
+	}
+	return nil
+}
+
+// status returns the first element of a script reply as an int, or -1.
+func status(res []any) int {
+	if len(res) == 0 {
+		return -1
+	}
+	n, ok := res[0].(int64)
+	if !ok {
+		return -1
+	}
+	return int(n)
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// globEscape escapes the SCAN MATCH metacharacters in s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,321 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/storetest"
+)
+
+// topologies maps a test name to the URL of the deployment the runner
+// started, built from the testenv variables.
+var topologies = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"Single", func(t *testing.T) string { return testenv.Getenv(t, testenv.RedisURLEnv) }},
+	{"Sentinel", func(t *testing.T) string { return sentinelURL(testenv.Getenv(t, testenv.RedisSentinelEnv)) }},
+	{"Cluster", func(t *testing.T) string { return "redis+cluster://" + testenv.Getenv(t, testenv.RedisClusterEnv) }},
+}
+
+// sentinelURL turns testenv's master@host:port,... into a redis+sentinel URL.
+func sentinelURL(spec string) string {
+	master, addrs, _ := cutLast(spec, "@")
+	return "redis+sentinel://" + addrs + "/" + master
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	for i := len(s) - len(sep); i >= 0; i-- {
+		if s[i:i+len(sep)] == sep {
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
+// newClient connects to the deployment at rawURL for one test.
+func newClient(t testing.TB, rawURL string) redis.UniversalClient {
+	t.Helper()
+	o, err := redisstore.ParseURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewUniversalClient(o)
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("ping %s: %v", rawURL, err)
+	}
+	return c
+}
+
+// newStore returns a store on client with a fresh random prefix whose keys
+// are removed when the test ends.
+func newStore(t testing.TB, client redis.UniversalClient) *redisstore.Store {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	s, err := redisstore.New(client, redisstore.Options{Prefix: "sktest:" + hex.EncodeToString(b) + ":"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deletePrefix(t, s) })
+	return s
+}
+
+// deletePrefix removes every key under the store's prefix on every master.
+func deletePrefix(t testing.TB, s *redisstore.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pattern := s.RecordKey("")[:len(s.RecordKey(""))-2] + "*"
+	del := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := s.Client().(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, del)
+	case *redis.Client:
+		err = del(ctx, c)
+	}
+	if err != nil {
+		t.Logf("cleaning up %s: %v", pattern, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			t.Parallel()
+			client := newClient(t, topo.url(t))
+			storetest.Run(t, func(t *testing.T) sessionkit.Store {
+				return newStore(t, client)
+			})
+		})
+	}
+}
+
+// TestClusterSlots checks that every key of one session and one user index
+// are single-slot, and that sessions spread over the masters.
+func TestClusterSlots(t *testing.T) {
+	client := newClient(t, "redis+cluster://"+testenv.Getenv(t, testenv.RedisClusterEnv))
+	s := newStore(t, client)
+	ctx := t.Context()
+	cc := client.(*redis.ClusterClient)
+	nodes := map[string]bool{}
+	for _, key := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "{x}", "}{"} {
+		if _, err := s.Save(ctx, key, sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "u{1}"}); err != nil {
+			t.Fatalf("Save(%q): %v", key, err)
+		}
+		n, err := cc.MasterForKey(ctx, s.RecordKey(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[n.Options().Addr] = true
+	}
+	if len(nodes) < 2 {
+		t.Errorf("ten sessions all landed on %v; want them spread over the masters", nodes)
+	}
+	entries, err := s.UserSessions(ctx, "u{1}")
+	if err != nil || len(entries) != 10 {
+		t.Fatalf("UserSessions = %d entries, %v; want 10", len(entries), err)
+	}
+	if n, err := s.DeleteUserSessions(ctx, "u{1}"); err != nil || n != 10 {
+		t.Fatalf("DeleteUserSessions = %d, %v; want 10", n, err)
+	}
+}
+
+// roundTrips counts commands and pipelines sent by a client: each is one
+// network round trip to one node.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// TestRoundTrips pins the number of round trips of the hot paths.
+func TestRoundTrips(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			client := newClient(t, topo.url(t))
+			s := newStore(t, client)
+			ctx := t.Context()
+			exp := time.Now().Add(time.Hour)
+			// Warm up: load the scripts and the cluster slot map.
+			v, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: exp, UserKey: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := &roundTrips{}
+			client.AddHook(h)
+			steps := []struct {
+				name string
+				want int64
+				fn   func() error
+			}{
+				{"Load", 1, func() error { _, err := s.Load(ctx, "k"); return err }},
+				{"Load missing", 1, func() error {
+					if _, err := s.Load(ctx, "nope"); !errors.Is(err, sessionkit.ErrNotFound) {
+						return err
+					}
+					return nil
+				}},
+				{"Save same user", 1, func() error {
+					var err error
+					v, err = s.Save(ctx, "k", sessionkit.Record{Data: []byte("y"), Version: v, Expiry: exp, UserKey: "alice"})
+					return err
+				}},
+				{"Touch within index coverage", 1, func() error { return s.Touch(ctx, "k", exp.Add(time.Minute)) }},
+				{"Save anonymous", 1, func() error {
+					_, err := s.Save(ctx, "anon", sessionkit.Record{Data: []byte("y"), Expiry: exp})
+					return err
+				}},
+				{"Login", 2, func() error {
+					_, err := s.Save(ctx, "new", sessionkit.Record{Data: []byte("y"), Expiry: exp, UserKey: "alice"})
+					return err
+				}},
+			}
+			for _, st := range steps {
+				before := h.n.Load()
+				if err := st.fn(); err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				if got := h.n.Load() - before; got != st.want {
+					t.Errorf("%s: %d round trips, want %d", st.name, got, st.want)
+				}
+			}
+		})
+	}
+}
+
+// TestIndexCoverage checks that a session touched well past its first
+// expiry stays listed for its user, and that the index key itself expires.
+func TestIndexCoverage(t *testing.T) {
+	client := newClient(t, testenv.Getenv(t, testenv.RedisURLEnv))
+	s := newStore(t, client)
+	ctx := t.Context()
+	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(100 * time.Millisecond), UserKey: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	// The index covers 2×100ms; touch repeatedly far beyond that.
+	for range 5 {
+		if err := s.Touch(ctx, "k", time.Now().Add(150*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	entries, err := s.UserSessions(ctx, "u")
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("UserSessions after touches = %v, %v; want the session", entries, err)
+	}
+	// Let it expire: the index key must go too.
+	time.Sleep(time.Until(entries[0].Record.Expiry) + 400*time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for client.Exists(ctx, s.IndexKey("u")).Val() != 0 {
+		if time.Now().After(deadline) {
+			ttl := client.PTTL(ctx, s.IndexKey("u")).Val()
+			t.Fatalf("index key still exists (PTTL %v) after its last session expired", ttl)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestNewRejectsBracePrefix(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	for _, p := range []string{"a{", "}", "x{y}"} {
+		if _, err := redisstore.New(c, redisstore.Options{Prefix: p}); err == nil {
+			t.Errorf("New with prefix %q succeeded", p)
+		}
+	}
+	if _, err := redisstore.New(nil, redisstore.Options{}); err == nil {
+		t.Error("New(nil) succeeded")
+	}
+}
+
+func TestNewFromURL(t *testing.T) {
+	url := testenv.Getenv(t, testenv.RedisURLEnv)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := redisstore.NewFromURL(ctx, url, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.RecordKey("k"); got != "sessionkit:{k}" {
+		t.Errorf("default record key = %q", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Client().Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
+		t.Errorf("Ping after Close = %v, want redis.ErrClosed (the store owns its client)", err)
+	}
+
+	// A store over a caller's client leaves it open.
+	c := newClient(t, url)
+	s2, _ := redisstore.New(c, redisstore.Options{})
+	s2.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Errorf("caller's client after Close: %v", err)
+	}
+
+	// An unreachable server is an error within the context.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	if _, err := redisstore.NewFromURL(ctx, "redis://"+addr+"?dial_timeout=200ms&max_retries=-1", redisstore.Options{}); err == nil {
+		t.Error("NewFromURL to a closed port succeeded")
+	}
+}
+
+func TestIteratorSkipsIndexKeys(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			s := newStore(t, newClient(t, topo.url(t)))
+			ctx := t.Context()
+			for _, k := range []string{"u:{x}", "a", "b"} {
+				if _, err := s.Save(ctx, k, sessionkit.Record{Data: []byte(k), Expiry: time.Now().Add(time.Hour), UserKey: "x"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			for e, err := range s.All(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, e.Key)
+			}
+			slices.Sort(got)
+			if want := []string{"a", "b", "u:{x}"}; !slices.Equal(got, want) {
+				t.Fatalf("All = %v, want %v", got, want)
+			}
+		})
+	}
+}

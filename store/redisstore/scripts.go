@@ -1,0 +1,136 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts below each touch exactly one key (KEYS[1]), so they run
+// unchanged on a single node, behind Sentinel and in Cluster. Times are Unix
+// milliseconds; "now" is the server's clock (TIME), the same clock Redis
+// expires keys by. Numbers are formatted with %d because Lua's default
+// number formatting would round 16-digit versions.
+//
+// Record hash fields: d data, v version, e expiry (ms), u user key,
+// x index coverage (ms): the user's index entry for this record is known
+// to have a score of at least x, so the record may live until x without
+// touching the index again.
+
+// luaNow is shared by the scripts: server time in ms and in µs.
+const luaNow = `
+local t = redis.call('TIME')
+local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
+`
+
+// saveScript is Save's compare-and-swap.
+//
+// ARGV: expected version ("0" = absent), data, expiry ms, user key,
+// offered coverage ("" = none; valid for ARGV[4]'s index).
+// Reply: {1, version, old user, old coverage} stored;
+// {0} version mismatch; {2} the user's index must first cover the expiry.
+var saveScript = redis.NewScript(luaNow + `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
+if (cur[1] or '0') ~= ARGV[1] then return {0} end
+local exp = tonumber(ARGV[3])
+local user = ARGV[4]
+local cov = -1
+if user ~= '' and exp > nowms then
+  if cur[2] == user and cur[3] then cov = tonumber(cur[3]) end
+  if ARGV[5] ~= '' then cov = math.max(cov, tonumber(ARGV[5])) end
+  if exp > cov then return {2} end
+end
+local v = nowus
+if cur[1] then v = math.max(v, tonumber(cur[1]) + 1) end
+local vs = string.format('%d', v)
+local olduser = cur[2] or ''
+local oldcov = cur[3] or ''
+if exp <= nowms then
+  redis.call('DEL', KEYS[1])
+  return {1, vs, olduser, oldcov}
+end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', vs, 'e', ARGV[3], 'u', user)
+if cov >= 0 then
+  redis.call('HSET', KEYS[1], 'x', string.format('%d', cov))
+else
+  redis.call('HDEL', KEYS[1], 'x')
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return {1, vs, olduser, oldcov}
+`)
+
+// touchScript sets the expiry of a live record without rewriting its data.
+//
+// ARGV: expiry ms, user key the offered coverage is for ("" = none),
+// offered coverage.
+// Reply: {1} done; {0} no live record; {2, user} the user's index must
+// first cover the expiry.
+var touchScript = redis.NewScript(luaNow + `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
+if not cur[1] then return {0} end
+local exp = tonumber(ARGV[1])
+if exp <= nowms then
+  redis.call('DEL', KEYS[1])
+  return {1}
+end
+if cur[2] and cur[2] ~= '' then
+  local cov = tonumber(cur[3] or '-1')
+  if ARGV[2] == cur[2] and ARGV[3] ~= '' then cov = math.max(cov, tonumber(ARGV[3])) end
+  if exp > cov then return {2, cur[2]} end
+  redis.call('HSET', KEYS[1], 'e', ARGV[1], 'x', string.format('%d', cov))
+else
+  redis.call('HSET', KEYS[1], 'e', ARGV[1])
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return {1}
+`)
+
+// deleteScript removes a record. ARGV[1] is "" to delete unconditionally,
+// or a user key to delete only a record owned by that user.
+// Reply: {1, user, coverage} deleted (user and coverage of the record);
+// {0} nothing deleted.
+var deleteScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
+if not cur[1] then return {0} end
+if ARGV[1] ~= '' and cur[2] ~= ARGV[1] then return {0} end
+redis.call('DEL', KEYS[1])
+return {1, cur[2] or '', cur[3] or ''}
+`)
+
+// indexAddScript adds a member to a user's index (a sorted set scored by
+// coverage ms), after pruning members whose score has passed.
+//
+// ARGV: member (record key), wanted score. If the member is already
+// present with a score of at least the wanted one, its score is raised by
+// one: every call changes the score, so a concurrent conditional removal
+// (unindexScript) that read the old score cannot remove the entry a new
+// record relies on. The set expires with its highest score.
+// Reply: the member's score now.
+var indexAddScript = redis.NewScript(luaNow + `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', nowms))
+local s = tonumber(ARGV[2])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if old and tonumber(old) >= s then s = tonumber(old) + 1 end
+local ss = string.format('%d', s)
+redis.call('ZADD', KEYS[1], ss, ARGV[1])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', tonumber(top[2])))
+return ss
+`)
+
+// unindexScript removes members from a user's index, each only if its
+// score still equals the given one. ARGV: member, score, member, score...
+// Reply: the number removed.
+var unindexScript = redis.NewScript(`
+local n = 0
+for i = 1, #ARGV, 2 do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s and tonumber(s) == tonumber(ARGV[i + 1]) then
+    n = n + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return n
+`)
+
+// membersScript prunes a user's index by score and returns its members.
+var membersScript = redis.NewScript(luaNow + `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', nowms))
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`)
