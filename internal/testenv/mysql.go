@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -211,4 +212,19 @@ func (s *MySQLServer) Restart(ctx context.Context) error {
 		return errors.New("testenv: restart mysql: still running")
 	}
 	return s.start(ctx)
+}
+
+// Pause freezes the server (SIGSTOP): connections stay open but nothing
+// answers, as with a hung server or a network partition. Resume undoes it.
+func (s *MySQLServer) Pause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return signalGroup(s.proc, syscall.SIGSTOP)
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *MySQLServer) Resume() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return signalGroup(s.proc, syscall.SIGCONT)
 }

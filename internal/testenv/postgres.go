@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -210,7 +212,7 @@ func (s *PostgresServer) stop() error {
 		return nil
 	case <-time.After(10 * time.Second):
 	}
-	return s.proc.Kill()
+	return s.kill()
 }
 
 // Kill stops the server and all its backends at once (SIGKILL), as a
@@ -218,10 +220,71 @@ func (s *PostgresServer) stop() error {
 func (s *PostgresServer) Kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil {
+	return s.kill()
+}
+
+// kill SIGKILLs the postmaster and its children, which PostgreSQL puts in
+// sessions of their own (so a process-group signal misses them), and waits
+// until they are gone so that a restart does not find their shared memory
+// still attached.
+func (s *PostgresServer) kill() error {
+	if s.proc == nil || s.proc.Exited() {
 		return nil
 	}
-	return s.proc.Kill()
+	children := childPIDs(s.proc.cmd.Process.Pid)
+	err := s.proc.Kill()
+	for _, pid := range children {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range children {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return err
+}
+
+// childPIDs lists the processes whose parent is pid.
+func childPIDs(pid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, _ := procStat(child); ppid == pid {
+			pids = append(pids, child)
+		}
+	}
+	return pids
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	_, state := procStat(pid)
+	return state != 0 && state != 'Z'
+}
+
+// procStat returns the parent pid and state letter from /proc/pid/stat
+// (zeroes when the process does not exist).
+func procStat(pid int) (ppid int, state byte) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0
+	}
+	// pid (comm) state ppid ...; comm may contain spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return ppid, f[0][0]
 }
 
 // Restart starts the server again on the same port and data after Stop or
@@ -275,4 +338,43 @@ func startProcessAs(name, logPath, dir string, cred *syscall.Credential, bin str
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// Pause freezes the server and all its backends (SIGSTOP): connections
+// stay open but nothing answers, as with a hung server or a network
+// partition. Resume undoes it.
+func (s *PostgresServer) Pause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.signalAll(syscall.SIGSTOP)
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *PostgresServer) Resume() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.signalAll(syscall.SIGCONT)
+}
+
+// signalAll signals the postmaster and every child it has.
+func (s *PostgresServer) signalAll(sig syscall.Signal) error {
+	if err := signalGroup(s.proc, sig); err != nil {
+		return err
+	}
+	for _, pid := range childPIDs(s.proc.cmd.Process.Pid) {
+		_ = syscall.Kill(pid, sig)
+	}
+	return nil
+}
+
+// signalGroup signals p's process group (StartProcess and startProcessAs
+// put each server in its own).
+func signalGroup(p *Process, sig syscall.Signal) error {
+	if p == nil || p.Exited() {
+		return errors.New("testenv: server is not running")
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("testenv: signal %s: %w", p.Name, err)
+	}
+	return nil
 }
