@@ -235,6 +235,32 @@ func TestOpenOwnsPool(t *testing.T) {
 	}
 }
 
+// Re-creating a key whose row expired keeps counting its versions, so a
+// writer holding a version of the old record cannot overwrite the new one.
+func TestRecreateAfterExpiryNewVersion(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	v1, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("old"), Expiry: time.Now().Add(-time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("new"), Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2 == v1 {
+		t.Fatalf("re-created record got the expired record's version %d", v1)
+	}
+	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("stale"), Version: v1, Expiry: time.Now().Add(time.Hour)}); !errors.Is(err, sessionkit.ErrConflict) {
+		t.Fatalf("Save with the expired record's version: %v, want ErrConflict", err)
+	}
+	rec, err := s.Load(ctx, "k")
+	if err != nil || string(rec.Data) != "new" || rec.Version != v2 {
+		t.Fatalf("Load = %q v%d, %v; want \"new\" v%d", rec.Data, rec.Version, err, v2)
+	}
+}
+
 // The background sweeper deletes expired rows without being asked.
 func TestBackgroundSweep(t *testing.T) {
 	t.Parallel()
