@@ -1,0 +1,56 @@
+// Package mongostore is a sessionkit.Store that keeps sessions in a MongoDB
+// collection, using the official driver (go.mongodb.org/mongo-driver/v2).
+// It works with MongoDB and with MongoDB-protocol servers such as FerretDB.
+//
+//	store, err := mongostore.Open(ctx, "mongodb://127.0.0.1:27017/myapp", mongostore.Options{})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer store.Close()
+//	m := sessionkit.New(store)
+//	http.ListenAndServe(":8080", m.Handler(mux))
+//
+// Open takes the database from the URL path (here "myapp") unless
+// Options.Database names one; an application that already has a
+// *mongo.Client passes it to [New] instead and keeps ownership of it.
+//
+// # Documents
+//
+// One document per session, in the collection Options.Collection
+// (default "sessions"):
+//
+//	{
+//	  _id:     "<session key>",          // string
+//	  data:    BinData(0, "..."),        // the encoded session, byte for byte
+//	  version: NumberLong(...),          // compare-and-swap token
+//	  expires: ISODate("..."),           // when the session ends
+//	  user:    "<user key>"              // absent for sessions without a user
+//	}
+//
+// with an index on user (the per-user index: [Store.UserSessions],
+// [Store.DeleteUserSessions]) and one on expires.
+//
+// # Concurrency
+//
+// Save is a single compare-and-swap: an update replaces the document only
+// if it is live and still carries the version the caller read; a new
+// session is an upsert that matches only an expired document under its
+// key, so that it fails with a duplicate _id (reported as
+// sessionkit.ErrConflict) when a live session exists, and takes the place
+// of an expired one. Touch sets expires and nothing else.
+//
+// # Expiry
+//
+// Reads never return a document whose expires has passed, whether or not
+// it has been deleted yet. Deleting them is the server's job where it can:
+// New creates a TTL index (expireAfterSeconds: 0) on expires, and MongoDB's
+// TTL monitor removes expired documents about once a minute. Servers
+// without TTL indexes (FerretDB v1) refuse that index; the store then
+// starts a background sweeper (every Options.SweepInterval) that Close
+// stops. Which of the two is in use is logged when the store is created,
+// and [Store.TTL] reports it. [Store.DeleteExpired] deletes expired
+// documents on demand in both cases (the operator CLI's purge).
+//
+// Record.Data is limited to [MaxDataSize] bytes by MongoDB's 16 MiB
+// document limit.
+package mongostore

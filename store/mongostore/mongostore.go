@@ -1,0 +1,573 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Defaults for [Options].
+const (
+	DefaultDatabase      = "sessionkit"
+	DefaultCollection    = "sessions"
+	DefaultSweepInterval = time.Minute
+	DefaultPageSize      = 500
+)
+
+// MaxDataSize is the largest Record.Data a Store accepts. MongoDB limits a
+// document to 16 MiB; the rest of the document needs well under the 64 KiB
+// kept free. Larger records are refused with sessionkit.ErrTooLarge.
+const MaxDataSize = 16<<20 - 64<<10
+
+// Document field names. The key is the document's _id.
+const (
+	fieldData    = "data"    // BSON binary
+	fieldVersion = "version" // int64
+	fieldExpires = "expires" // BSON date
+	fieldUser    = "user"    // string, absent when the session has no user
+)
+
+// sweepTimeout bounds one run of the background sweeper.
+const sweepTimeout = 5 * time.Minute
+
+// Index names the store creates.
+const (
+	indexExpires = "expires_ttl"
+	indexUser    = "user"
+)
+
+// Options configures a [Store]. The zero value is usable.
+type Options struct {
+	// Database holds the collection. Open takes it from the URL path
+	// when this is empty; the default is DefaultDatabase.
+	Database string
+
+	// Collection is the session collection. Default DefaultCollection.
+	Collection string
+
+	// SweepInterval is how often the background sweeper deletes expired
+	// documents. The sweeper runs only when the server cannot create a
+	// TTL index (FerretDB v1, for one); with a TTL index the server
+	// deletes expired documents itself. Zero means DefaultSweepInterval;
+	// a negative value disables the sweeper, for deployments that call
+	// DeleteExpired from cron or the CLI instead.
+	SweepInterval time.Duration
+
+	// PageSize is how many documents one query of All fetches. Default
+	// DefaultPageSize.
+	PageSize int
+
+	// Logger receives which expiry mechanism is in use and the sweeper's
+	// errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a sessionkit.Store backed by a MongoDB collection. It also
+// implements sessionkit.UserIndex, sessionkit.Iterator, sessionkit.Sweeper
+// and sessionkit.Closer. It is safe for concurrent use.
+type Store struct {
+	client      *mongo.Client
+	ownsClient  bool
+	coll        *mongo.Collection
+	pageSize    int
+	logger      *slog.Logger
+	ttl         bool // the server deletes expired documents (TTL index)
+	guarded     bool // writes take claims: the server's filtered updates are not atomic
+	stopSweeper context.CancelFunc
+	done        chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+var (
+	_ sessionkit.Store     = (*Store)(nil)
+	_ sessionkit.UserIndex = (*Store)(nil)
+	_ sessionkit.Iterator  = (*Store)(nil)
+	_ sessionkit.Sweeper   = (*Store)(nil)
+	_ sessionkit.Closer    = (*Store)(nil)
+)
+
+// document is the stored form of a session.
+type document struct {
+	Key     string    `bson:"_id"`
+	Data    []byte    `bson:"data"`
+	Version int64     `bson:"version"`
+	Expires time.Time `bson:"expires"`
+	User    string    `bson:"user,omitempty"`
+}
+
+func (d *document) entry() sessionkit.Entry {
+	data := d.Data
+	if data == nil {
+		data = []byte{}
+	}
+	return sessionkit.Entry{Key: d.Key, Record: sessionkit.Record{
+		Data:    data,
+		Version: uint64(d.Version),
+		Expiry:  d.Expires,
+		UserKey: d.User,
+	}}
+}
+
+// New returns a Store that keeps sessions in a collection reached through
+// client. The caller keeps ownership of the client: Close stops the
+// store's sweeper but does not disconnect it.
+//
+// New creates the store's indexes (an index on the user key, and a TTL
+// index on the expiry where the server supports one, else it starts the
+// background sweeper) and logs which expiry mechanism is in use.
+func New(ctx context.Context, client *mongo.Client, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("mongostore: nil client")
+	}
+	return newStore(ctx, client, false, opts)
+}
+
+// Open connects to the MongoDB server at url (a mongodb:// or
+// mongodb+srv:// connection string) and returns a Store that owns the
+// client: Close disconnects it. The database is opts.Database, else the
+// one named in the URL path (mongodb://host/dbname), else
+// DefaultDatabase. Open checks that the server answers before it returns.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cs, err := connstring.ParseAndValidate(url)
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: parse connection URL: %w", err)
+	}
+	if opts.Database == "" {
+		opts.Database = cs.Database
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(url))
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: open: %w", err)
+	}
+	if err := client.Ping(ctx, readpref.Primary()); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongostore: connect to %v: %w", cs.Hosts, err)
+	}
+	s, err := newStore(ctx, client, true, opts)
+	if err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options) (*Store, error) {
+	if opts.Database == "" {
+		opts.Database = DefaultDatabase
+	}
+	if opts.Collection == "" {
+		opts.Collection = DefaultCollection
+	}
+	s := &Store{
+		client:     client,
+		ownsClient: owns,
+		coll:       client.Database(opts.Database).Collection(opts.Collection),
+		pageSize:   opts.PageSize,
+		logger:     opts.Logger,
+		done:       make(chan struct{}),
+	}
+	if s.pageSize <= 0 {
+		s.pageSize = DefaultPageSize
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if err := s.createIndexes(ctx); err != nil {
+		return nil, err
+	}
+
+	name := opts.Database + "." + opts.Collection
+	if v, ok := ferretDBVersion(ctx, client); ok && !strings.HasPrefix(v, "v2.") {
+		// FerretDB v2 runs on DocumentDB, whose updates are atomic; v1
+		// (which may also report "unknown") is not.
+		s.guarded = true
+		s.logger.Info("mongostore: FerretDB v1 does not apply filtered updates atomically; guarding writes with claim documents", "collection", name, "ferretdb", v)
+	}
+	interval := opts.SweepInterval
+	if interval == 0 {
+		interval = DefaultSweepInterval
+	}
+	switch {
+	case s.ttl:
+		s.logger.Info("mongostore: expired sessions are deleted by the server (TTL index)", "collection", name, "index", indexExpires)
+	case interval < 0:
+		s.logger.Info("mongostore: the server has no TTL indexes and the sweeper is disabled; call DeleteExpired to delete expired sessions", "collection", name)
+	default:
+		s.logger.Info("mongostore: the server has no TTL indexes; expired sessions are deleted by a background sweeper", "collection", name, "interval", interval)
+	}
+	if s.ttl || interval < 0 {
+		close(s.done)
+		s.stopSweeper = func() {}
+		return s, nil
+	}
+	sweepCtx, cancel := context.WithCancel(context.Background())
+	s.stopSweeper = cancel
+	go s.sweepLoop(sweepCtx, interval)
+	return s, nil
+}
+
+// createIndexes creates the user-key index and tries the TTL index. A
+// server that refuses the TTL index (rather than failing to answer) sets
+// s.ttl to false; the store then sweeps instead.
+func (s *Store) createIndexes(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: fieldUser, Value: 1}},
+		Options: options.Index().SetName(indexUser),
+	})
+	if err != nil {
+		return fmt.Errorf("mongostore: create index %s on %s: %w", indexUser, s.coll.Name(), err)
+	}
+	_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: fieldExpires, Value: 1}},
+		Options: options.Index().SetName(indexExpires).SetExpireAfterSeconds(0),
+	})
+	var cmdErr mongo.CommandError
+	switch {
+	case err == nil:
+		s.ttl = true
+	case errors.As(err, &cmdErr) && !mongo.IsNetworkError(err) && !mongo.IsTimeout(err):
+		// The server answered no: FerretDB v1 says NotImplemented; an
+		// existing index with other options says IndexOptionsConflict.
+		// Reads filter on the expiry anyway, so sweeping is enough.
+		s.logger.Warn("mongostore: cannot create a TTL index; falling back to a sweeper", "collection", s.coll.Name(), "err", err)
+		s.ttl = false
+		// Reads and the sweeper still want an index on the expiry.
+		_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys:    bson.D{{Key: fieldExpires, Value: 1}},
+			Options: options.Index().SetName("expires"),
+		})
+		if err != nil && (!errors.As(err, &cmdErr) || mongo.IsNetworkError(err) || mongo.IsTimeout(err)) {
+			return fmt.Errorf("mongostore: create index on %s.%s: %w", s.coll.Name(), fieldExpires, err)
+		}
+	default:
+		return fmt.Errorf("mongostore: create TTL index on %s: %w", s.coll.Name(), err)
+	}
+	return nil
+}
+
+// Collection returns the collection the store uses.
+func (s *Store) Collection() *mongo.Collection { return s.coll }
+
+// TTL reports whether the server deletes expired documents itself (a TTL
+// index is in place). When false, the background sweeper or DeleteExpired
+// does it.
+func (s *Store) TTL() bool { return s.ttl }
+
+// live and expired are the conditions on the expiry field.
+func live(now time.Time) bson.D    { return bson.D{{Key: "$gt", Value: now}} }
+func expired(now time.Time) bson.D { return bson.D{{Key: "$lte", Value: now}} }
+
+// Load implements sessionkit.Store.
+func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	var doc document
+	err := s.coll.FindOne(ctx, bson.D{
+		{Key: "_id", Value: key},
+		{Key: fieldExpires, Value: live(time.Now())},
+	}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return sessionkit.Record{}, sessionkit.ErrNotFound
+	}
+	if err != nil {
+		return sessionkit.Record{}, fmt.Errorf("mongostore: load %s: %w", key, err)
+	}
+	return doc.entry().Record, nil
+}
+
+// Save implements sessionkit.Store. An update replaces the document only
+// if it is live and still carries rec.Version. A new session (rec.Version
+// 0) is an upsert that matches only an expired document under the key, so
+// it fails on the duplicate _id (ErrConflict) when a live session exists
+// and takes the place of an expired one.
+func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if len(rec.Data) > MaxDataSize {
+		return 0, fmt.Errorf("mongostore: save %s: %d bytes: %w", key, len(rec.Data), sessionkit.ErrTooLarge)
+	}
+	if rec.Version > math.MaxInt64 {
+		return 0, fmt.Errorf("mongostore: save %s: version %d was never stored: %w", key, rec.Version, sessionkit.ErrConflict)
+	}
+	doc := document{Key: key, Data: rec.Data, Expires: rec.Expiry, User: rec.UserKey}
+	if doc.Data == nil {
+		doc.Data = []byte{}
+	}
+	var err error
+	switch {
+	case rec.Version == 0:
+		// A fresh random start keeps a recreated session's versions apart
+		// from those of the one it replaces; updates then count up.
+		doc.Version = rand.Int64N(1<<62) + 1
+		if s.guarded {
+			err = s.createGuarded(ctx, &doc)
+		} else {
+			err = s.create(ctx, &doc)
+		}
+	default:
+		old := int64(rec.Version)
+		doc.Version = old + 1
+		if doc.Version <= 0 { // wrapped: start again from the bottom
+			doc.Version = 1
+		}
+		if s.guarded {
+			err = s.updateGuarded(ctx, old, &doc)
+		} else {
+			err = s.update(ctx, old, &doc)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: save %s: %w", key, err)
+	}
+	return uint64(doc.Version), nil
+}
+
+var (
+	errLive     = fmt.Errorf("a live session exists: %w", sessionkit.ErrConflict)
+	errVersion  = fmt.Errorf("the stored version is another: %w", sessionkit.ErrConflict)
+	errClaimed  = fmt.Errorf("another writer is updating it: %w", sessionkit.ErrConflict)
+	errNotFound = sessionkit.ErrNotFound
+)
+
+// create stores doc if no live document has its key: one upsert whose
+// filter matches only an expired document.
+func (s *Store) create(ctx context.Context, doc *document) error {
+	_, err := s.coll.ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: doc.Key}, {Key: fieldExpires, Value: expired(time.Now())}},
+		doc, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		return errLive
+	}
+	return err
+}
+
+// update replaces the live document that has version old with doc.
+func (s *Store) update(ctx context.Context, old int64, doc *document) error {
+	res, err := s.coll.ReplaceOne(ctx, bson.D{
+		{Key: "_id", Value: doc.Key},
+		{Key: fieldVersion, Value: old},
+		{Key: fieldExpires, Value: live(time.Now())},
+	}, doc)
+	if err != nil {
+		return err
+	}
+	if res.MatchedCount == 0 {
+		return errVersion
+	}
+	return nil
+}
+
+// Touch implements sessionkit.Store: it sets the expiry of a live document
+// and nothing else.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	var err error
+	if s.guarded {
+		err = s.touchGuarded(ctx, key, expiry)
+	} else {
+		var res *mongo.UpdateResult
+		res, err = s.coll.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: key}, {Key: fieldExpires, Value: live(time.Now())}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: fieldExpires, Value: expiry}}}},
+		)
+		if err == nil && res.MatchedCount == 0 {
+			err = errNotFound
+		}
+	}
+	switch {
+	case errors.Is(err, errNotFound):
+		return err
+	case err != nil:
+		return fmt.Errorf("mongostore: touch %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete implements sessionkit.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	var err error
+	if s.guarded {
+		_, _, err = s.deleteGuarded(ctx, key, nil)
+	} else {
+		_, err = s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// UserSessions implements sessionkit.UserIndex. The empty user key names
+// no user and yields no sessions.
+func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
+	if userKey == "" {
+		return []sessionkit.Entry{}, nil
+	}
+	cur, err := s.coll.Find(ctx, bson.D{
+		{Key: fieldUser, Value: userKey},
+		{Key: fieldExpires, Value: live(time.Now())},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: sessions of user %s: %w", userKey, err)
+	}
+	var docs []document
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongostore: sessions of user %s: %w", userKey, err)
+	}
+	entries := make([]sessionkit.Entry, 0, len(docs))
+	for i := range docs {
+		entries = append(entries, docs[i].entry())
+	}
+	return entries, nil
+}
+
+// DeleteUserSessions implements sessionkit.UserIndex. It also deletes the
+// user's expired documents, but counts only the live ones.
+func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
+	if userKey == "" {
+		return 0, nil
+	}
+	var n int
+	var err error
+	if s.guarded {
+		n, _, err = s.deleteManyGuarded(ctx, bson.D{{Key: fieldUser, Value: userKey}}, func(d *document) bool {
+			return d.User == userKey
+		})
+	} else {
+		n, err = s.deleteMany(ctx, bson.D{{Key: fieldUser, Value: userKey}})
+	}
+	if err != nil {
+		return n, fmt.Errorf("mongostore: delete sessions of user %s: %w", userKey, err)
+	}
+	return n, nil
+}
+
+// deleteMany deletes the documents matching filter and returns how many of
+// them were live.
+func (s *Store) deleteMany(ctx context.Context, filter bson.D) (int, error) {
+	now := time.Now()
+	res, err := s.coll.DeleteMany(ctx, append(filter, bson.E{Key: fieldExpires, Value: live(now)}))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.coll.DeleteMany(ctx, append(filter, bson.E{Key: fieldExpires, Value: expired(now)})); err != nil {
+		return int(res.DeletedCount), err
+	}
+	return int(res.DeletedCount), nil
+}
+
+// All implements sessionkit.Iterator. It reads the live documents in _id
+// order, one page of Options.PageSize per query, so no cursor or lock is
+// held between pages.
+func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
+	return func(yield func(sessionkit.Entry, error) bool) {
+		var after *string
+		for {
+			filter := bson.D{{Key: fieldExpires, Value: live(time.Now())}}
+			if after != nil {
+				filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: *after}}})
+			}
+			cur, err := s.coll.Find(ctx, filter, options.Find().
+				SetSort(bson.D{{Key: "_id", Value: 1}}).
+				SetLimit(int64(s.pageSize)))
+			if err != nil {
+				yield(sessionkit.Entry{}, fmt.Errorf("mongostore: iterate: %w", err))
+				return
+			}
+			var docs []document
+			if err := cur.All(ctx, &docs); err != nil {
+				yield(sessionkit.Entry{}, fmt.Errorf("mongostore: iterate: %w", err))
+				return
+			}
+			for i := range docs {
+				if !yield(docs[i].entry(), nil) {
+					return
+				}
+			}
+			if len(docs) < s.pageSize {
+				return
+			}
+			last := docs[len(docs)-1].Key
+			after = &last
+		}
+	}
+}
+
+// DeleteExpired implements sessionkit.Sweeper: it deletes the documents
+// expired at the time of the call, whether or not a TTL index exists (the
+// server's TTL monitor runs only about once a minute).
+func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
+	now := time.Now()
+	var n int
+	var err error
+	if s.guarded {
+		_, n, err = s.deleteManyGuarded(ctx, bson.D{{Key: fieldExpires, Value: expired(now)}}, func(d *document) bool {
+			return !d.Expires.After(now)
+		})
+		if err == nil {
+			err = s.deleteStaleClaims(ctx, now)
+		}
+	} else {
+		var res *mongo.DeleteResult
+		res, err = s.coll.DeleteMany(ctx, bson.D{{Key: fieldExpires, Value: expired(now)}})
+		if err == nil {
+			n = int(res.DeletedCount)
+		}
+	}
+	if err != nil {
+		return n, fmt.Errorf("mongostore: delete expired: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Not bounded by a short interval: FerretDB v1 can be left
+		// answering "interrupted" after many operations cancelled mid-way.
+		opCtx, cancel := context.WithTimeout(ctx, sweepTimeout)
+		n, err := s.DeleteExpired(opCtx)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.logger.Warn("mongostore: sweep expired sessions", "collection", s.coll.Name(), "err", err)
+		case n > 0:
+			s.logger.Debug("mongostore: swept expired sessions", "collection", s.coll.Name(), "deleted", n)
+		}
+	}
+}
+
+// Close stops the background sweeper and waits for it, and disconnects the
+// client if Open created it. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.stopSweeper()
+		<-s.done
+		if s.ownsClient {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.client.Disconnect(ctx); err != nil {
+				s.closeErr = fmt.Errorf("mongostore: disconnect: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
