@@ -1,0 +1,3 @@
+package password
+
+func (p Params) WithDefaultsForTest() Params { return p.withDefaults() }
