@@ -22,6 +22,9 @@ type backend interface {
 	// token returns what the client must hold for a saved session whose
 	// ID the caller knows; client-side backends seal rec instead.
 	token(rec Record) (string, error)
+	// reseal reports whether an opened token must be replaced even if
+	// the session does not change.
+	reseal(token string) bool
 	clientSide() bool
 }
 
@@ -63,7 +66,8 @@ func (b *serverBackend) delete(ctx context.Context, _ *Manager, key string) erro
 func (b *serverBackend) token(Record) (string, error) {
 	return "", errors.New("sessionkit: server-side tokens are IDs")
 }
-func (b *serverBackend) clientSide() bool { return false }
+func (b *serverBackend) reseal(string) bool { return false }
+func (b *serverBackend) clientSide() bool   { return false }
 
 // clientBackend keeps the whole record in the client's token. There is
 // nothing on the server to save, touch or delete: every change is a new
@@ -95,3 +99,8 @@ func (b *clientBackend) touch(context.Context, *Manager, string, time.Time) erro
 func (b *clientBackend) delete(context.Context, *Manager, string) error           { return nil }
 func (b *clientBackend) token(rec Record) (string, error)                         { return b.cs.Seal(rec) }
 func (b *clientBackend) clientSide() bool                                         { return true }
+
+func (b *clientBackend) reseal(token string) bool {
+	r, ok := b.cs.(ClientResealer)
+	return ok && r.NeedsReseal(token)
+}

@@ -125,6 +125,15 @@ type ClientStore interface {
 	Open(token string) (Record, error)
 }
 
+// ClientResealer is implemented by a ClientStore whose tokens can still
+// open but should be replaced, such as tokens sealed with a retired key.
+// When NeedsReseal reports true for the token a request presented (and
+// Open accepted), the Manager sends a freshly sealed token for the
+// session before the response headers go out, even if nothing changed.
+type ClientResealer interface {
+	NeedsReseal(token string) bool
+}
+
 // Handler returns middleware that gives every request a session, available
 // to next through From(r.Context()). The session is loaded on first use
 // and committed when the handler first writes headers, calls Flush or

@@ -40,6 +40,7 @@ type Session struct {
 	ops      []op     // changes since the last load or commit, replayed on conflict
 	oldKeys  []string // records to delete at commit (Regenerate, Destroy)
 	renewed  bool     // Regenerate or Destroy ran: the client's token must change
+	reseal   bool     // the client's token is valid but must be replaced (ClientResealer)
 
 	cookie cookieUpdate // what to tell the client when headers go out
 }
@@ -446,6 +447,7 @@ func (s *Session) reset() {
 	s.rec = Record{}
 	s.userKey = ""
 	s.ops = nil
+	s.reseal = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
 }
 
@@ -487,6 +489,7 @@ func (s *Session) loadLocked() error {
 		return nil
 	}
 	s.id, s.key, s.rec, s.st, s.userKey, s.stored = id, key, rec, st, rec.UserKey, true
+	s.reseal = s.m.backend.reseal(token)
 	return nil
 }
 
@@ -580,6 +583,12 @@ func (s *Session) commitLocked() error {
 			if err := s.setCookie(exp); err != nil {
 				return err
 			}
+		}
+	case s.reseal && !late:
+		// Unchanged, but the token must be replaced (for example it was
+		// sealed with a retired key): seal the same record again.
+		if err := s.setCookie(s.rec.Expiry); err != nil {
+			return err
 		}
 	}
 
@@ -714,15 +723,26 @@ func (s *Session) ended() {
 // (and its size checked) here, while an error can still reach the caller.
 func (s *Session) setCookie(exp time.Time) error {
 	token := s.id
+	var err error
 	if s.m.backend.clientSide() {
-		var err error
 		if token, err = s.m.backend.token(s.rec); err != nil {
-			return fmt.Errorf("sessionkit: seal session: %w", err)
+			err = fmt.Errorf("sessionkit: seal session: %w", err)
 		}
 	}
-	if ct, ok := s.m.transport().(*CookieTransport); ok && !ct.fits(token) {
-		return fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", ct.maxSize(), ErrTooLarge)
+	if ct, ok := s.m.transport().(*CookieTransport); ok && err == nil && !ct.fits(token) {
+		err = fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", ct.maxSize(), ErrTooLarge)
 	}
+	if err != nil {
+		if s.m.backend.clientSide() {
+			// Only a token holds a client-side session: until one is
+			// sent, nothing is stored, and a later commit (say, after
+			// the handler ignored Save's error) must fail again rather
+			// than skip the unsaved state.
+			s.stored = false
+		}
+		return err
+	}
+	s.reseal = false
 	c := cookieUpdate{pending: true, token: token}
 	if s.st.Persistent {
 		c.expires = exp
