@@ -65,7 +65,8 @@ func decodeRecord(v []byte) (storedRecord, error) {
 	}
 	rest := v[headerLen:]
 	n, w := binary.Uvarint(rest)
-	if w <= 0 || n > uint64(len(rest)-w) {
+	var canonical [binary.MaxVarintLen64]byte
+	if w <= 0 || n > uint64(len(rest)-w) || binary.PutUvarint(canonical[:], n) != w {
 		return storedRecord{}, errCorrupt
 	}
 	rest = rest[w:]
