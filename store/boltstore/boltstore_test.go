@@ -206,11 +206,16 @@ func TestSweeperRemovesExpired(t *testing.T) {
 		}
 	}
 	clk.Add(time.Hour)
-	// Wait for the background sweeper to do its work; the test fails by
-	// its own timeout if it never does.
+	// Wait for the background sweeper (every millisecond) to do its work;
+	// the deadline only turns "never" into a clear failure.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ss, es, us := bucketLens(t, s); ss+es+us == 0 {
+		ss, es, us := bucketLens(t, s)
+		if ss+es+us == 0 {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sweeper never ran: %d sessions, %d expiry and %d user entries left", ss, es, us)
 		}
 		time.Sleep(time.Millisecond)
 	}
