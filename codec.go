@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -49,25 +50,72 @@ type Codec interface {
 //	{"created":1700000000000,"active":1700000300000,"persistent":true,"values":{"count":3}}
 //
 // Times are Unix milliseconds. Values keep their JSON bytes exactly; keys
-// are ordered by name on decode.
+// are ordered by name on decode. Unknown top-level fields are ignored.
 type JSONCodec struct{}
 
-type jsonRecord struct {
-	Created    int64                      `json:"created"`
-	Active     int64                      `json:"active"`
-	Persistent bool                       `json:"persistent,omitempty"`
-	Values     map[string]json.RawMessage `json:"values"`
+// Decode implements Codec. Values alias data, which must not be modified
+// afterwards.
+func (JSONCodec) Decode(data []byte) (State, error) {
+	var st State
+	var created, active int64
+	sc := scanner{data: data}
+	err := sc.object(func(key []byte) error {
+		switch string(key) {
+		case `"created"`:
+			return sc.int(&created)
+		case `"active"`:
+			return sc.int(&active)
+		case `"persistent"`:
+			return sc.bool(&st.Persistent)
+		case `"values"`:
+			st.Values = make([]Value, 0, 4)
+			return sc.object(func(k []byte) error {
+				raw, err := sc.value()
+				if err != nil {
+					return err
+				}
+				name, err := unquoteKey(k)
+				if err != nil {
+					return err
+				}
+				st.Values = append(st.Values, Value{Key: name, JSON: raw})
+				return nil
+			})
+		default:
+			_, err := sc.value()
+			return err
+		}
+	})
+	if err == nil && !sc.atEnd() {
+		err = sc.errorf("trailing data")
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("sessionkit: decode record: %w", err)
+	}
+	st.Created, st.LastActive = time.UnixMilli(created), time.UnixMilli(active)
+	sortValues(st.Values)
+	for i := 1; i < len(st.Values); i++ {
+		if st.Values[i].Key == st.Values[i-1].Key {
+			return State{}, fmt.Errorf("sessionkit: decode record: duplicate key %q", st.Values[i].Key)
+		}
+	}
+	return st, nil
 }
+
+
 
 // Encode implements Codec.
 func (JSONCodec) Encode(st *State) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(64 + 32*len(st.Values))
-	fmt.Fprintf(&buf, `{"created":%d,"active":%d,`, st.Created.UnixMilli(), st.LastActive.UnixMilli())
+	buf.WriteString(`{"created":`)
+	buf.WriteString(strconv.FormatInt(st.Created.UnixMilli(), 10))
+	buf.WriteString(`,"active":`)
+	buf.WriteString(strconv.FormatInt(st.LastActive.UnixMilli(), 10))
 	if st.Persistent {
-		buf.WriteString(`"persistent":true,`)
+		buf.WriteString(`,"persistent":true`)
 	}
-	buf.WriteString(`"values":{`)
+	buf.WriteString(`,"values":{`)
 	for i, v := range st.Values {
 		if i > 0 {
 			buf.WriteByte(',')
@@ -83,25 +131,6 @@ func (JSONCodec) Encode(st *State) ([]byte, error) {
 	}
 	buf.WriteString("}}")
 	return buf.Bytes(), nil
-}
-
-// Decode implements Codec.
-func (JSONCodec) Decode(data []byte) (State, error) {
-	var rec jsonRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return State{}, fmt.Errorf("sessionkit: decode record: %w", err)
-	}
-	st := State{
-		Created:    time.UnixMilli(rec.Created),
-		LastActive: time.UnixMilli(rec.Active),
-		Persistent: rec.Persistent,
-		Values:     make([]Value, 0, len(rec.Values)),
-	}
-	for k, v := range rec.Values {
-		st.Values = append(st.Values, Value{Key: k, JSON: v})
-	}
-	sortValues(st.Values)
-	return st, nil
 }
 
 func sortValues(vs []Value) {
@@ -134,4 +163,40 @@ func writeJSONString(buf *bytes.Buffer, s string) error {
 	}
 	buf.Write(b)
 	return nil
+}
+
+// decodeBasic decodes the commonest value types without reflection. It
+// reports false when it did not handle dst, leaving it to encoding/json.
+func decodeBasic(raw json.RawMessage, dst any) bool {
+	switch p := dst.(type) {
+	case *int:
+		n, err := strconv.ParseInt(string(raw), 10, strconv.IntSize)
+		*p = int(n)
+		return err == nil
+	case *int64:
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		*p = n
+		return err == nil
+	case *bool:
+		switch string(raw) {
+		case "true":
+			*p = true
+			return true
+		case "false":
+			*p = false
+			return true
+		}
+	case *string:
+		if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+			body := raw[1 : len(raw)-1]
+			for _, c := range body {
+				if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+					return false // escapes or non-ASCII: let encoding/json validate
+				}
+			}
+			*p = string(body)
+			return true
+		}
+	}
+	return false
 }

@@ -81,6 +81,9 @@ func Get[T any](s *Session, key string) (T, error) {
 	if err != nil || raw == nil {
 		return v, err
 	}
+	if decodeBasic(raw, &v) {
+		return v, nil
+	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, fmt.Errorf("sessionkit: value %q does not decode into %T: %w", key, v, err)
 	}

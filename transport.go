@@ -88,21 +88,43 @@ func (c *CookieTransport) maxSize() int {
 // the name, the first one that is within size (and verifies, with a
 // Signer) wins; browsers send the most specific path first.
 func (c *CookieTransport) Token(r *http.Request) string {
-	for _, ck := range r.CookiesNamed(c.Name) {
-		v := ck.Value
-		if v == "" || len(v) > c.maxSize() {
-			continue
-		}
-		if c.Signer != nil {
-			token, ok := c.Signer.Verify(v)
-			if !ok {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != c.Name {
 				continue
 			}
-			v = token
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if v == "" || len(v) > c.maxSize() || !validCookieValue(v) {
+				continue
+			}
+			if c.Signer != nil {
+				token, ok := c.Signer.Verify(v)
+				if !ok {
+					continue
+				}
+				v = token
+			}
+			return v
 		}
-		return v
 	}
 	return ""
+}
+
+// validCookieValue reports whether v has only the bytes RFC 6265 allows in
+// a cookie value (the same check net/http applies).
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *CookieTransport) value(token string) string {
