@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -81,7 +82,25 @@ func (s *RedisServer) Kill() error {
 func (s *RedisServer) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.proc.Exited() {
+		_ = s.proc.cmd.Process.Signal(syscall.SIGCONT) // in case it is paused
+	}
 	return s.proc.Stop(5 * time.Second)
+}
+
+// Pause freezes the server (SIGSTOP): connections stay open but nothing
+// is answered, like a hung server or a network partition. Resume undoes it.
+func (s *RedisServer) Pause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc.cmd.Process.Signal(syscall.SIGSTOP)
+}
+
+// Resume lets a paused server go on (SIGCONT).
+func (s *RedisServer) Resume() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc.cmd.Process.Signal(syscall.SIGCONT)
 }
 
 // Restart starts the server again on the same port and directory after

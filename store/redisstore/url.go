@@ -238,8 +238,9 @@ func parseInt(v string, minimum int) (int, error) {
 	return n, nil
 }
 
-// Redact returns rawURL with any password replaced by "xxxxx", for logs and
-// error messages.
+// Redact returns rawURL with any password (in the user info or the
+// sentinel_password option) replaced by "xxxxx", for logs and error
+// messages.
 func Redact(rawURL string) string {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
@@ -249,13 +250,19 @@ func Redact(rawURL string) string {
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
 		end = i
 	}
-	at := strings.LastIndexByte(rest[:end], '@')
-	if at < 0 {
-		return rawURL
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			rest = user + ":xxxxx" + rest[at:]
+		}
 	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return rawURL
+	if base, query, ok := strings.Cut(rest, "?"); ok {
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			if name, _, ok := strings.Cut(p, "="); ok && name == "sentinel_password" {
+				params[i] = name + "=xxxxx"
+			}
+		}
+		rest = base + "?" + strings.Join(params, "&")
 	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
+	return scheme + "://" + rest
 }

@@ -1,0 +1,121 @@
+// Package redisstore keeps sessions in Redis through a go-redis v9
+// UniversalClient, so one Store serves a single node, a Sentinel-managed
+// master and a Redis Cluster alike. It needs Redis 5.0 or later (tested
+// with 7.0).
+//
+// # Usage
+//
+//	store, err := redisstore.NewFromURL(ctx, "redis://127.0.0.1:6379/0", redisstore.Options{})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer store.Close()
+//	m := sessionkit.New(store)
+//	http.ListenAndServe(":8080", m.Handler(mux))
+//
+// or, with a client you configure and close yourself:
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+//		Addrs:                 []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"},
+//		ContextTimeoutEnabled: true,
+//	})
+//	store, err := redisstore.New(rdb, redisstore.Options{Prefix: "myapp:"})
+//
+// Set ContextTimeoutEnabled on clients you build: without it go-redis
+// bounds socket reads and writes by its own ReadTimeout and WriteTimeout
+// rather than by the context deadline (sessionkit's Manager.OpTimeout).
+//
+// # URLs
+//
+// ParseURL (and NewFromURL) accept:
+//
+//	redis://[[user]:password@]host[:port][/db][?options]
+//	redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db][?options]
+//	redis+cluster://[[user]:password@]host[:port][,host[:port]...][?options]
+//
+// and the TLS variants rediss://, rediss+sentinel:// and rediss+cluster://.
+// A sentinel URL lists the sentinels (default port 26379) and names the
+// master set; a cluster URL lists one or more seed nodes. The options are
+// listed at ParseURL. Examples:
+//
+//	redis://:s3cret@cache.internal:6379/2?dial_timeout=1s
+//	redis+sentinel://10.0.0.1,10.0.0.2,10.0.0.3/mymaster?sentinel_password=x
+//	rediss+cluster://app:s3cret@node1:7000,node2:7000?pool_size=50
+//
+// # Key layout
+//
+// With the default prefix "sessionkit:" and a session key K (the Manager
+// passes a 43-character hash of the session ID):
+//
+//	sessionkit:{K}      hash   d = data, v = version, e = expiry (Unix ms),
+//	                           u = user key, x = index coverage (Unix ms);
+//	                           expires natively at e (PEXPIREAT)
+//	sessionkit:u:{U}    zset   the sessions of user U: member K, score = a
+//	                           time (Unix ms) until which K may live;
+//	                           expires with its highest score
+//
+// The braces are Redis Cluster hash tags: every key of one session lives
+// in one slot, and so does each user's index, so no command or script ever
+// spans slots (no CROSSSLOT errors). Different sessions spread over all
+// masters. Session keys may contain any characters, braces included; the
+// prefix may not contain braces.
+//
+// # Operations and round trips
+//
+//   - Load is one HMGET.
+//   - Save is one Lua script doing compare-and-swap on v, then writing
+//     d, v, e, u and PEXPIREAT e. Versions are the server's clock in
+//     microseconds, or the previous version plus one if that is larger, so
+//     a record deleted and created again never reuses a version.
+//   - Touch is one Lua script that sets e and PEXPIREAT and never rewrites
+//     d or v.
+//   - Delete is one script, plus one call to drop the user index entry if
+//     the record had a user.
+//   - UserSessions is two round trips (index, then the records in one
+//     pipeline); DeleteUserSessions is three.
+//   - All SCANs each master in pages (never KEYS) and reads each page's
+//     records with one pipeline.
+//
+// Save and Touch cost more only when a user index entry must be created
+// or extended (see below): on login, when a session moves to another user,
+// and when a session's expiry grows past what its index entry covers.
+//
+// # Consistency
+//
+// The record is the truth. Save's compare-and-swap, Touch and Delete are
+// atomic on the record (each is one script on one key). Reads of a record
+// see the latest write: the store talks only to masters.
+//
+// The user index lives in another slot than the records, so it cannot be
+// updated atomically with them in Cluster; the same protocol is used on
+// every topology. It guarantees:
+//
+//   - No false negatives. A record never carries a user key unless that
+//     user's index holds an entry for it whose score is at least the
+//     record's coverage x, and a record's expiry never exceeds x. The
+//     entry is written before the record (a login is index first, then
+//     record); when a Save or Touch needs more coverage than x, the
+//     script refuses, the store extends the index and retries. So
+//     UserSessions and DeleteUserSessions find every live session of the
+//     user, even after a crash between the two steps.
+//   - No false positives. Every entry read from the index is checked
+//     against its record (it must exist, be live and carry the same user),
+//     so stale entries — left by a crash, a conflicting Save, or a session
+//     moved to another user — are never returned or counted.
+//   - Bounded garbage. Entries are pruned by score whenever the index is
+//     read or added to, which is safe because a score is never below the
+//     expiry of a record relying on it; the index key expires with its
+//     highest score. Delete, DeleteUserSessions and moving a session to
+//     another user remove the old entry at once, but only if its score
+//     still equals the record's x: adding to the index always changes the
+//     entry's score, so a concurrent login that re-created the entry is
+//     never undone.
+//   - Index writes are amortised. An entry is scored at the record's
+//     expiry plus its remaining lifetime (at most 24 hours more), so a
+//     session whose idle timeout is extended by Touch rewrites its index
+//     entry about once per idle period, not on every Touch.
+//
+// Sessions saved while UserSessions or DeleteUserSessions run may or may
+// not be included. Reads from replicas are not supported (go-redis's
+// ReadOnly and RouteBy* options must stay off).
+package redisstore
