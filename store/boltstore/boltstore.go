@@ -499,6 +499,11 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 func (s *Store) Delete(ctx context.Context, key string) error {
 	err := s.batch(ctx, func(b buckets) error {
 		r, ok, err := b.get([]byte(key))
+		if errors.Is(err, errCorrupt) {
+			// Undecodable: drop the record; its index entries, if any,
+			// are ignored on reads and removed by sweeps.
+			return b.sessions.Delete([]byte(key))
+		}
 		if err != nil || !ok {
 			return err
 		}
@@ -619,7 +624,14 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 				exp, key, ok := splitExpiryKey(k)
 				if ok {
 					r, found, err := b.get(key)
-					if err != nil {
+					if errors.Is(err, errCorrupt) {
+						// Undecodable records are dropped, not left
+						// to stop every later sweep.
+						if err := b.sessions.Delete(key); err != nil {
+							return err
+						}
+						found = false
+					} else if err != nil {
 						return err
 					}
 					if found && r.expiryMs == exp {

@@ -409,6 +409,41 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 	if err == nil || errors.Is(err, sessionkit.ErrNotFound) {
 		t.Fatalf("Load of a corrupt record = %v, want a corruption error", err)
 	}
+	// Delete still gets rid of it.
+	if err := s.Delete(t.Context(), "bad"); err != nil {
+		t.Fatalf("Delete of a corrupt record: %v", err)
+	}
+	if _, err := s.Load(t.Context(), "bad"); !errors.Is(err, sessionkit.ErrNotFound) {
+		t.Fatalf("Load after Delete = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSweepDropsCorruptRecord(t *testing.T) {
+	clk := newClock()
+	s := openTemp(t, WithClock(clk.Now), WithSweepInterval(0))
+	ctx := t.Context()
+	for _, k := range []string{"bad", "good"} {
+		if _, err := s.Save(ctx, k, sessionkit.Record{Data: []byte("x"), Expiry: clk.Now().Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		return b.sessions.Put([]byte("bad"), []byte("garbage"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour)
+	if _, err := s.DeleteExpired(ctx); err != nil {
+		t.Fatalf("DeleteExpired with a corrupt record: %v", err)
+	}
+	if ss, es, _ := bucketLens(t, s); ss != 0 || es != 0 {
+		t.Fatalf("%d sessions and %d expiry entries left, want none", ss, es)
+	}
 }
 
 func TestRecordEncoding(t *testing.T) {
