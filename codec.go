@@ -102,8 +102,6 @@ func (JSONCodec) Decode(data []byte) (State, error) {
 	return st, nil
 }
 
-
-
 // Encode implements Codec.
 func (JSONCodec) Encode(st *State) ([]byte, error) {
 	var buf bytes.Buffer

@@ -107,4 +107,3 @@ func FuzzHMACVerify(f *testing.F) {
 		}
 	})
 }
-
