@@ -1,0 +1,345 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Errors Auth reports.
+var (
+	// ErrUserNotFound is what Deserialize returns when the key names no
+	// user (deleted, disabled). The request is then logged out, quietly.
+	ErrUserNotFound = errors.New("auth: user not found")
+	// ErrNotAuthenticated is what User returns for a request without a
+	// logged-in user.
+	ErrNotAuthenticated = errors.New("auth: not authenticated")
+	// ErrInvalidCredentials is what a FormLogin Verify function returns
+	// for an unknown user or a wrong password (the two must look alike).
+	ErrInvalidCredentials = errors.New("auth: invalid username or password")
+	// ErrUnknownSession is what Revoke returns for a handle that is not
+	// one of the current user's sessions.
+	ErrUnknownSession = errors.New("auth: no such session")
+	// ErrNotSupported is sessionkit.ErrNotSupported, returned (wrapped)
+	// by the per-user operations when the store has no per-user index.
+	ErrNotSupported = sessionkit.ErrNotSupported
+)
+
+// LoginInfoKey is the reserved session value where Login records when,
+// from which user agent and from which address the user logged in.
+const LoginInfoKey = "_login"
+
+// MaxUserAgent bounds the user agent recorded at login, in bytes.
+const MaxUserAgent = 256
+
+// LoginInfo is what Login records in the session under LoginInfoKey.
+type LoginInfo struct {
+	At        int64  `json:"at"` // Unix milliseconds
+	UserAgent string `json:"ua,omitempty"`
+	IP        string `json:"ip,omitempty"`
+}
+
+// Auth manages login sessions for users of type U on top of a
+// sessionkit.Manager. Create it with New, adjust its exported fields, then
+// use Handler (or Require) around the routes that need to know the user.
+// Fields must not be changed once it serves requests.
+type Auth[U any] struct {
+	// Manager carries the sessions. Required.
+	Manager *sessionkit.Manager
+	// Serialize returns the small, stable key of a user that the session
+	// keeps (typically its database ID). It must not return "".
+	Serialize func(user U) string
+	// Deserialize returns the user a key names, or an error wrapping
+	// ErrUserNotFound when there is none any more: the request is then
+	// treated as logged out and the stale key removed. Other errors
+	// (database down) are reported, not mistaken for a logout.
+	Deserialize func(ctx context.Context, key string) (U, error)
+
+	// Field is where the session keeps the user key (default
+	// DefaultUserKeyField).
+	Field UserKeyField
+	// ClearOnLogin drops the session's other values at Login. By default
+	// they survive the ID change (a cart, a return-to), except when the
+	// session belonged to a different user: then they are dropped.
+	ClearOnLogin bool
+	// KeepDataOnLogout makes Logout keep the session's other values under
+	// a new ID instead of destroying the session.
+	KeepDataOnLogout bool
+
+	// LoginPath is where Require sends page requests without a user
+	// (default "/login").
+	LoginPath string
+	// ReturnToParam is the query parameter carrying the page to return to
+	// after login (default "return_to").
+	ReturnToParam string
+	// IsAPI tells API requests (answered 401 with JSON) from page requests
+	// (redirected to LoginPath). Default: the Accept header asks for JSON
+	// and not HTML.
+	IsAPI func(r *http.Request) bool
+	// ErrorHandler answers a request whose user cannot be determined
+	// (Deserialize or the store failed). Default: 503, JSON for API
+	// requests, plain text otherwise.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Logger receives errors and notable events (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// New returns an Auth with default settings.
+func New[U any](m *sessionkit.Manager, serialize func(U) string, deserialize func(ctx context.Context, key string) (U, error)) *Auth[U] {
+	return &Auth[U]{Manager: m, Serialize: serialize, Deserialize: deserialize}
+}
+
+func (a *Auth[U]) field() UserKeyField {
+	if a.Field != nil {
+		return a.Field
+	}
+	return DefaultUserKeyField
+}
+
+func (a *Auth[U]) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}
+
+// reqState caches the request's user. Its lock is held while
+// deserializing, so concurrent goroutines of one request wait for a single
+// Deserialize call.
+type reqState[U any] struct {
+	mu   sync.Mutex
+	done bool
+	user U
+	err  error
+}
+
+func (st *reqState[U]) set(u U, err error) {
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	st.user, st.err, st.done = u, err, true
+	st.mu.Unlock()
+}
+
+func (a *Auth[U]) state(ctx context.Context) *reqState[U] {
+	st, _ := ctx.Value(a).(*reqState[U])
+	return st
+}
+
+// Handler returns middleware that lets User deserialize at most once per
+// request. It wraps next in a.Manager.Handler as well when the request has
+// no session yet, so both
+//
+//	a.Handler(mux)
+//	a.Manager.Handler(a.Handler(mux))
+//
+// work. Without it User still works, but deserializes on every call.
+func (a *Auth[U]) Handler(next http.Handler) http.Handler {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.state(r.Context()) == nil {
+			r = r.WithContext(context.WithValue(r.Context(), a, &reqState[U]{}))
+		}
+		next.ServeHTTP(w, r)
+	})
+	withSessions := a.Manager.Handler(inner)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sessionkit.From(r.Context()) == nil {
+			withSessions.ServeHTTP(w, r)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
+
+// User returns the request's logged-in user. The error is
+// ErrNotAuthenticated for an anonymous request (including one whose user
+// no longer exists), or another error when the user could not be
+// determined (the store or Deserialize failed).
+func (a *Auth[U]) User(r *http.Request) (U, error) {
+	st := a.state(r.Context())
+	if st == nil {
+		return a.resolve(r)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.done {
+		st.user, st.err = a.resolve(r)
+		st.done = true
+	}
+	return st.user, st.err
+}
+
+// IsAuthenticated reports whether the request has a logged-in user. It is
+// false when the user could not be determined.
+func (a *Auth[U]) IsAuthenticated(r *http.Request) bool {
+	_, err := a.User(r)
+	return err == nil
+}
+
+func (a *Auth[U]) resolve(r *http.Request) (U, error) {
+	var zero U
+	ctx := r.Context()
+	s := sessionkit.From(ctx)
+	if s == nil {
+		return zero, fmt.Errorf("auth: %w", sessionkit.ErrNoSession)
+	}
+	if err := s.Err(); err != nil {
+		return zero, fmt.Errorf("auth: %w", err)
+	}
+	key, ok, err := a.field().Read(s)
+	if err != nil {
+		a.logger().WarnContext(ctx, "auth: unreadable user key in session; logging the request out", "err", err)
+		a.clearLogin(s)
+		return zero, ErrNotAuthenticated
+	}
+	if !ok {
+		return zero, ErrNotAuthenticated
+	}
+	user, err := a.Deserialize(ctx, key)
+	if errors.Is(err, ErrUserNotFound) {
+		a.logger().InfoContext(ctx, "auth: session's user no longer exists; logging the request out", "session", s.Key())
+		a.clearLogin(s)
+		return zero, ErrNotAuthenticated
+	}
+	if err != nil {
+		return zero, fmt.Errorf("auth: deserialize user: %w", err)
+	}
+	if s.UserKey() != key {
+		// A session written by other software (or before the index
+		// existed): index it under its user now.
+		if err := s.SetUserKey(key); err != nil {
+			return zero, fmt.Errorf("auth: %w", err)
+		}
+	}
+	return user, nil
+}
+
+// clearLogin removes the login from s, keeping its other values.
+func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
+	_ = a.field().Clear(s)
+	_ = s.SetUserKey("")
+	s.Delete(LoginInfoKey)
+}
+
+// Login logs user in on the request's session: it gives the session a new
+// ID (defeating session fixation; the old ID stops working), stores the
+// user key, records login metadata (time, user agent, client address as
+// seen through the Manager's trusted proxies) and indexes the session
+// under the user. The session's other values survive unless ClearOnLogin
+// is set or the session belonged to another user. The session is saved
+// before Login returns, so a failure is reported here; call it before
+// writing the response.
+func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
+	ctx := r.Context()
+	s := sessionkit.From(ctx)
+	if s == nil {
+		return fmt.Errorf("auth: login: %w", sessionkit.ErrNoSession)
+	}
+	key := a.Serialize(user)
+	if key == "" {
+		return errors.New("auth: login: Serialize returned an empty user key")
+	}
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("auth: login: %w", err)
+	}
+	prev, _, err := a.field().Read(s)
+	if a.ClearOnLogin || err != nil || (prev != "" && prev != key) || (s.UserKey() != "" && s.UserKey() != key) {
+		s.Clear()
+	}
+	if err := s.Regenerate(); err != nil {
+		return fmt.Errorf("auth: login: %w", err)
+	}
+	info := LoginInfo{
+		At:        a.now().UnixMilli(),
+		UserAgent: truncate(r.UserAgent(), MaxUserAgent),
+		IP:        a.Manager.ClientIP(r),
+	}
+	if err := a.field().Write(s, key); err != nil {
+		return fmt.Errorf("auth: login: %w", err)
+	}
+	if err := s.SetUserKey(key); err != nil {
+		return fmt.Errorf("auth: login: %w", err)
+	}
+	if err := s.Set(LoginInfoKey, info); err != nil {
+		return fmt.Errorf("auth: login: %w", err)
+	}
+	if err := s.Save(); err != nil {
+		return fmt.Errorf("auth: login: %w", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.state(ctx).set(user, nil)
+	return nil
+}
+
+// Logout ends the request's login: the session is destroyed (its record
+// deleted, the cookie cleared), or with KeepDataOnLogout its login is
+// removed and its other values kept under a new ID. Either way it leaves
+// the user's session list. Values set afterwards (a flash message) go to
+// a fresh session. It saves before returning; call it before writing the
+// response.
+func (a *Auth[U]) Logout(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	s := sessionkit.From(ctx)
+	if s == nil {
+		return fmt.Errorf("auth: logout: %w", sessionkit.ErrNoSession)
+	}
+	if err := a.endLogin(ctx, s); err != nil {
+		return fmt.Errorf("auth: logout: %w", err)
+	}
+	if err := s.Save(); err != nil {
+		return fmt.Errorf("auth: logout: %w", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return nil
+}
+
+// endLogin ends s's login without saving and marks the request anonymous.
+func (a *Auth[U]) endLogin(ctx context.Context, s *sessionkit.Session) error {
+	var zero U
+	defer a.state(ctx).set(zero, ErrNotAuthenticated)
+	if !a.KeepDataOnLogout {
+		return s.Destroy()
+	}
+	a.clearLogin(s)
+	return s.Regenerate()
+}
+
+// truncate cuts s to at most n bytes on a rune boundary and drops invalid
+// UTF-8 and control characters.
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// now returns the Manager's clock.
+func (a *Auth[U]) now() time.Time {
+	if a.Manager.Now != nil {
+		return a.Manager.Now()
+	}
+	return time.Now()
+}
+
+func sessionFrom(r *http.Request) *sessionkit.Session {
+	return sessionkit.From(r.Context())
+}

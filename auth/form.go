@@ -1,0 +1,210 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"net/http"
+
+	"github.com/sessionkit/sessionkit/auth/password"
+)
+
+// maxFormBytes bounds a login form body.
+const maxFormBytes = 64 << 10
+
+// Messages FormLogin shows. They never say whether the user exists.
+const (
+	MsgInvalidCredentials = "Invalid username or password."
+	MsgMissingFields      = "Enter your username and password."
+	MsgUnavailable        = "Signing in is not possible right now. Please try again later."
+)
+
+// LoginForm is what FormLogin hands to its Render function.
+type LoginForm struct {
+	// Username echoes the submitted username after a failure.
+	Username string
+	// ReturnTo is the validated page to return to ("" for none); put it
+	// in a hidden field named ReturnToField.
+	ReturnTo string
+	// Field names the form must use.
+	UsernameField, PasswordField, ReturnToField, RememberField string
+	// Error is "" on first display, else a message safe to show.
+	Error string
+}
+
+// FormLogin is an http.Handler for the common username/password login
+// form. GET (or HEAD) renders the form. POST checks the credentials with
+// Verify; on success it logs the user in and redirects (303) to the
+// validated return-to page or DefaultReturnTo; on failure it renders the
+// form again with a message that does not reveal whether the username
+// exists (status 422, or 503 when Verify or the store failed).
+//
+// Cross-origin POSTs are refused (http.CrossOriginProtection), which stops
+// login CSRF from other sites. Make Verify take as long for an unknown user
+// as for a wrong password; PasswordVerifier does.
+type FormLogin[U any] struct {
+	Auth *Auth[U]
+	// Verify returns the user the credentials belong to, or an error
+	// wrapping ErrInvalidCredentials (or ErrUserNotFound) when they do
+	// not. Any other error is a failure to check them.
+	Verify func(ctx context.Context, username, password string) (U, error)
+	// Render writes the form page with the given status code. Default: a
+	// minimal built-in page.
+	Render func(w http.ResponseWriter, r *http.Request, status int, form LoginForm)
+	// DefaultReturnTo is where to go after login without a return-to
+	// (default "/").
+	DefaultReturnTo string
+	// Form field names (defaults "username" and "password").
+	UsernameField, PasswordField string
+	// RememberField, if set, names a checkbox: checked makes the session
+	// cookie persistent, unchecked a browser-session cookie.
+	RememberField string
+}
+
+func (f *FormLogin[U]) form(r *http.Request) LoginForm {
+	lf := LoginForm{
+		UsernameField: f.UsernameField,
+		PasswordField: f.PasswordField,
+		ReturnToField: f.Auth.returnToParam(),
+		RememberField: f.RememberField,
+		ReturnTo:      f.Auth.ReturnTo(r),
+	}
+	if lf.UsernameField == "" {
+		lf.UsernameField = "username"
+	}
+	if lf.PasswordField == "" {
+		lf.PasswordField = "password"
+	}
+	return lf
+}
+
+// ServeHTTP implements http.Handler.
+func (f *FormLogin[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		f.render(w, r, http.StatusOK, f.form(r))
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+		return
+	}
+	var cop http.CrossOriginProtection
+	if err := cop.Check(r); err != nil {
+		http.Error(w, "cross-origin login refused", http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
+		return
+	}
+	lf := f.form(r)
+	lf.Username = r.PostForm.Get(lf.UsernameField)
+	pw := r.PostForm.Get(lf.PasswordField)
+	if lf.Username == "" || pw == "" {
+		lf.Error = MsgMissingFields
+		f.render(w, r, http.StatusUnprocessableEntity, lf)
+		return
+	}
+	user, err := f.Verify(r.Context(), lf.Username, pw)
+	switch {
+	case errors.Is(err, ErrInvalidCredentials) || errors.Is(err, ErrUserNotFound):
+		lf.Error = MsgInvalidCredentials
+		f.render(w, r, http.StatusUnprocessableEntity, lf)
+		return
+	case err != nil:
+		f.Auth.logger().ErrorContext(r.Context(), "auth: checking credentials failed", "err", err)
+		lf.Error = MsgUnavailable
+		f.render(w, r, http.StatusServiceUnavailable, lf)
+		return
+	}
+	if lf.RememberField != "" {
+		if s := sessionFrom(r); s != nil {
+			_ = s.RememberMe(r.PostForm.Get(lf.RememberField) != "")
+		}
+	}
+	if err := f.Auth.Login(w, r, user); err != nil {
+		f.Auth.logger().ErrorContext(r.Context(), "auth: login failed", "err", err)
+		lf.Error = MsgUnavailable
+		f.render(w, r, http.StatusServiceUnavailable, lf)
+		return
+	}
+	dest := lf.ReturnTo
+	if dest == "" {
+		dest = f.DefaultReturnTo
+	}
+	if dest == "" {
+		dest = "/"
+	}
+	http.Redirect(w, r, dest, http.StatusSeeOther)
+}
+
+func (f *FormLogin[U]) render(w http.ResponseWriter, r *http.Request, status int, lf LoginForm) {
+	w.Header().Set("Cache-Control", "no-store")
+	if f.Render != nil {
+		f.Render(w, r, status, lf)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_ = loginPage.Execute(w, lf)
+	}
+}
+
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in</title></head>
+<body>
+<h1>Sign in</h1>
+{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
+<form method="post">
+<label>Username <input name="{{.UsernameField}}" value="{{.Username}}" autocomplete="username" required autofocus></label>
+<label>Password <input type="password" name="{{.PasswordField}}" autocomplete="current-password" required></label>
+{{if .RememberField}}<label><input type="checkbox" name="{{.RememberField}}" value="1"> Keep me signed in</label>{{end}}
+{{if .ReturnTo}}<input type="hidden" name="{{.ReturnToField}}" value="{{.ReturnTo}}">{{end}}
+<button type="submit">Sign in</button>
+</form>
+</body></html>
+`))
+
+// PasswordVerifier returns a FormLogin Verify function for users with
+// argon2id password hashes. lookup returns the user and their encoded
+// hash, or an error wrapping ErrUserNotFound. For an unknown user it runs a
+// dummy verification with p, so timing does not reveal which usernames
+// exist. When a password matches a hash made with other parameters than
+// p, rehash (if not nil) receives a new hash to store; its failure does
+// not fail the login.
+func PasswordVerifier[U any](p password.Params,
+	lookup func(ctx context.Context, username string) (user U, hash string, err error),
+	rehash func(ctx context.Context, user U, newHash string),
+) func(ctx context.Context, username, pw string) (U, error) {
+	return func(ctx context.Context, username, pw string) (U, error) {
+		var zero U
+		user, hash, err := lookup(ctx, username)
+		if errors.Is(err, ErrUserNotFound) {
+			p.VerifyDummy(pw)
+			return zero, ErrInvalidCredentials
+		}
+		if err != nil {
+			return zero, err
+		}
+		ok, needsRehash, err := p.Verify(pw, hash)
+		if err != nil {
+			// A broken stored hash is a failed login, not an outage,
+			// and takes as long as one.
+			p.VerifyDummy(pw)
+			return zero, ErrInvalidCredentials
+		}
+		if !ok {
+			return zero, ErrInvalidCredentials
+		}
+		if needsRehash && rehash != nil {
+			if h, err := p.Hash(pw); err == nil {
+				rehash(ctx, user, h)
+			}
+		}
+		return user, nil
+	}
+}
