@@ -185,6 +185,9 @@ func DSNFromURL(rawURL string) (string, error) {
 	if u.User != nil {
 		cfg.User = u.User.Username()
 		cfg.Passwd, _ = u.User.Password()
+		if cfg.User == "" && cfg.Passwd != "" {
+			return "", errors.New("mysqlstore: invalid URL: a password needs a user name")
+		}
 	}
 	switch {
 	case socket != "":
