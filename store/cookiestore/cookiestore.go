@@ -61,8 +61,9 @@ const (
 	flagCompressed = 1 << 0
 
 	// compressMin is the body size below which compression is not tried:
-	// deflate's framing makes tiny inputs larger.
-	compressMin = 96
+	// deflate's fixed cost (building Huffman tables) buys a few bytes at
+	// most on small sessions.
+	compressMin = 256
 )
 
 var encoding = base64.RawURLEncoding.Strict()
@@ -255,7 +256,7 @@ func (s *Store) deflate(b *bytes.Buffer, body []byte) bool {
 	w, _ := s.writers.Get().(*flate.Writer)
 	if w == nil {
 		var err error
-		if w, err = flate.NewWriter(b, flate.BestCompression); err != nil {
+		if w, err = flate.NewWriter(b, flate.BestSpeed); err != nil {
 			return false
 		}
 	} else {
