@@ -156,3 +156,42 @@ func TestClientSideTooLargeAfterIgnoredSave(t *testing.T) {
 		t.Fatalf("got a cookie: %d bytes", len(c.Value))
 	}
 }
+
+// Reload of a client-side session after Save returns what was committed,
+// not the older state in the token the request arrived with.
+func TestClientSideReloadAfterSave(t *testing.T) {
+	e := newClientEnv(t, newLabelStore("k"))
+	e.handle("/set", func(w http.ResponseWriter, r *http.Request) {
+		if err := sessionkit.From(r.Context()).Set("n", 1); err != nil {
+			t.Error(err)
+		}
+	})
+	e.handle("/save-reload", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		if err := s.Set("n", 2); err != nil {
+			t.Error(err)
+		}
+		if err := s.Save(); err != nil {
+			t.Error(err)
+		}
+		if err := s.Set("discarded", true); err != nil {
+			t.Error(err)
+		}
+		if err := s.Reload(); err != nil {
+			t.Error(err)
+		}
+		n, _ := sessionkit.Get[int](s, "n")
+		fmt.Fprint(w, n, s.Has("discarded"))
+	})
+	e.handle("/get", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := sessionkit.Get[int](sessionkit.From(r.Context()), "n")
+		fmt.Fprint(w, n)
+	})
+	e.get("/set")
+	if _, body, _ := e.get("/save-reload"); body != "2 false" {
+		t.Fatalf("after Save and Reload: %q, want \"2 false\"", body)
+	}
+	if _, body, _ := e.get("/get"); body != "2" {
+		t.Fatalf("next request: %q, want 2", body)
+	}
+}

@@ -432,9 +432,14 @@ func (s *Session) Reload() error {
 	}
 	if s.loadErr != nil || !s.stored || s.m.backend.clientSide() {
 		if s.m.backend.clientSide() && s.stored {
-			// The token still holds what was loaded.
-			s.loaded = false
-			return s.loadLocked()
+			// The last sealed record (from the request's token, or
+			// committed since) is what is stored.
+			st, err := s.m.Codec.Decode(s.rec.Data)
+			if err != nil {
+				return fmt.Errorf("sessionkit: reload session: %w", err)
+			}
+			s.st, s.userKey, s.ops = st, s.rec.UserKey, nil
+			return nil
 		}
 		s.ops = nil
 		return s.loadErr
