@@ -37,7 +37,19 @@
 // session is an upsert that matches only an expired document under its
 // key, so that it fails with a duplicate _id (reported as
 // sessionkit.ErrConflict) when a live session exists, and takes the place
-// of an expired one. Touch sets expires and nothing else.
+// of an expired one. Touch sets expires and nothing else. This relies on
+// MongoDB applying a filtered write to one document atomically.
+//
+// FerretDB v1 does not: it runs a filtered update or delete as a query
+// followed by a write by _id, so two writers can both match the same
+// version and one update is lost. When the server reports itself as
+// FerretDB older than v2, the store says so in the log and guards its
+// writes: before changing a document of version v it inserts a claim
+// document whose _id is made of the key and v (inserts are atomic there,
+// _id being unique), and deletes the claim afterwards. That costs two more
+// round trips per write. Claims of a writer that died lapse after a
+// minute; DeleteExpired removes them. Claim documents live in the same
+// collection, have no expires field, and are never returned as sessions.
 //
 // # Expiry
 //

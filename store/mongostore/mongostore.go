@@ -86,8 +86,9 @@ type Store struct {
 	coll        *mongo.Collection
 	pageSize    int
 	logger      *slog.Logger
-	ttl         bool // the server deletes expired documents (TTL index)
-	guarded     bool // writes take claims: the server's filtered updates are not atomic
+	ttl         bool  // the server deletes expired documents (TTL index)
+	noTTL       error // why the server refused the TTL index
+	guarded     bool  // writes take claims: the server's filtered updates are not atomic
 	stopSweeper context.CancelFunc
 	done        chan struct{}
 	closeOnce   sync.Once
@@ -207,9 +208,9 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 	case s.ttl:
 		s.logger.Info("mongostore: expired sessions are deleted by the server (TTL index)", "collection", name, "index", indexExpires)
 	case interval < 0:
-		s.logger.Info("mongostore: the server has no TTL indexes and the sweeper is disabled; call DeleteExpired to delete expired sessions", "collection", name)
+		s.logger.Info("mongostore: the server has no TTL indexes and the sweeper is disabled; call DeleteExpired to delete expired sessions", "collection", name, "reason", s.noTTL)
 	default:
-		s.logger.Info("mongostore: the server has no TTL indexes; expired sessions are deleted by a background sweeper", "collection", name, "interval", interval)
+		s.logger.Info("mongostore: the server has no TTL indexes; expired sessions are deleted by a background sweeper", "collection", name, "interval", interval, "reason", s.noTTL)
 	}
 	if s.ttl || interval < 0 {
 		close(s.done)
@@ -245,8 +246,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		// The server answered no: FerretDB v1 says NotImplemented; an
 		// existing index with other options says IndexOptionsConflict.
 		// Reads filter on the expiry anyway, so sweeping is enough.
-		s.logger.Warn("mongostore: cannot create a TTL index; falling back to a sweeper", "collection", s.coll.Name(), "err", err)
 		s.ttl = false
+		s.noTTL = err
 		// Reads and the sweeper still want an index on the expiry.
 		_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys:    bson.D{{Key: fieldExpires, Value: 1}},
