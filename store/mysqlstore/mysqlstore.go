@@ -37,7 +37,7 @@ const (
 // ErrNoTable is wrapped by errors of operations that found the session
 // table missing (MySQL error 1146). Run [Store.Migrate], or create the
 // table from the SQL in the package documentation.
-var ErrNoTable = errors.New("table does not exist")
+var ErrNoTable = errors.New("mysqlstore: table does not exist")
 
 // Options configures a [Store]. The zero value is usable.
 type Options struct {
@@ -343,10 +343,23 @@ func (s *Store) Table() string { return s.table }
 // DB returns the connection pool the store uses.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// tableError reports a missing table; it matches ErrNoTable.
+type tableError struct {
+	op, table string
+	err       *mysql.MySQLError
+}
+
+func (e *tableError) Error() string {
+	return fmt.Sprintf("mysqlstore: %s: table %q does not exist: run Migrate (%s)", e.op, e.table, e.err.Message)
+}
+
+func (e *tableError) Is(target error) bool { return target == ErrNoTable }
+func (e *tableError) Unwrap() error        { return e.err }
+
 func (s *Store) wrap(op, key string, err error) error {
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) && myErr.Number == 1146 {
-		return fmt.Errorf("mysqlstore: %s: table %q %w: run Migrate (%v)", op, s.table, ErrNoTable, myErr.Message)
+		return &tableError{op: op, table: s.table, err: myErr}
 	}
 	if key != "" {
 		return fmt.Errorf("mysqlstore: %s %q: %w", op, key, err)
@@ -429,28 +442,44 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		}
 		return rec.Version + 1, nil
 	}
-	_, err := s.db.ExecContext(ctx, s.q.insert, key, data, exp, user)
-	if err == nil {
-		return 1, nil
+	// Insert; on a duplicate key take the row over if it has expired. A
+	// sweeper may delete that expired row in between, so try again a few
+	// times before calling it a conflict.
+	for range 3 {
+		_, err := s.db.ExecContext(ctx, s.q.insert, key, data, exp, user)
+		if err == nil {
+			return 1, nil
+		}
+		if !isDuplicate(err) {
+			return 0, s.wrap("save", key, err)
+		}
+		res, err := s.db.ExecContext(ctx, s.q.revive, data, exp, user, key, now)
+		if err != nil {
+			return 0, s.wrap("save", key, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, s.wrap("save", key, err)
+		}
+		if n == 0 {
+			// A live row (a conflict), or the expired row just vanished.
+			var one int
+			err := s.db.QueryRowContext(ctx, s.q.live, key, now).Scan(&one)
+			if err == nil {
+				return 0, sessionkit.ErrConflict
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return 0, s.wrap("save", key, err)
+			}
+			continue
+		}
+		v, err := res.LastInsertId()
+		if err != nil || v <= 0 {
+			return 0, fmt.Errorf("mysqlstore: save %q: read new version: %v", key, err)
+		}
+		return uint64(v), nil
 	}
-	if !isDuplicate(err) {
-		return 0, s.wrap("save", key, err)
-	}
-	// The key exists; if its row has expired it counts as absent.
-	res, err := s.db.ExecContext(ctx, s.q.revive, data, exp, user, key, now)
-	if err != nil {
-		return 0, s.wrap("save", key, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return 0, s.wrap("save", key, err)
-	} else if n == 0 {
-		return 0, sessionkit.ErrConflict
-	}
-	v, err := res.LastInsertId()
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("mysqlstore: save %q: read new version: %v", key, err)
-	}
-	return uint64(v), nil
+	return 0, sessionkit.ErrConflict
 }
 
 // Touch implements sessionkit.Store.

@@ -61,13 +61,14 @@ func migrated(t testing.TB, s *mysqlstore.Store) *mysqlstore.Store {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	db := sharedDB(t)
 	t.Cleanup(func() {
+		s.Close() // stop the sweeper before the table goes
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := s.DropTable(ctx); err != nil {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS `"+s.Table()+"`"); err != nil {
 			t.Errorf("drop table: %v", err)
 		}
-		s.Close()
 	})
 	return s
 }

@@ -30,7 +30,7 @@ const (
 // ErrNoTable is wrapped by errors of operations that found the session
 // table missing (SQLSTATE 42P01). Run [Store.Migrate], or create the table
 // from the SQL in the package documentation.
-var ErrNoTable = errors.New("table does not exist")
+var ErrNoTable = errors.New("pgstore: table does not exist")
 
 // Options configures a [Store]. The zero value is usable.
 type Options struct {
@@ -295,10 +295,23 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // wrap adds the operation to err and turns a missing table into an error
 // that says so.
+// tableError reports a missing table; it matches ErrNoTable.
+type tableError struct {
+	op, table string
+	err       *pgconn.PgError
+}
+
+func (e *tableError) Error() string {
+	return fmt.Sprintf("pgstore: %s: table %q does not exist: run Migrate (%s)", e.op, e.table, e.err.Message)
+}
+
+func (e *tableError) Is(target error) bool { return target == ErrNoTable }
+func (e *tableError) Unwrap() error        { return e.err }
+
 func (s *Store) wrap(op, key string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-		return fmt.Errorf("pgstore: %s: table %q %w: run Migrate (%v)", op, s.table, ErrNoTable, pgErr.Message)
+		return &tableError{op: op, table: s.table, err: pgErr}
 	}
 	if key != "" {
 		return fmt.Errorf("pgstore: %s %q: %w", op, key, err)
