@@ -1,0 +1,33 @@
+// Command demo is a small web app built on sessionkit: sign-up and
+// sign-in with argon2id passwords, a counter kept in the session, a
+// "Your sessions" page listing every browser signed in to the account
+// with a way to sign each out (or all others at once), and flash messages.
+// Every form is protected against cross-site requests by
+// http.CrossOriginProtection; pages need no JavaScript and load nothing
+// from other sites.
+//
+// Run it from the repository root:
+//
+//	go run ./examples/demo
+//	go run ./examples/demo -addr 127.0.0.1:9000 -data /tmp/demo
+//	go run ./examples/demo -store redis://127.0.0.1:6379/0
+//	go run ./examples/demo -store 'postgres://postgres@127.0.0.1/test'
+//
+// By default sessions and accounts live in one bolt file,
+// ./data/sessions.db, so they survive a restart. With -store (any URL that
+// package store/storeurl accepts) the sessions go elsewhere and the
+// accounts into ./data/users.db. Interrupt it (Ctrl-C or SIGTERM) to stop:
+// it finishes the requests in flight and closes the files.
+//
+// Flags:
+//
+//	-addr            address to listen on (default 127.0.0.1:8080)
+//	-data            directory for the bolt files, created if missing (default ./data)
+//	-store           session store URL (default bolt://DATA/sessions.db)
+//	-secure-cookies  auto (Secure over HTTPS only, so plain http://localhost works),
+//	                 always or never (default auto)
+//
+// The app itself is New (an http.Handler over a store and a Users
+// database), which the tests drive with httptest; Run adds the flags, the
+// listener and graceful shutdown.
+package main

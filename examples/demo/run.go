@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/boltstore"
+	"github.com/sessionkit/sessionkit/store/storeurl"
+)
+
+// shutdownTimeout bounds how long Run waits for requests in flight once
+// its context is done.
+const shutdownTimeout = 10 * time.Second
+
+// Run parses the command line, opens the stores, serves the demo until ctx
+// is done, then shuts the server down gracefully and closes the stores
+// (releasing the bolt file for the next start). It prints the URL to
+// stdout and logs to stderr.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	dataDir := fs.String("data", "data", "directory for the bolt files (created if missing)")
+	store := fs.String("store", "", "session store URL: bolt://PATH, memory://, redis://HOST, postgres://HOST/DB, mysql://HOST/DB, mongodb://HOST/DB (default bolt://DATA/sessions.db)")
+	secure := fs.String("secure-cookies", "auto", "when cookies get the Secure attribute: auto (over HTTPS only), always or never")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nThe sessionkit demo web app.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
+	}
+	mode, err := parseSecure(*secure)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("demo: create data directory: %w", err)
+	}
+	if *store == "" {
+		*store = boltURL(filepath.Join(*dataDir, "sessions.db"))
+	}
+	st, err := storeurl.Open(ctx, *store, storeurl.Options{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("demo: open session store: %w", err)
+	}
+	defer st.Close()
+
+	// Accounts go into the session store's bolt file when there is one,
+	// else into a small bolt file of their own.
+	var users *Users
+	if bs, ok := st.(*boltstore.Store); ok {
+		users, err = NewUsers(bs.DB())
+	} else {
+		users, err = OpenUsers(filepath.Join(*dataDir, "users.db"))
+	}
+	if err != nil {
+		return err
+	}
+	defer users.Close()
+
+	handler, err := New(Config{
+		Store:     st,
+		Users:     users,
+		StoreName: storeName(*store),
+		Secure:    mode,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "sessionkit demo listening on %s (sessions: %s)\n", siteURL(ln.Addr()), storeurl.Redact(*store))
+	logger.Info("demo started", "addr", ln.Addr().String(), "store", storeurl.Redact(*store), "data", *dataDir)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("demo: serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("demo shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("demo: shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("demo: serve: %w", err)
+	}
+	return nil
+}
+
+func parseSecure(s string) (sessionkit.SecureMode, error) {
+	switch s {
+	case "auto":
+		return sessionkit.SecureAuto, nil
+	case "always":
+		return sessionkit.SecureAlways, nil
+	case "never":
+		return sessionkit.SecureNever, nil
+	}
+	return 0, fmt.Errorf("demo: -secure-cookies %q: want auto, always or never", s)
+}
+
+// boltURL returns the bolt:// URL of a file path.
+func boltURL(path string) string {
+	return "bolt://" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath()
+}
+
+// storeName describes a store URL for the page footer.
+func storeName(rawURL string) string {
+	switch s := storeurl.Scheme(rawURL); {
+	case s == "bolt":
+		return "a bolt file"
+	case s == "memory":
+		return "memory"
+	case strings.HasPrefix(s, "redis"):
+		return "Redis"
+	case strings.HasPrefix(s, "postgres"):
+		return "PostgreSQL"
+	case s == "mysql" || s == "mariadb":
+		return "MySQL"
+	case strings.HasPrefix(s, "mongodb"):
+		return "MongoDB"
+	default:
+		return s
+	}
+}
+
+// siteURL is the address to print for a listener: unspecified hosts
+// (":8080", "[::]:8080") become localhost.
+func siteURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
