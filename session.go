@@ -373,7 +373,7 @@ func (s *Session) Regenerate() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
-	if s.stored {
+	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
 	s.id, s.key = "", ""
@@ -399,7 +399,7 @@ func (s *Session) Destroy() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
-	if s.stored {
+	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
 	s.reset()
@@ -441,7 +441,12 @@ func (s *Session) Reload() error {
 			s.st, s.userKey, s.ops = st, s.rec.UserKey, nil
 			return nil
 		}
-		s.ops = nil
+		if s.loadErr == nil {
+			// Nothing stored yet: the stored state is an empty session.
+			id, key := s.id, s.key
+			s.reset()
+			s.id, s.key = id, key
+		}
 		return s.loadErr
 	}
 	return s.reloadLocked()

@@ -317,3 +317,21 @@ func TestNoMiddleware(t *testing.T) {
 		t.Fatal("nil session reports data")
 	}
 }
+
+func TestReloadOfNewSessionDiscardsChanges(t *testing.T) {
+	e := newEnv(t)
+	e.handle("GET /", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("a", 1)
+		if err := s.Reload(); err != nil {
+			t.Error(err)
+		}
+		if s.Has("a") {
+			t.Error("Reload kept a change to an unsaved session")
+		}
+	})
+	_, _, resp := e.get("/")
+	if sessionCookie(resp, "session") != nil {
+		t.Fatal("a reloaded, empty new session was stored")
+	}
+}
