@@ -80,7 +80,9 @@ type app struct {
 
 func newApp(t *testing.T, store sessionkit.Store) *app {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
+	// Warnings and errors of the Manager and Auth explain failures (a
+	// store error behind a 503); routine notices stay quiet.
+	quiet := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a := &app{t: t, store: store, users: map[string]bool{}}
 	a.index, _ = store.(sessionkit.UserIndex)
 	a.m = sessionkit.New(store)
@@ -613,12 +615,28 @@ func testConcurrentLogins(t *testing.T, a *app) {
 	if a.index == nil {
 		return
 	}
-	// Each login made one session (the loser of each double submit is
-	// orphaned but live): the index lists exactly the live ones, and
-	// every session a client holds is among them.
+	// Each login made one session; a double submit either orphans one
+	// (still live) or, when the second request already carried the
+	// first one's cookie, replaces it. The index lists exactly the live
+	// sessions, and every session a client holds is among them.
 	keys := a.indexed(t, "carol")
-	if len(keys) != 2*clients {
-		t.Errorf("carol's index lists %d sessions after %d logins", len(keys), 2*clients)
+	if len(keys) < clients || len(keys) > 2*clients {
+		t.Errorf("carol's index lists %d sessions after %d logins by %d clients", len(keys), 2*clients, clients)
+	}
+	if it, ok := a.store.(sessionkit.Iterator); ok {
+		var live []string
+		for e, err := range it.All(context.Background()) {
+			if err != nil {
+				t.Fatalf("All: %v", err)
+			}
+			if e.Record.UserKey == "carol" {
+				live = append(live, e.Key)
+			}
+		}
+		slices.Sort(live)
+		if !slices.Equal(live, keys) {
+			t.Errorf("carol's live sessions %v differ from her index %v", live, keys)
+		}
 	}
 	for _, k := range held {
 		if _, ok := slices.BinarySearch(keys, k); !ok {
