@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/http/httptest"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -169,6 +170,9 @@ func TestRoundTrips(t *testing.T) {
 			ctx := t.Context()
 			exp := time.Now().Add(time.Hour)
 			// Warm up: load the scripts and the cluster slot map.
+			if err := redisstore.LoadScripts(ctx, client); err != nil {
+				t.Fatal(err)
+			}
 			v, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: exp, UserKey: "alice"})
 			if err != nil {
 				t.Fatal(err)
@@ -315,6 +319,49 @@ func TestIteratorSkipsIndexKeys(t *testing.T) {
 			slices.Sort(got)
 			if want := []string{"a", "b", "u:{x}"}; !slices.Equal(got, want) {
 				t.Fatalf("All = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestMiddlewareRoundTrips proves through the Manager that a read-only
+// request costs exactly one Redis round trip, and a read-modify-write
+// request two (HMGET, then the CAS script).
+func TestMiddlewareRoundTrips(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			client := newClient(t, topo.url(t))
+			m := sessionkit.New(newStore(t, client))
+			h := sessionkitHandler(m)
+			// Create the session (and load the scripts) before counting.
+			r := httptest.NewRequest("GET", "/write", nil)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			cookies := w.Result().Cookies()
+			if w.Code != 200 || len(cookies) != 1 {
+				t.Fatalf("creating a session: %d %v", w.Code, cookies)
+			}
+			rt := &roundTrips{}
+			client.AddHook(rt)
+			for _, tc := range []struct {
+				path, body string
+				want       int64
+			}{
+				{"/read", "1", 1},
+				{"/write", "2", 2},
+				{"/read", "2", 1},
+			} {
+				before := rt.n.Load()
+				r := httptest.NewRequest("GET", tc.path, nil)
+				r.AddCookie(cookies[0])
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != 200 || w.Body.String() != tc.body {
+					t.Fatalf("%s = %d %q, want 200 %q", tc.path, w.Code, w.Body, tc.body)
+				}
+				if got := rt.n.Load() - before; got != tc.want {
+					t.Errorf("%s: %d Redis round trips, want %d", tc.path, got, tc.want)
+				}
 			}
 		})
 	}

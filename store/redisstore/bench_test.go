@@ -1,0 +1,154 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/redisstore"
+)
+
+// The middleware benchmarks compare sessionkit.Manager + redisstore with a
+// ceiling: a bare handler that sends exactly the same Redis commands with
+// go-redis directly (HMGET to read; HMGET and the same CAS script to
+// read-modify-write) and does nothing else a session library would.
+//
+//	make bench-redis  or
+//	go run ./internal/testenv/cmd/withbackends -only redis -- \
+//	    go test -run '^$' -bench Middleware -benchtime 2s ./store/redisstore/
+
+func benchManager(b *testing.B, client redis.UniversalClient) (*sessionkit.Manager, *redisstore.Store) {
+	s := newStore(b, client)
+	m := sessionkit.New(s)
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return m, s
+}
+
+// sessionCookie creates a session holding n=0 through h and returns its
+// cookie.
+func sessionCookie(b *testing.B, h http.Handler) *http.Cookie {
+	r := httptest.NewRequest("GET", "/write", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	cs := w.Result().Cookies()
+	if w.Code != 200 || len(cs) != 1 {
+		b.Fatalf("creating a session: %d, cookies %v", w.Code, cs)
+	}
+	return cs[0]
+}
+
+func sessionkitHandler(m *sessionkit.Manager) http.Handler {
+	return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		n, err := sessionkit.Get[int](s, "n")
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if r.URL.Path == "/write" {
+			n++
+			if err := s.Set("n", n); err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+		}
+		io.WriteString(w, strconv.Itoa(n))
+	}))
+}
+
+// ceilingHandler does the same Redis work as sessionkitHandler with a
+// record layout it owns: the cookie value is the record key.
+func ceilingHandler(client redis.UniversalClient, s *redisstore.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie("id")
+		if err != nil {
+			http.Error(w, "no cookie", 400)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		key := s.RecordKey(ck.Value)
+		vals, err := client.HMGet(ctx, key, "d", "v", "e", "u").Result()
+		if err != nil || vals[1] == nil {
+			http.Error(w, fmt.Sprint("load: ", err), 503)
+			return
+		}
+		var data struct{ N int }
+		if err := json.Unmarshal([]byte(vals[0].(string)), &data); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if r.URL.Path == "/write" {
+			data.N++
+			enc, _ := json.Marshal(data)
+			exp := time.Now().Add(time.Hour).UnixMilli()
+			res, err := redisstore.SaveScript.Run(ctx, client, []string{key}, vals[1], enc, exp, "", "").Slice()
+			if err != nil || res[0].(int64) != 1 {
+				http.Error(w, fmt.Sprint("save: ", err, res), 503)
+				return
+			}
+		}
+		io.WriteString(w, strconv.Itoa(data.N))
+	})
+}
+
+func BenchmarkMiddleware(b *testing.B) {
+	client := newClient(b, testenv.Getenv(b, testenv.RedisURLEnv))
+	for _, path := range []string{"/read", "/write"} {
+		name := map[string]string{"/read": "ReadOnly", "/write": "ReadModifyWrite"}[path]
+		b.Run(name+"/sessionkit", func(b *testing.B) {
+			m, _ := benchManager(b, client)
+			h := sessionkitHandler(m)
+			runParallel(b, h, path, func() *http.Cookie { return sessionCookie(b, h) })
+		})
+		b.Run(name+"/ceiling", func(b *testing.B) {
+			_, s := benchManager(b, client)
+			h := ceilingHandler(client, s)
+			var seq int
+			runParallel(b, h, path, func() *http.Cookie {
+				seq++
+				id := fmt.Sprintf("ceiling-%d", seq)
+				v, err := s.Save(b.Context(), id, sessionkit.Record{Data: []byte(`{"N":0}`), Expiry: time.Now().Add(time.Hour)})
+				if err != nil || v == 0 {
+					b.Fatal(err)
+				}
+				return &http.Cookie{Name: "id", Value: id}
+			})
+		})
+	}
+}
+
+// runParallel serves path from parallel goroutines, each with its own
+// session (so read-modify-write requests never conflict).
+func runParallel(b *testing.B, h http.Handler, path string, newSession func() *http.Cookie) {
+	cookies := make(chan *http.Cookie, 64)
+	for range cap(cookies) {
+		cookies <- newSession()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ck := <-cookies
+		for pb.Next() {
+			r := httptest.NewRequest("GET", path, nil)
+			r.AddCookie(ck)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Errorf("%s: %d %s", path, w.Code, w.Body)
+				return
+			}
+		}
+	})
+}
