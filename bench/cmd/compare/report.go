@@ -1,0 +1,225 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"os"
+	"strings"
+	"time"
+)
+
+const (
+	beginMarker = "<!-- bench-compare:begin (written by bench/cmd/compare; edit the prose outside the markers) -->"
+	endMarker   = "<!-- bench-compare:end -->"
+)
+
+func (rep *report) find(name, workload string) (cell, bool) {
+	for _, c := range rep.Cells {
+		if c.Target.Name == name && c.Workload == workload && c.Skipped == "" {
+			return c, true
+		}
+	}
+	return cell{}, false
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000)
+}
+
+func thousands(f float64) string {
+	s := fmt.Sprintf("%.0f", f)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// markdown renders the generated part of the BENCHMARKS.md section.
+func (rep *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run %s: %d CPUs, %s, Node %s; %d clients each with its own session, %s warm-up then %s measured per cell; "+
+		"load average (1/5/15 min) %s at the start, %s at the end.\n\n",
+		rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.CPUs, rep.GoVersion, orNA(rep.NodeVer),
+		rep.Workers, rep.Warmup, rep.Duration, rep.LoadStart, rep.LoadEnd)
+	b.WriteString("| target | library | store | workload | requests/s | p50 ms | p99 ms | allocs/req | errors |\n")
+	b.WriteString("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, c := range rep.Cells {
+		if c.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | skipped: %s | | | | |\n", c.Target.Name, c.Target.Library, c.Target.Store, c.Workload, oneLine(c.Skipped))
+			continue
+		}
+		allocs := "n/a"
+		if c.Allocs >= 0 {
+			allocs = fmt.Sprintf("%.0f", c.Allocs)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", c.Target.Name, c.Target.Library, c.Target.Store,
+			c.Workload, thousands(c.Result.RPS()), ms(c.Result.P50), ms(c.Result.P99), allocs, c.Result.Errors)
+	}
+
+	fmt.Fprintf(&b, "\nLost updates: %d rounds of %d concurrent requests on one session, each setting a different key; "+
+		"the client keeps the cookie of the answer that arrived last, as a browser would.\n\n", rep.LostRounds, rep.LostN)
+	b.WriteString("| target | sent | acknowledged (200) | kept | acknowledged but lost |\n| --- | ---: | ---: | ---: | ---: |\n")
+	for _, l := range rep.Lost {
+		if l.Target.Ceiling {
+			continue
+		}
+		if l.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | skipped: %s | | | |\n", l.Target.Name, oneLine(l.Skipped))
+			continue
+		}
+		lostN := max(l.Acked-l.Kept, 0)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d (%.0f%%) |\n", l.Target.Name, l.Sent, l.Acked, l.Kept, lostN, 100*float64(lostN)/float64(max(l.Acked, 1)))
+	}
+
+	b.WriteString("\nGoals (computed from the table above):\n\n")
+	for _, g := range rep.goals() {
+		fmt.Fprintf(&b, "- %s\n", g)
+	}
+	return b.String()
+}
+
+// oneLine keeps a message inside a table cell.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", "/")
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "n/a"
+	}
+	return s
+}
+
+// goals checks the issue's targets against the measured cells.
+func (rep *report) goals() []string {
+	var out []string
+	verdict := func(ok bool) string {
+		if ok {
+			return "**met**"
+		}
+		return "**not met**"
+	}
+	ratio := func(a, b string, workload string) (float64, bool) {
+		ca, ok1 := rep.find(a, workload)
+		cb, ok2 := rep.find(b, workload)
+		if !ok1 || !ok2 || cb.Result.RPS() == 0 {
+			return 0, false
+		}
+		return ca.Result.RPS() / cb.Result.RPS(), true
+	}
+	if r, ok := ratio("sessionkit-redis", "express-redis", "rmw"); ok {
+		out = append(out, fmt.Sprintf("≥ 3× express-session + connect-redis on read-modify-write: sessionkit-redis is %.2f× — %s", r, verdict(r >= 3)))
+	} else {
+		out = append(out, "≥ 3× express-session + connect-redis on read-modify-write: not measured")
+	}
+	pairs := [][2]string{
+		{"sessionkit-mem", "scs-mem"},
+		{"sessionkit-redis", "scs-redis"},
+		{"sessionkit-redis", "gorilla-redis"},
+		{"sessionkit-cookie", "gorilla-cookie"},
+	}
+	for _, p := range pairs {
+		for _, w := range workloads {
+			if r, ok := ratio(p[0], p[1], w.Name); ok {
+				out = append(out, fmt.Sprintf("ahead of %s on %s: %s is %.2f× — %s", p[1], w.Name, p[0], r, verdict(r > 1)))
+			}
+		}
+	}
+	for _, w := range workloads {
+		if r, ok := ratio("sessionkit-redis", "redis-bare", w.Name); ok {
+			out = append(out, fmt.Sprintf("≥ 85%% of the Redis ceiling on %s: sessionkit-redis is %.0f%% of redis-bare — %s", w.Name, 100*r, verdict(r >= 0.85)))
+		}
+	}
+	return out
+}
+
+// writeSection replaces the text between the markers in path, or appends
+// a "Cross-library HTTP benchmarks" section with the markers.
+func writeSection(path, md string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	s := string(old)
+	block := beginMarker + "\n\n" + md + "\n" + endMarker
+	i := strings.Index(s, beginMarker)
+	j := strings.Index(s, endMarker)
+	if i >= 0 && j > i {
+		s = s[:i] + block + s[j+len(endMarker):]
+	} else {
+		if s != "" && !strings.HasSuffix(s, "\n") {
+			s += "\n"
+		}
+		s += "\n## Cross-library HTTP benchmarks\n\n" + block + "\n"
+	}
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// svg draws requests/s as horizontal bars, one pair (read, rmw) per target.
+func (rep *report) svg() string {
+	type row struct {
+		name string
+		rps  [2]float64
+	}
+	var rows []row
+	var top float64
+	for _, t := range allTargets {
+		r := row{name: t.Name + " (" + t.Store + ")"}
+		any := false
+		for i, w := range workloads {
+			if c, ok := rep.find(t.Name, w.Name); ok {
+				r.rps[i] = c.Result.RPS()
+				top = max(top, r.rps[i])
+				any = true
+			}
+		}
+		if any {
+			rows = append(rows, r)
+		}
+	}
+	if top == 0 {
+		top = 1
+	}
+	const (
+		width  = 900
+		label  = 250
+		barH   = 12
+		rowH   = 2*barH + 10
+		head   = 50
+		right  = 90
+		scaleW = width - label - right
+	)
+	height := head + len(rows)*rowH + 20
+	colors := [2]string{"#4c78a8", "#f58518"}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">HTTP requests/s on loopback, %d clients (higher is better)</text>`+"\n", rep.Workers)
+	for i, w := range workloads {
+		x := label + i*140
+		fmt.Fprintf(&b, `<rect x="%d" y="30" width="12" height="12" fill="%s"/><text x="%d" y="40">%s</text>`+"\n", x, colors[i], x+16, html.EscapeString(workloadTitle(w.Name)))
+	}
+	for i, r := range rows {
+		y := head + i*rowH
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", label-8, y+barH+4, html.EscapeString(r.name))
+		for k := range 2 {
+			wid := int(float64(scaleW) * r.rps[k] / top)
+			by := y + k*barH
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, label, by, max(wid, 1), barH-1, colors[k])
+			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10">%s</text>`+"\n", label+wid+4, by+barH-2, thousands(r.rps[k]))
+		}
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func workloadTitle(name string) string {
+	if name == "rmw" {
+		return "read-modify-write"
+	}
+	return "read-only"
+}
