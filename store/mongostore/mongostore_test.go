@@ -86,16 +86,12 @@ func testStore(t testing.TB, client *mongo.Client, opts Options) *Store {
 	return s
 }
 
-// isFerretDB asks the server whether it is FerretDB.
-func isFerretDB(t *testing.T, client *mongo.Client) bool {
+// isFerretDBv1 asks the server whether it is FerretDB v1, which has
+// neither TTL indexes nor atomic filtered updates.
+func isFerretDBv1(t *testing.T, client *mongo.Client) bool {
 	t.Helper()
-	var info bson.M
-	err := client.Database("admin").RunCommand(t.Context(), bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
-	if err != nil {
-		t.Fatalf("buildInfo: %v", err)
-	}
-	_, ok := info["ferretdbVersion"]
-	return ok
+	v, ok := ferretDBVersion(t.Context(), client)
+	return ok && !strings.HasPrefix(v, "v2.")
 }
 
 func TestConformance(t *testing.T) {
@@ -225,12 +221,16 @@ func TestExpiryMechanism(t *testing.T) {
 	for name, url := range servers(t) {
 		t.Run(name, func(t *testing.T) {
 			client := connect(t, url)
-			ferret := isFerretDB(t, client)
+			v1 := isFerretDBv1(t, client)
 			rec := &logRecorder{}
 			s := testStore(t, client, Options{Logger: slog.New(rec), SweepInterval: 50 * time.Millisecond})
-			// FerretDB v1 has no TTL indexes; MongoDB has.
-			if s.TTL() == ferret {
-				t.Fatalf("TTL() = %v on a server that is FerretDB: %v", s.TTL(), ferret)
+			// FerretDB v1 has no TTL indexes and needs guarded writes;
+			// MongoDB has TTL indexes and atomic updates.
+			if s.TTL() == v1 || s.guarded != v1 {
+				t.Fatalf("TTL() = %v, guarded = %v on a server that is FerretDB v1: %v", s.TTL(), s.guarded, v1)
+			}
+			if v1 && !rec.contains("guarding writes") {
+				t.Fatalf("log %q does not say writes are guarded", rec.msgs)
 			}
 			want := "background sweeper"
 			if s.TTL() {
