@@ -1,0 +1,108 @@
+// Package storeurl opens any of sessionkit's server-side stores from a
+// URL, so that a program can let its operator choose the store with one
+// flag or environment variable. The sessionkit command-line tool and the
+// demo use it.
+//
+//	store, err := storeurl.Open(ctx, os.Getenv("SESSION_STORE"), storeurl.Options{})
+//	if err != nil {
+//		log.Fatal(err) // names the scheme and what is wrong; never the password
+//	}
+//	defer store.Close()
+//	m := sessionkit.New(store)
+//
+// Open connects (bounded by ctx) and returns the store package's own value
+// — a *redisstore.Store, *pgstore.Store, ... — as a [Store], which adds
+// Close. Type assertions for sessionkit.UserIndex, sessionkit.Iterator and
+// sessionkit.Sweeper work as usual. Errors caused by the URL itself wrap
+// [ErrBadURL]; [Check] validates a URL without connecting.
+//
+// # Schemes
+//
+// The options in the tables below are read by this package and removed
+// before the URL goes to the store's own parser; every other option is the
+// driver's (listed under each scheme). Durations are Go durations (500ms,
+// 30s, 5m); sweep_interval=off (or 0) turns the background sweeper off.
+// Options.NoSweeper turns it off whatever the URL says.
+//
+// memory:// — an in-process store (store/memstore). Each Open returns a
+// new, empty store that lives as long as the process: useful for demos and
+// tests only.
+//
+//	max_entries      most records kept (default 1,000,000)
+//	max_bytes        most bytes kept (default 256 MiB)
+//	sweep_interval   how often expired records are removed (default 1m)
+//
+// bolt://PATH — a bbolt file (store/boltstore). bolt://sessions.db is
+// relative to the working directory, bolt:///var/lib/app/sessions.db is
+// absolute; the path is percent-decoded. The file and its directories are
+// created unless Options.NoCreate is set. Only one process can have the
+// file open: a second one waits lock_timeout and fails.
+//
+//	bucket           top-level bucket (default "sessionkit")
+//	lock_timeout     how long to wait for another process's lock (default 1s)
+//	sweep_interval   how often expired records are removed (default 1m)
+//
+// redis://, rediss:// — Redis (store/redisstore), a single node:
+//
+//	redis://[[user]:password@]host[:port][/db][?options]
+//
+// redis+sentinel://, rediss+sentinel:// — a master found through
+// Sentinel; list the sentinels (default port 26379) and name the master:
+//
+//	redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db][?options]
+//
+// redis+cluster://, rediss+cluster:// — a Redis Cluster, from one or more
+// seed nodes (no database number):
+//
+//	redis+cluster://[[user]:password@]host[:port][,host[:port]...][?options]
+//
+// The rediss forms use TLS. Options:
+//
+//	prefix           key prefix (default "sessionkit:"); no '{' or '}'
+//
+// and redisstore.ParseURL's: dial_timeout, read_timeout, write_timeout,
+// pool_timeout, pool_size, min_idle_conns, max_retries, protocol,
+// client_name, sentinel_username, sentinel_password.
+//
+// postgres://, postgresql:// — PostgreSQL (store/pgstore), any URL
+// pgx accepts (sslmode=, pool_max_conns=, ...):
+//
+//	postgres://user:password@host:5432/dbname?sslmode=disable&table=sessions
+//
+//	table            table, optionally schema.table (default "sessions")
+//	sweep_interval   how often expired rows are deleted (default 5m)
+//
+// The table and its indexes are created if missing, unless
+// Options.NoCreate is set.
+//
+// mysql://, mariadb:// — MySQL or MariaDB (store/mysqlstore):
+//
+//	mysql://user:password@host:3306/dbname?table=sessions
+//
+//	table            table, optionally database.table (default "sessions")
+//	sweep_interval   how often expired rows are deleted (default 5m)
+//
+// Other options are go-sql-driver DSN parameters (tls=, timeout=, ...), and
+// socket=/path/to/mysqld.sock connects through a Unix socket (see
+// mysqlstore.DSNFromURL). The table is created if missing, unless
+// Options.NoCreate is set.
+//
+// mongodb://, mongodb+srv:// — MongoDB or FerretDB (store/mongostore), any
+// connection string the official driver accepts; the path names the
+// database (default "sessionkit"):
+//
+//	mongodb://user:password@host:27017/app?collection=sessions
+//
+//	collection       collection (default "sessions")
+//	sweep_interval   sweeper period when the server has no TTL index (default 1m)
+//
+// The store always creates its indexes (a TTL index where the server has
+// them).
+//
+// # Errors
+//
+// Every error begins with "storeurl:" and the scheme, says what is wrong
+// ("unknown option", "bad port", "connect to 127.0.0.1:5432: ...") and shows
+// the URL, if at all, with its password replaced by xxxxx ([Redact]);
+// driver messages are scrubbed of the password too.
+package storeurl
