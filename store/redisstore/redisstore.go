@@ -191,10 +191,10 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 			if err != nil {
 				return 0, fmt.Errorf("redisstore: save %s: bad version %v", key, res[1])
 			}
-			if oldUser := str(res[2]); oldUser != "" && oldUser != rec.UserKey {
-				// The record left oldUser: drop its entry there unless a
-				// newer record has claimed it since.
-				if err := s.unindex(ctx, oldUser, key, str(res[3])); err != nil {
+			if released := str(res[2]); released != "" {
+				// The record no longer needs its entry in released's
+				// index: drop it unless a newer record claimed it since.
+				if err := s.unindex(ctx, released, key, str(res[3])); err != nil {
 					return v, fmt.Errorf("redisstore: save %s: stored, but %w", key, err)
 				}
 			}
@@ -229,6 +229,12 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 		case 0:
 			return sessionkit.ErrNotFound
 		case 1:
+			if len(res) == 3 && str(res[1]) != "" {
+				// Touched into the past: the record is gone.
+				if err := s.unindex(ctx, str(res[1]), key, str(res[2])); err != nil {
+					return fmt.Errorf("redisstore: touch %s: %w", key, err)
+				}
+			}
 			return nil
 		case 2:
 			if len(res) != 2 {
@@ -354,17 +360,26 @@ func (s *Store) scanNode(ctx context.Context, node redis.Cmdable, yield func(ses
 		}
 		if len(keys) > 0 {
 			cmds := make([]*redis.SliceCmd, len(keys))
-			_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			// Errors are checked per command below: a foreign key of
+			// another type under the prefix is skipped, not fatal.
+			_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for i, k := range keys {
 					cmds[i] = p.HMGet(ctx, k, "d", "v", "e", "u")
 				}
 				return nil
 			})
-			if err != nil {
-				yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %w", err))
-				return false
-			}
 			for i, cmd := range cmds {
+				if err := cmd.Err(); err != nil {
+					if redis.HasErrorPrefix(err, "WRONGTYPE") {
+						continue
+					}
+					yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %w", err))
+					return false
+				}
+				rk := keys[i]
+				if len(rk) < len(s.prefix)+2 || rk[len(rk)-1] != '}' {
+					continue // not a record key of this store
+				}
 				rec, ok, err := decodeRecord(cmd.Val())
 				if err != nil {
 					yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %s: %w", keys[i], err))
@@ -374,7 +389,7 @@ func (s *Store) scanNode(ctx context.Context, node redis.Cmdable, yield func(ses
 					continue // expired or deleted since the SCAN
 				}
 				// Strip prefix + "{" and the closing "}".
-				key := keys[i][len(s.prefix)+1 : len(keys[i])-1]
+				key := rk[len(s.prefix)+1 : len(rk)-1]
 				if !yield(sessionkit.Entry{Key: key, Record: rec}, nil) {
 					return false
 				}

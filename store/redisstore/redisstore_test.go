@@ -366,3 +366,75 @@ func TestMiddlewareRoundTrips(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexHygiene checks that index entries a record no longer needs are
+// removed at once, not only left to be pruned, and that stray keys under
+// the prefix do not break iteration.
+func TestIndexHygiene(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			client := newClient(t, topo.url(t))
+			s := newStore(t, client)
+			ctx := t.Context()
+			hour := time.Now().Add(time.Hour)
+			inIndex := func(user, key string) bool {
+				err := client.ZScore(ctx, s.IndexKey(user), key).Err()
+				if err != nil && !errors.Is(err, redis.Nil) {
+					t.Fatal(err)
+				}
+				return err == nil
+			}
+			save := func(key string, v uint64, user string, exp time.Time) uint64 {
+				t.Helper()
+				nv, err := s.Save(ctx, key, sessionkit.Record{Data: []byte("x"), Version: v, Expiry: exp, UserKey: user})
+				if err != nil {
+					t.Fatalf("Save(%s): %v", key, err)
+				}
+				return nv
+			}
+
+			v := save("ended", 0, "u", hour)
+			save("ended", v, "u", time.Now().Add(-time.Second))
+			v = save("touched", 0, "u", hour)
+			if err := s.Touch(ctx, "touched", time.Now().Add(-time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			v = save("moved", 0, "u", hour)
+			save("moved", v, "w", hour)
+			v = save("deleted", 0, "u", hour)
+			if err := s.Delete(ctx, "deleted"); err != nil {
+				t.Fatal(err)
+			}
+			save("kept", 0, "u", hour)
+			for key, want := range map[string]bool{"ended": false, "touched": false, "moved": false, "deleted": false, "kept": true} {
+				if got := inIndex("u", key); got != want {
+					t.Errorf("%s in u's index = %v, want %v", key, got, want)
+				}
+			}
+			if !inIndex("w", "moved") {
+				t.Error("moved is not in w's index")
+			}
+
+			// Stray keys that look like records must not break All.
+			stray := s.RecordKey("")
+			stray = stray[:len(stray)-1] // prefix + "{"
+			if err := client.Set(ctx, stray, "x", time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := client.Set(ctx, s.RecordKey("not-a-hash"), "x", time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for e, err := range s.All(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, e.Key)
+			}
+			slices.Sort(got)
+			if want := []string{"kept", "moved"}; !slices.Equal(got, want) {
+				t.Errorf("All = %v, want %v", got, want)
+			}
+		})
+	}
+}

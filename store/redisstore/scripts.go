@@ -24,7 +24,9 @@ local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
 //
 // ARGV: expected version ("0" = absent), data, expiry ms, user key,
 // offered coverage ("" = none; valid for ARGV[4]'s index).
-// Reply: {1, version, old user, old coverage} stored;
+// Reply: {1, version, released user, released coverage} stored, where the
+// released user ("" for none) is one whose index entry the record no
+// longer needs (it moved to another user, logged out or ended);
 // {0} version mismatch; {2} the user's index must first cover the expiry.
 var saveScript = redis.NewScript(luaNow + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
@@ -40,11 +42,13 @@ end
 local v = nowus
 if cur[1] then v = math.max(v, tonumber(cur[1]) + 1) end
 local vs = string.format('%d', v)
-local olduser = cur[2] or ''
-local oldcov = cur[3] or ''
+local released, relcov = '', ''
+if cur[2] and cur[2] ~= '' and (cur[2] ~= user or exp <= nowms) then
+  released, relcov = cur[2], cur[3] or ''
+end
 if exp <= nowms then
   redis.call('DEL', KEYS[1])
-  return {1, vs, olduser, oldcov}
+  return {1, vs, released, relcov}
 end
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', vs, 'e', ARGV[3], 'u', user)
 if cov >= 0 then
@@ -53,22 +57,23 @@ else
   redis.call('HDEL', KEYS[1], 'x')
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return {1, vs, olduser, oldcov}
+return {1, vs, released, relcov}
 `)
 
 // touchScript sets the expiry of a live record without rewriting its data.
 //
 // ARGV: expiry ms, user key the offered coverage is for ("" = none),
 // offered coverage.
-// Reply: {1} done; {0} no live record; {2, user} the user's index must
-// first cover the expiry.
+// Reply: {1} done; {1, user, coverage} done by deleting the record (the
+// expiry has passed), releasing its index entry; {0} no live record;
+// {2, user} the user's index must first cover the expiry.
 var touchScript = redis.NewScript(luaNow + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
 if not cur[1] then return {0} end
 local exp = tonumber(ARGV[1])
 if exp <= nowms then
   redis.call('DEL', KEYS[1])
-  return {1}
+  return {1, cur[2] or '', cur[3] or ''}
 end
 if cur[2] and cur[2] ~= '' then
   local cov = tonumber(cur[3] or '-1')
