@@ -1,0 +1,241 @@
+package express
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Codec reads and writes express-session's stored session: the JSON of
+// JSON.stringify(req.session), a "cookie" object followed by the
+// application's keys:
+//
+//	{"cookie":{"originalMaxAge":86400000,"expires":"2026-11-23T23:27:29.761Z","httpOnly":true,"path":"/"},"passport":{"user":42}}
+//
+// Every key other than "cookie" is a session value. A record Decode read
+// is written back by Encode with its keys in their order, the values the
+// Go side did not change byte for byte, and the cookie object as it was
+// except for "expires" and "originalMaxAge", which are updated as
+// express-session updates them. New and changed values are printed as
+// JSON.stringify prints them. A new session gets a cookie object built
+// from Cookie, in express-session's key order.
+//
+// Codec implements sessionkit.Codec; Configure installs one.
+type Codec struct {
+	// Cookie is the Manager's cookie configuration, read at every Encode
+	// for the path, domain, httpOnly, secure, sameSite and partitioned
+	// attributes of new sessions' cookie objects. Nil means express's
+	// defaults (path "/", httpOnly).
+	Cookie *sessionkit.CookieTransport
+	// MaxAge is the originalMaxAge written for a persistent session whose
+	// cookie object does not have one (a new session, or one that was a
+	// browser-session cookie before RememberMe(true)).
+	MaxAge time.Duration
+	// Now is the clock (default time.Now). express-session records carry
+	// no creation time, so Decode reports the session as created now:
+	// like express-session, the Go side then enforces only the rolling
+	// idle expiry, not an absolute lifetime.
+	Now func() time.Time
+}
+
+// opaque is what Decode passes to the next Encode through State.Opaque.
+type opaque struct {
+	cookie      []member // the stored cookie object
+	cookieIndex int      // its position among the top-level keys
+	values      []member // the values as read, to write unchanged ones verbatim
+}
+
+var errNotExpress = errors.New("not an express-session record")
+
+// Decode implements sessionkit.Codec.
+func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
+	ms, err := parseObject(data)
+	if err != nil {
+		return sessionkit.State{}, fmt.Errorf("express: decode session: %w", err)
+	}
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	st := sessionkit.State{Created: now, LastActive: now}
+	op := &opaque{cookieIndex: -1}
+	st.Values = make([]sessionkit.Value, 0, len(ms))
+	for i, m := range ms {
+		if m.key != "cookie" {
+			st.Values = append(st.Values, sessionkit.Value{Key: m.key, JSON: m.raw})
+			continue
+		}
+		op.cookieIndex = i
+		if op.cookie, err = parseObject(m.raw); err != nil {
+			return sessionkit.State{}, fmt.Errorf("express: decode session: cookie: %w", err)
+		}
+	}
+	if op.cookieIndex < 0 {
+		return sessionkit.State{}, fmt.Errorf("express: decode session: %w: no cookie object", errNotExpress)
+	}
+	op.values = ms
+	if i := findMember(op.cookie, "expires"); i >= 0 && string(op.cookie[i].raw) != "null" {
+		var s string
+		if err := json.Unmarshal(op.cookie[i].raw, &s); err != nil {
+			return sessionkit.State{}, fmt.Errorf("express: decode session: cookie.expires: %w", err)
+		}
+		exp, err := parseJSDate(s)
+		if err != nil {
+			return sessionkit.State{}, fmt.Errorf("express: decode session: cookie.expires: %w", err)
+		}
+		st.Persistent = true
+		st.Expires = exp
+		// express-session sets expires to now + originalMaxAge whenever it
+		// touches a session: that is when it was last active.
+		if j := findMember(op.cookie, "originalMaxAge"); j >= 0 {
+			if ms, err := strconv.ParseFloat(string(op.cookie[j].raw), 64); err == nil && ms > 0 {
+				if last := exp.Add(-time.Duration(ms) * time.Millisecond); last.Before(now) {
+					st.LastActive = last
+				}
+			}
+		}
+	}
+	st.Opaque = op
+	return st, nil
+}
+
+// Encode implements sessionkit.Codec.
+func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
+	op, _ := st.Opaque.(*opaque)
+	var cookie []member
+	idx := 0
+	if op != nil {
+		cookie = append(cookie, op.cookie...)
+		idx = op.cookieIndex
+	} else {
+		cookie = c.newCookie()
+	}
+	cookie = c.updateCookie(cookie, st)
+
+	var buf bytes.Buffer
+	buf.Grow(256 + 32*len(st.Values))
+	top := make([]member, 0, len(st.Values)+1)
+	for _, v := range st.Values {
+		if v.Key == "cookie" {
+			return nil, errors.New(`express: "cookie" is express-session's own key, not a session value`)
+		}
+		raw := []byte(v.JSON)
+		if op == nil || !unchanged(op.values, v) {
+			var err error
+			if raw, err = jsJSON(v.JSON); err != nil {
+				return nil, fmt.Errorf("express: value %q: %w", v.Key, err)
+			}
+		}
+		top = append(top, member{key: v.Key, raw: raw})
+	}
+	var cb bytes.Buffer
+	writeObject(&cb, cookie)
+	idx = min(idx, len(top))
+	top = append(top[:idx], append([]member{{key: "cookie", raw: cb.Bytes()}}, top[idx:]...)...)
+	writeObject(&buf, top)
+	return buf.Bytes(), nil
+}
+
+func unchanged(read []member, v sessionkit.Value) bool {
+	i := findMember(read, v.Key)
+	return i >= 0 && bytes.Equal(read[i].raw, v.JSON)
+}
+
+// cookieKeyOrder is the order of express-session's Cookie.data.
+var cookieKeyOrder = []string{"originalMaxAge", "partitioned", "priority", "expires", "secure", "httpOnly", "domain", "path", "sameSite"}
+
+// newCookie returns the cookie object express-session would store for a
+// new session with the Manager's cookie settings (expires and
+// originalMaxAge are filled in by updateCookie).
+func (c *Codec) newCookie() []member {
+	ct := c.Cookie
+	if ct == nil {
+		d := sessionkit.CookieTransport{Path: "/", HttpOnly: true}
+		ct = &d
+	}
+	ms := []member{{key: "originalMaxAge", raw: json.RawMessage("null")}}
+	if ct.Partitioned {
+		ms = append(ms, member{key: "partitioned", raw: json.RawMessage("true")})
+	}
+	ms = append(ms, member{key: "expires", raw: json.RawMessage("null")})
+	if ct.Secure == sessionkit.SecureAlways {
+		ms = append(ms, member{key: "secure", raw: json.RawMessage("true")})
+	}
+	ms = append(ms, member{key: "httpOnly", raw: json.RawMessage(strconv.FormatBool(ct.HttpOnly))})
+	if ct.Domain != "" {
+		ms = append(ms, member{key: "domain", raw: jsString(ct.Domain)})
+	}
+	path := ct.Path
+	if path == "" {
+		path = "/"
+	}
+	ms = append(ms, member{key: "path", raw: jsString(path)})
+	switch ct.SameSite {
+	case http.SameSiteLaxMode:
+		ms = append(ms, member{key: "sameSite", raw: json.RawMessage(`"lax"`)})
+	case http.SameSiteStrictMode:
+		ms = append(ms, member{key: "sameSite", raw: json.RawMessage(`"strict"`)})
+	case http.SameSiteNoneMode:
+		ms = append(ms, member{key: "sameSite", raw: json.RawMessage(`"none"`)})
+	}
+	return ms
+}
+
+// updateCookie sets expires and originalMaxAge as express-session does
+// when it saves a session: a persistent session expires at st.Expires and
+// keeps its originalMaxAge; a browser-session cookie has both null.
+func (c *Codec) updateCookie(ms []member, st *sessionkit.State) []member {
+	exp, age := json.RawMessage("null"), json.RawMessage("null")
+	if st.Persistent {
+		exp = jsString(jsDate(st.Expires))
+		age = nil // keep
+		if i := findMember(ms, "originalMaxAge"); i < 0 || !isNumber(ms[i].raw) {
+			maxAge := c.MaxAge
+			if maxAge <= 0 {
+				maxAge = time.Until(st.Expires)
+			}
+			age = json.RawMessage(strconv.FormatInt(maxAge.Milliseconds(), 10))
+		}
+	}
+	ms = setCookieKey(ms, "expires", exp)
+	if age != nil {
+		ms = setCookieKey(ms, "originalMaxAge", age)
+	}
+	return ms
+}
+
+// setCookieKey replaces key's value, or inserts it where express-session's
+// key order puts it.
+func setCookieKey(ms []member, key string, raw json.RawMessage) []member {
+	if i := findMember(ms, key); i >= 0 {
+		ms[i].raw = raw
+		return ms
+	}
+	at := 0
+	for _, k := range cookieKeyOrder {
+		if k == key {
+			break
+		}
+		if i := findMember(ms, k); i >= 0 {
+			at = i + 1
+		}
+	}
+	return append(ms[:at], append([]member{{key: key, raw: raw}}, ms[at:]...)...)
+}
+
+func isNumber(raw json.RawMessage) bool {
+	_, err := strconv.ParseFloat(string(raw), 64)
+	return err == nil
+}
+
+func jsString(s string) json.RawMessage {
+	var b bytes.Buffer
+	writeJSString(&b, s)
+	return b.Bytes()
+}
