@@ -58,6 +58,16 @@ type Options struct {
 	// Logger receives the background sweeper's errors. Default
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Layout selects the table layout: LayoutNative (the default) or
+	// LayoutConnectPgSimple, the table connect-pg-simple uses, for sharing
+	// sessions with an Express app (see compat/express).
+	Layout Layout
+
+	// UserKeyOf, with LayoutConnectPgSimple, derives a loaded record's
+	// UserKey from its data, since that layout does not store it (for
+	// example compat/express's UserKey, which reads Passport's user).
+	UserKeyOf func(data []byte) string
 }
 
 // Store is a sessionkit.Store backed by a PostgreSQL table. It also
@@ -73,6 +83,9 @@ type Store struct {
 	batch     int
 	pageSize  int
 	logger    *slog.Logger
+
+	layout    Layout
+	userKeyOf func([]byte) string
 
 	q struct {
 		load, insert, update, touch, del, user, deleteUser, page, firstPage, sweep string
@@ -130,18 +143,23 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 }
 
 func newStore(pool *pgxpool.Pool, owns bool, opts Options) (*Store, error) {
+	if opts.Layout == LayoutConnectPgSimple && opts.Table == "" {
+		opts.Table = DefaultConnectPgSimpleTable
+	}
 	ident, err := parseTable(opts.Table)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
-		pool:     pool,
-		ownsPool: owns,
-		table:    strings.Join(ident, "."),
-		ident:    ident.Sanitize(),
-		batch:    opts.CleanupBatch,
-		pageSize: opts.PageSize,
-		logger:   opts.Logger,
+		layout:    opts.Layout,
+		userKeyOf: opts.UserKeyOf,
+		pool:      pool,
+		ownsPool:  owns,
+		table:     strings.Join(ident, "."),
+		ident:     ident.Sanitize(),
+		batch:     opts.CleanupBatch,
+		pageSize:  opts.PageSize,
+		logger:    opts.Logger,
 	}
 	if s.batch <= 0 {
 		s.batch = DefaultCleanupBatch
@@ -177,6 +195,9 @@ SELECT count(*) FILTER (WHERE expiry > $2) FROM d`
 	s.q.page = `SELECT ` + cols + ` FROM ` + t + ` WHERE key > $3 AND expiry > $1 ORDER BY key LIMIT $2`
 	s.q.sweep = `DELETE FROM ` + t + ` WHERE key IN (
 SELECT key FROM ` + t + ` WHERE expiry <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	if s.layout == LayoutConnectPgSimple {
+		s.pgSimpleQueries()
+	}
 
 	s.done = make(chan struct{})
 	interval := opts.CleanupInterval
@@ -241,6 +262,9 @@ func indexName(table, suffix string) string {
 // (the same statements Migrate runs), for teams that manage their schema
 // with their own tools.
 func (s *Store) Schema() []string {
+	if s.layout == LayoutConnectPgSimple {
+		return s.pgSimpleSchema()
+	}
 	return []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.ident + ` (
 	key      text COLLATE "C" PRIMARY KEY,
@@ -328,6 +352,9 @@ func userKeyArg(u string) any {
 
 // Load implements sessionkit.Store.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	if s.layout == LayoutConnectPgSimple {
+		return s.pgSimpleLoad(ctx, key)
+	}
 	var (
 		rec  sessionkit.Record
 		ver  int64
@@ -354,6 +381,9 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 // version 1, or the next version of an expired row it replaces; every
 // update increments the version.
 func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if s.layout == LayoutConnectPgSimple {
+		return s.pgSimpleSave(ctx, key, rec)
+	}
 	data := rec.Data
 	if data == nil {
 		data = []byte{}
@@ -402,6 +432,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // UserSessions implements sessionkit.UserIndex.
 func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
+	if s.layout == LayoutConnectPgSimple {
+		return nil, fmt.Errorf("pgstore: the connect-pg-simple layout has no per-user index: %w", sessionkit.ErrNotSupported)
+	}
 	if userKey == "" {
 		return []sessionkit.Entry{}, nil
 	}
@@ -419,6 +452,9 @@ func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.
 // DeleteUserSessions implements sessionkit.UserIndex. It deletes expired
 // rows of the user too, but counts only live ones.
 func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
+	if s.layout == LayoutConnectPgSimple {
+		return 0, fmt.Errorf("pgstore: the connect-pg-simple layout has no per-user index: %w", sessionkit.ErrNotSupported)
+	}
 	if userKey == "" {
 		return 0, nil
 	}
@@ -448,7 +484,7 @@ func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
 			}
 			var page []sessionkit.Entry
 			if err == nil {
-				page, err = collectEntries(rows)
+				page, err = s.collect(rows)
 			}
 			if err != nil {
 				yield(sessionkit.Entry{}, s.wrap("iterate", "", err))
