@@ -9,4 +9,5 @@ var backends = []Backend{
 	mongoBackend,
 	postgresBackend,
 	mysqlBackend,
+	nodeBackend,
 }
