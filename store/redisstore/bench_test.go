@@ -24,7 +24,6 @@ import (
 // go-redis directly (HMGET to read; HMGET and the same CAS script to
 // read-modify-write) and does nothing else a session library would.
 //
-//	make bench-redis  or
 //	go run ./internal/testenv/cmd/withbackends -only redis -- \
 //	    go test -run '^$' -bench Middleware -benchtime 2s ./store/redisstore/
 
@@ -129,8 +128,8 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 }
 
-// runParallel serves path from parallel goroutines, each with its own
-// session (so read-modify-write requests never conflict).
+// runParallel serves path from GOMAXPROCS goroutines, each with its own
+// session, so read-modify-write requests never conflict.
 func runParallel(b *testing.B, h http.Handler, path string, newSession func() *http.Cookie) {
 	cookies := make(chan *http.Cookie, 64)
 	for range cap(cookies) {

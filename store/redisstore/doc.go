@@ -66,7 +66,8 @@
 //   - Save is one Lua script doing compare-and-swap on v, then writing
 //     d, v, e, u and PEXPIREAT e. Versions are the server's clock in
 //     microseconds, or the previous version plus one if that is larger, so
-//     a record deleted and created again never reuses a version.
+//     a record deleted and created again does not reuse a version (as long
+//     as the server's clock does not go back).
 //   - Touch is one Lua script that sets e and PEXPIREAT and never rewrites
 //     d or v.
 //   - Delete is one script, plus one call to drop the user index entry if
@@ -116,6 +117,15 @@
 //     entry about once per idle period, not on every Touch.
 //
 // Sessions saved while UserSessions or DeleteUserSessions run may or may
-// not be included. Reads from replicas are not supported (go-redis's
+// not be included.
+//
+// Replication in Redis is asynchronous, so a failover (Sentinel or
+// Cluster) can lose the last writes acknowledged by the old master: a
+// session may revert to an earlier version or disappear. On one master
+// (single node, Sentinel) writes replicate in order, so a surviving record
+// always keeps its index entry; in Cluster the record and the index entry
+// live on different masters, and a failover of the index's master can
+// drop an entry whose record survived. Use WAIT or min-replicas-to-write
+// on the server if that matters to you. Reads from replicas are not supported (go-redis's
 // ReadOnly and RouteBy* options must stay off).
 package redisstore
