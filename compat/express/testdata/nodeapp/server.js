@@ -1,0 +1,104 @@
+// The Express half of the compat/express interop tests: express-session
+// with connect-redis, connect-pg-simple or connect-mongo, and Passport with
+// passport-local. Configured by environment variables:
+//
+//   PORT        port to listen on (127.0.0.1)
+//   STORE       redis | pg | mongo
+//   STORE_URL   the store's URL
+//   STORE_NAME  key prefix (redis), table (pg) or collection (mongo)
+//   SECRETS     JSON array of session secrets, the first signs
+//   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
+//
+// It prints "listening" once it serves requests.
+'use strict';
+
+const express = require('express');
+const session = require('express-session');
+const passport = require('passport');
+const LocalStrategy = require('passport-local').Strategy;
+
+const users = new Map([
+  [0, { id: 0, name: 'zero', password: 'pw0' }],
+  [1, { id: 1, name: 'ann', password: 'pw1' }],
+  [2, { id: 2, name: 'bob', password: 'pw2' }],
+]);
+
+passport.use(new LocalStrategy((username, password, done) => {
+  for (const u of users.values()) {
+    if (u.name === username && u.password === password) return done(null, u);
+  }
+  return done(null, false);
+}));
+passport.serializeUser((user, done) => done(null, user.id));
+passport.deserializeUser((id, done) => done(null, users.get(id) || false));
+
+async function makeStore() {
+  const url = process.env.STORE_URL;
+  const name = process.env.STORE_NAME;
+  switch (process.env.STORE) {
+    case 'redis': {
+      const { createClient } = require('redis');
+      const { RedisStore } = require('connect-redis');
+      const client = createClient({ url });
+      await client.connect();
+      return new RedisStore({ client, prefix: name || 'sess:' });
+    }
+    case 'pg': {
+      const PgStore = require('connect-pg-simple')(session);
+      return new PgStore({ conString: url, tableName: name || 'session', pruneSessionInterval: false });
+    }
+    case 'mongo': {
+      const { MongoStore } = require('connect-mongo');
+      // FerretDB v1 has no TTL indexes: expired sessions are filtered
+      // on read and removed by the Go side's sweeper instead.
+      return MongoStore.create({ mongoUrl: url, collectionName: name || 'sessions', autoRemove: 'disabled' });
+    }
+  }
+  throw new Error('STORE must be redis, pg or mongo');
+}
+
+async function main() {
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  const maxAge = process.env.MAX_AGE ? Number(process.env.MAX_AGE) : null;
+  app.use(session({
+    store: await makeStore(),
+    secret: JSON.parse(process.env.SECRETS),
+    resave: false,
+    saveUninitialized: false,
+    cookie: { maxAge, sameSite: 'lax' },
+  }));
+  app.use(passport.session());
+
+  app.get('/whoami', (req, res) => {
+    res.json({ user: req.user ? req.user.name : null, id: req.sessionID, session: req.session });
+  });
+  app.post('/login', passport.authenticate('local', { failWithError: true }), (req, res) => {
+    res.json({ user: req.user.name, id: req.sessionID });
+  });
+  app.post('/logout', (req, res, next) => {
+    req.logout((err) => (err ? next(err) : res.json({ ok: true })));
+  });
+  app.post('/destroy', (req, res, next) => {
+    req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
+  });
+  // /set?k=name&v=<JSON>
+  app.post('/set', (req, res) => {
+    req.session[req.query.k] = JSON.parse(req.query.v);
+    res.json({ ok: true });
+  });
+  app.get('/get', (req, res) => {
+    res.json({ value: req.session[req.query.k] === undefined ? null : req.session[req.query.k] });
+  });
+  app.use((err, req, res, next) => {
+    res.status(err.status || 500).json({ error: String(err.message || err) });
+  });
+
+  const server = app.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
