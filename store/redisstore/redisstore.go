@@ -155,10 +155,12 @@ func decodeRecord(vals []any) (rec sessionkit.Record, ok bool, err error) {
 }
 
 // Save stores rec under key if the stored version is rec.Version (see
-// sessionkit.Store). It is one round trip, except when the record's user
-// index entry must be created or extended (a login, or an expiry beyond
-// what the index covers), which adds one, and when the record leaves a
-// user (logout), which adds one to clean up the old entry.
+// sessionkit.Store). It is one round trip, except around the user index:
+// creating a record for a user (a login with a new ID) adds one (the index
+// entry, written first); giving an existing record a user, moving it to
+// another, or an expiry beyond what its index entry covers adds two (the
+// refused attempt and the index entry); a record leaving its user (logout,
+// or a Save into the past) adds one to drop the old entry.
 func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
 	rk := s.RecordKey(key)
 	expMs := rec.Expiry.UnixMilli()
