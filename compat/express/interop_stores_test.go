@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit/compat/express"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/mongostore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 )
 
@@ -42,4 +44,33 @@ func TestInteropPostgres(t *testing.T) {
 		store.Close()
 	})
 	runInterop(t, store, startNode(t, "pg", pgURL, table))
+}
+
+func TestInteropMongo(t *testing.T) {
+	t.Parallel()
+	mongoURL := testenv.Getenv(t, testenv.MongoURLEnv)
+	nodeModulesOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	coll := uniqueName("express_")
+	store, err := mongostore.Open(ctx, mongoURL, mongostore.Options{
+		Database:      "sessionkit_express",
+		Collection:    coll,
+		Layout:        mongostore.LayoutConnectMongo,
+		UserKeyOf:     express.UserKey,
+		SweepInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.Collection().Drop(context.Background())
+		store.Close()
+	})
+	u, err := url.Parse(mongoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/sessionkit_express"
+	runInterop(t, store, startNode(t, "mongo", u.String(), coll))
 }

@@ -75,6 +75,16 @@ type Options struct {
 	// Logger receives which expiry mechanism is in use and the sweeper's
 	// errors. Default slog.Default().
 	Logger *slog.Logger
+
+	// Layout selects the document layout: LayoutNative (the default) or
+	// LayoutConnectMongo, connect-mongo's documents, for sharing sessions
+	// with an Express app (see compat/express).
+	Layout Layout
+
+	// UserKeyOf, with LayoutConnectMongo, derives a loaded record's
+	// UserKey from its data, since that layout does not store it (for
+	// example compat/express's UserKey, which reads Passport's user).
+	UserKeyOf func(data []byte) string
 }
 
 // Store is a sessionkit.Store backed by a MongoDB collection. It also
@@ -93,6 +103,8 @@ type Store struct {
 	done        chan struct{}
 	closeOnce   sync.Once
 	closeErr    error
+	layout      Layout
+	userKeyOf   func([]byte) string
 }
 
 var (
@@ -182,6 +194,8 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 		pageSize:   opts.PageSize,
 		logger:     opts.Logger,
 		done:       make(chan struct{}),
+		layout:     opts.Layout,
+		userKeyOf:  opts.UserKeyOf,
 	}
 	if s.pageSize <= 0 {
 		s.pageSize = DefaultPageSize
@@ -194,7 +208,7 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 	}
 
 	name := opts.Database + "." + opts.Collection
-	if v, ok := ferretDBVersion(ctx, client); ok && !strings.HasPrefix(v, "v2.") {
+	if v, ok := ferretDBVersion(ctx, client); ok && !strings.HasPrefix(v, "v2.") && s.layout == LayoutNative {
 		// FerretDB v2 runs on DocumentDB, whose updates are atomic; v1
 		// (which may also report "unknown") is not.
 		s.guarded = true
@@ -276,6 +290,9 @@ func expired(now time.Time) bson.D { return bson.D{{Key: "$lte", Value: now}} }
 
 // Load implements sessionkit.Store.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	if s.layout == LayoutConnectMongo {
+		return s.cmLoad(ctx, key)
+	}
 	var doc document
 	err := s.coll.FindOne(ctx, bson.D{
 		{Key: "_id", Value: key},
@@ -296,6 +313,9 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 // it fails on the duplicate _id (ErrConflict) when a live session exists
 // and takes the place of an expired one.
 func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if s.layout == LayoutConnectMongo {
+		return s.cmSave(ctx, key, rec)
+	}
 	if len(rec.Data) > MaxDataSize {
 		return 0, fmt.Errorf("mongostore: save %s: %d bytes: %w", key, len(rec.Data), sessionkit.ErrTooLarge)
 	}
@@ -412,6 +432,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // UserSessions implements sessionkit.UserIndex. The empty user key names
 // no user and yields no sessions.
 func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
+	if s.layout == LayoutConnectMongo {
+		return nil, errNoIndex
+	}
 	if userKey == "" {
 		return []sessionkit.Entry{}, nil
 	}
@@ -436,6 +459,9 @@ func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.
 // DeleteUserSessions implements sessionkit.UserIndex. It also deletes the
 // user's expired documents, but counts only the live ones.
 func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
+	if s.layout == LayoutConnectMongo {
+		return 0, errNoIndex
+	}
 	if userKey == "" {
 		return 0, nil
 	}
@@ -472,6 +498,9 @@ func (s *Store) deleteMany(ctx context.Context, filter bson.D) (int, error) {
 // order, one page of Options.PageSize per query, so no cursor or lock is
 // held between pages.
 func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
+	if s.layout == LayoutConnectMongo {
+		return s.cmAll(ctx)
+	}
 	return func(yield func(sessionkit.Entry, error) bool) {
 		var after *string
 		for {
