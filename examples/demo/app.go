@@ -164,7 +164,7 @@ func (a *app) parseTemplates() error {
 	a.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 		"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-	funcs := template.FuncMap{"ago": ago, "when": when, "browser": describeUA}
+	funcs := template.FuncMap{"ago": ago, "when": when, "browser": describeUA, "signedIn": signedIn}
 	a.pages = map[string]*template.Template{}
 	for _, name := range []string{"home", "counter", "signup", "login", "sessions", "error"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -500,6 +500,15 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 		a.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
 			"status", sw.status, "duration", time.Since(start).Round(time.Microsecond))
 	})
+}
+
+// signedIn is when a session's user signed in: the login time Login
+// recorded, else the session's creation.
+func signedIn(si auth.SessionInfo) time.Time {
+	if !si.LoginAt.IsZero() {
+		return si.LoginAt
+	}
+	return si.Created
 }
 
 // when formats a time for the sessions table.
