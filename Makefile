@@ -10,9 +10,9 @@ FUZZTIME  ?= 5s
 TESTFLAGS ?= -race -count=1 -timeout 20m
 WITH_BACKENDS = $(GO) run ./internal/testenv/cmd/withbackends --
 
-.PHONY: test vet fmt-check unit fuzz demo bench
+.PHONY: test vet fmt-check unit fuzz browser demo bench bench-compare
 
-test: vet fmt-check unit fuzz
+test: vet fmt-check unit fuzz browser
 
 vet:
 	$(GO) vet ./...
@@ -35,8 +35,25 @@ fuzz:
 		done; \
 	done
 
+# The demo driven in headless Chromium (examples/demo/browsertest, a nested
+# module so chromedp stays out of go.mod). Screenshots: test-output/browser/.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -n "$$SESSIONKIT_CHROMIUM" ]; then \
+		cd examples/demo/browsertest && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...; \
+	elif [ -n "$$SESSIONKIT_REQUIRE_BACKENDS" ]; then \
+		echo "browser: chromium is not installed and SESSIONKIT_REQUIRE_BACKENDS is set (apt-get install chromium)"; exit 1; \
+	else \
+		echo "browser: SKIPPED: chromium is not installed (apt-get install chromium to run the browser test)"; \
+	fi
+
 demo:
 	$(GO) run ./examples/demo
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Cross-library HTTP benchmark (bench/, its own module): every target runs as
+# its own server process on loopback against throw-away Redis and PostgreSQL;
+# writes docs/BENCHMARKS.md's cross-library section and docs/bench.svg.
+bench-compare:
+	$(GO) run ./internal/testenv/cmd/withbackends -only redis,postgres -- $(GO) -C bench run ./cmd/compare
