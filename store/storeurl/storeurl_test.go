@@ -1,0 +1,324 @@
+package storeurl_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/boltstore"
+	"github.com/sessionkit/sessionkit/store/memstore"
+	"github.com/sessionkit/sessionkit/store/mongostore"
+	"github.com/sessionkit/sessionkit/store/mysqlstore"
+	"github.com/sessionkit/sessionkit/store/pgstore"
+	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/storeurl"
+)
+
+const secret = "s3cret-Passw0rd"
+
+func TestCheckErrors(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string // in the message, besides the scheme
+	}{
+		{"", "empty store URL"},
+		{"sessions.db", "no scheme"},
+		{"ftp://host", `unknown scheme "ftp"`},
+		{"memory://host", "memory:// takes no host or path"},
+		{"memory://?max_entries=-1", "max_entries"},
+		{"memory://?colour=red", `unknown option "colour"`},
+		{"bolt://", "no file path"},
+		{"bolt://x.db?bucket=", "bucket is empty"},
+		{"bolt://x.db?lock_timeout=soon", "lock_timeout"},
+		{"bolt://x.db?prefix=a", `unknown option "prefix"`},
+		{"redis://:" + secret + "@host:0", "bad port"},
+		{"redis://host/a/b", "path must be /db"},
+		{"redis://host?prefix=a{", "must not contain"},
+		{"redis://host?prefix=", "prefix is empty"},
+		{"redis://h1,h2", "names one host"},
+		{"redis+sentinel://:" + secret + "@h1,h2", "master"},
+		{"redis+cluster://h1/3", "no path"},
+		{"redis://host?table=x", `unknown option "table"`},
+		{"postgres://u:" + secret + "@host:notaport/db", "postgres URL"},
+		{"postgres://u@host/db?table=1x", "invalid table name"},
+		{"postgres://u@host/db?table=a.b.c", "invalid table name"},
+		{"postgres://u@host/db?sweep_interval=1y", "sweep_interval"},
+		{"mysql://u:" + secret + "@host/db?table=a-b", "invalid table name"},
+		{"mysql://u:" + secret + "@host/db?parseTime=maybe", "mysql URL"},
+		{"mongodb://u:" + secret + "@host/db?collection=a$b", "collection"},
+		{"mongodb://u:" + secret + "@/db", "mongodb URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			err := storeurl.Check(tt.url)
+			if !errors.Is(err, storeurl.ErrBadURL) {
+				t.Fatalf("Check = %v, want ErrBadURL", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q lacks %q", msg, tt.want)
+			}
+			if scheme := storeurl.Scheme(tt.url); scheme != "" && !strings.Contains(msg, scheme) {
+				t.Errorf("error %q does not name the scheme %s", msg, scheme)
+			}
+			if strings.Contains(msg, secret) {
+				t.Errorf("error %q shows the password", msg)
+			}
+			// Open fails the same way without connecting.
+			if _, err := storeurl.Open(context.Background(), tt.url, storeurl.Options{}); !errors.Is(err, storeurl.ErrBadURL) {
+				t.Errorf("Open = %v, want ErrBadURL", err)
+			}
+		})
+	}
+}
+
+func TestCheckAccepts(t *testing.T) {
+	for _, u := range []string{
+		"memory://",
+		"memory://?max_entries=100&max_bytes=1000000&sweep_interval=off",
+		"bolt://sessions.db",
+		"bolt:///var/lib/app/sessions%20x.db?bucket=b&lock_timeout=2s&sweep_interval=5m",
+		"redis://127.0.0.1:6379/0?prefix=app:&dial_timeout=1s",
+		"rediss://user:" + secret + "@cache.internal/2",
+		"redis+sentinel://s1,s2:26380/mymaster/1?prefix=x:&sentinel_password=" + secret,
+		"rediss+cluster://n1:7000,n2:7000?pool_size=10",
+		"postgres://app:" + secret + "@db:5432/app?sslmode=disable&table=auth.sessions&sweep_interval=1m",
+		"postgresql://db/app?pool_max_conns=4",
+		"mysql://app:" + secret + "@db:3306/app?table=sessions&parseTime=true",
+		"mariadb://app@db/app",
+		"mongodb://app:" + secret + "@db:27017/app?collection=s&authSource=admin",
+	} {
+		if err := storeurl.Check(u); err != nil {
+			t.Errorf("Check(%q) = %v", u, err)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"redis://:" + secret + "@h:1/0", "redis://:xxxxx@h:1/0"},
+		{"postgres://app:" + secret + "@db/app?table=t", "postgres://app:xxxxx@db/app?table=t"},
+		{"redis+sentinel://h/m?sentinel_password=" + secret + "&prefix=p", "redis+sentinel://h/m?sentinel_password=xxxxx&prefix=p"},
+		{"mysql://app@db/app", "mysql://app@db/app"},
+		{"bolt://dir@x/file.db", "bolt://dir@x/file.db"},
+	}
+	for _, tt := range tests {
+		if got := storeurl.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// roundTrip saves, loads and deletes a record through s.
+func roundTrip(t *testing.T, s sessionkit.Store) {
+	t.Helper()
+	ctx := context.Background()
+	rec := sessionkit.Record{Data: []byte(`{"values":{"a":1}}`), Expiry: time.Now().Add(time.Hour).Truncate(time.Millisecond), UserKey: "u1"}
+	if _, err := s.Save(ctx, "storeurl-test", rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctx, "storeurl-test")
+	if err != nil || string(got.Data) != string(rec.Data) || got.UserKey != "u1" || !got.Expiry.Equal(rec.Expiry) {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+	if err := s.Delete(ctx, "storeurl-test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func unique(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func TestOpenMemory(t *testing.T) {
+	s, err := storeurl.Open(context.Background(), "memory://?max_entries=10", storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.(*memstore.Store); !ok {
+		t.Fatalf("Open returned %T", s)
+	}
+	roundTrip(t, s)
+}
+
+func TestOpenBolt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub dir", "s.db")
+	u := "bolt://" + strings.ReplaceAll(path, " ", "%20") + "?bucket=mine"
+
+	if _, err := storeurl.Open(context.Background(), u, storeurl.Options{NoCreate: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open with NoCreate on a missing file = %v, want fs.ErrNotExist", err)
+	}
+	s, err := storeurl.Open(context.Background(), u, storeurl.Options{NoSweeper: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, ok := s.(*boltstore.Store)
+	if !ok {
+		t.Fatalf("Open returned %T", s)
+	}
+	if bs.DB().Path() != path {
+		t.Errorf("file %s, want %s", bs.DB().Path(), path)
+	}
+	roundTrip(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket option was used.
+	s2, err := boltstore.Open(path, boltstore.WithBucket("mine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+}
+
+func TestOpenRedis(t *testing.T) {
+	base := testenv.Getenv(t, testenv.RedisURLEnv)
+	prefix := unique("storeurl") + ":"
+	s, err := storeurl.Open(context.Background(), base+"?prefix="+url.QueryEscape(prefix), storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rs, ok := s.(*redisstore.Store)
+	if !ok {
+		t.Fatalf("Open returned %T", s)
+	}
+	if got := rs.RecordKey("k"); got != prefix+"{k}" {
+		t.Errorf("record key %q: the prefix option was not used", got)
+	}
+	roundTrip(t, s)
+}
+
+func TestOpenRedisSentinelAndCluster(t *testing.T) {
+	t.Run("sentinel", func(t *testing.T) {
+		spec := testenv.Getenv(t, testenv.RedisSentinelEnv) // master@host:port,...
+		master, addrs, _ := strings.Cut(spec, "@")
+		s, err := storeurl.Open(context.Background(), "redis+sentinel://"+addrs+"/"+master+"?prefix="+unique("su")+":", storeurl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		roundTrip(t, s)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		addrs := testenv.Getenv(t, testenv.RedisClusterEnv)
+		s, err := storeurl.Open(context.Background(), "redis+cluster://"+addrs+"?prefix="+unique("su")+":", storeurl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		roundTrip(t, s)
+	})
+}
+
+func TestOpenPostgres(t *testing.T) {
+	base := testenv.Getenv(t, testenv.PostgresURLEnv)
+	table := unique("storeurl_")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	u := base + sep + "table=" + table
+
+	// NoCreate: the table is not created, and operations say so.
+	s, err := storeurl.Open(context.Background(), u, storeurl.Options{NoCreate: true, NoSweeper: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(context.Background(), "k"); !errors.Is(err, pgstore.ErrNoTable) {
+		t.Errorf("Load without a table = %v, want ErrNoTable", err)
+	}
+	s.Close()
+
+	s, err = storeurl.Open(context.Background(), u, storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ps := s.(*pgstore.Store)
+	defer ps.DropTable(context.Background())
+	if ps.Table() != table {
+		t.Errorf("table %q, want %q", ps.Table(), table)
+	}
+	roundTrip(t, s)
+}
+
+func TestOpenMySQL(t *testing.T) {
+	dsn := testenv.Getenv(t, testenv.MySQLDSNEnv)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := url.URL{Scheme: "mysql", Host: cfg.Addr, Path: "/" + cfg.DBName}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	table := unique("storeurl_")
+	s, err := storeurl.Open(context.Background(), u.String()+"?table="+table, storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ms := s.(*mysqlstore.Store)
+	defer ms.DropTable(context.Background())
+	roundTrip(t, s)
+}
+
+func TestOpenMongo(t *testing.T) {
+	base := testenv.Getenv(t, testenv.MongoURLEnv)
+	coll := unique("storeurl_")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	s, err := storeurl.Open(context.Background(), base+sep+"collection="+coll, storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ms := s.(*mongostore.Store)
+	defer ms.Collection().Drop(context.Background())
+	if ms.Collection().Name() != coll {
+		t.Errorf("collection %q, want %q", ms.Collection().Name(), coll)
+	}
+	roundTrip(t, s)
+}
+
+func TestOpenUnreachableHidesPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for _, u := range []string{
+		"redis://:" + secret + "@127.0.0.1:1/0?max_retries=-1",
+		"postgres://app:" + secret + "@127.0.0.1:1/app",
+		"mysql://app:" + secret + "@127.0.0.1:1/app",
+	} {
+		_, err := storeurl.Open(ctx, u, storeurl.Options{})
+		if err == nil || errors.Is(err, storeurl.ErrBadURL) {
+			t.Errorf("Open(%s) = %v, want a connection error", storeurl.Redact(u), err)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error shows the password: %v", err)
+		}
+		if !strings.Contains(err.Error(), storeurl.Scheme(u)) {
+			t.Errorf("error does not name the scheme: %v", err)
+		}
+	}
+}
