@@ -189,7 +189,7 @@ func (rep *report) svg() string {
 		label  = 250
 		barH   = 12
 		rowH   = 2*barH + 10
-		head   = 50
+		head   = 68
 		right  = 90
 		scaleW = width - label - right
 	)
@@ -199,9 +199,11 @@ func (rep *report) svg() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">HTTP requests/s on loopback, %d clients (higher is better)</text>`+"\n", rep.Workers)
+	fmt.Fprintf(&b, `<text x="10" y="36" font-size="11" fill="#555">%s, %d CPUs, load average %s at the start; %s warm-up, %s measured per bar (bench/cmd/compare)</text>`+"\n",
+		html.EscapeString(rep.GoVersion), rep.CPUs, html.EscapeString(rep.LoadStart), rep.Warmup, rep.Duration)
 	for i, w := range workloads {
 		x := label + i*140
-		fmt.Fprintf(&b, `<rect x="%d" y="30" width="12" height="12" fill="%s"/><text x="%d" y="40">%s</text>`+"\n", x, colors[i], x+16, html.EscapeString(workloadTitle(w.Name)))
+		fmt.Fprintf(&b, `<rect x="%d" y="46" width="12" height="12" fill="%s"/><text x="%d" y="56">%s</text>`+"\n", x, colors[i], x+16, html.EscapeString(workloadTitle(w.Name)))
 	}
 	for i, r := range rows {
 		y := head + i*rowH
