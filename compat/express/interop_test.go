@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -249,6 +248,17 @@ func runInterop(t *testing.T, store sessionkit.Store, nodeURL string) {
 	// Node's values survive Go's writes byte for byte; Go's changes reach Node.
 	c.post(nodeURL + "/set?k=note&v=" + url.QueryEscape(`{"html":"<b>&</b>","sep":"\u2028","n":1.5}`))
 	c.post(goURL + "/set?k=count&v=5")
+	sid := c.get(nodeURL + "/whoami")["id"].(string)
+	rec, err := store.Load(context.Background(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written by Go: Node's keys in their order and bytes, Go's appended.
+	wantPrefix := `{"cookie":{"originalMaxAge":3600000,"expires":"`
+	wantRest := `"httpOnly":true,"path":"/","sameSite":"lax"},"passport":{"user":1},"note":{"html":"<b>&</b>","sep":"` + "\u2028" + `","n":1.5},"count":5}`
+	if got := string(rec.Data); !strings.HasPrefix(got, wantPrefix) || !strings.HasSuffix(got, wantRest) {
+		t.Fatalf("stored after a Go write:\n%s\nwant %s…%s", got, wantPrefix, wantRest)
+	}
 	if got := c.get(nodeURL + "/get?k=count"); got["value"] != 5.0 {
 		t.Fatalf("node reads count = %v", got["value"])
 	}
@@ -303,5 +313,3 @@ func runInterop(t *testing.T, store sessionkit.Store, nodeURL string) {
 func nodeModulesOrSkip(t *testing.T) {
 	testenv.Getenv(t, testenv.NodeModulesEnv)
 }
-
-var _ = fmt.Sprintf
