@@ -63,6 +63,27 @@
 // and [Store.TTL] reports it. [Store.DeleteExpired] deletes expired
 // documents on demand in both cases (the operator CLI's purge).
 //
+// # The connect-mongo layout
+//
+// With Options.Layout set to LayoutConnectMongo the store reads and writes
+// connect-mongo's documents, so that a Go service shares sessions with an
+// Express app (see compat/express):
+//
+//	{_id: "<session ID>", session: "<express-session JSON>", expires: ISODate("...")}
+//
+// (connect-mongo's default stringify: true). Keys are the raw session IDs
+// and Record.Data is the session string. The version is a hash of it: Save
+// reads the stored string, checks its hash and writes with a filter on
+// that exact string, so a Go write never overwrites a change it did not
+// read (connect-mongo's own writes are unconditional). The claim guard
+// described above is not used for this layout, so on FerretDB v1 the
+// check is best effort. There is no per-user index (UserSessions and
+// DeleteUserSessions report sessionkit.ErrNotSupported); Options.UserKeyOf
+// (compat/express's UserKey) derives Record.UserKey from the data on
+// load. connect-mongo's autoRemove: 'native' needs a TTL index, which
+// FerretDB v1 lacks: there, use autoRemove: 'disabled' on the Node side and
+// let this store sweep.
+//
 // Record.Data is limited to [MaxDataSize] bytes by MongoDB's 16 MiB
 // document limit.
 package mongostore

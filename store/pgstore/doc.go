@@ -65,6 +65,30 @@
 // CleanupInterval to a negative value to disable it and call DeleteExpired
 // from cron or the CLI instead.
 //
+// # The connect-pg-simple layout
+//
+// With Options.Layout set to LayoutConnectPgSimple the store uses the
+// table of connect-pg-simple (default name "session"), so that a Go
+// service shares sessions with an Express app (see compat/express):
+//
+//	CREATE TABLE "session" ("sid" varchar NOT NULL COLLATE "default",
+//		"sess" json NOT NULL, "expire" timestamp(6) NOT NULL,
+//		CONSTRAINT "session_pkey" PRIMARY KEY ("sid"));
+//	CREATE INDEX "IDX_session_expire" ON "session" ("expire");
+//
+// Migrate creates it if missing. Keys are the raw session IDs; Record.Data
+// is the sess JSON text, kept byte for byte (the json type stores its input
+// verbatim); expire is converted to and from instants in SQL with the
+// session's time zone, as connect-pg-simple's to_timestamp() does. The
+// version is a hash of the stored text, and Save is compare-and-swap on it
+// (UPDATE ... WHERE sid = $1 AND left(md5(sess::text), 16) = $4), so a Go
+// write never overwrites a change it did not read; connect-pg-simple's own
+// writes are unconditional. Saving identical text twice yields the same
+// version. The layout has no user column: UserSessions and
+// DeleteUserSessions report sessionkit.ErrNotSupported, and
+// Options.UserKeyOf (compat/express's UserKey) derives Record.UserKey from
+// the data on load.
+//
 // # Errors
 //
 // Operations on a table that does not exist fail with an error that wraps
