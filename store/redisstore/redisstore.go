@@ -18,6 +18,11 @@ import (
 // DefaultPrefix is the key prefix used when Options.Prefix is empty.
 const DefaultPrefix = "sessionkit:"
 
+// indexAttempts bounds how often Save and Touch go back to the user index
+// because the record's user changed between their calls; each retry means
+// another writer made progress.
+const indexAttempts = 10
+
 // maxIndexSlack caps how far beyond a record's expiry its index entry is
 // scored (see the package documentation on the user index).
 const maxIndexSlack = 24 * time.Hour
@@ -176,7 +181,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		}
 		cov = c
 	}
-	for range 3 {
+	for range indexAttempts {
 		res, err := saveScript.Run(ctx, s.client, []string{rk},
 			strconv.FormatUint(rec.Version, 10), rec.Data, expMs, rec.UserKey, cov).Slice()
 		if err != nil {
@@ -222,7 +227,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	rk := s.RecordKey(key)
 	user, cov := "", ""
-	for range 3 {
+	for range indexAttempts {
 		res, err := touchScript.Run(ctx, s.client, []string{rk}, expiry.UnixMilli(), user, cov).Slice()
 		if err != nil {
 			return fmt.Errorf("redisstore: touch %s: %w", key, err)
