@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/url"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func TestInteropMongo(t *testing.T) {
 		Layout:        mongostore.LayoutConnectMongo,
 		UserKeyOf:     express.UserKey,
 		SweepInterval: -1,
+		Logger:        slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
