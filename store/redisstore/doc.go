@@ -77,9 +77,13 @@
 //   - All SCANs each master in pages (never KEYS) and reads each page's
 //     records with one pipeline.
 //
-// Save and Touch cost more only when a user index entry must be created
-// or extended (see below): on login, when a session moves to another user,
-// and when a session's expiry grows past what its index entry covers.
+// Save and Touch cost one or two more round trips only around the user
+// index (see below): on login, on logout or when a session moves to
+// another user, and when a session's expiry grows past what its index
+// entry covers (about once per idle period for a session kept alive by
+// Touch). A request that only reads its session costs exactly one round
+// trip. The first use of each script on a server costs one more (EVALSHA,
+// then EVAL on NOSCRIPT).
 //
 // # Consistency
 //
