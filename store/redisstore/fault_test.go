@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -211,5 +212,74 @@ func TestFaultSentinelFailover(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
+	settleGoroutines(t, base)
+}
+
+// TestFaultEveryCallBounded pauses a private Redis (connections accepted,
+// nothing answered) and checks that every store method returns an error
+// once its context's deadline passes instead of hanging.
+func TestFaultEveryCallBounded(t *testing.T) {
+	testenv.Getenv(t, testenv.RedisURLEnv) // the Redis backends are available
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	srv, err := testenv.StartRedis(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	base := runtime.NumGoroutine()
+	store, err := redisstore.NewFromURL(ctx, srv.URL(), redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "u"}
+	if _, err := store.Save(ctx, "k", rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"Load", func(ctx context.Context) error { _, err := store.Load(ctx, "k"); return err }},
+		{"Save", func(ctx context.Context) error { _, err := store.Save(ctx, "k2", rec); return err }},
+		{"Touch", func(ctx context.Context) error { return store.Touch(ctx, "k", rec.Expiry) }},
+		{"Delete", func(ctx context.Context) error { return store.Delete(ctx, "k") }},
+		{"UserSessions", func(ctx context.Context) error { _, err := store.UserSessions(ctx, "u"); return err }},
+		{"DeleteUserSessions", func(ctx context.Context) error { _, err := store.DeleteUserSessions(ctx, "u"); return err }},
+		{"All", func(ctx context.Context) error {
+			for _, err := range store.All(ctx) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	}
+	const timeout = 200 * time.Millisecond
+	for _, c := range calls {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		err := c.call(cctx)
+		took := time.Since(start)
+		cancel()
+		if err == nil || errors.Is(err, sessionkit.ErrNotFound) || errors.Is(err, sessionkit.ErrConflict) {
+			t.Errorf("%s on a hung server = %v, want a timeout error", c.name, err)
+		}
+		// Generous: the point is that the deadline, not the server, ends
+		// the call.
+		if took > 20*timeout {
+			t.Errorf("%s took %v with a %v deadline", c.name, took, timeout)
+		}
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.Load(ctx, "k"); err != nil || string(got.Data) != "x" {
+		t.Errorf("Load after Resume = %+v, %v", got, err)
+	}
+	store.Close()
 	settleGoroutines(t, base)
 }
