@@ -502,6 +502,16 @@ func testUserIndex(t *testing.T, s sessionkit.Store) {
 		t.Fatalf("carol = %v, want %v (the expired session excluded)", got, want)
 	}
 
+	// A session kept alive by Touch past its first expiry stays listed.
+	mustSave(t, s, "touched", sessionkit.Record{Data: []byte("touched"), Expiry: time.Now().Add(200 * time.Millisecond), UserKey: "frank"})
+	if err := s.Touch(ctxFor(t), "touched", hourFromNow()); err != nil {
+		t.Fatalf("Touch: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got, want := list("frank"), []string{"touched"}; !slices.Equal(got, want) {
+		t.Fatalf("frank = %v, want %v (a touched session dropped out of the index)", got, want)
+	}
+
 	n, err := idx.DeleteUserSessions(ctxFor(t), "bob")
 	if err != nil {
 		t.Fatalf("DeleteUserSessions: %v", err)
