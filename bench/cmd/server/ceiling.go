@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,24 +25,59 @@ func (bareApp) set(w http.ResponseWriter, r *http.Request, _ string) { io.WriteS
 func (bareApp) count(w http.ResponseWriter, r *http.Request)         { writeInt(w, 0) }
 
 // redisBareApp is the Redis ceiling: no session library, the handler talks
-// to Redis itself with the commands sessionkit's redisstore sends for the
-// same request — one HMGET to load, plus one EVALSHA of a compare-and-swap
-// script (HMGET, HSET, PEXPIREAT) to save. The cookie holds the raw key.
+// to Redis itself and sends exactly the commands sessionkit's redisstore
+// sends for the same request — one HMGET to load; to save, the same
+// compare-and-swap script (EVALSHA) — and JSON-encodes its one value, as
+// a hand-written application would. The cookie holds the raw key.
 type redisBareApp struct {
 	client *redis.Client
 	prefix string
 }
 
-var casScript = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'v')
-if (cur[1] or '0') ~= ARGV[1] then return 0 end
-local v = tonumber(cur[1] or '0') + 1
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', v, 'e', ARGV[3])
+// saveScript is the text of store/redisstore's saveScript (scripts.go),
+// copied so that the ceiling makes Redis do the same work; keep the two
+// identical.
+var saveScript = redis.NewScript(`
+local t = redis.call('TIME')
+local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
+` + `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
+if (cur[1] or '0') ~= ARGV[1] then return {0} end
+local exp = tonumber(ARGV[3])
+local user = ARGV[4]
+local cov = -1
+if user ~= '' and exp > nowms then
+  if cur[2] == user and cur[3] then cov = tonumber(cur[3]) end
+  if ARGV[5] ~= '' then cov = math.max(cov, tonumber(ARGV[5])) end
+  if exp > cov then return {2} end
+end
+local v = nowus
+if cur[1] then v = math.max(v, tonumber(cur[1]) + 1) end
+local vs = string.format('%d', v)
+local released, relcov = '', ''
+if cur[2] and cur[2] ~= '' and (cur[2] ~= user or exp <= nowms) then
+  released, relcov = cur[2], cur[3] or ''
+end
+if exp <= nowms then
+  redis.call('DEL', KEYS[1])
+  return {1, vs, released, relcov}
+end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', vs, 'e', ARGV[3], 'u', user)
+if cov >= 0 then
+  redis.call('HSET', KEYS[1], 'x', string.format('%d', cov))
+else
+  redis.call('HDEL', KEYS[1], 'x')
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return v
+return {1, vs, released, relcov}
 `)
 
 const bareCookie = "sid"
+
+type bareRecord struct {
+	N int `json:"n"`
+}
 
 func newRedisBare(ctx context.Context, c config) (app, func(), error) {
 	opts, err := redis.ParseURL(c.redisURL)
@@ -54,43 +89,45 @@ func newRedisBare(ctx context.Context, c config) (app, func(), error) {
 		client.Close()
 		return nil, nil, err
 	}
-	return &redisBareApp{client: client, prefix: c.prefix + ":bare:"}, func() { client.Close() }, nil
+	return &redisBareApp{client: client, prefix: c.prefix + ":bare:{"}, func() { client.Close() }, nil
 }
 
 func (a *redisBareApp) wrap(h http.Handler) http.Handler { return h }
 
-// load returns the record's key, data ("n" as decimal) and version.
-func (a *redisBareApp) load(r *http.Request) (key string, n int, version string, err error) {
+// load returns the record's key, value and version ("0" when absent).
+func (a *redisBareApp) load(r *http.Request) (key string, rec bareRecord, version string, err error) {
 	c, err := r.Cookie(bareCookie)
 	if err != nil {
-		return "", 0, "0", nil
+		return "", rec, "0", nil
 	}
-	key = a.prefix + c.Value
+	key = a.prefix + c.Value + "}"
 	vals, err := a.client.HMGet(r.Context(), key, "d", "v", "e", "u").Result()
 	if err != nil {
-		return "", 0, "", err
-	}
-	if d, ok := vals[0].(string); ok {
-		n, _ = strconv.Atoi(d)
+		return "", rec, "", err
 	}
 	version = "0"
+	if d, ok := vals[0].(string); ok {
+		if err := json.Unmarshal([]byte(d), &rec); err != nil {
+			return "", rec, "", err
+		}
+	}
 	if v, ok := vals[1].(string); ok {
 		version = v
 	}
-	return key, n, version, nil
+	return key, rec, version, nil
 }
 
 func (a *redisBareApp) read(w http.ResponseWriter, r *http.Request) {
-	_, n, _, err := a.load(r)
+	_, rec, _, err := a.load(r)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeInt(w, n)
+	writeInt(w, rec.N)
 }
 
 func (a *redisBareApp) write(w http.ResponseWriter, r *http.Request) {
-	key, n, version, err := a.load(r)
+	key, rec, version, err := a.load(r)
 	if err != nil {
 		fail(w, err)
 		return
@@ -99,19 +136,21 @@ func (a *redisBareApp) write(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 32)
 		rand.Read(b)
 		id := base64.RawURLEncoding.EncodeToString(b)
-		key = a.prefix + id
+		key = a.prefix + id + "}"
 		http.SetCookie(w, &http.Cookie{Name: bareCookie, Value: id, Path: "/", HttpOnly: true})
 	}
+	rec.N++
+	data, _ := json.Marshal(rec)
 	exp := time.Now().Add(24 * time.Hour).UnixMilli()
-	res, err := casScript.Run(r.Context(), a.client, []string{key}, version, n+1, exp).Int()
-	if err == nil && res == 0 {
+	res, err := saveScript.Run(r.Context(), a.client, []string{key}, version, data, exp, "", "").Slice()
+	if err == nil && (len(res) == 0 || res[0] != int64(1)) {
 		err = errors.New("conflict")
 	}
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeInt(w, n+1)
+	writeInt(w, rec.N)
 }
 
 func (a *redisBareApp) set(w http.ResponseWriter, r *http.Request, _ string) {
