@@ -33,6 +33,16 @@ type Options struct {
 	// contain '{' or '}' (they would break the hash tags). Empty means
 	// DefaultPrefix.
 	Prefix string
+
+	// Layout selects the key layout: LayoutNative (the default) or
+	// LayoutConnectRedis, connect-redis's plain JSON strings, for sharing
+	// sessions with an Express app (see compat/express).
+	Layout Layout
+
+	// UserKeyOf, with LayoutConnectRedis, derives a loaded record's
+	// UserKey from its data, since that layout does not store it (for
+	// example compat/express's UserKey, which reads Passport's user).
+	UserKeyOf func(data []byte) string
 }
 
 // Store is a sessionkit.Store on Redis. It also implements
@@ -43,6 +53,8 @@ type Store struct {
 	prefix      string
 	ownsClient  bool
 	scanPattern string
+	layout      Layout
+	userKeyOf   func([]byte) string
 }
 
 var (
@@ -66,6 +78,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
+		if opts.Layout == LayoutConnectRedis {
+			prefix = DefaultConnectRedisPrefix
+		}
 	}
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", prefix)
@@ -74,6 +89,8 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		client:      client,
 		prefix:      prefix,
 		scanPattern: globEscape(prefix) + "{*",
+		layout:      opts.Layout,
+		userKeyOf:   opts.UserKeyOf,
 	}, nil
 }
 
@@ -115,13 +132,21 @@ func (s *Store) Close() error {
 }
 
 // RecordKey returns the Redis key of the record stored under key.
-func (s *Store) RecordKey(key string) string { return s.prefix + "{" + key + "}" }
+func (s *Store) RecordKey(key string) string {
+	if s.layout == LayoutConnectRedis {
+		return s.prefix + key
+	}
+	return s.prefix + "{" + key + "}"
+}
 
 // IndexKey returns the Redis key of userKey's index.
 func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + userKey + "}" }
 
 // Load returns the live record under key with one HMGET.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	if s.layout == LayoutConnectRedis {
+		return s.crLoad(ctx, key)
+	}
 	vals, err := s.client.HMGet(ctx, s.RecordKey(key), "d", "v", "e", "u").Result()
 	if err != nil {
 		return sessionkit.Record{}, fmt.Errorf("redisstore: load %s: %w", key, err)
@@ -167,6 +192,9 @@ func decodeRecord(vals []any) (rec sessionkit.Record, ok bool, err error) {
 // refused attempt and the index entry); a record leaving its user (logout,
 // or a Save into the past) adds one to drop the old entry.
 func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if s.layout == LayoutConnectRedis {
+		return s.crSave(ctx, key, rec)
+	}
 	rk := s.RecordKey(key)
 	expMs := rec.Expiry.UnixMilli()
 	live := rec.Expiry.After(time.Now())
@@ -225,6 +253,9 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 // see the package documentation) it extends the index first, which costs
 // two more.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if s.layout == LayoutConnectRedis {
+		return s.crTouch(ctx, key, expiry)
+	}
 	rk := s.RecordKey(key)
 	user, cov := "", ""
 	for range indexAttempts {
@@ -260,6 +291,9 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 
 // Delete removes the record under key and its user index entry.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if s.layout == LayoutConnectRedis {
+		return s.crDelete(ctx, key)
+	}
 	res, err := deleteScript.Run(ctx, s.client, []string{s.RecordKey(key)}, "").Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: delete %s: %w", key, err)
@@ -276,6 +310,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // and read in one round trip, the records in a second (a pipeline), and
 // only records that still belong to userKey are returned.
 func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
+	if s.layout == LayoutConnectRedis {
+		return nil, errNoIndex
+	}
 	keys, err := s.members(ctx, userKey)
 	if err != nil || len(keys) == 0 {
 		return nil, err
@@ -306,6 +343,9 @@ func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.
 // DeleteUserSessions removes every session of userKey and returns how many
 // it removed. Each record is deleted only if it still belongs to userKey.
 func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
+	if s.layout == LayoutConnectRedis {
+		return 0, errNoIndex
+	}
 	keys, err := s.members(ctx, userKey)
 	if err != nil || len(keys) == 0 {
 		return 0, err
@@ -341,6 +381,9 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, er
 // All yields every live record. It SCANs each master (in Cluster mode,
 // every master in turn) in pages and never uses KEYS.
 func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
+	if s.layout == LayoutConnectRedis {
+		return s.crAll(ctx)
+	}
 	return func(yield func(sessionkit.Entry, error) bool) {
 		nodes, err := s.masters(ctx)
 		if err != nil {
