@@ -13,6 +13,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/mongostore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
+	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
 func uniqueName(prefix string) string {
@@ -75,4 +76,31 @@ func TestInteropMongo(t *testing.T) {
 	}
 	u.Path = "/sessionkit_express"
 	runInterop(t, store, startNode(t, "mongo", u.String(), coll))
+}
+
+func TestInteropRedis(t *testing.T) {
+	t.Parallel()
+	redisURL := testenv.Getenv(t, testenv.RedisURLEnv)
+	nodeModulesOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	prefix := uniqueName("sess_") + ":"
+	store, err := redisstore.NewFromURL(ctx, redisURL, redisstore.Options{
+		Prefix:    prefix,
+		Layout:    redisstore.LayoutConnectRedis,
+		UserKeyOf: express.UserKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for e, err := range store.All(ctx) {
+			if err == nil {
+				store.Delete(ctx, e.Key)
+			}
+		}
+		store.Close()
+	})
+	runInterop(t, store, startNode(t, "redis", redisURL, prefix))
 }
