@@ -132,4 +132,22 @@
 // drop an entry whose record survived. Use WAIT or min-replicas-to-write
 // on the server if that matters to you. Reads from replicas are not supported (go-redis's
 // ReadOnly and RouteBy* options must stay off).
+//
+// # The connect-redis layout
+//
+// With Options.Layout set to LayoutConnectRedis the store uses
+// connect-redis's keys, so that a Go service shares sessions with an
+// Express app (see compat/express): the session JSON as a plain string
+// under Prefix + <session ID> (Prefix defaults to "sess:"), expiring with
+// the session (SET ... PXAT; a save whose expiry has passed deletes the
+// key, as connect-redis does with a TTL of zero or less). Touch is
+// PEXPIREAT; Delete is DEL; All scans Prefix*. The version is a hash of the
+// stored value, and Save is a script that compares the current value's
+// hash with it before writing, so a Go write never overwrites a change it
+// did not read; connect-redis's own writes are unconditional SETs. Saving
+// identical bytes twice yields the same version. Keys carry no hash tags
+// and every script touches one key, so the layout works in Cluster too.
+// There is no per-user index (UserSessions and DeleteUserSessions report
+// sessionkit.ErrNotSupported); Options.UserKeyOf (compat/express's UserKey)
+// derives Record.UserKey from the data on load.
 package redisstore
