@@ -137,6 +137,7 @@ func startNode(t *testing.T, kind, storeURL, storeName string) string {
 		`SECRETS=["`+newSecret+`","`+oldSecret+`"]`,
 		"MAX_AGE=3600000",
 	)
+	dieWithParent(cmd)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
