@@ -295,6 +295,12 @@ func runInterop(t *testing.T, store sessionkit.Store, nodeURL string) {
 	c.post(goURL + "/login?id=0")
 	wantUser(nodeURL, "zero")
 	c.post(goURL + "/login?id=2")
+	// express-session reads what Go wrote and would store it unchanged.
+	raw := c.get(nodeURL + "/raw")
+	rec, err = store.Load(context.Background(), raw["id"].(string))
+	if err != nil || string(rec.Data) != raw["raw"] {
+		t.Fatalf("Go wrote %s (%v)\nexpress-session re-serializes %s", rec.Data, err, raw["raw"])
+	}
 	wantUser(nodeURL, "bob")
 	wantUser(goURL, "bob")
 

@@ -73,6 +73,10 @@ async function main() {
   app.get('/whoami', (req, res) => {
     res.json({ user: req.user ? req.user.name : null, id: req.sessionID, session: req.session });
   });
+  // The session as express-session would store it now.
+  app.get('/raw', (req, res) => {
+    res.json({ id: req.sessionID, raw: JSON.stringify(req.session) });
+  });
   app.post('/login', passport.authenticate('local', { failWithError: true }), (req, res) => {
     res.json({ user: req.user.name, id: req.sessionID });
   });
