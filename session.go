@@ -495,6 +495,11 @@ func (s *Session) loadLocked() error {
 		return nil
 	}
 	now := s.m.now()
+	if st.Created.IsZero() {
+		// The format keeps no creation time (express-session's does not):
+		// only the idle expiry applies.
+		st.Created = now
+	}
 	if !now.Before(rec.Expiry) || !now.Before(s.m.deadline(st)) {
 		if !s.m.backend.clientSide() {
 			s.oldKeys = append(s.oldKeys, key)
