@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sweeper"
 )
 
 // ErrLocked is returned (wrapped) by Open when another process holds the
@@ -49,8 +50,7 @@ type Store struct {
 	logger  *slog.Logger
 	closeMu sync.Mutex
 	closed  bool
-	stop    context.CancelFunc
-	done    chan struct{}
+	sweeper *sweeper.Loop
 }
 
 var (
@@ -225,10 +225,15 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: create buckets in %s: %w", s.path, err)
 	}
 	if c.sweepInterval > 0 {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stop = cancel
-		s.done = make(chan struct{})
-		go s.sweepLoop(ctx, c.sweepInterval)
+		s.sweeper = sweeper.Start(sweeper.Config{
+			Interval: c.sweepInterval,
+			Sweep:    s.DeleteExpired,
+			Report: func(_ int, err error) {
+				if err != nil {
+					s.logger.Error("boltstore: sweep expired sessions", "path", s.path, "err", err)
+				}
+			},
+		})
 	}
 	return s, nil
 }
@@ -243,10 +248,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.stop != nil {
-		s.stop()
-		<-s.done
-	}
+	s.sweeper.Stop()
 	if s.ownsDB {
 		if err := s.db.Close(); err != nil {
 			return fmt.Errorf("boltstore: close %s: %w", s.path, err)
@@ -257,22 +259,6 @@ func (s *Store) Close() error {
 
 // DB returns the underlying database, for backups (Tx.WriteTo) and stats.
 func (s *Store) DB() *bbolt.DB { return s.db }
-
-func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-				s.logger.Error("boltstore: sweep expired sessions", "path", s.path, "err", err)
-			}
-		}
-	}
-}
 
 // buckets holds the store's three buckets within one transaction.
 type buckets struct {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sweeper"
 )
 
 // Options configure a Store. The zero value is usable.
@@ -59,9 +60,7 @@ type Store struct {
 	users   []*userShard
 	version atomic.Uint64
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	sweeper *sweeper.Loop
 }
 
 type entry struct {
@@ -120,8 +119,6 @@ func New(opts Options) *Store {
 		seed:   maphash.MakeSeed(),
 		shards: make([]*shard, opts.Shards),
 		users:  make([]*userShard, opts.Shards),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
 	}
 	perEntries := max(1, opts.MaxEntries/opts.Shards)
 	perBytes := max(1, opts.MaxBytes/int64(opts.Shards))
@@ -130,9 +127,7 @@ func New(opts Options) *Store {
 		s.users[i] = &userShard{users: map[string]map[string]struct{}{}}
 	}
 	if opts.SweepInterval > 0 {
-		go s.sweepLoop(opts.SweepInterval)
-	} else {
-		close(s.done)
+		s.sweeper = sweeper.Start(sweeper.Config{Interval: opts.SweepInterval, Sweep: s.DeleteExpired})
 	}
 	return s
 }
@@ -335,23 +330,8 @@ func (s *Store) Stats() (entries int, bytes int64) {
 // Close stops the background sweeper and waits for it. It is safe to call
 // more than once. The store's data stays readable after Close.
 func (s *Store) Close() error {
-	s.once.Do(func() { close(s.stop) })
-	<-s.done
+	s.sweeper.Stop()
 	return nil
-}
-
-func (s *Store) sweepLoop(interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.DeleteExpired(context.Background())
-		}
-	}
 }
 
 func (s *Store) live(e *entry) bool {

@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sweeper"
 )
 
 // Defaults for [Options].
@@ -91,20 +92,19 @@ type Options struct {
 // implements sessionkit.UserIndex, sessionkit.Iterator, sessionkit.Sweeper
 // and sessionkit.Closer. It is safe for concurrent use.
 type Store struct {
-	client      *mongo.Client
-	ownsClient  bool
-	coll        *mongo.Collection
-	pageSize    int
-	logger      *slog.Logger
-	ttl         bool  // the server deletes expired documents (TTL index)
-	noTTL       error // why the server refused the TTL index
-	guarded     bool  // writes take claims: the server's filtered updates are not atomic
-	stopSweeper context.CancelFunc
-	done        chan struct{}
-	closeOnce   sync.Once
-	closeErr    error
-	layout      Layout
-	userKeyOf   func([]byte) string
+	client     *mongo.Client
+	ownsClient bool
+	coll       *mongo.Collection
+	pageSize   int
+	logger     *slog.Logger
+	ttl        bool  // the server deletes expired documents (TTL index)
+	noTTL      error // why the server refused the TTL index
+	guarded    bool  // writes take claims: the server's filtered updates are not atomic
+	sweeper    *sweeper.Loop
+	closeOnce  sync.Once
+	closeErr   error
+	layout     Layout
+	userKeyOf  func([]byte) string
 }
 
 var (
@@ -193,7 +193,6 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 		coll:       client.Database(opts.Database).Collection(opts.Collection),
 		pageSize:   opts.PageSize,
 		logger:     opts.Logger,
-		done:       make(chan struct{}),
 		layout:     opts.Layout,
 		userKeyOf:  opts.UserKeyOf,
 	}
@@ -227,13 +226,24 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 		s.logger.Info("mongostore: the server has no TTL indexes; expired sessions are deleted by a background sweeper", "collection", name, "interval", interval, "reason", s.noTTL)
 	}
 	if s.ttl || interval < 0 {
-		close(s.done)
-		s.stopSweeper = func() {}
 		return s, nil
 	}
-	sweepCtx, cancel := context.WithCancel(context.Background())
-	s.stopSweeper = cancel
-	go s.sweepLoop(sweepCtx, interval)
+	s.sweeper = sweeper.Start(sweeper.Config{
+		Interval: interval,
+		Jitter:   0.2,
+		// Not bounded by a short timeout: FerretDB v1 can be left
+		// answering "interrupted" after many operations cancelled mid-way.
+		Timeout: sweepTimeout,
+		Sweep:   s.DeleteExpired,
+		Report: func(n int, err error) {
+			switch {
+			case err != nil:
+				s.logger.Warn("mongostore: sweep expired sessions", "collection", s.coll.Name(), "err", err)
+			case n > 0:
+				s.logger.Debug("mongostore: swept expired sessions", "collection", s.coll.Name(), "deleted", n)
+			}
+		},
+	})
 	return s, nil
 }
 
@@ -561,36 +571,11 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// Not bounded by a short interval: FerretDB v1 can be left
-		// answering "interrupted" after many operations cancelled mid-way.
-		opCtx, cancel := context.WithTimeout(ctx, sweepTimeout)
-		n, err := s.DeleteExpired(opCtx)
-		cancel()
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.logger.Warn("mongostore: sweep expired sessions", "collection", s.coll.Name(), "err", err)
-		case n > 0:
-			s.logger.Debug("mongostore: swept expired sessions", "collection", s.coll.Name(), "deleted", n)
-		}
-	}
-}
-
 // Close stops the background sweeper and waits for it, and disconnects the
 // client if Open created it. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.stopSweeper()
-		<-s.done
+		s.sweeper.Stop()
 		if s.ownsClient {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

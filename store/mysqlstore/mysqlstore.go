@@ -8,7 +8,6 @@ import (
 	"iter"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sweeper"
 )
 
 // Defaults for [Options].
@@ -81,8 +81,7 @@ type Store struct {
 		load, insert, revive, update, touch, live, del, user, deleteUserLive, deleteUserRest, firstPage, page, sweep string
 	}
 
-	stop      context.CancelFunc
-	done      chan struct{}
+	sweeper   *sweeper.Loop
 	closeOnce sync.Once
 }
 
@@ -252,19 +251,22 @@ func newStore(db *sql.DB, owns bool, opts Options) (*Store, error) {
 	s.q.page = "SELECT " + cols + " FROM " + t + " WHERE `key` > ? AND `expiry` > ? ORDER BY `key` LIMIT ?"
 	s.q.sweep = "DELETE FROM " + t + " WHERE `expiry` <= ? ORDER BY `expiry` LIMIT ?"
 
-	s.done = make(chan struct{})
 	interval := opts.CleanupInterval
 	if interval == 0 {
 		interval = DefaultCleanupInterval
 	}
-	if interval < 0 {
-		close(s.done)
-		s.stop = func() {}
-		return s, nil
+	if interval > 0 {
+		s.sweeper = sweeper.Start(sweeper.Config{
+			Interval: interval,
+			Jitter:   0.2,
+			Sweep:    s.DeleteExpired,
+			Report: func(_ int, err error) {
+				if err != nil {
+					s.logger.LogAttrs(context.Background(), slog.LevelWarn, "mysqlstore: background sweep failed", slog.String("table", s.table), slog.Any("err", err))
+				}
+			},
+		})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	go s.sweepLoop(ctx, interval)
 	return s, nil
 }
 
@@ -637,30 +639,12 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	}
 }
 
-func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
-	for {
-		d := time.Duration(float64(interval) * (0.8 + 0.4*rand.Float64()))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-			s.logger.LogAttrs(ctx, slog.LevelWarn, "mysqlstore: background sweep failed", slog.String("table", s.table), slog.Any("err", err))
-		}
-	}
-}
-
 // Close stops the background sweeper and waits for it to finish, then
 // closes the connection pool if the store opened it (Open).
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.stop()
-		<-s.done
+		s.sweeper.Stop()
 		if s.ownsDB {
 			err = s.db.Close()
 		}

@@ -7,7 +7,6 @@ import (
 	"iter"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sweeper"
 )
 
 // Defaults for [Options].
@@ -91,8 +91,7 @@ type Store struct {
 		load, insert, update, touch, del, user, deleteUser, page, firstPage, sweep string
 	}
 
-	stop      context.CancelFunc
-	done      chan struct{}
+	sweeper   *sweeper.Loop
 	closeOnce sync.Once
 }
 
@@ -199,19 +198,22 @@ SELECT key FROM ` + t + ` WHERE expiry <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 		s.pgSimpleQueries()
 	}
 
-	s.done = make(chan struct{})
 	interval := opts.CleanupInterval
 	if interval == 0 {
 		interval = DefaultCleanupInterval
 	}
-	if interval < 0 {
-		close(s.done)
-		s.stop = func() {}
-		return s, nil
+	if interval > 0 {
+		s.sweeper = sweeper.Start(sweeper.Config{
+			Interval: interval,
+			Jitter:   0.2,
+			Sweep:    s.DeleteExpired,
+			Report: func(_ int, err error) {
+				if err != nil {
+					s.logger.LogAttrs(context.Background(), slog.LevelWarn, "pgstore: background sweep failed", slog.String("table", s.table), slog.Any("err", err))
+				}
+			},
+		})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	go s.sweepLoop(ctx, interval)
 	return s, nil
 }
 
@@ -548,30 +550,11 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	}
 }
 
-func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
-	for {
-		// ±20% jitter.
-		d := time.Duration(float64(interval) * (0.8 + 0.4*rand.Float64()))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-			s.logger.LogAttrs(ctx, slog.LevelWarn, "pgstore: background sweep failed", slog.String("table", s.table), slog.Any("err", err))
-		}
-	}
-}
-
 // Close stops the background sweeper and waits for it to finish, then
 // closes the pool if the store opened it (Open). It returns nil.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.stop()
-		<-s.done
+		s.sweeper.Stop()
 		if s.ownsPool {
 			s.pool.Close()
 		}
