@@ -23,6 +23,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,6 +86,7 @@ type options struct {
 	cacheDir              string
 	waitLoad              float64
 	waitMax               time.Duration
+	repeat                int
 }
 
 func main() {
@@ -94,7 +97,7 @@ func main() {
 	flag.StringVar(&o.postgresURL, "postgres", os.Getenv("SESSIONKIT_POSTGRES_URL"), "PostgreSQL URL for the PostgreSQL targets")
 	flag.IntVar(&o.workers, "workers", 32, "concurrent clients, each with its own session")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each cell")
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured load per cell")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured load per cell")
 	flag.IntVar(&o.lostN, "lost-n", 32, "concurrent updates per lost-update round")
 	flag.IntVar(&o.lostRounds, "lost-rounds", 5, "lost-update rounds per target")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (default: all)")
@@ -103,6 +106,7 @@ func main() {
 	flag.StringVar(&o.cacheDir, "cache", defaultCache(), "where the Node packages are installed")
 	flag.Float64Var(&o.waitLoad, "wait-load", 1.5, "wait until the 1-minute load average is below this before measuring (0: don't wait)")
 	flag.DurationVar(&o.waitMax, "wait-max", 15*time.Minute, "longest wait for -wait-load")
+	flag.IntVar(&o.repeat, "repeat", 3, "passes over all targets; each cell reports its median pass (by requests/s)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -145,6 +149,7 @@ type report struct {
 	Workers            int
 	Warmup, Duration   time.Duration
 	LostN, LostRounds  int
+	Passes             int
 	GoVersion, NodeVer string
 	CPUs               int
 	Started            time.Time
@@ -195,35 +200,62 @@ func run(ctx context.Context, o options) error {
 		CPUs: runtime.NumCPU(), Started: time.Now(),
 	}
 	prefix := fmt.Sprintf("bench%d", time.Now().Unix())
-	for _, t := range selected {
-		skip := ""
-		switch {
-		case t.Needs == "redis" && o.redisURL == "":
-			skip = "SESSIONKIT_REDIS_URL not set"
-		case t.Needs == "postgres" && o.postgresURL == "":
-			skip = "SESSIONKIT_POSTGRES_URL not set"
-		case t.Node && nodeErr != nil:
-			skip = "Node: " + nodeErr.Error()
-		}
-		if skip == "" {
-			cells, l, err := runTarget(ctx, o, t, serverBin, nodeDir, tmp, prefix)
-			if err != nil {
+	// Passes interleave the targets, so that a burst of other work on the
+	// machine hits one pass of several targets rather than every pass of
+	// one; each cell then reports its median pass.
+	passes := map[string][]cell{}
+	skipped := map[string]string{}
+	lostBy := map[string]lost{}
+	for pass := range max(o.repeat, 1) {
+		for _, t := range selected {
+			if skipped[t.Name] != "" {
+				continue
+			}
+			skip := ""
+			switch {
+			case t.Needs == "redis" && o.redisURL == "":
+				skip = "SESSIONKIT_REDIS_URL not set"
+			case t.Needs == "postgres" && o.postgresURL == "":
+				skip = "SESSIONKIT_POSTGRES_URL not set"
+			case t.Node && nodeErr != nil:
+				skip = "Node: " + nodeErr.Error()
+			}
+			if skip == "" {
+				log.Printf("pass %d of %d: %s", pass+1, o.repeat, t.Name)
+				cells, l, err := runTarget(ctx, o, t, serverBin, nodeDir, tmp, fmt.Sprintf("%s%d", prefix, pass), pass == 0)
+				if err == nil {
+					for _, c := range cells {
+						passes[t.Name+"/"+c.Workload] = append(passes[t.Name+"/"+c.Workload], c)
+					}
+					if pass == 0 {
+						lostBy[t.Name] = l
+					}
+					continue
+				}
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
 				skip = err.Error()
-			} else {
-				rep.Cells = append(rep.Cells, cells...)
-				rep.Lost = append(rep.Lost, l)
+			}
+			log.Printf("%s: skipped: %s", t.Name, skip)
+			skipped[t.Name] = skip
+		}
+	}
+	for _, t := range selected {
+		for _, w := range workloads {
+			if skip := skipped[t.Name]; skip != "" {
+				rep.Cells = append(rep.Cells, cell{Target: t, Workload: w.Name, Skipped: skip})
 				continue
 			}
+			rep.Cells = append(rep.Cells, median(passes[t.Name+"/"+w.Name]))
 		}
-		log.Printf("%s: skipped: %s", t.Name, skip)
-		for _, w := range workloads {
-			rep.Cells = append(rep.Cells, cell{Target: t, Workload: w.Name, Skipped: skip})
+		if skip := skipped[t.Name]; skip != "" {
+			rep.Lost = append(rep.Lost, lost{Target: t, Skipped: skip})
+		} else {
+			rep.Lost = append(rep.Lost, lostBy[t.Name])
 		}
-		rep.Lost = append(rep.Lost, lost{Target: t, Skipped: skip})
 	}
+	rep.Passes = max(o.repeat, 1)
 	rep.LoadEnd = loadAvg()
 
 	md := rep.markdown()
@@ -243,9 +275,16 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
+// median returns the cell with the median requests/s of its passes.
+func median(cs []cell) cell {
+	sorted := slices.Clone(cs)
+	slices.SortFunc(sorted, func(a, b cell) int { return cmp.Compare(a.Result.RPS(), b.Result.RPS()) })
+	return sorted[len(sorted)/2]
+}
+
 // runTarget starts t's server, runs every workload and the lost-update
 // probe against it, and stops it.
-func runTarget(ctx context.Context, o options, t target, serverBin, nodeDir, tmp, prefix string) ([]cell, lost, error) {
+func runTarget(ctx context.Context, o options, t target, serverBin, nodeDir, tmp, prefix string, probeLost bool) ([]cell, lost, error) {
 	var cmd *exec.Cmd
 	if t.Node {
 		cmd = exec.CommandContext(ctx, "node", filepath.Join(nodeDir, "server.js"),
@@ -294,6 +333,9 @@ func runTarget(ctx context.Context, o options, t target, serverBin, nodeDir, tmp
 	}
 
 	l := lost{Target: t}
+	if !probeLost {
+		return cells, l, nil
+	}
 	if t.Ceiling {
 		l.Skipped = "no sessions"
 		return cells, l, nil

@@ -42,9 +42,10 @@ func thousands(f float64) string {
 func (rep *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s: %d CPUs, %s, Node %s; %d clients each with its own session, %s warm-up then %s measured per cell; "+
+		"%d passes over all targets, each cell showing its median pass by requests/s; "+
 		"load average (1/5/15 min) %s at the start, %s at the end.\n\n",
 		rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.CPUs, rep.GoVersion, orNA(rep.NodeVer),
-		rep.Workers, rep.Warmup, rep.Duration, rep.LoadStart, rep.LoadEnd)
+		rep.Workers, rep.Warmup, rep.Duration, rep.Passes, rep.LoadStart, rep.LoadEnd)
 	b.WriteString("| target | library | store | workload | requests/s | p50 ms | p99 ms | allocs/req | errors |\n")
 	b.WriteString("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, c := range rep.Cells {
@@ -199,8 +200,8 @@ func (rep *report) svg() string {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">HTTP requests/s on loopback, %d clients (higher is better)</text>`+"\n", rep.Workers)
-	fmt.Fprintf(&b, `<text x="10" y="36" font-size="11" fill="#555">%s, %d CPUs, load average %s at the start; %s warm-up, %s measured per bar (bench/cmd/compare)</text>`+"\n",
-		html.EscapeString(rep.GoVersion), rep.CPUs, html.EscapeString(rep.LoadStart), rep.Warmup, rep.Duration)
+	fmt.Fprintf(&b, `<text x="10" y="36" font-size="11" fill="#555">%s, %d CPUs, load average %s at the start; %s warm-up, %s measured, median of %d passes per bar (bench/cmd/compare)</text>`+"\n",
+		html.EscapeString(rep.GoVersion), rep.CPUs, html.EscapeString(rep.LoadStart), rep.Warmup, rep.Duration, rep.Passes)
 	for i, w := range workloads {
 		x := label + i*140
 		fmt.Fprintf(&b, `<rect x="%d" y="46" width="12" height="12" fill="%s"/><text x="%d" y="56">%s</text>`+"\n", x, colors[i], x+16, html.EscapeString(workloadTitle(w.Name)))
