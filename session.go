@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
@@ -709,6 +710,9 @@ func (s *Session) update(now, exp time.Time) error {
 		if attempt >= m.MaxRetries {
 			return fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
 		}
+		if err := backoff(s.r.Context(), attempt); err != nil {
+			return fmt.Errorf("sessionkit: save session: %w", err)
+		}
 		ops := s.ops
 		if err := s.reloadLocked(); err != nil {
 			return err
@@ -723,6 +727,30 @@ func (s *Session) update(now, exp time.Time) error {
 			s.apply(o)
 		}
 		exp = m.expiry(s.st, now)
+	}
+}
+
+// Conflict retries wait a random time up to a cap that doubles with each
+// attempt, so that writers contending for one session spread out instead
+// of reloading in lockstep.
+const (
+	backoffBase = 250 * time.Microsecond
+	backoffCap  = 25 * time.Millisecond
+)
+
+// backoff waits before retry attempt+1, or until ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	limit := backoffCap
+	if attempt < 10 {
+		limit = min(backoffCap, backoffBase<<attempt)
+	}
+	t := time.NewTimer(rand.N(limit) + 1)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
