@@ -253,19 +253,21 @@ func (m *Manager) observe(e Event) {
 	}
 }
 
-// timed runs a store operation under OpTimeout and reports it.
+// timed runs a store operation under OpTimeout and reports it to the
+// Observer (timing it only when there is one).
 func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Context) error) error {
 	ctx, cancel := m.opContext(ctx)
 	defer cancel()
+	if m.Observer == nil {
+		return op(ctx)
+	}
 	start := time.Now()
 	err := op(ctx)
-	if m.Observer != nil {
-		e := Event{Kind: kind, Duration: time.Since(start)}
-		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
-			e.Err = err
-		}
-		m.observe(e)
+	e := Event{Kind: kind, Duration: time.Since(start)}
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		e.Err = err
 	}
+	m.observe(e)
 	return err
 }
 

@@ -471,29 +471,38 @@ func (s *Session) loadLocked() error {
 		return s.loadErr
 	}
 	s.loaded = true
-	s.reset()
+	if !s.loadStored() {
+		s.reset()
+	}
+	return s.loadErr
+}
+
+// loadStored loads the session the client's token names. It reports false
+// when there is none to use (no token, a bad one, an unknown, undecodable
+// or expired session, or a store error recorded in s.loadErr).
+func (s *Session) loadStored() bool {
 	token := s.m.transport().Token(s.r)
 	if token == "" {
-		return nil
+		return false
 	}
 	s.hadToken = true
 	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
 	switch {
 	case errors.Is(err, errBadToken):
 		s.m.observe(Event{Kind: EventBadToken})
-		return nil
+		return false
 	case errors.Is(err, ErrNotFound):
-		return nil
+		return false
 	case err != nil:
 		s.loadErr = fmt.Errorf("sessionkit: load session: %w", err)
-		return s.loadErr
+		return false
 	}
 	st, err := s.m.Codec.Decode(rec.Data)
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
 		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
 		s.m.observe(Event{Kind: EventError, Err: err})
-		return nil
+		return false
 	}
 	now := s.m.now()
 	if st.Created.IsZero() {
@@ -505,11 +514,11 @@ func (s *Session) loadLocked() error {
 		if !s.m.backend.clientSide() {
 			s.oldKeys = append(s.oldKeys, key)
 		}
-		return nil
+		return false
 	}
 	s.id, s.key, s.rec, s.st, s.userKey, s.stored = id, key, rec, st, rec.UserKey, true
 	s.reseal = s.m.backend.reseal(token)
-	return nil
+	return true
 }
 
 // reloadLocked reads the current record for s.key, dropping local changes.
