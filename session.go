@@ -411,6 +411,11 @@ func (s *Session) Destroy() error {
 // Save commits the session now instead of when the response headers are
 // written. It is useful before long-running work, or to learn of a failed
 // save in the handler.
+//
+// When Save fails, the changes stay pending: they are committed again when
+// the response headers are written, and if that fails too the
+// ErrorHandler answers instead of the handler. Call Reload first to drop
+// them instead.
 func (s *Session) Save() error {
 	if s == nil {
 		return ErrNoSession
