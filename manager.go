@@ -195,14 +195,6 @@ func (m *Manager) key(id string) string {
 	return hashedKey(id)
 }
 
-// opContext bounds one store call.
-func (m *Manager) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if m.OpTimeout <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, m.OpTimeout)
-}
-
 // fail answers the request with the ErrorHandler and logs err.
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	m.logger().ErrorContext(r.Context(), "session error", "err", err, "method", r.Method, "path", r.URL.Path)
@@ -256,8 +248,11 @@ func (m *Manager) observe(e Event) {
 // timed runs a store operation under OpTimeout and reports it to the
 // Observer (timing it only when there is one).
 func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Context) error) error {
-	ctx, cancel := m.opContext(ctx)
-	defer cancel()
+	if m.OpTimeout > 0 {
+		op := newOpDeadline(ctx, time.Now().Add(m.OpTimeout))
+		defer op.release()
+		ctx = op
+	}
 	if m.Observer == nil {
 		return op(ctx)
 	}

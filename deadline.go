@@ -1,0 +1,149 @@
+package sessionkit
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// opDeadline is the context each store call runs under: its parent plus a
+// deadline. Unlike context.WithDeadline it starts no timer until someone
+// waits on Done, so calls that only poll Err (an in-memory store) cost no
+// timer, while network drivers that wait on Done get the usual behaviour.
+// Err and Deadline honour the deadline either way.
+type opDeadline struct {
+	parent   context.Context
+	deadline time.Time
+
+	mu      sync.Mutex
+	done    chan struct{} // nil until Done is first called
+	err     error         // set once done is closed
+	timer   *time.Timer
+	unwatch func() bool // stops watching the parent
+	after   map[*func()]struct{}
+}
+
+func newOpDeadline(parent context.Context, d time.Time) *opDeadline {
+	if pd, ok := parent.Deadline(); ok && pd.Before(d) {
+		d = pd
+	}
+	return &opDeadline{parent: parent, deadline: d}
+}
+
+// Deadline implements context.Context.
+func (c *opDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Value implements context.Context.
+func (c *opDeadline) Value(key any) any { return c.parent.Value(key) }
+
+// Done implements context.Context. The first call starts the timer and
+// the watch on the parent.
+func (c *opDeadline) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done != nil {
+		return c.done
+	}
+	c.done = make(chan struct{})
+	if c.err != nil { // released before anyone waited
+		close(c.done)
+		return c.done
+	}
+	if err := c.expired(); err != nil {
+		c.finishLocked(err)
+		return c.done
+	}
+	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.finish(context.DeadlineExceeded) })
+	c.unwatch = context.AfterFunc(c.parent, func() { c.finish(c.parent.Err()) })
+	return c.done
+}
+
+// Err implements context.Context.
+func (c *opDeadline) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	return c.expired()
+}
+
+// expired reports the parent's error or a passed deadline.
+func (c *opDeadline) expired() error {
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// AfterFunc arranges for f to run in its own goroutine once the context
+// is done, like context.AfterFunc. The context package calls it when a
+// context is derived from this one, so that deriving costs no goroutine.
+func (c *opDeadline) AfterFunc(f func()) (stop func() bool) {
+	c.Done() // start watching
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	if c.after == nil {
+		c.after = map[*func()]struct{}{}
+	}
+	key := &f
+	c.after[key] = struct{}{}
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, pending := c.after[key]
+		delete(c.after, key)
+		return pending
+	}
+}
+
+func (c *opDeadline) finish(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finishLocked(err)
+}
+
+func (c *opDeadline) finishLocked(err error) {
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	close(c.done)
+	c.stopLocked()
+}
+
+// release stops the timer and the parent watch; the Manager calls it when
+// the store call returns, as it would call a CancelFunc.
+func (c *opDeadline) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = context.Canceled
+		if c.done != nil {
+			close(c.done)
+		}
+	}
+	c.stopLocked()
+}
+
+// stopLocked stops the timer and the parent watch, and runs the AfterFunc
+// callbacks (the context is done). c.mu must be held.
+func (c *opDeadline) stopLocked() {
+	for f := range c.after {
+		go (*f)()
+	}
+	c.after = nil
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.unwatch != nil {
+		c.unwatch()
+	}
+}
