@@ -53,6 +53,9 @@
 //	sessionkit:u:{U}    zset   the sessions of user U: member K, score = a
 //	                           time (Unix ms) until which K may live;
 //	                           expires with its highest score
+//	sessionkit:h:{U}    zset   the highest score each of U's sessions has
+//	                           had in sessionkit:u:{U}, so that scores only
+//	                           grow (see indexAddScript); expires likewise
 //
 // The braces are Redis Cluster hash tags: every key of one session lives
 // in one slot, and so does each user's index, so no command or script ever

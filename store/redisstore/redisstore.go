@@ -142,6 +142,10 @@ func (s *Store) RecordKey(key string) string {
 // IndexKey returns the Redis key of userKey's index.
 func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + userKey + "}" }
 
+// highWaterKey is where indexAddScript keeps the highest index score each
+// of userKey's sessions has had (same slot as IndexKey).
+func (s *Store) highWaterKey(userKey string) string { return s.prefix + "h:{" + userKey + "}" }
+
 // Load returns the live record under key with one HMGET.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
 	if s.layout == LayoutConnectRedis {
@@ -493,7 +497,7 @@ func (s *Store) members(ctx context.Context, userKey string) ([]string, error) {
 func (s *Store) indexAdd(ctx context.Context, userKey, key string, expiry time.Time) (string, error) {
 	slack := min(max(time.Until(expiry), 0), maxIndexSlack)
 	want := expiry.Add(slack).UnixMilli()
-	cov, err := indexAddScript.Run(ctx, s.client, []string{s.IndexKey(userKey)}, key, want).Text()
+	cov, err := indexAddScript.Run(ctx, s.client, []string{s.IndexKey(userKey), s.highWaterKey(userKey)}, key, want).Text()
 	if err != nil {
 		return "", fmt.Errorf("index user %s: %w", userKey, err)
 	}

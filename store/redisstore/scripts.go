@@ -99,24 +99,35 @@ redis.call('DEL', KEYS[1])
 return {1, cur[2] or '', cur[3] or ''}
 `)
 
-// indexAddScript adds a member to a user's index (a sorted set scored by
-// coverage ms), after pruning members whose score has passed.
+// indexAddScript adds a member to a user's index (KEYS[1], a sorted set
+// scored by coverage ms), after pruning members whose score has passed.
 //
-// ARGV: member (record key), wanted score. If the member is already
-// present with a score of at least the wanted one, its score is raised by
-// one: every call changes the score, so a concurrent conditional removal
-// (unindexScript) that read the old score cannot remove the entry a new
-// record relies on. The set expires with its highest score.
+// ARGV: member (record key), wanted score. Every score ever given to a
+// member is greater than any it had before: KEYS[2] (same slot) keeps each
+// member's highest score so far, and a wanted score at or below it is
+// raised past it. A conditional removal (unindexScript) still pending for
+// an old score can therefore never match, and never remove, the entry a
+// newer record relies on — not even after the old entry was removed and
+// the member added again. Both sets expire with their highest score; a
+// high-water mark in the past can go, since every record it covered has
+// expired and every new score is in the future.
 // Reply: the member's score now.
 var indexAddScript = redis.NewScript(luaNow + `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', nowms))
+local past = '(' .. string.format('%d', nowms)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', past)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', past)
 local s = tonumber(ARGV[2])
+local hw = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if hw and tonumber(hw) >= s then s = tonumber(hw) + 1 end
 local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if old and tonumber(old) >= s then s = tonumber(old) + 1 end
 local ss = string.format('%d', s)
 redis.call('ZADD', KEYS[1], ss, ARGV[1])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], string.format('%d', tonumber(top[2])))
+redis.call('ZADD', KEYS[2], ss, ARGV[1])
+for i = 1, 2 do
+  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[i], string.format('%d', tonumber(top[2])))
+end
 return ss
 `)
 
