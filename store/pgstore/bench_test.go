@@ -1,15 +1,10 @@
 package pgstore_test
 
 import (
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/pgstore"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 // BenchmarkMiddleware measures whole requests through sessionkit's
@@ -21,77 +16,5 @@ import (
 //	go run ./internal/testenv/cmd/withbackends -only postgres -- go test -run '^$' -bench Middleware -benchtime 2s ./store/pgstore
 func BenchmarkMiddleware(b *testing.B) {
 	s := newStore(b, pgstore.Options{})
-	benchMiddleware(b, s)
-}
-
-func benchMiddleware(b *testing.B, store sessionkit.Store) {
-	var failures atomic.Int64
-	m := sessionkit.New(store)
-	m.Logger = slog.New(slog.DiscardHandler)
-	m.TouchInterval = time.Hour // steady state: no idle-timeout touches
-	m.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		if failures.Add(1) == 1 {
-			b.Errorf("request failed: %v", err)
-		}
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	read := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n, err := sessionkit.Get[int](sessionkit.From(r.Context()), "n"); err != nil || n < 1 {
-			failures.Add(1)
-		}
-	}))
-	rmw := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sessionkit.From(r.Context())
-		n, err := sessionkit.Get[int](s, "n")
-		if err == nil {
-			err = s.Set("n", n+1)
-		}
-		if err != nil {
-			failures.Add(1)
-		}
-	}))
-	seed := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := sessionkit.From(r.Context()).Set("n", 1); err != nil {
-			failures.Add(1)
-		}
-	}))
-	newSession := func() string {
-		rec := httptest.NewRecorder()
-		seed.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-		for _, c := range rec.Result().Cookies() {
-			return c.Name + "=" + c.Value
-		}
-		b.Fatal("seeding a session set no cookie")
-		return ""
-	}
-	do := func(h http.Handler, cookie string) {
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", cookie)
-		h.ServeHTTP(httptest.NewRecorder(), req)
-	}
-	for _, bc := range []struct {
-		name string
-		h    http.Handler
-	}{{"read", read}, {"rmw", rmw}} {
-		b.Run(bc.name+"/serial", func(b *testing.B) {
-			cookie := newSession()
-			b.ReportAllocs()
-			for b.Loop() {
-				do(bc.h, cookie)
-			}
-		})
-		b.Run(bc.name+"/parallel16", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetParallelism(8) // 8×GOMAXPROCS(2) goroutines on the dev machine
-			b.RunParallel(func(pb *testing.PB) {
-				cookie := newSession()
-				for pb.Next() {
-					do(bc.h, cookie)
-				}
-			})
-		})
-	}
-	if n := failures.Load(); n > 0 {
-		b.Fatalf("%d requests failed", n)
-	}
+	storetest.BenchmarkMiddleware(b, s)
 }
