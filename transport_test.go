@@ -335,3 +335,20 @@ func TestReloadOfNewSessionDiscardsChanges(t *testing.T) {
 		t.Fatal("a reloaded, empty new session was stored")
 	}
 }
+
+func TestHMACSignatureHasOneSpelling(t *testing.T) {
+	s, err := sessionkit.NewHMACSigner(bytes.Repeat([]byte("k"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := s.Sign("token")
+	if _, ok := s.Verify(signed); !ok {
+		t.Fatal("Verify refused its own signature")
+	}
+	i := len(signed) - 10
+	for _, bad := range []string{signed[:i] + "\r" + signed[i:], signed[:i] + "\n" + signed[i:], signed + "\n"} {
+		if _, ok := s.Verify(bad); ok {
+			t.Errorf("Verify accepted %q", bad)
+		}
+	}
+}

@@ -282,7 +282,9 @@ func (s *Store) Open(token string) (sessionkit.Record, error) {
 		return sessionkit.Record{}, ErrInvalidToken
 	}
 	raw, err := encoding.DecodeString(token)
-	if err != nil || raw[0] != formatVersion {
+	// The length check refuses line breaks, which the decoder skips: a
+	// token has one spelling only.
+	if err != nil || encoding.EncodedLen(len(raw)) != len(token) || raw[0] != formatVersion {
 		return sessionkit.Record{}, ErrInvalidToken
 	}
 	k := s.key(raw[1 : 1+keyIDLen])

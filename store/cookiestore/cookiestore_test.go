@@ -385,3 +385,22 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestOpenRefusesLineBreaks(t *testing.T) {
+	s, err := cookiestore.New("session", bytes.Repeat([]byte("s"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := s.Seal(sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(token); err != nil {
+		t.Fatalf("Open(sealed) = %v", err)
+	}
+	for _, bad := range []string{token[:10] + "\n" + token[10:], token[:10] + "\r\n" + token[10:], token + "\n"} {
+		if _, err := s.Open(bad); !errors.Is(err, cookiestore.ErrInvalidToken) {
+			t.Errorf("Open(%q) = %v, want ErrInvalidToken", bad, err)
+		}
+	}
+}
