@@ -203,7 +203,14 @@ func DSNFromURL(rawURL string) (string, error) {
 	if strings.Contains(cfg.DBName, "/") {
 		return "", fmt.Errorf("mysqlstore: invalid URL: database name %q contains '/'", cfg.DBName)
 	}
-	return cfg.FormatDSN(), nil
+	// The DSN grammar cannot express every address or name (a socket path
+	// with '@' or ')', say): make sure the driver reads back what we mean.
+	dsn := cfg.FormatDSN()
+	back, err := mysql.ParseDSN(dsn)
+	if err != nil || back.Net != cfg.Net || back.Addr != cfg.Addr || back.User != cfg.User || back.Passwd != cfg.Passwd || back.DBName != cfg.DBName {
+		return "", errors.New("mysqlstore: invalid URL: its host, socket or database name cannot be written as a driver DSN")
+	}
+	return dsn, nil
 }
 
 func newStore(db *sql.DB, owns bool, opts Options) (*Store, error) {
