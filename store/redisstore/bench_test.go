@@ -94,7 +94,7 @@ func ceilingHandler(client redis.UniversalClient, s *redisstore.Store) http.Hand
 			data.N++
 			enc, _ := json.Marshal(data)
 			exp := time.Now().Add(time.Hour).UnixMilli()
-			res, err := redisstore.SaveScript.Run(ctx, client, []string{key}, vals[1], enc, exp, "", "").Slice()
+			res, err := redisstore.SaveScript.Run(ctx, client, []string{key, s.ReleasedKey(ck.Value)}, vals[1], enc, exp, "", "").Slice()
 			if err != nil || res[0].(int64) != 1 {
 				http.Error(w, fmt.Sprint("save: ", err, res), 503)
 				return

@@ -56,6 +56,10 @@
 //	sessionkit:h:{U}    zset   the highest score each of U's sessions has
 //	                           had in sessionkit:u:{U}, so that scores only
 //	                           grow (see indexAddScript); expires likewise
+//	sessionkit:r{K}     string the highest index coverage a record under K
+//	                           gave up (to another user, by logout, expiry
+//	                           or deletion); exists only while that
+//	                           coverage is in the future, and expires at it
 //
 // The braces are Redis Cluster hash tags: every key of one session lives
 // in one slot, and so does each user's index, so no command or script ever
@@ -91,7 +95,7 @@
 // # Consistency
 //
 // The record is the truth. Save's compare-and-swap, Touch and Delete are
-// atomic on the record (each is one script on one key). Reads of a record
+// atomic on the record (each is one script on the session's keys). Reads of a record
 // see the latest write: the store talks only to masters.
 //
 // The user index lives in another slot than the records, so it cannot be
@@ -117,7 +121,12 @@
 //     another user remove the old entry at once, but only if its score
 //     still equals the record's x: adding to the index always changes the
 //     entry's score, so a concurrent login that re-created the entry is
-//     never undone.
+//     never undone. Such a removal may arrive late, so a record never
+//     rests on a score that was given up: giving up x raises the session's
+//     released coverage (sessionkit:r{K}) to x, and Save and Touch accept
+//     a coverage from the index only above it — a login that obtained its
+//     entry before a concurrent Touch raised the entry, and writes after
+//     that Touch's record was deleted, asks the index again.
 //   - Index writes are amortised. An entry is scored at the record's
 //     expiry plus its remaining lifetime (at most 24 hours more), so a
 //     session whose idle timeout is extended by Touch rewrites its index

@@ -10,6 +10,9 @@ import (
 // script Save runs.
 var SaveScript = saveScript
 
+// ReleasedKey is the second key SaveScript takes.
+func (s *Store) ReleasedKey(key string) string { return s.releasedKey(key) }
+
 // LoadScripts loads every script on every master, so that tests counting
 // round trips do not see the one-off NOSCRIPT fallback.
 func LoadScripts(ctx context.Context, c redis.UniversalClient) error {

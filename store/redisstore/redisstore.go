@@ -142,6 +142,11 @@ func (s *Store) RecordKey(key string) string {
 // IndexKey returns the Redis key of userKey's index.
 func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + userKey + "}" }
 
+// releasedKey is where Save, Touch and Delete keep the highest index
+// coverage a record under key gave up (same slot as RecordKey; see
+// scripts.go).
+func (s *Store) releasedKey(key string) string { return s.prefix + "r{" + key + "}" }
+
 // highWaterKey is where indexAddScript keeps the highest index score each
 // of userKey's sessions has had (same slot as IndexKey).
 func (s *Store) highWaterKey(userKey string) string { return s.prefix + "h:{" + userKey + "}" }
@@ -199,7 +204,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 	if s.layout == LayoutConnectRedis {
 		return s.crSave(ctx, key, rec)
 	}
-	rk := s.RecordKey(key)
+	keys := []string{s.RecordKey(key), s.releasedKey(key)}
 	expMs := rec.Expiry.UnixMilli()
 	live := rec.Expiry.After(time.Now())
 	cov := ""
@@ -207,14 +212,14 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		// A new record for a user (a login) always needs an index entry:
 		// add it before the record, so the record is never visible
 		// without one.
-		c, err := s.indexAdd(ctx, rec.UserKey, key, rec.Expiry)
+		c, err := s.indexAdd(ctx, rec.UserKey, key, rec.Expiry, "")
 		if err != nil {
 			return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
 		}
 		cov = c
 	}
 	for range indexAttempts {
-		res, err := saveScript.Run(ctx, s.client, []string{rk},
+		res, err := saveScript.Run(ctx, s.client, keys,
 			strconv.FormatUint(rec.Version, 10), rec.Data, expMs, rec.UserKey, cov).Slice()
 		if err != nil {
 			return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
@@ -239,7 +244,10 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 			}
 			return v, nil
 		case 2:
-			c, err := s.indexAdd(ctx, rec.UserKey, key, rec.Expiry)
+			if len(res) != 2 {
+				return 0, fmt.Errorf("redisstore: save %s: unexpected reply %v", key, res)
+			}
+			c, err := s.indexAdd(ctx, rec.UserKey, key, rec.Expiry, str(res[1]))
 			if err != nil {
 				return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
 			}
@@ -260,10 +268,10 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if s.layout == LayoutConnectRedis {
 		return s.crTouch(ctx, key, expiry)
 	}
-	rk := s.RecordKey(key)
+	keys := []string{s.RecordKey(key), s.releasedKey(key)}
 	user, cov := "", ""
 	for range indexAttempts {
-		res, err := touchScript.Run(ctx, s.client, []string{rk}, expiry.UnixMilli(), user, cov).Slice()
+		res, err := touchScript.Run(ctx, s.client, keys, expiry.UnixMilli(), user, cov).Slice()
 		if err != nil {
 			return fmt.Errorf("redisstore: touch %s: %w", key, err)
 		}
@@ -279,11 +287,11 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 			}
 			return nil
 		case 2:
-			if len(res) != 2 {
+			if len(res) != 3 {
 				return fmt.Errorf("redisstore: touch %s: unexpected reply %v", key, res)
 			}
 			user = str(res[1])
-			if cov, err = s.indexAdd(ctx, user, key, expiry); err != nil {
+			if cov, err = s.indexAdd(ctx, user, key, expiry, str(res[2])); err != nil {
 				return fmt.Errorf("redisstore: touch %s: %w", key, err)
 			}
 		default:
@@ -298,7 +306,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if s.layout == LayoutConnectRedis {
 		return s.crDelete(ctx, key)
 	}
-	res, err := deleteScript.Run(ctx, s.client, []string{s.RecordKey(key)}, "").Slice()
+	res, err := deleteScript.Run(ctx, s.client, []string{s.RecordKey(key), s.releasedKey(key)}, "").Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: delete %s: %w", key, err)
 	}
@@ -358,7 +366,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, er
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
-			cmds[i] = deleteScript.Eval(ctx, p, []string{s.RecordKey(k)}, userKey)
+			cmds[i] = deleteScript.Eval(ctx, p, []string{s.RecordKey(k), s.releasedKey(k)}, userKey)
 		}
 		return nil
 	})
@@ -492,11 +500,19 @@ func (s *Store) members(ctx context.Context, userKey string) ([]string, error) {
 	return keys, nil
 }
 
-// indexAdd makes userKey's index cover key until past expiry and returns
-// the coverage to store in the record (as a decimal string of ms).
-func (s *Store) indexAdd(ctx context.Context, userKey, key string, expiry time.Time) (string, error) {
+// indexAdd makes userKey's index cover key until past expiry, with a
+// score above floor (a decimal string of ms, "" for none), and returns the
+// coverage to offer the record (as a decimal string of ms).
+func (s *Store) indexAdd(ctx context.Context, userKey, key string, expiry time.Time, floor string) (string, error) {
 	slack := min(max(time.Until(expiry), 0), maxIndexSlack)
 	want := expiry.Add(slack).UnixMilli()
+	if floor != "" {
+		f, err := strconv.ParseInt(floor, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("index user %s: bad released coverage %q", userKey, floor)
+		}
+		want = max(want, f+1)
+	}
 	cov, err := indexAddScript.Run(ctx, s.client, []string{s.IndexKey(userKey), s.highWaterKey(userKey)}, key, want).Text()
 	if err != nil {
 		return "", fmt.Errorf("index user %s: %w", userKey, err)

@@ -2,16 +2,29 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
-// The Lua scripts below each touch exactly one key (KEYS[1]), so they run
-// unchanged on a single node, behind Sentinel and in Cluster. Times are Unix
-// milliseconds; "now" is the server's clock (TIME), the same clock Redis
-// expires keys by. Numbers are formatted with %d because Lua's default
-// number formatting would round 16-digit versions.
+// The Lua scripts below each touch the keys of one session (KEYS[1], the
+// record, and KEYS[2], its released-coverage key) or one user (KEYS[1],
+// the index, and KEYS[2], its high-water marks); the keys of one script
+// share a hash tag, so the scripts run unchanged on a single node, behind
+// Sentinel and in Cluster. Times are Unix milliseconds; "now" is the
+// server's clock (TIME), the same clock Redis expires keys by. Numbers are
+// formatted with %d because Lua's default number formatting would round
+// 16-digit versions.
 //
 // Record hash fields: d data, v version, e expiry (ms), u user key,
 // x index coverage (ms): the user's index entry for this record is known
 // to have a score of at least x, so the record may live until x without
 // touching the index again.
+//
+// The released-coverage key holds the highest coverage any record under
+// this session key gave up (by moving to another user, logging out,
+// ending or being deleted) that is still in the future. Giving up a
+// coverage sends a conditional removal of that score to the user's index;
+// a coverage offered by the index before that removal was sent must
+// therefore never be stored again, or the removal could take away the
+// entry the new record relies on. Save and Touch accept an offered
+// coverage only above the released one, and otherwise ask for a new index
+// entry above it.
 
 // luaNow is shared by the scripts: server time in ms and in µs.
 const luaNow = `
@@ -20,15 +33,38 @@ local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `
 
+// luaRelease defines release(coverage), which raises the released
+// coverage (KEYS[2]) to coverage if that is in the future, and
+// released(), which returns it ("" for none). It needs luaNow.
+const luaRelease = `
+local function released()
+  return redis.call('GET', KEYS[2]) or ''
+end
+local function release(c)
+  if not c or c == '' or tonumber(c) <= nowms then return end
+  local f = redis.call('GET', KEYS[2])
+  if not f or tonumber(f) < tonumber(c) then
+    redis.call('SET', KEYS[2], c, 'PXAT', c)
+  end
+end
+local function accepts(offered)
+  if offered == '' then return false end
+  local f = released()
+  return f == '' or tonumber(offered) > tonumber(f)
+end
+`
+
 // saveScript is Save's compare-and-swap.
 //
+// KEYS: record, released coverage.
 // ARGV: expected version ("0" = absent), data, expiry ms, user key,
 // offered coverage ("" = none; valid for ARGV[4]'s index).
 // Reply: {1, version, released user, released coverage} stored, where the
 // released user ("" for none) is one whose index entry the record no
 // longer needs (it moved to another user, logged out or ended);
-// {0} version mismatch; {2} the user's index must first cover the expiry.
-var saveScript = redis.NewScript(luaNow + `
+// {0} version mismatch; {2, floor} the user's index must first cover the
+// expiry with an entry scored above floor ("" = any).
+var saveScript = redis.NewScript(luaNow + luaRelease + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
 if (cur[1] or '0') ~= ARGV[1] then return {0} end
 local exp = tonumber(ARGV[3])
@@ -36,19 +72,20 @@ local user = ARGV[4]
 local cov = -1
 if user ~= '' and exp > nowms then
   if cur[2] == user and cur[3] then cov = tonumber(cur[3]) end
-  if ARGV[5] ~= '' then cov = math.max(cov, tonumber(ARGV[5])) end
-  if exp > cov then return {2} end
+  if accepts(ARGV[5]) then cov = math.max(cov, tonumber(ARGV[5])) end
+  if exp > cov then return {2, released()} end
 end
 local v = nowus
 if cur[1] then v = math.max(v, tonumber(cur[1]) + 1) end
 local vs = string.format('%d', v)
-local released, relcov = '', ''
+local reluser, relcov = '', ''
 if cur[2] and cur[2] ~= '' and (cur[2] ~= user or exp <= nowms) then
-  released, relcov = cur[2], cur[3] or ''
+  reluser, relcov = cur[2], cur[3] or ''
+  release(relcov)
 end
 if exp <= nowms then
   redis.call('DEL', KEYS[1])
-  return {1, vs, released, relcov}
+  return {1, vs, reluser, relcov}
 end
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', vs, 'e', ARGV[3], 'u', user)
 if cov >= 0 then
@@ -57,28 +94,31 @@ else
   redis.call('HDEL', KEYS[1], 'x')
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return {1, vs, released, relcov}
+return {1, vs, reluser, relcov}
 `)
 
 // touchScript sets the expiry of a live record without rewriting its data.
 //
+// KEYS: record, released coverage.
 // ARGV: expiry ms, user key the offered coverage is for ("" = none),
 // offered coverage.
 // Reply: {1} done; {1, user, coverage} done by deleting the record (the
 // expiry has passed), releasing its index entry; {0} no live record;
-// {2, user} the user's index must first cover the expiry.
-var touchScript = redis.NewScript(luaNow + `
+// {2, user, floor} the user's index must first cover the expiry with an
+// entry scored above floor ("" = any).
+var touchScript = redis.NewScript(luaNow + luaRelease + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
 if not cur[1] then return {0} end
 local exp = tonumber(ARGV[1])
 if exp <= nowms then
   redis.call('DEL', KEYS[1])
+  release(cur[3])
   return {1, cur[2] or '', cur[3] or ''}
 end
 if cur[2] and cur[2] ~= '' then
   local cov = tonumber(cur[3] or '-1')
-  if ARGV[2] == cur[2] and ARGV[3] ~= '' then cov = math.max(cov, tonumber(ARGV[3])) end
-  if exp > cov then return {2, cur[2]} end
+  if ARGV[2] == cur[2] and accepts(ARGV[3]) then cov = math.max(cov, tonumber(ARGV[3])) end
+  if exp > cov then return {2, cur[2], released()} end
   redis.call('HSET', KEYS[1], 'e', ARGV[1], 'x', string.format('%d', cov))
 else
   redis.call('HSET', KEYS[1], 'e', ARGV[1])
@@ -87,15 +127,19 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return {1}
 `)
 
-// deleteScript removes a record. ARGV[1] is "" to delete unconditionally,
-// or a user key to delete only a record owned by that user.
+// deleteScript removes a record.
+//
+// KEYS: record, released coverage.
+// ARGV[1] is "" to delete unconditionally, or a user key to delete only a
+// record owned by that user.
 // Reply: {1, user, coverage} deleted (user and coverage of the record);
 // {0} nothing deleted.
-var deleteScript = redis.NewScript(`
+var deleteScript = redis.NewScript(luaNow + luaRelease + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
 if not cur[1] then return {0} end
 if ARGV[1] ~= '' and cur[2] ~= ARGV[1] then return {0} end
 redis.call('DEL', KEYS[1])
+release(cur[3])
 return {1, cur[2] or '', cur[3] or ''}
 `)
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,6 +43,22 @@ local t = redis.call('TIME')
 local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
 ` + `
+local function released()
+  return redis.call('GET', KEYS[2]) or ''
+end
+local function release(c)
+  if not c or c == '' or tonumber(c) <= nowms then return end
+  local f = redis.call('GET', KEYS[2])
+  if not f or tonumber(f) < tonumber(c) then
+    redis.call('SET', KEYS[2], c, 'PXAT', c)
+  end
+end
+local function accepts(offered)
+  if offered == '' then return false end
+  local f = released()
+  return f == '' or tonumber(offered) > tonumber(f)
+end
+` + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
 if (cur[1] or '0') ~= ARGV[1] then return {0} end
 local exp = tonumber(ARGV[3])
@@ -49,19 +66,20 @@ local user = ARGV[4]
 local cov = -1
 if user ~= '' and exp > nowms then
   if cur[2] == user and cur[3] then cov = tonumber(cur[3]) end
-  if ARGV[5] ~= '' then cov = math.max(cov, tonumber(ARGV[5])) end
-  if exp > cov then return {2} end
+  if accepts(ARGV[5]) then cov = math.max(cov, tonumber(ARGV[5])) end
+  if exp > cov then return {2, released()} end
 end
 local v = nowus
 if cur[1] then v = math.max(v, tonumber(cur[1]) + 1) end
 local vs = string.format('%d', v)
-local released, relcov = '', ''
+local reluser, relcov = '', ''
 if cur[2] and cur[2] ~= '' and (cur[2] ~= user or exp <= nowms) then
-  released, relcov = cur[2], cur[3] or ''
+  reluser, relcov = cur[2], cur[3] or ''
+  release(relcov)
 end
 if exp <= nowms then
   redis.call('DEL', KEYS[1])
-  return {1, vs, released, relcov}
+  return {1, vs, reluser, relcov}
 end
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', vs, 'e', ARGV[3], 'u', user)
 if cov >= 0 then
@@ -70,7 +88,7 @@ else
   redis.call('HDEL', KEYS[1], 'x')
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return {1, vs, released, relcov}
+return {1, vs, reluser, relcov}
 `)
 
 const bareCookie = "sid"
@@ -142,7 +160,10 @@ func (a *redisBareApp) write(w http.ResponseWriter, r *http.Request) {
 	rec.N++
 	data, _ := json.Marshal(rec)
 	exp := time.Now().Add(24 * time.Hour).UnixMilli()
-	res, err := saveScript.Run(r.Context(), a.client, []string{key}, version, data, exp, "", "").Slice()
+	// The second key is where redisstore keeps a session's released index
+	// coverage (same hash tag); this request never touches it.
+	released := strings.Replace(key, ":bare:{", ":bare:r{", 1)
+	res, err := saveScript.Run(r.Context(), a.client, []string{key, released}, version, data, exp, "", "").Slice()
 	if err == nil && (len(res) == 0 || res[0] != int64(1)) {
 		err = errors.New("conflict")
 	}
