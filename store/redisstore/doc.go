@@ -64,8 +64,11 @@
 // The braces are Redis Cluster hash tags: every key of one session lives
 // in one slot, and so does each user's index, so no command or script ever
 // spans slots (no CROSSSLOT errors). Different sessions spread over all
-// masters. Session keys may contain any characters, braces included; the
-// prefix may not contain braces.
+// masters. Session keys and user keys may contain any characters: inside
+// a hash tag, '%', '{' and '}' are written %25, %7B and %7D (keys made by
+// the Manager contain none of them), so the tag always ends where the key
+// does. The empty session key is refused. The prefix may not contain
+// braces.
 //
 // # Operations and round trips
 //
@@ -91,6 +94,14 @@
 // Touch). A request that only reads its session costs exactly one round
 // trip. The first use of each script on a server costs one more (EVALSHA,
 // then EVAL on NOSCRIPT).
+//
+// With Options.AutoPipeline the per-request operations go through
+// go-redis's AutoPipeliner: commands issued concurrently by many requests
+// leave in one pipeline and come back together, so each still costs one
+// round trip of latency but the system calls and wake-ups are shared.
+// Where the CPU is the limit (Redis on the same host as the application,
+// or a busy Redis) this raises throughput; docs/BENCHMARKS.md has the
+// figures. Commands of one request keep their order.
 //
 // # Consistency
 //

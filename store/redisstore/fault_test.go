@@ -95,7 +95,9 @@ func settleGoroutines(t *testing.T, base int) {
 // TestFaultServerDown stops a private Redis under a Manager: requests get
 // the ErrorHandler's 503 within the operation timeout, nothing leaks, and
 // the app works again once Redis is back.
-func TestFaultServerDown(t *testing.T) {
+func TestFaultServerDown(t *testing.T) { forEachMode(t, testFaultServerDown) }
+
+func testFaultServerDown(t *testing.T, opts redisstore.Options) {
 	testenv.Getenv(t, testenv.RedisURLEnv) // the Redis backends are available
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -106,7 +108,7 @@ func TestFaultServerDown(t *testing.T) {
 	defer srv.Stop()
 
 	base := runtime.NumGoroutine()
-	store, err := redisstore.NewFromURL(ctx, srv.URL()+"?max_retries=1", redisstore.Options{})
+	store, err := redisstore.NewFromURL(ctx, srv.URL()+"?max_retries=1", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +220,9 @@ func TestFaultSentinelFailover(t *testing.T) {
 // TestFaultEveryCallBounded pauses a private Redis (connections accepted,
 // nothing answered) and checks that every store method returns an error
 // once its context's deadline passes instead of hanging.
-func TestFaultEveryCallBounded(t *testing.T) {
+func TestFaultEveryCallBounded(t *testing.T) { forEachMode(t, testFaultEveryCallBounded) }
+
+func testFaultEveryCallBounded(t *testing.T, opts redisstore.Options) {
 	testenv.Getenv(t, testenv.RedisURLEnv) // the Redis backends are available
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -228,7 +232,7 @@ func TestFaultEveryCallBounded(t *testing.T) {
 	}
 	defer srv.Stop()
 	base := runtime.NumGoroutine()
-	store, err := redisstore.NewFromURL(ctx, srv.URL(), redisstore.Options{})
+	store, err := redisstore.NewFromURL(ctx, srv.URL(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,4 +286,16 @@ func TestFaultEveryCallBounded(t *testing.T) {
 	}
 	store.Close()
 	settleGoroutines(t, base)
+}
+
+// forEachMode runs a fault test with the plain client and with
+// Options.AutoPipeline.
+func forEachMode(t *testing.T, test func(*testing.T, redisstore.Options)) {
+	for _, ap := range []bool{false, true} {
+		name := "Plain"
+		if ap {
+			name = "AutoPipeline"
+		}
+		t.Run(name, func(t *testing.T) { test(t, redisstore.Options{AutoPipeline: ap}) })
+	}
 }

@@ -70,7 +70,7 @@ return 1
 `)
 
 func (s *Store) crLoad(ctx context.Context, key string) (sessionkit.Record, error) {
-	res, err := crLoadScript.Run(ctx, s.client, []string{s.prefix + key}).Slice()
+	res, err := crLoadScript.Run(ctx, s.scripts(), []string{s.prefix + key}).Slice()
 	if errors.Is(err, redis.Nil) {
 		return sessionkit.Record{}, sessionkit.ErrNotFound
 	}
@@ -111,7 +111,7 @@ func (s *Store) crSave(ctx context.Context, key string, rec sessionkit.Record) (
 	if rec.Version != 0 {
 		old = fmt.Sprintf("%016x", rec.Version)
 	}
-	n, err := crSaveScript.Run(ctx, s.client, []string{s.prefix + key}, old, rec.Data, rec.Expiry.UnixMilli()).Int()
+	n, err := crSaveScript.Run(ctx, s.scripts(), []string{s.prefix + key}, old, rec.Data, rec.Expiry.UnixMilli()).Int()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
 	}
@@ -122,18 +122,18 @@ func (s *Store) crSave(ctx context.Context, key string, rec sessionkit.Record) (
 }
 
 func (s *Store) crTouch(ctx context.Context, key string, expiry time.Time) error {
-	ok, err := s.client.PExpireAt(ctx, s.prefix+key, expiry).Result()
-	if err != nil {
+	cmd := redis.NewBoolCmd(ctx, "pexpireat", s.prefix+key, expiry.UnixMilli())
+	if _, err := s.process(ctx, cmd); err != nil {
 		return fmt.Errorf("redisstore: touch %s: %w", key, err)
 	}
-	if !ok {
+	if !cmd.Val() {
 		return sessionkit.ErrNotFound
 	}
 	return nil
 }
 
 func (s *Store) crDelete(ctx context.Context, key string) error {
-	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
+	if _, err := s.process(ctx, redis.NewIntCmd(ctx, "del", s.prefix+key)); err != nil {
 		return fmt.Errorf("redisstore: delete %s: %w", key, err)
 	}
 	return nil

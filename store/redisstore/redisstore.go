@@ -43,6 +43,20 @@ type Options struct {
 	// UserKey from its data, since that layout does not store it (for
 	// example compat/express's UserKey, which reads Passport's user).
 	UserKeyOf func(data []byte) string
+
+	// AutoPipeline sends the commands of concurrent requests to Redis
+	// together, in shared pipelines (go-redis's AutoPipeliner, its
+	// deferred face), instead of one round trip per command on a
+	// connection of its own. Each call still returns when its context
+	// ends. Under
+	// many concurrent requests this saves most of the system calls on
+	// both sides, which raises throughput where the CPU is the limit (see
+	// docs/BENCHMARKS.md); a lone request still takes one round trip and
+	// is not delayed. It applies to Load, Save, Touch, Delete and the
+	// user index scripts; iteration and the user index's pipelines use
+	// the client directly. go-redis marks the AutoPipeliner experimental.
+	// Not supported on a *redis.Ring.
+	AutoPipeline bool
 }
 
 // Store is a sessionkit.Store on Redis. It also implements
@@ -50,6 +64,7 @@ type Options struct {
 // safe for concurrent use.
 type Store struct {
 	client      redis.UniversalClient
+	pipeliner   *redis.AutoPipeliner // nil unless Options.AutoPipeline
 	prefix      string
 	ownsClient  bool
 	scanPattern string
@@ -85,13 +100,21 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", prefix)
 	}
-	return &Store{
+	s := &Store{
 		client:      client,
 		prefix:      prefix,
 		scanPattern: globEscape(prefix) + "{*",
 		layout:      opts.Layout,
 		userKeyOf:   opts.UserKeyOf,
-	}, nil
+	}
+	if opts.AutoPipeline {
+		ap, err := client.AsyncAutoPipeline()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: auto-pipelining: %w", err)
+		}
+		s.pipeliner = ap
+	}
+	return s, nil
 }
 
 // NewFromURL connects to the Redis deployment described by rawURL (see
@@ -119,9 +142,18 @@ func NewFromURL(ctx context.Context, rawURL string, opts Options) (*Store, error
 // Client returns the client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
-// Close closes the client if the store created it (NewFromURL), and does
-// nothing otherwise.
+// Close stops the auto-pipeliner if Options.AutoPipeline started one
+// (after the commands it holds have been sent), and closes the client if
+// the store created it (NewFromURL).
 func (s *Store) Close() error {
+	if s.pipeliner != nil {
+		if err := s.pipeliner.Close(); err != nil {
+			if s.ownsClient {
+				s.client.Close()
+			}
+			return fmt.Errorf("redisstore: close: %w", err)
+		}
+	}
 	if !s.ownsClient {
 		return nil
 	}
@@ -136,27 +168,103 @@ func (s *Store) RecordKey(key string) string {
 	if s.layout == LayoutConnectRedis {
 		return s.prefix + key
 	}
-	return s.prefix + "{" + key + "}"
+	return s.prefix + "{" + hashTag(key) + "}"
 }
 
 // IndexKey returns the Redis key of userKey's index.
-func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + userKey + "}" }
+func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + hashTag(userKey) + "}" }
 
 // releasedKey is where Save, Touch and Delete keep the highest index
 // coverage a record under key gave up (same slot as RecordKey; see
 // scripts.go).
-func (s *Store) releasedKey(key string) string { return s.prefix + "r{" + key + "}" }
+func (s *Store) releasedKey(key string) string { return s.prefix + "r{" + hashTag(key) + "}" }
 
 // highWaterKey is where indexAddScript keeps the highest index score each
 // of userKey's sessions has had (same slot as IndexKey).
-func (s *Store) highWaterKey(userKey string) string { return s.prefix + "h:{" + userKey + "}" }
+func (s *Store) highWaterKey(userKey string) string {
+	return s.prefix + "h:{" + hashTag(userKey) + "}"
+}
+
+// hashTag returns s as the body of a Redis Cluster hash tag, with '%',
+// '{' and '}' percent-encoded: the tag then always ends where s does, so
+// every key built from s lands in the slot of s. Session keys made by the
+// Manager and typical user keys contain none of the three and appear
+// unchanged.
+func hashTag(s string) string {
+	if !strings.ContainsAny(s, "%{}") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '%':
+			b.WriteString("%25")
+		case '{':
+			b.WriteString("%7B")
+		case '}':
+			b.WriteString("%7D")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// fromHashTag reverses hashTag; ok is false if tag is not one of its
+// results.
+func fromHashTag(tag string) (s string, ok bool) {
+	if !strings.ContainsAny(tag, "%{}") {
+		return tag, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(tag); i++ {
+		switch c := tag[i]; {
+		case c == '{' || c == '}':
+			return "", false
+		case c != '%':
+			b.WriteByte(c)
+		case strings.HasPrefix(tag[i:], "%25"):
+			b.WriteByte('%')
+			i += 2
+		case strings.HasPrefix(tag[i:], "%7B"):
+			b.WriteByte('{')
+			i += 2
+		case strings.HasPrefix(tag[i:], "%7D"):
+			b.WriteByte('}')
+			i += 2
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// errEmptyKey is returned for an empty session key, which has no hash tag
+// of its own.
+var errEmptyKey = errors.New("redisstore: empty session key")
+
+// ready reports why an operation on key must not start: its context has
+// ended (an auto-pipeliner would still send the command) or the key is
+// empty.
+func ready(ctx context.Context, key string) error {
+	if key == "" {
+		return errEmptyKey
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %w", err)
+	}
+	return nil
+}
 
 // Load returns the live record under key with one HMGET.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	if err := ready(ctx, key); err != nil {
+		return sessionkit.Record{}, err
+	}
 	if s.layout == LayoutConnectRedis {
 		return s.crLoad(ctx, key)
 	}
-	vals, err := s.client.HMGet(ctx, s.RecordKey(key), "d", "v", "e", "u").Result()
+	vals, err := s.hmget(ctx, s.RecordKey(key), "d", "v", "e", "u")
 	if err != nil {
 		return sessionkit.Record{}, fmt.Errorf("redisstore: load %s: %w", key, err)
 	}
@@ -201,6 +309,9 @@ func decodeRecord(vals []any) (rec sessionkit.Record, ok bool, err error) {
 // refused attempt and the index entry); a record leaving its user (logout,
 // or a Save into the past) adds one to drop the old entry.
 func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if err := ready(ctx, key); err != nil {
+		return 0, err
+	}
 	if s.layout == LayoutConnectRedis {
 		return s.crSave(ctx, key, rec)
 	}
@@ -219,7 +330,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		cov = c
 	}
 	for range indexAttempts {
-		res, err := saveScript.Run(ctx, s.client, keys,
+		res, err := saveScript.Run(ctx, s.scripts(), keys,
 			strconv.FormatUint(rec.Version, 10), rec.Data, expMs, rec.UserKey, cov).Slice()
 		if err != nil {
 			return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
@@ -265,13 +376,16 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 // see the package documentation) it extends the index first, which costs
 // two more.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if err := ready(ctx, key); err != nil {
+		return err
+	}
 	if s.layout == LayoutConnectRedis {
 		return s.crTouch(ctx, key, expiry)
 	}
 	keys := []string{s.RecordKey(key), s.releasedKey(key)}
 	user, cov := "", ""
 	for range indexAttempts {
-		res, err := touchScript.Run(ctx, s.client, keys, expiry.UnixMilli(), user, cov).Slice()
+		res, err := touchScript.Run(ctx, s.scripts(), keys, expiry.UnixMilli(), user, cov).Slice()
 		if err != nil {
 			return fmt.Errorf("redisstore: touch %s: %w", key, err)
 		}
@@ -303,10 +417,13 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 
 // Delete removes the record under key and its user index entry.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ready(ctx, key); err != nil {
+		return err
+	}
 	if s.layout == LayoutConnectRedis {
 		return s.crDelete(ctx, key)
 	}
-	res, err := deleteScript.Run(ctx, s.client, []string{s.RecordKey(key), s.releasedKey(key)}, "").Slice()
+	res, err := deleteScript.Run(ctx, s.scripts(), []string{s.RecordKey(key), s.releasedKey(key)}, "").Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: delete %s: %w", key, err)
 	}
@@ -451,7 +568,10 @@ func (s *Store) scanNode(ctx context.Context, node redis.Cmdable, yield func(ses
 					continue // expired or deleted since the SCAN
 				}
 				// Strip prefix + "{" and the closing "}".
-				key := rk[len(s.prefix)+1 : len(rk)-1]
+				key, ok := fromHashTag(rk[len(s.prefix)+1 : len(rk)-1])
+				if !ok {
+					continue // not a record key of this store
+				}
 				if !yield(sessionkit.Entry{Key: key, Record: rec}, nil) {
 					return false
 				}
@@ -493,7 +613,10 @@ func (s *Store) masters(ctx context.Context) ([]redis.Cmdable, error) {
 
 // members prunes userKey's index by score and returns its members.
 func (s *Store) members(ctx context.Context, userKey string) ([]string, error) {
-	keys, err := membersScript.Run(ctx, s.client, []string{s.IndexKey(userKey)}).StringSlice()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: index of user %s: %w", userKey, err)
+	}
+	keys, err := membersScript.Run(ctx, s.scripts(), []string{s.IndexKey(userKey)}).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: index of user %s: %w", userKey, err)
 	}
@@ -513,7 +636,7 @@ func (s *Store) indexAdd(ctx context.Context, userKey, key string, expiry time.T
 		}
 		want = max(want, f+1)
 	}
-	cov, err := indexAddScript.Run(ctx, s.client, []string{s.IndexKey(userKey), s.highWaterKey(userKey)}, key, want).Text()
+	cov, err := indexAddScript.Run(ctx, s.scripts(), []string{s.IndexKey(userKey), s.highWaterKey(userKey)}, key, want).Text()
 	if err != nil {
 		return "", fmt.Errorf("index user %s: %w", userKey, err)
 	}
@@ -525,7 +648,7 @@ func (s *Store) unindex(ctx context.Context, userKey, key, cov string) error {
 	if cov == "" {
 		return nil
 	}
-	if err := unindexScript.Run(ctx, s.client, []string{s.IndexKey(userKey)}, key, cov).Err(); err != nil {
+	if err := unindexScript.Run(ctx, s.scripts(), []string{s.IndexKey(userKey)}, key, cov).Err(); err != nil {
 		return fmt.Errorf("unindex user %s: %w", userKey, err)
 	}
 	return nil

@@ -67,13 +67,26 @@ func newClient(t testing.TB, rawURL string) redis.UniversalClient {
 // are removed when the test ends.
 func newStore(t testing.TB, client redis.UniversalClient) *redisstore.Store {
 	t.Helper()
+	return newStoreWith(t, client, redisstore.Options{})
+}
+
+// newStoreWith is newStore with options; the prefix is always fresh, and
+// the store is closed when the test ends.
+func newStoreWith(t testing.TB, client redis.UniversalClient, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
 	b := make([]byte, 6)
 	rand.Read(b)
-	s, err := redisstore.New(client, redisstore.Options{Prefix: "sktest:" + hex.EncodeToString(b) + ":"})
+	opts.Prefix = "sktest:" + hex.EncodeToString(b) + ":"
+	s, err := redisstore.New(client, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deletePrefix(t, s) })
+	t.Cleanup(func() {
+		deletePrefix(t, s)
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	return s
 }
 
@@ -103,18 +116,26 @@ func deletePrefix(t testing.TB, s *redisstore.Store) {
 
 func TestConformance(t *testing.T) {
 	for _, topo := range topologies {
-		t.Run(topo.name, func(t *testing.T) {
-			t.Parallel()
-			client := newClient(t, topo.url(t))
-			storetest.Run(t, func(t *testing.T) sessionkit.Store {
-				return newStore(t, client)
+		for _, ap := range []bool{false, true} {
+			name := topo.name
+			if ap {
+				name += "/AutoPipeline"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				client := newClient(t, topo.url(t))
+				storetest.Run(t, func(t *testing.T) sessionkit.Store {
+					return newStoreWith(t, client, redisstore.Options{AutoPipeline: ap})
+				})
 			})
-		})
+		}
 	}
 }
 
 // TestClusterSlots checks that every key of one session and one user index
-// are single-slot, and that sessions spread over the masters.
+// are single-slot — even for keys and user keys with braces, which would
+// otherwise end or empty a hash tag — and that sessions spread over the
+// masters.
 func TestClusterSlots(t *testing.T) {
 	client := newClient(t, "redis+cluster://"+testenv.Getenv(t, testenv.RedisClusterEnv))
 	s := newStore(t, client)
@@ -122,7 +143,7 @@ func TestClusterSlots(t *testing.T) {
 	cc := client.(*redis.ClusterClient)
 	nodes := map[string]bool{}
 	for _, key := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "{x}", "}{"} {
-		if _, err := s.Save(ctx, key, sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "u{1}"}); err != nil {
+		if _, err := s.Save(ctx, key, sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "}u{1}"}); err != nil {
 			t.Fatalf("Save(%q): %v", key, err)
 		}
 		n, err := cc.MasterForKey(ctx, s.RecordKey(key))
@@ -134,12 +155,16 @@ func TestClusterSlots(t *testing.T) {
 	if len(nodes) < 2 {
 		t.Errorf("ten sessions all landed on %v; want them spread over the masters", nodes)
 	}
-	entries, err := s.UserSessions(ctx, "u{1}")
+	entries, err := s.UserSessions(ctx, "}u{1}")
 	if err != nil || len(entries) != 10 {
 		t.Fatalf("UserSessions = %d entries, %v; want 10", len(entries), err)
 	}
-	if n, err := s.DeleteUserSessions(ctx, "u{1}"); err != nil || n != 10 {
+	if n, err := s.DeleteUserSessions(ctx, "}u{1}"); err != nil || n != 10 {
 		t.Fatalf("DeleteUserSessions = %d, %v; want 10", n, err)
+	}
+	// The empty key has no hash tag of its own; it is refused.
+	if _, err := s.Save(ctx, "", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err == nil {
+		t.Error(`Save("") succeeded; want an error`)
 	}
 }
 

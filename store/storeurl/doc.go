@@ -59,6 +59,8 @@
 // The rediss forms use TLS. Options:
 //
 //	prefix           key prefix (default "sessionkit:"); no '{' or '}'
+//	auto_pipeline    true: send concurrent requests' commands in shared
+//	                 pipelines (redisstore.Options.AutoPipeline)
 //
 // and redisstore.ParseURL's: dial_timeout, read_timeout, write_timeout,
 // pool_timeout, pool_size, min_idle_conns, max_retries, protocol,

@@ -170,7 +170,7 @@ func kind(scheme string) storeKind {
 var ownParams = map[storeKind][]string{
 	kindMemory:   {"max_entries", "max_bytes", "sweep_interval"},
 	kindBolt:     {"bucket", "lock_timeout", "sweep_interval"},
-	kindRedis:    {"prefix"},
+	kindRedis:    {"prefix", "auto_pipeline"},
 	kindPostgres: {"table", "sweep_interval"},
 	kindMySQL:    {"table", "sweep_interval"},
 	kindMongo:    {"collection", "sweep_interval"},
@@ -532,7 +532,15 @@ func (p *parsed) redisOptions() (redisstore.Options, error) {
 	if strings.ContainsAny(prefix, "{}") {
 		return redisstore.Options{}, p.fail("option prefix=%q must not contain '{' or '}'", prefix)
 	}
-	return redisstore.Options{Prefix: prefix}, nil
+	ro := redisstore.Options{Prefix: prefix}
+	if v, ok := p.params["auto_pipeline"]; ok {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return redisstore.Options{}, p.fail("option auto_pipeline=%q is not true or false", v)
+		}
+		ro.AutoPipeline = on
+	}
+	return ro, nil
 }
 
 func (p *parsed) pgOptions(ctx context.Context, opts Options) (*pgxpool.Config, pgstore.Options, error) {

@@ -46,6 +46,7 @@ func TestCheckErrors(t *testing.T) {
 		{"redis://host/a/b", "path must be /db"},
 		{"redis://host?prefix=a{", "must not contain"},
 		{"redis://host?prefix=", "prefix is empty"},
+		{"redis://host?auto_pipeline=maybe", "auto_pipeline"},
 		{"redis://h1,h2", "names one host"},
 		{"redis+sentinel://:" + secret + "@h1,h2", "master"},
 		{"redis+cluster://h1/3", "no path"},
@@ -92,7 +93,7 @@ func TestCheckAccepts(t *testing.T) {
 		"redis://127.0.0.1:6379/0?prefix=app:&dial_timeout=1s",
 		"rediss://user:" + secret + "@cache.internal/2",
 		"redis+sentinel://s1,s2:26380/mymaster/1?prefix=x:&sentinel_password=" + secret,
-		"rediss+cluster://n1:7000,n2:7000?pool_size=10",
+		"rediss+cluster://n1:7000,n2:7000?pool_size=10&auto_pipeline=true",
 		"postgres://app:" + secret + "@db:5432/app?sslmode=disable&table=auth.sessions&sweep_interval=1m",
 		"postgresql://db/app?pool_max_conns=4",
 		"mysql://app:" + secret + "@db:3306/app?table=sessions&parseTime=true",
@@ -217,7 +218,7 @@ func TestOpenRedisSentinelAndCluster(t *testing.T) {
 	})
 	t.Run("cluster", func(t *testing.T) {
 		addrs := testenv.Getenv(t, testenv.RedisClusterEnv)
-		s, err := storeurl.Open(context.Background(), "redis+cluster://"+addrs+"?prefix="+unique("su")+":", storeurl.Options{})
+		s, err := storeurl.Open(context.Background(), "redis+cluster://"+addrs+"?auto_pipeline=true&prefix="+unique("su")+":", storeurl.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

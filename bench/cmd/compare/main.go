@@ -57,10 +57,12 @@ type target struct {
 var allTargets = []target{
 	{Name: "bare", Library: "net/http (ceiling)", Store: "none", Ceiling: true},
 	{Name: "redis-bare", Library: "net/http + go-redis (ceiling)", Store: "Redis", Needs: "redis", Ceiling: true},
+	{Name: "redis-bare-ap", Library: "net/http + go-redis AutoPipeline (ceiling)", Store: "Redis", Needs: "redis", Ceiling: true},
 	{Name: "sessionkit-mem", Library: "sessionkit", Store: "memstore"},
 	{Name: "sessionkit-cookie", Library: "sessionkit", Store: "cookiestore"},
 	{Name: "sessionkit-bolt", Library: "sessionkit", Store: "boltstore"},
 	{Name: "sessionkit-redis", Library: "sessionkit", Store: "redisstore", Needs: "redis"},
+	{Name: "sessionkit-redis-ap", Library: "sessionkit", Store: "redisstore, AutoPipeline", Needs: "redis"},
 	{Name: "sessionkit-pg", Library: "sessionkit", Store: "pgstore", Needs: "postgres"},
 	{Name: "scs-mem", Library: "scs v2", Store: "memstore"},
 	{Name: "scs-redis", Library: "scs v2", Store: "goredisstore", Needs: "redis"},

@@ -31,7 +31,7 @@ func (bareApp) count(w http.ResponseWriter, r *http.Request)         { writeInt(
 // compare-and-swap script (EVALSHA) — and JSON-encodes its one value, as
 // a hand-written application would. The cookie holds the raw key.
 type redisBareApp struct {
-	client *redis.Client
+	client redis.Cmdable
 	prefix string
 }
 
@@ -98,6 +98,16 @@ type bareRecord struct {
 }
 
 func newRedisBare(ctx context.Context, c config) (app, func(), error) {
+	return newRedisBareWith(ctx, c, false)
+}
+
+// newRedisBareAP is the Redis ceiling for sessionkit-redis-ap: the same
+// commands, sent through go-redis's AutoPipeliner (the deferred face, as redisstore uses it).
+func newRedisBareAP(ctx context.Context, c config) (app, func(), error) {
+	return newRedisBareWith(ctx, c, true)
+}
+
+func newRedisBareWith(ctx context.Context, c config, autoPipeline bool) (app, func(), error) {
 	opts, err := redis.ParseURL(c.redisURL)
 	if err != nil {
 		return nil, nil, err
@@ -107,7 +117,17 @@ func newRedisBare(ctx context.Context, c config) (app, func(), error) {
 		client.Close()
 		return nil, nil, err
 	}
-	return &redisBareApp{client: client, prefix: c.prefix + ":bare:{"}, func() { client.Close() }, nil
+	a := &redisBareApp{client: client, prefix: c.prefix + ":bare:{"}
+	if !autoPipeline {
+		return a, func() { client.Close() }, nil
+	}
+	ap, err := client.AsyncAutoPipeline()
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	a.client = ap
+	return a, func() { ap.Close(); client.Close() }, nil
 }
 
 func (a *redisBareApp) wrap(h http.Handler) http.Handler { return h }

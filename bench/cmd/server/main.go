@@ -60,17 +60,19 @@ type config struct {
 }
 
 var targets = map[string]func(ctx context.Context, c config) (app, func(), error){
-	"bare":              newBare,
-	"redis-bare":        newRedisBare,
-	"sessionkit-mem":    newSessionkitMem,
-	"sessionkit-cookie": newSessionkitCookie,
-	"sessionkit-bolt":   newSessionkitBolt,
-	"sessionkit-redis":  newSessionkitRedis,
-	"sessionkit-pg":     newSessionkitPG,
-	"scs-mem":           newSCSMem,
-	"scs-redis":         newSCSRedis,
-	"gorilla-cookie":    newGorillaCookie,
-	"gorilla-redis":     newGorillaRedis,
+	"bare":                newBare,
+	"redis-bare":          newRedisBare,
+	"redis-bare-ap":       newRedisBareAP,
+	"sessionkit-mem":      newSessionkitMem,
+	"sessionkit-cookie":   newSessionkitCookie,
+	"sessionkit-bolt":     newSessionkitBolt,
+	"sessionkit-redis":    newSessionkitRedis,
+	"sessionkit-redis-ap": newSessionkitRedisAP,
+	"sessionkit-pg":       newSessionkitPG,
+	"scs-mem":             newSCSMem,
+	"scs-redis":           newSCSRedis,
+	"gorilla-cookie":      newGorillaCookie,
+	"gorilla-redis":       newGorillaRedis,
 }
 
 func main() {

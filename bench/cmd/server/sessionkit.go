@@ -84,7 +84,16 @@ func newSessionkitBolt(ctx context.Context, c config) (app, func(), error) {
 }
 
 func newSessionkitRedis(ctx context.Context, c config) (app, func(), error) {
-	st, err := redisstore.NewFromURL(ctx, c.redisURL, redisstore.Options{Prefix: c.prefix + ":"})
+	return newSessionkitRedisWith(ctx, c, false)
+}
+
+// newSessionkitRedisAP is sessionkit-redis with Options.AutoPipeline.
+func newSessionkitRedisAP(ctx context.Context, c config) (app, func(), error) {
+	return newSessionkitRedisWith(ctx, c, true)
+}
+
+func newSessionkitRedisWith(ctx context.Context, c config, autoPipeline bool) (app, func(), error) {
+	st, err := redisstore.NewFromURL(ctx, c.redisURL, redisstore.Options{Prefix: c.prefix + ":", AutoPipeline: autoPipeline})
 	if err != nil {
 		return nil, nil, err
 	}
