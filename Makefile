@@ -16,6 +16,7 @@ test: vet fmt-check unit fuzz browser
 
 vet:
 	$(GO) vet ./...
+	$(GO) -C bench vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -23,6 +24,7 @@ fmt-check:
 
 unit:
 	$(WITH_BACKENDS) $(GO) test $(TESTFLAGS) ./...
+	$(GO) -C bench test $(TESTFLAGS) ./cmd/compare/
 
 # Short runs of every fuzz target in the main module; lengthen with
 # FUZZTIME=1m. Packages are found by their "func Fuzz" declarations. The

@@ -147,7 +147,12 @@ func runLoad(ctx context.Context, base, path string, workers int, warmup, durati
 	tallies := make([]tally, workers)
 	var wg sync.WaitGroup
 	for i, c := range clients {
+		rc, err := newRawConn(base)
+		if err != nil {
+			return loadResult{}, err
+		}
 		wg.Go(func() {
+			defer rc.close()
 			t := &tallies[i]
 			t.lat = make([]time.Duration, 0, 1<<14)
 			for ctx.Err() == nil {
@@ -155,18 +160,21 @@ func runLoad(ctx context.Context, base, path string, workers int, warmup, durati
 				if !t0.Before(stopAt) {
 					return
 				}
-				r, err := c.do(ctx, path)
+				code, body, setCookies, err := rc.do(ctx, path, c.header)
+				if err == nil {
+					c.adopt(setCookies)
+				}
 				t1 := time.Now()
 				if t0.Before(measureFrom) || t1.After(stopAt) {
 					continue
 				}
-				if err != nil || r.code != http.StatusOK {
+				if err != nil || code != http.StatusOK {
 					t.errors++
 					if t.firstFail == "" {
 						if err != nil {
 							t.firstFail = err.Error()
 						} else {
-							t.firstFail = strconv.Itoa(r.code) + " " + strings.TrimSpace(r.body)
+							t.firstFail = strconv.Itoa(code) + " " + strings.TrimSpace(string(body))
 						}
 					}
 					continue
