@@ -112,9 +112,12 @@ func (rep *report) goals() []string {
 		}
 		return ca.Result.RPS() / cb.Result.RPS(), true
 	}
-	if r, ok := ratio("sessionkit-redis", "express-redis", "rmw"); ok {
-		out = append(out, fmt.Sprintf("≥ 3× express-session + connect-redis on read-modify-write: sessionkit-redis is %.2f× — %s", r, verdict(r >= 3)))
-	} else {
+	for _, t := range []string{"sessionkit-redis", "sessionkit-redis-ap"} {
+		if r, ok := ratio(t, "express-redis", "rmw"); ok {
+			out = append(out, fmt.Sprintf("≥ 3× express-session + connect-redis on read-modify-write: %s is %.2f× — %s", t, r, verdict(r >= 3)))
+		}
+	}
+	if len(out) == 0 {
 		out = append(out, "≥ 3× express-session + connect-redis on read-modify-write: not measured")
 	}
 	pairs := [][2]string{
@@ -130,9 +133,13 @@ func (rep *report) goals() []string {
 			}
 		}
 	}
-	for _, w := range workloads {
-		if r, ok := ratio("sessionkit-redis", "redis-bare", w.Name); ok {
-			out = append(out, fmt.Sprintf("≥ 85%% of the Redis ceiling on %s: sessionkit-redis is %.0f%% of redis-bare — %s", w.Name, 100*r, verdict(r >= 0.85)))
+	// Each Redis target against the ceiling sending the same commands the
+	// same way.
+	for _, p := range [][2]string{{"sessionkit-redis", "redis-bare"}, {"sessionkit-redis-ap", "redis-bare-ap"}} {
+		for _, w := range workloads {
+			if r, ok := ratio(p[0], p[1], w.Name); ok {
+				out = append(out, fmt.Sprintf("≥ 85%% of the Redis ceiling on %s: %s is %.0f%% of %s — %s", w.Name, p[0], 100*r, p[1], verdict(r >= 0.85)))
+			}
 		}
 	}
 	return out

@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,7 +86,21 @@ func main() {
 	flag.StringVar(&c.postgresURL, "postgres", os.Getenv("SESSIONKIT_POSTGRES_URL"), "PostgreSQL URL")
 	flag.StringVar(&c.dataDir, "data", os.TempDir(), "directory for file-backed stores")
 	flag.StringVar(&c.prefix, "prefix", fmt.Sprintf("bench%d", time.Now().UnixNano()), "key and table prefix")
+	cpuProfile := flag.String("cpuprofile", os.Getenv("SESSIONKIT_BENCH_CPUPROFILE"), "write a CPU profile of the whole run to this file (default $SESSIONKIT_BENCH_CPUPROFILE)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 
 	newApp, ok := targets[*target]
 	if !ok {
