@@ -50,7 +50,8 @@ local function release(c)
   if not c or c == '' or tonumber(c) <= nowms then return end
   local f = redis.call('GET', KEYS[2])
   if not f or tonumber(f) < tonumber(c) then
-    redis.call('SET', KEYS[2], c, 'PXAT', c)
+    redis.call('SET', KEYS[2], c)
+    redis.call('PEXPIREAT', KEYS[2], c)
   end
 end
 local function accepts(offered)
