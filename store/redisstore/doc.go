@@ -55,7 +55,7 @@
 //	                           expires with its highest score
 //	sessionkit:h:{U}    zset   the highest score each of U's sessions has
 //	                           had in sessionkit:u:{U}, so that scores only
-//	                           grow (see indexAddScript); expires likewise
+//	                           grow (see internal/redislua); expires likewise
 //	sessionkit:r{K}     string the highest index coverage a record under K
 //	                           gave up (to another user, by logout, expiry
 //	                           or deletion); exists only while that

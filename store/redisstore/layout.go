@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redislua"
 )
 
 // Layout is a key layout.
@@ -54,7 +55,7 @@ return {v, redis.call('PTTL', KEYS[1])}
 // crSaveScript is the compare-and-swap of the connect-redis layout.
 // ARGV: expected version as 16 hex digits ("" = absent), value, expiry ms.
 // Reply: 1 stored, 0 conflict.
-var crSaveScript = redis.NewScript(luaNow + `
+var crSaveScript = redis.NewScript(redislua.Now + `
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '' then
   if cur then return 0 end

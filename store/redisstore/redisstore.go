@@ -176,10 +176,10 @@ func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + hash
 
 // releasedKey is where Save, Touch and Delete keep the highest index
 // coverage a record under key gave up (same slot as RecordKey; see
-// scripts.go).
+// internal/redislua).
 func (s *Store) releasedKey(key string) string { return s.prefix + "r{" + hashTag(key) + "}" }
 
-// highWaterKey is where indexAddScript keeps the highest index score each
+// highWaterKey is where the IndexAdd script keeps the highest index score each
 // of userKey's sessions has had (same slot as IndexKey).
 func (s *Store) highWaterKey(userKey string) string {
 	return s.prefix + "h:{" + hashTag(userKey) + "}"

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/internal/redislua"
 )
 
 // bareApp is the ceiling without sessions: the same routes, no state.
@@ -35,62 +37,9 @@ type redisBareApp struct {
 	prefix string
 }
 
-// saveScript is the text of store/redisstore's saveScript (scripts.go),
-// copied so that the ceiling makes Redis do the same work; keep the two
-// identical.
-var saveScript = redis.NewScript(`
-local t = redis.call('TIME')
-local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
-` + `
-local function released()
-  return redis.call('GET', KEYS[2]) or ''
-end
-local function release(c)
-  if not c or c == '' or tonumber(c) <= nowms then return end
-  local f = redis.call('GET', KEYS[2])
-  if not f or tonumber(f) < tonumber(c) then
-    redis.call('SET', KEYS[2], c)
-    redis.call('PEXPIREAT', KEYS[2], c)
-  end
-end
-local function accepts(offered)
-  if offered == '' then return false end
-  local f = released()
-  return f == '' or tonumber(offered) > tonumber(f)
-end
-` + `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'x')
-if (cur[1] or '0') ~= ARGV[1] then return {0} end
-local exp = tonumber(ARGV[3])
-local user = ARGV[4]
-local cov = -1
-if user ~= '' and exp > nowms then
-  if cur[2] == user and cur[3] then cov = tonumber(cur[3]) end
-  if accepts(ARGV[5]) then cov = math.max(cov, tonumber(ARGV[5])) end
-  if exp > cov then return {2, released()} end
-end
-local v = nowus
-if cur[1] then v = math.max(v, tonumber(cur[1]) + 1) end
-local vs = string.format('%d', v)
-local reluser, relcov = '', ''
-if cur[2] and cur[2] ~= '' and (cur[2] ~= user or exp <= nowms) then
-  reluser, relcov = cur[2], cur[3] or ''
-  release(relcov)
-end
-if exp <= nowms then
-  redis.call('DEL', KEYS[1])
-  return {1, vs, reluser, relcov}
-end
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', vs, 'e', ARGV[3], 'u', user)
-if cov >= 0 then
-  redis.call('HSET', KEYS[1], 'x', string.format('%d', cov))
-else
-  redis.call('HDEL', KEYS[1], 'x')
-end
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return {1, vs, reluser, relcov}
-`)
+// saveScript is store/redisstore's compare-and-swap script, the very same
+// text, so that the ceiling makes Redis do the same work.
+var saveScript = redis.NewScript(redislua.Save)
 
 const bareCookie = "sid"
 
