@@ -11,13 +11,12 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/sweeper"
+	"github.com/sessionkit/sessionkit/internal/sqlstore"
 )
 
 // Defaults for [Options].
@@ -69,20 +68,16 @@ type Options struct {
 // implements sessionkit.UserIndex, sessionkit.Iterator, sessionkit.Sweeper
 // and sessionkit.Closer. It is safe for concurrent use.
 type Store struct {
-	db       *sql.DB
-	ownsDB   bool
-	table    string // as configured
-	ident    string // quoted
-	batch    int
-	pageSize int
-	logger   *slog.Logger
+	db     *sql.DB
+	ownsDB bool
+	table  string // as configured
+	ident  string // quoted
 
 	q struct {
 		load, insert, revive, update, touch, live, del, user, deleteUserLive, deleteUserRest, firstPage, page, sweep string
 	}
 
-	sweeper   *sweeper.Loop
-	closeOnce sync.Once
+	core *sqlstore.Core
 }
 
 var (
@@ -219,26 +214,25 @@ func newStore(db *sql.DB, owns bool, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:       db,
-		ownsDB:   owns,
-		table:    opts.Table,
-		ident:    ident,
-		batch:    opts.CleanupBatch,
-		pageSize: opts.PageSize,
-		logger:   opts.Logger,
+		db:     db,
+		ownsDB: owns,
+		table:  opts.Table,
+		ident:  ident,
 	}
 	if s.table == "" {
 		s.table = DefaultTable
 	}
-	if s.batch <= 0 {
-		s.batch = DefaultCleanupBatch
-	}
-	if s.pageSize <= 0 {
-		s.pageSize = DefaultPageSize
-	}
-	if s.logger == nil {
-		s.logger = slog.Default()
-	}
+	s.core = sqlstore.New(sqlstore.Config{
+		Name:            "mysqlstore",
+		Table:           s.table,
+		ErrNoTable:      ErrNoTable,
+		MissingTable:    missingTable,
+		Batch:           opts.CleanupBatch,
+		PageSize:        opts.PageSize,
+		DefaultBatch:    DefaultCleanupBatch,
+		DefaultPageSize: DefaultPageSize,
+		Logger:          opts.Logger,
+	})
 	const cols = "`key`, `data`, `version`, `expiry`, `user_key`"
 	t := s.ident
 	s.q.load = "SELECT `data`, `version`, `expiry`, `user_key` FROM " + t + " WHERE `key` = ? AND `expiry` > ?"
@@ -258,22 +252,7 @@ func newStore(db *sql.DB, owns bool, opts Options) (*Store, error) {
 	s.q.page = "SELECT " + cols + " FROM " + t + " WHERE `key` > ? AND `expiry` > ? ORDER BY `key` LIMIT ?"
 	s.q.sweep = "DELETE FROM " + t + " WHERE `expiry` <= ? ORDER BY `expiry` LIMIT ?"
 
-	interval := opts.CleanupInterval
-	if interval == 0 {
-		interval = DefaultCleanupInterval
-	}
-	if interval > 0 {
-		s.sweeper = sweeper.Start(sweeper.Config{
-			Interval: interval,
-			Jitter:   0.2,
-			Sweep:    s.DeleteExpired,
-			Report: func(_ int, err error) {
-				if err != nil {
-					s.logger.LogAttrs(context.Background(), slog.LevelWarn, "mysqlstore: background sweep failed", slog.String("table", s.table), slog.Any("err", err))
-				}
-			},
-		})
-	}
+	s.core.StartSweeper(opts.CleanupInterval, DefaultCleanupInterval, s.DeleteExpired)
 	return s, nil
 }
 
@@ -352,29 +331,18 @@ func (s *Store) Table() string { return s.table }
 // DB returns the connection pool the store uses.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// tableError reports a missing table; it matches ErrNoTable.
-type tableError struct {
-	op, table string
-	err       *mysql.MySQLError
-}
-
-func (e *tableError) Error() string {
-	return fmt.Sprintf("mysqlstore: %s: table %q does not exist: run Migrate (%s)", e.op, e.table, e.err.Message)
-}
-
-func (e *tableError) Is(target error) bool { return target == ErrNoTable }
-func (e *tableError) Unwrap() error        { return e.err }
-
-func (s *Store) wrap(op, key string, err error) error {
+// missingTable reports whether err is MySQL's error 1146 (no such table).
+func missingTable(err error) (error, string, bool) {
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) && myErr.Number == 1146 {
-		return &tableError{op: op, table: s.table, err: myErr}
+		return myErr, myErr.Message, true
 	}
-	if key != "" {
-		return fmt.Errorf("mysqlstore: %s %q: %w", op, key, err)
-	}
-	return fmt.Errorf("mysqlstore: %s: %w", op, err)
+	return nil, "", false
 }
+
+// wrap adds the operation and key to err and turns a missing table into
+// an error that says so and matches ErrNoTable.
+func (s *Store) wrap(op, key string, err error) error { return s.core.Wrap(op, key, err) }
 
 func isDuplicate(err error) bool {
 	var myErr *mysql.MySQLError
@@ -384,13 +352,6 @@ func isDuplicate(err error) bool {
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func userKeyArg(u string) any {
-	if u == "" {
-		return nil
-	}
-	return u
-}
 
 func checkSizes(key string, rec sessionkit.Record) error {
 	if len(key) > MaxKeyLen {
@@ -410,18 +371,9 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 		user sql.NullString
 	)
 	err := s.db.QueryRowContext(ctx, s.q.load, key, millis(time.Now())).Scan(&rec.Data, &rec.Version, &exp, &user)
-	if errors.Is(err, sql.ErrNoRows) {
-		return sessionkit.Record{}, sessionkit.ErrNotFound
-	}
-	if err != nil {
-		return sessionkit.Record{}, s.wrap("load", key, err)
-	}
-	if rec.Data == nil {
-		rec.Data = []byte{}
-	}
 	rec.Expiry = fromMillis(exp)
 	rec.UserKey = user.String
-	return rec, nil
+	return s.core.Loaded(key, rec, err)
 }
 
 // Save implements sessionkit.Store. A new record (rec.Version 0) gets
@@ -435,7 +387,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 	if data == nil {
 		data = []byte{}
 	}
-	now, exp, user := millis(time.Now()), millis(rec.Expiry), userKeyArg(rec.UserKey)
+	now, exp, user := millis(time.Now()), millis(rec.Expiry), sqlstore.UserKeyArg(rec.UserKey)
 	if rec.Version != 0 {
 		if rec.Version > math.MaxInt64 {
 			return 0, sessionkit.ErrConflict
@@ -528,100 +480,73 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // UserSessions implements sessionkit.UserIndex.
 func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
-	if userKey == "" {
-		return []sessionkit.Entry{}, nil
-	}
-	rows, err := s.db.QueryContext(ctx, s.q.user, userKey, millis(time.Now()))
-	if err != nil {
-		return nil, s.wrap("user sessions", userKey, err)
-	}
-	entries, err := collectEntries(rows)
-	if err != nil {
-		return nil, s.wrap("user sessions", userKey, err)
-	}
-	return entries, nil
+	return s.core.UserSessions(ctx, userKey, func(ctx context.Context) ([]sessionkit.Entry, error) {
+		rows, err := s.db.QueryContext(ctx, s.q.user, userKey, millis(time.Now()))
+		if err != nil {
+			return nil, err
+		}
+		return collectEntries(rows)
+	})
 }
 
 // DeleteUserSessions implements sessionkit.UserIndex. It deletes the
 // user's expired rows too, but counts only live ones.
 func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
-	if userKey == "" {
-		return 0, nil
-	}
-	now := millis(time.Now())
-	res, err := s.db.ExecContext(ctx, s.q.deleteUserLive, userKey, now)
-	if err != nil {
-		return 0, s.wrap("delete user sessions", userKey, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.wrap("delete user sessions", userKey, err)
-	}
-	if _, err := s.db.ExecContext(ctx, s.q.deleteUserRest, userKey, now); err != nil {
-		return int(n), s.wrap("delete user sessions", userKey, err)
-	}
-	return int(n), nil
+	return s.core.DeleteUserSessions(ctx, userKey, func(ctx context.Context) (int, error) {
+		now := millis(time.Now())
+		res, err := s.db.ExecContext(ctx, s.q.deleteUserLive, userKey, now)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		if _, err := s.db.ExecContext(ctx, s.q.deleteUserRest, userKey, now); err != nil {
+			return int(n), err
+		}
+		return int(n), nil
+	})
 }
 
 // All implements sessionkit.Iterator. It reads the table in pages of
 // Options.PageSize rows ordered by key (keyset pagination), one short
 // query per page, so it holds no locks between pages.
 func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
-	return func(yield func(sessionkit.Entry, error) bool) {
-		var after string
-		first := true
-		for {
-			var (
-				rows *sql.Rows
-				err  error
-			)
-			now := millis(time.Now())
-			if first {
-				rows, err = s.db.QueryContext(ctx, s.q.firstPage, now, s.pageSize)
-			} else {
-				rows, err = s.db.QueryContext(ctx, s.q.page, after, now, s.pageSize)
-			}
-			var page []sessionkit.Entry
-			if err == nil {
-				page, err = collectEntries(rows)
-			}
-			if err != nil {
-				yield(sessionkit.Entry{}, s.wrap("iterate", "", err))
-				return
-			}
-			for _, e := range page {
-				if !yield(e, nil) {
-					return
-				}
-			}
-			if len(page) < s.pageSize {
-				return
-			}
-			after, first = page[len(page)-1].Key, false
+	return s.core.All(ctx, func(ctx context.Context, after string, first bool, limit int) ([]sessionkit.Entry, error) {
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		now := millis(time.Now())
+		if first {
+			rows, err = s.db.QueryContext(ctx, s.q.firstPage, now, limit)
+		} else {
+			rows, err = s.db.QueryContext(ctx, s.q.page, after, now, limit)
 		}
-	}
+		if err != nil {
+			return nil, err
+		}
+		return collectEntries(rows)
+	})
 }
 
+// collectEntries reads and closes rows of (key, data, version, expiry,
+// user_key).
 func collectEntries(rows *sql.Rows) ([]sessionkit.Entry, error) {
 	defer rows.Close()
-	entries := []sessionkit.Entry{}
-	for rows.Next() {
+	return sqlstore.Collect(rows, func(e *sessionkit.Entry) error {
 		var (
-			e    sessionkit.Entry
 			exp  int64
 			user sql.NullString
 		)
 		if err := rows.Scan(&e.Key, &e.Record.Data, &e.Record.Version, &exp, &user); err != nil {
-			return nil, err
-		}
-		if e.Record.Data == nil {
-			e.Record.Data = []byte{}
+			return err
 		}
 		e.Record.Expiry = fromMillis(exp)
 		e.Record.UserKey = user.String
-		entries = append(entries, e)
-	}
-	return entries, rows.Err()
+		return nil
+	})
 }
 
 // DeleteExpired implements sessionkit.Sweeper: it deletes the rows expired
@@ -629,32 +554,22 @@ func collectEntries(rows *sql.Rows) ([]sessionkit.Entry, error) {
 // returns how many it deleted.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	now := millis(time.Now())
-	total := 0
-	for {
-		res, err := s.db.ExecContext(ctx, s.q.sweep, now, s.batch)
+	return s.core.DeleteExpired(ctx, func(ctx context.Context, limit int) (int64, error) {
+		res, err := s.db.ExecContext(ctx, s.q.sweep, now, limit)
 		if err != nil {
-			return total, s.wrap("delete expired", "", err)
+			return 0, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, s.wrap("delete expired", "", err)
-		}
-		total += int(n)
-		if int(n) < s.batch {
-			return total, nil
-		}
-	}
+		return res.RowsAffected()
+	})
 }
 
 // Close stops the background sweeper and waits for it to finish, then
 // closes the connection pool if the store opened it (Open).
 func (s *Store) Close() error {
-	var err error
-	s.closeOnce.Do(func() {
-		s.sweeper.Stop()
+	return s.core.Close(func() error {
 		if s.ownsDB {
-			err = s.db.Close()
+			return s.db.Close()
 		}
+		return nil
 	})
-	return err
 }

@@ -127,28 +127,19 @@ func (s *Store) pgSimpleSave(ctx context.Context, key string, rec sessionkit.Rec
 	return textVersion(rec.Data), nil
 }
 
-// collect reads a page of All.
-func (s *Store) collect(rows pgx.Rows) ([]sessionkit.Entry, error) {
+// scan reads a row of All in the store's layout.
+func (s *Store) scan(rows pgx.Rows, e *sessionkit.Entry) error {
 	if s.layout != LayoutConnectPgSimple {
-		return collectEntries(rows)
+		return scanEntry(rows, e)
 	}
-	entries := []sessionkit.Entry{}
-	for rows.Next() {
-		var (
-			e    sessionkit.Entry
-			text string
-		)
-		if err := rows.Scan(&e.Key, &text, &e.Record.Expiry); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		e.Record.Data = []byte(text)
-		e.Record.Version = textVersion(e.Record.Data)
-		if s.userKeyOf != nil {
-			e.Record.UserKey = s.userKeyOf(e.Record.Data)
-		}
-		entries = append(entries, e)
+	var text string
+	if err := rows.Scan(&e.Key, &text, &e.Record.Expiry); err != nil {
+		return err
 	}
-	rows.Close()
-	return entries, rows.Err()
+	e.Record.Data = []byte(text)
+	e.Record.Version = textVersion(e.Record.Data)
+	if s.userKeyOf != nil {
+		e.Record.UserKey = s.userKeyOf(e.Record.Data)
+	}
+	return nil
 }

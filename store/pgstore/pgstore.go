@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/sweeper"
+	"github.com/sessionkit/sessionkit/internal/sqlstore"
 )
 
 // Defaults for [Options].
@@ -80,9 +79,6 @@ type Store struct {
 	ident     string // sanitized, possibly schema-qualified
 	idxExpiry string // sanitized index names
 	idxUser   string
-	batch     int
-	pageSize  int
-	logger    *slog.Logger
 
 	layout    Layout
 	userKeyOf func([]byte) string
@@ -91,8 +87,7 @@ type Store struct {
 		load, insert, update, touch, del, user, deleteUser, page, firstPage, sweep string
 	}
 
-	sweeper   *sweeper.Loop
-	closeOnce sync.Once
+	core *sqlstore.Core
 }
 
 var (
@@ -156,19 +151,18 @@ func newStore(pool *pgxpool.Pool, owns bool, opts Options) (*Store, error) {
 		ownsPool:  owns,
 		table:     strings.Join(ident, "."),
 		ident:     ident.Sanitize(),
-		batch:     opts.CleanupBatch,
-		pageSize:  opts.PageSize,
-		logger:    opts.Logger,
 	}
-	if s.batch <= 0 {
-		s.batch = DefaultCleanupBatch
-	}
-	if s.pageSize <= 0 {
-		s.pageSize = DefaultPageSize
-	}
-	if s.logger == nil {
-		s.logger = slog.Default()
-	}
+	s.core = sqlstore.New(sqlstore.Config{
+		Name:            "pgstore",
+		Table:           s.table,
+		ErrNoTable:      ErrNoTable,
+		MissingTable:    missingTable,
+		Batch:           opts.CleanupBatch,
+		PageSize:        opts.PageSize,
+		DefaultBatch:    DefaultCleanupBatch,
+		DefaultPageSize: DefaultPageSize,
+		Logger:          opts.Logger,
+	})
 	base := ident[len(ident)-1]
 	s.idxExpiry = indexName(base, "_expiry_idx")
 	s.idxUser = indexName(base, "_user_key_idx")
@@ -198,22 +192,7 @@ SELECT key FROM ` + t + ` WHERE expiry <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 		s.pgSimpleQueries()
 	}
 
-	interval := opts.CleanupInterval
-	if interval == 0 {
-		interval = DefaultCleanupInterval
-	}
-	if interval > 0 {
-		s.sweeper = sweeper.Start(sweeper.Config{
-			Interval: interval,
-			Jitter:   0.2,
-			Sweep:    s.DeleteExpired,
-			Report: func(_ int, err error) {
-				if err != nil {
-					s.logger.LogAttrs(context.Background(), slog.LevelWarn, "pgstore: background sweep failed", slog.String("table", s.table), slog.Any("err", err))
-				}
-			},
-		})
-	}
+	s.core.StartSweeper(opts.CleanupInterval, DefaultCleanupInterval, s.DeleteExpired)
 	return s, nil
 }
 
@@ -319,38 +298,19 @@ func (s *Store) Table() string { return s.table }
 // Pool returns the connection pool the store uses.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// wrap adds the operation to err and turns a missing table into an error
-// that says so.
-// tableError reports a missing table; it matches ErrNoTable.
-type tableError struct {
-	op, table string
-	err       *pgconn.PgError
-}
-
-func (e *tableError) Error() string {
-	return fmt.Sprintf("pgstore: %s: table %q does not exist: run Migrate (%s)", e.op, e.table, e.err.Message)
-}
-
-func (e *tableError) Is(target error) bool { return target == ErrNoTable }
-func (e *tableError) Unwrap() error        { return e.err }
-
-func (s *Store) wrap(op, key string, err error) error {
+// missingTable reports whether err is PostgreSQL's undefined_table
+// (SQLSTATE 42P01).
+func missingTable(err error) (error, string, bool) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-		return &tableError{op: op, table: s.table, err: pgErr}
+		return pgErr, pgErr.Message, true
 	}
-	if key != "" {
-		return fmt.Errorf("pgstore: %s %q: %w", op, key, err)
-	}
-	return fmt.Errorf("pgstore: %s: %w", op, err)
+	return nil, "", false
 }
 
-func userKeyArg(u string) any {
-	if u == "" {
-		return nil
-	}
-	return u
-}
+// wrap adds the operation and key to err and turns a missing table into
+// an error that says so and matches ErrNoTable.
+func (s *Store) wrap(op, key string, err error) error { return s.core.Wrap(op, key, err) }
 
 // Load implements sessionkit.Store.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
@@ -363,20 +323,11 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 		user *string
 	)
 	err := s.pool.QueryRow(ctx, s.q.load, key, time.Now()).Scan(&rec.Data, &ver, &rec.Expiry, &user)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sessionkit.Record{}, sessionkit.ErrNotFound
-	}
-	if err != nil {
-		return sessionkit.Record{}, s.wrap("load", key, err)
-	}
-	if rec.Data == nil {
-		rec.Data = []byte{}
-	}
 	rec.Version = uint64(ver)
 	if user != nil {
 		rec.UserKey = *user
 	}
-	return rec, nil
+	return s.core.Loaded(key, rec, err)
 }
 
 // Save implements sessionkit.Store. A new record (rec.Version 0) gets
@@ -396,12 +347,12 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		err error
 	)
 	if rec.Version == 0 {
-		err = s.pool.QueryRow(ctx, s.q.insert, key, data, rec.Expiry, userKeyArg(rec.UserKey), now).Scan(&ver)
+		err = s.pool.QueryRow(ctx, s.q.insert, key, data, rec.Expiry, sqlstore.UserKeyArg(rec.UserKey), now).Scan(&ver)
 	} else {
 		if rec.Version > math.MaxInt64 {
 			return 0, sessionkit.ErrConflict
 		}
-		err = s.pool.QueryRow(ctx, s.q.update, key, data, rec.Expiry, userKeyArg(rec.UserKey), int64(rec.Version), now).Scan(&ver)
+		err = s.pool.QueryRow(ctx, s.q.update, key, data, rec.Expiry, sqlstore.UserKeyArg(rec.UserKey), int64(rec.Version), now).Scan(&ver)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, sessionkit.ErrConflict
@@ -437,18 +388,14 @@ func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.
 	if s.layout == LayoutConnectPgSimple {
 		return nil, fmt.Errorf("pgstore: the connect-pg-simple layout has no per-user index: %w", sessionkit.ErrNotSupported)
 	}
-	if userKey == "" {
-		return []sessionkit.Entry{}, nil
-	}
-	rows, err := s.pool.Query(ctx, s.q.user, userKey, time.Now())
-	if err != nil {
-		return nil, s.wrap("user sessions", userKey, err)
-	}
-	entries, err := collectEntries(rows)
-	if err != nil {
-		return nil, s.wrap("user sessions", userKey, err)
-	}
-	return entries, nil
+	return s.core.UserSessions(ctx, userKey, func(ctx context.Context) ([]sessionkit.Entry, error) {
+		rows, err := s.pool.Query(ctx, s.q.user, userKey, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return sqlstore.Collect(rows, func(e *sessionkit.Entry) error { return scanEntry(rows, e) })
+	})
 }
 
 // DeleteUserSessions implements sessionkit.UserIndex. It deletes expired
@@ -457,77 +404,52 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, er
 	if s.layout == LayoutConnectPgSimple {
 		return 0, fmt.Errorf("pgstore: the connect-pg-simple layout has no per-user index: %w", sessionkit.ErrNotSupported)
 	}
-	if userKey == "" {
-		return 0, nil
-	}
-	var n int64
-	if err := s.pool.QueryRow(ctx, s.q.deleteUser, userKey, time.Now()).Scan(&n); err != nil {
-		return 0, s.wrap("delete user sessions", userKey, err)
-	}
-	return int(n), nil
+	return s.core.DeleteUserSessions(ctx, userKey, func(ctx context.Context) (int, error) {
+		var n int64
+		if err := s.pool.QueryRow(ctx, s.q.deleteUser, userKey, time.Now()).Scan(&n); err != nil {
+			return 0, err
+		}
+		return int(n), nil
+	})
 }
 
 // All implements sessionkit.Iterator. It reads the table in pages of
 // Options.PageSize rows ordered by key (keyset pagination), one short
 // query per page, so it holds no locks between pages.
 func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
-	return func(yield func(sessionkit.Entry, error) bool) {
-		var after string
-		first := true
-		for {
-			var (
-				rows pgx.Rows
-				err  error
-			)
-			if first {
-				rows, err = s.pool.Query(ctx, s.q.firstPage, time.Now(), s.pageSize)
-			} else {
-				rows, err = s.pool.Query(ctx, s.q.page, time.Now(), s.pageSize, after)
-			}
-			var page []sessionkit.Entry
-			if err == nil {
-				page, err = s.collect(rows)
-			}
-			if err != nil {
-				yield(sessionkit.Entry{}, s.wrap("iterate", "", err))
-				return
-			}
-			for _, e := range page {
-				if !yield(e, nil) {
-					return
-				}
-			}
-			if len(page) < s.pageSize {
-				return
-			}
-			after, first = page[len(page)-1].Key, false
-		}
-	}
-}
-
-func collectEntries(rows pgx.Rows) ([]sessionkit.Entry, error) {
-	entries := []sessionkit.Entry{}
-	for rows.Next() {
+	return s.core.All(ctx, func(ctx context.Context, after string, first bool, limit int) ([]sessionkit.Entry, error) {
 		var (
-			e    sessionkit.Entry
-			ver  int64
-			user *string
+			rows pgx.Rows
+			err  error
 		)
-		if err := rows.Scan(&e.Key, &e.Record.Data, &ver, &e.Record.Expiry, &user); err != nil {
-			rows.Close()
+		if first {
+			rows, err = s.pool.Query(ctx, s.q.firstPage, time.Now(), limit)
+		} else {
+			rows, err = s.pool.Query(ctx, s.q.page, time.Now(), limit, after)
+		}
+		if err != nil {
 			return nil, err
 		}
-		if e.Record.Data == nil {
-			e.Record.Data = []byte{}
-		}
-		e.Record.Version = uint64(ver)
-		if user != nil {
-			e.Record.UserKey = *user
-		}
-		entries = append(entries, e)
+		defer rows.Close()
+		return sqlstore.Collect(rows, func(e *sessionkit.Entry) error { return s.scan(rows, e) })
+	})
+}
+
+// scanEntry reads a row of the native layout (key, data, version, expiry,
+// user_key).
+func scanEntry(rows pgx.Rows, e *sessionkit.Entry) error {
+	var (
+		ver  int64
+		user *string
+	)
+	if err := rows.Scan(&e.Key, &e.Record.Data, &ver, &e.Record.Expiry, &user); err != nil {
+		return err
 	}
-	rows.Close()
-	return entries, rows.Err()
+	e.Record.Version = uint64(ver)
+	if user != nil {
+		e.Record.UserKey = *user
+	}
+	return nil
 }
 
 // DeleteExpired implements sessionkit.Sweeper: it deletes the rows expired
@@ -536,28 +458,19 @@ func collectEntries(rows pgx.Rows) ([]sessionkit.Entry, error) {
 // same time are skipped rather than waited for.
 func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	now := time.Now()
-	total := 0
-	for {
-		tag, err := s.pool.Exec(ctx, s.q.sweep, now, s.batch)
-		if err != nil {
-			return total, s.wrap("delete expired", "", err)
-		}
-		n := int(tag.RowsAffected())
-		total += n
-		if n < s.batch {
-			return total, nil
-		}
-	}
+	return s.core.DeleteExpired(ctx, func(ctx context.Context, limit int) (int64, error) {
+		tag, err := s.pool.Exec(ctx, s.q.sweep, now, limit)
+		return tag.RowsAffected(), err
+	})
 }
 
 // Close stops the background sweeper and waits for it to finish, then
 // closes the pool if the store opened it (Open). It returns nil.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.sweeper.Stop()
+	return s.core.Close(func() error {
 		if s.ownsPool {
 			s.pool.Close()
 		}
+		return nil
 	})
-	return nil
 }
