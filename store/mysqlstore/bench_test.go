@@ -3,6 +3,7 @@ package mysqlstore_test
 import (
 	"testing"
 
+	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
 	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/storetest"
@@ -22,7 +23,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	}{
 		// Open: interpolated parameters, one round trip per statement.
 		{"open", func(b *testing.B) *mysqlstore.Store {
-			s, err := mysqlstore.Open(b.Context(), testenv.Getenv(b, testenv.MySQLDSNEnv), mysqlstore.Options{Table: uniqueTable("sk_bench_")})
+			s, err := mysqlstore.Open(b.Context(), testenv.Getenv(b, testenv.MySQLDSNEnv), mysqlstore.Options{Table: sqlstoretest.UniqueTable("sk_bench_")})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,10 +2,8 @@ package mysqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
 	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/storetest"
@@ -47,28 +46,14 @@ func sharedDB(t testing.TB) *sql.DB {
 	return testDB
 }
 
-func uniqueTable(prefix string) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
 // migrated creates s's table and drops it (and closes s) when t ends.
 func migrated(t testing.TB, s *mysqlstore.Store) *mysqlstore.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	db := sharedDB(t)
-	t.Cleanup(func() {
-		s.Close() // stop the sweeper before the table goes
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS `"+s.Table()+"`"); err != nil {
-			t.Errorf("drop table: %v", err)
-		}
+	// Drop through the shared *sql.DB: a store from Open has closed its own.
+	sqlstoretest.Migrate(t, s, func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS `"+s.Table()+"`")
+		return err
 	})
 	return s
 }
@@ -77,7 +62,7 @@ func migrated(t testing.TB, s *mysqlstore.Store) *mysqlstore.Store {
 func newStore(t testing.TB, opts mysqlstore.Options) *mysqlstore.Store {
 	t.Helper()
 	if opts.Table == "" {
-		opts.Table = uniqueTable("sk_test_")
+		opts.Table = sqlstoretest.UniqueTable("sk_test_")
 	}
 	if opts.CleanupInterval == 0 {
 		opts.CleanupInterval = -1
@@ -103,7 +88,7 @@ func TestConformanceOpen(t *testing.T) {
 	dsn := testenv.Getenv(t, testenv.MySQLDSNEnv)
 	storetest.Run(t, func(t *testing.T) sessionkit.Store {
 		s, err := mysqlstore.Open(t.Context(), dsn, mysqlstore.Options{
-			Table:           uniqueTable("sk_open_"),
+			Table:           sqlstoretest.UniqueTable("sk_open_"),
 			CleanupInterval: 5 * time.Millisecond,
 			CleanupBatch:    2,
 		})
@@ -149,53 +134,25 @@ func TestDSNFromURL(t *testing.T) {
 
 func TestInvalidTableNames(t *testing.T) {
 	t.Parallel()
-	db := new(sql.DB)
-	for _, name := range []string{
+	newWithTable := func(name string) (io.Closer, error) {
+		return mysqlstore.New(new(sql.DB), mysqlstore.Options{Table: name, CleanupInterval: -1})
+	}
+	sqlstoretest.TableNames(t, newWithTable, []string{
 		"a.b.c", "x`; DROP TABLE y; --", ".sessions", "sessions.", "with space", "$x",
 		strings.Repeat("a", 65), "nul\x00", "quo'te",
-	} {
-		if _, err := mysqlstore.New(db, mysqlstore.Options{Table: name}); err == nil {
-			t.Errorf("New with table %q succeeded, want an error", name)
-		}
-	}
-	for _, name := range []string{"sessions", "app.sessions", "Sess$1", "1abc", strings.Repeat("a", 64)} {
-		s, err := mysqlstore.New(db, mysqlstore.Options{Table: name, CleanupInterval: -1})
-		if err != nil {
-			t.Errorf("New with table %q: %v", name, err)
-			continue
-		}
-		s.Close()
-	}
+	}, []string{
+		"sessions", "app.sessions", "Sess$1", "1abc", strings.Repeat("a", 64),
+	})
 }
 
 func TestMissingTable(t *testing.T) {
 	t.Parallel()
-	s, err := mysqlstore.New(sharedDB(t), mysqlstore.Options{Table: uniqueTable("sk_missing_"), CleanupInterval: -1})
+	s, err := mysqlstore.New(sharedDB(t), mysqlstore.Options{Table: sqlstoretest.UniqueTable("sk_missing_"), CleanupInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ctx := t.Context()
-	exp := time.Now().Add(time.Hour)
-	_, loadErr := s.Load(ctx, "k")
-	_, saveErr := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: exp})
-	_, sweepErr := s.DeleteExpired(ctx)
-	var iterErr error
-	for _, err := range s.All(ctx) {
-		iterErr = err
-	}
-	for op, err := range map[string]error{
-		"Load": loadErr, "Save": saveErr, "Touch": s.Touch(ctx, "k", exp), "Delete": s.Delete(ctx, "k"),
-		"DeleteExpired": sweepErr, "All": iterErr,
-	} {
-		if !errors.Is(err, mysqlstore.ErrNoTable) {
-			t.Errorf("%s on a missing table: error = %v, want ErrNoTable", op, err)
-			continue
-		}
-		if msg := err.Error(); !strings.Contains(msg, s.Table()) || !strings.Contains(msg, "run Migrate") {
-			t.Errorf("%s error %q does not name the table and the fix", op, msg)
-		}
-	}
+	sqlstoretest.MissingTable(t, s, mysqlstore.ErrNoTable)
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -218,19 +175,9 @@ func TestOpenErrors(t *testing.T) {
 			if tc.name == "bad table" {
 				opts.Table = "a b"
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			s, err := mysqlstore.Open(ctx, tc.dsn, opts)
-			if err == nil {
-				s.Close()
-				t.Fatal("Open succeeded")
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not contain %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Errorf("error %q leaks the password", err)
-			}
+			sqlstoretest.OpenFails(t, tc.want, func(ctx context.Context) (io.Closer, error) {
+				return mysqlstore.Open(ctx, tc.dsn, opts)
+			})
 		})
 	}
 }
@@ -256,26 +203,7 @@ func TestTouchSameExpiry(t *testing.T) {
 // writer holding a version of the old record cannot overwrite the new one.
 func TestRecreateAfterExpiryNewVersion(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, mysqlstore.Options{})
-	ctx := t.Context()
-	v1, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("old"), Expiry: time.Now().Add(-time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("new"), Expiry: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v2 == v1 {
-		t.Fatalf("re-created record got the expired record's version %d", v1)
-	}
-	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("stale"), Version: v1, Expiry: time.Now().Add(time.Hour)}); !errors.Is(err, sessionkit.ErrConflict) {
-		t.Fatalf("Save with the expired record's version: %v, want ErrConflict", err)
-	}
-	rec, err := s.Load(ctx, "k")
-	if err != nil || string(rec.Data) != "new" || rec.Version != v2 {
-		t.Fatalf("Load = %q v%d, %v; want \"new\" v%d", rec.Data, rec.Version, err, v2)
-	}
+	sqlstoretest.RecreateAfterExpiry(t, newStore(t, mysqlstore.Options{}))
 }
 
 func TestKeyTooLong(t *testing.T) {
@@ -294,25 +222,8 @@ func TestKeyTooLong(t *testing.T) {
 func TestBackgroundSweep(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, mysqlstore.Options{CleanupInterval: 10 * time.Millisecond, CleanupBatch: 3})
-	ctx := t.Context()
-	for i := range 10 {
-		if _, err := s.Save(ctx, "old-"+strconv.Itoa(i), sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(-time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Wait (bounded by the test timeout) for the sweeper; no timing assertion.
-	for {
-		var n int
-		if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+s.Table()+"`").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	sqlstoretest.BackgroundSweep(t, s, func(ctx context.Context) (n int, err error) {
+		err = s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+s.Table()+"`").Scan(&n)
+		return n, err
+	})
 }

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 )
 
 func TestConnectPgSimpleLayout(t *testing.T) {
-	table := uniqueTable("sk_pgsimple_")
+	table := sqlstoretest.UniqueTable("sk_pgsimple_")
 	s := newStore(t, pgstore.Options{
 		Table:     table,
 		Layout:    pgstore.LayoutConnectPgSimple,

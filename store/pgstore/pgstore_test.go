@@ -2,9 +2,7 @@ package pgstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
 	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/storetest"
@@ -44,18 +43,12 @@ func testPool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-func uniqueTable(prefix string) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
 // newStore returns a store on a fresh table that is dropped when t ends.
 func newStore(t testing.TB, opts pgstore.Options) *pgstore.Store {
 	t.Helper()
 	p := testPool(t)
 	if opts.Table == "" {
-		opts.Table = uniqueTable("sk_test_")
+		opts.Table = sqlstoretest.UniqueTable("sk_test_")
 	}
 	if opts.CleanupInterval == 0 {
 		opts.CleanupInterval = -1
@@ -64,19 +57,7 @@ func newStore(t testing.TB, opts pgstore.Options) *pgstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.DropTable(ctx); err != nil {
-			t.Errorf("drop table: %v", err)
-		}
-	})
+	sqlstoretest.Migrate(t, s, s.DropTable)
 	return s
 }
 
@@ -100,7 +81,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	t.Parallel()
 	p := testPool(t)
 	ctx := t.Context()
-	schema := uniqueTable("sk_schema_")
+	schema := sqlstoretest.UniqueTable("sk_schema_")
 	if _, err := p.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
 		t.Fatal(err)
 	}
@@ -123,52 +104,25 @@ func TestSchemaQualifiedTable(t *testing.T) {
 
 func TestInvalidTableNames(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{
+	newWithTable := func(name string) (io.Closer, error) {
+		return pgstore.New(new(pgxpool.Pool), pgstore.Options{Table: name, CleanupInterval: -1})
+	}
+	sqlstoretest.TableNames(t, newWithTable, []string{
 		`a.b.c`, `x"; DROP TABLE y; --`, `1abc`, `.sessions`, `sessions.`, `with space`, `$x`,
 		strings.Repeat("a", 64), "nul\x00",
-	} {
-		if _, err := pgstore.New(new(pgxpool.Pool), pgstore.Options{Table: name}); err == nil {
-			t.Errorf("New with table %q succeeded, want an error", name)
-		}
-	}
-	for _, name := range []string{"sessions", "auth.sessions", "Sess$1", "_x", strings.Repeat("a", 63)} {
-		s, err := pgstore.New(new(pgxpool.Pool), pgstore.Options{Table: name, CleanupInterval: -1})
-		if err != nil {
-			t.Errorf("New with table %q: %v", name, err)
-			continue
-		}
-		s.Close()
-	}
+	}, []string{
+		"sessions", "auth.sessions", "Sess$1", "_x", strings.Repeat("a", 63),
+	})
 }
 
 func TestMissingTable(t *testing.T) {
 	t.Parallel()
-	s, err := pgstore.New(testPool(t), pgstore.Options{Table: uniqueTable("sk_missing_"), CleanupInterval: -1})
+	s, err := pgstore.New(testPool(t), pgstore.Options{Table: sqlstoretest.UniqueTable("sk_missing_"), CleanupInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ctx := t.Context()
-	exp := time.Now().Add(time.Hour)
-	_, loadErr := s.Load(ctx, "k")
-	_, saveErr := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: exp})
-	_, sweepErr := s.DeleteExpired(ctx)
-	var iterErr error
-	for _, err := range s.All(ctx) {
-		iterErr = err
-	}
-	for op, err := range map[string]error{
-		"Load": loadErr, "Save": saveErr, "Touch": s.Touch(ctx, "k", exp), "Delete": s.Delete(ctx, "k"),
-		"DeleteExpired": sweepErr, "All": iterErr,
-	} {
-		if !errors.Is(err, pgstore.ErrNoTable) {
-			t.Errorf("%s on a missing table: error = %v, want ErrNoTable", op, err)
-			continue
-		}
-		if msg := err.Error(); !strings.Contains(msg, s.Table()) || !strings.Contains(msg, "run Migrate") {
-			t.Errorf("%s error %q does not name the table and the fix", op, msg)
-		}
-	}
+	sqlstoretest.MissingTable(t, s, pgstore.ErrNoTable)
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -185,19 +139,9 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			s, err := pgstore.Open(ctx, tc.url, pgstore.Options{})
-			if err == nil {
-				s.Close()
-				t.Fatal("Open succeeded")
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not contain %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Errorf("error %q leaks the password", err)
-			}
+			sqlstoretest.OpenFails(t, tc.want, func(ctx context.Context) (io.Closer, error) {
+				return pgstore.Open(ctx, tc.url, pgstore.Options{})
+			})
 		})
 	}
 	t.Run("bad table", func(t *testing.T) {
@@ -211,7 +155,7 @@ func TestOpenOwnsPool(t *testing.T) {
 	t.Parallel()
 	url := testenv.Getenv(t, testenv.PostgresURLEnv)
 	ctx := t.Context()
-	s, err := pgstore.Open(ctx, url, pgstore.Options{Table: uniqueTable("sk_open_")})
+	s, err := pgstore.Open(ctx, url, pgstore.Options{Table: sqlstoretest.UniqueTable("sk_open_")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,51 +183,15 @@ func TestOpenOwnsPool(t *testing.T) {
 // writer holding a version of the old record cannot overwrite the new one.
 func TestRecreateAfterExpiryNewVersion(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, pgstore.Options{})
-	ctx := t.Context()
-	v1, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("old"), Expiry: time.Now().Add(-time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("new"), Expiry: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v2 == v1 {
-		t.Fatalf("re-created record got the expired record's version %d", v1)
-	}
-	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("stale"), Version: v1, Expiry: time.Now().Add(time.Hour)}); !errors.Is(err, sessionkit.ErrConflict) {
-		t.Fatalf("Save with the expired record's version: %v, want ErrConflict", err)
-	}
-	rec, err := s.Load(ctx, "k")
-	if err != nil || string(rec.Data) != "new" || rec.Version != v2 {
-		t.Fatalf("Load = %q v%d, %v; want \"new\" v%d", rec.Data, rec.Version, err, v2)
-	}
+	sqlstoretest.RecreateAfterExpiry(t, newStore(t, pgstore.Options{}))
 }
 
 // The background sweeper deletes expired rows without being asked.
 func TestBackgroundSweep(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, pgstore.Options{CleanupInterval: 10 * time.Millisecond, CleanupBatch: 3})
-	ctx := t.Context()
-	for i := range 10 {
-		if _, err := s.Save(ctx, "old-"+strconv.Itoa(i), sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(-time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Wait (bounded by the test timeout) for the sweeper; no timing assertion.
-	for {
-		var n int
-		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM `+s.Table()).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	sqlstoretest.BackgroundSweep(t, s, func(ctx context.Context) (n int, err error) {
+		err = s.Pool().QueryRow(ctx, `SELECT count(*) FROM `+s.Table()).Scan(&n)
+		return n, err
+	})
 }
