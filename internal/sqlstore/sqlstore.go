@@ -189,7 +189,10 @@ func UserKeyArg(u string) any {
 	return u
 }
 
-// Rows is the part of pgx.Rows and *sql.Rows that [Collect] uses.
+// Rows is the part of pgx.Rows and *sql.Rows that [Collect] uses. Next
+// must advance to the next row and report whether there is one; once it
+// has returned false, Err must return the error that ended the rows early,
+// or nil if all were read.
 type Rows interface {
 	Next() bool
 	Err() error

@@ -168,7 +168,9 @@ func BackgroundSweep(t *testing.T, s sessionkit.Store, count func(ctx context.Co
 	}
 }
 
-// FaultStore is a store that ServerRestart can migrate and close.
+// FaultStore is a store that ServerRestart can migrate and close. It must
+// be connected to the server it was opened on, and reconnect on its own
+// once that server is back (see storetest.RunFaults).
 type FaultStore interface {
 	sessionkit.Store
 	Migrator
