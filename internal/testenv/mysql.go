@@ -215,11 +215,15 @@ func (s *MySQLServer) Restart(ctx context.Context) error {
 }
 
 // Pause freezes the server (SIGSTOP): connections stay open but nothing
-// answers, as with a hung server or a network partition. Resume undoes it.
+// answers, as with a hung server or a network partition. It returns once
+// every thread has stopped. Resume undoes it.
 func (s *MySQLServer) Pause() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return signalGroup(s.proc, syscall.SIGSTOP)
+	if err := signalGroup(s.proc, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return waitFrozen([]int{s.proc.cmd.Process.Pid})
 }
 
 // Resume continues a paused server (SIGCONT).

@@ -342,11 +342,15 @@ func startProcessAs(name, logPath, dir string, cred *syscall.Credential, bin str
 
 // Pause freezes the server and all its backends (SIGSTOP): connections
 // stay open but nothing answers, as with a hung server or a network
-// partition. Resume undoes it.
+// partition. It returns once every thread has stopped. Resume undoes it.
 func (s *PostgresServer) Pause() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.signalAll(syscall.SIGSTOP)
+	if err := s.signalAll(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	pid := s.proc.cmd.Process.Pid
+	return waitFrozen(append(childPIDs(pid), pid))
 }
 
 // Resume continues a paused server (SIGCONT).

@@ -89,11 +89,15 @@ func (s *RedisServer) Stop() error {
 }
 
 // Pause freezes the server (SIGSTOP): connections stay open but nothing
-// is answered, like a hung server or a network partition. Resume undoes it.
+// is answered, like a hung server or a network partition. It returns once
+// every thread has stopped. Resume undoes it.
 func (s *RedisServer) Pause() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.proc.cmd.Process.Signal(syscall.SIGSTOP)
+	if err := s.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return waitFrozen([]int{s.proc.cmd.Process.Pid})
 }
 
 // Resume lets a paused server go on (SIGCONT).
