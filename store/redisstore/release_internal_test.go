@@ -39,18 +39,7 @@ func TestStaleCoverageCannotLoseIndexEntry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			o, err := ParseURL(tc.scheme + testenv.Getenv(t, tc.env))
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := redis.NewUniversalClient(o)
-			t.Cleanup(func() { client.Close() })
-			b := make([]byte, 6)
-			rand.Read(b)
-			s, err := New(client, Options{Prefix: "skrel:" + hex.EncodeToString(b) + ":"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			client, s := internalStore(t, tc.scheme+testenv.Getenv(t, tc.env))
 			const user, key = "u", "k"
 			keys := []string{s.RecordKey(key), s.releasedKey(key)}
 			t.Cleanup(func() {
@@ -122,18 +111,7 @@ func TestStaleCoverageCannotLoseIndexEntry(t *testing.T) {
 // not before the released record's expiry.
 func TestReleasedCoverageExpires(t *testing.T) {
 	ctx := t.Context()
-	o, err := ParseURL(testenv.Getenv(t, testenv.RedisURLEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := redis.NewUniversalClient(o)
-	t.Cleanup(func() { client.Close() })
-	b := make([]byte, 6)
-	rand.Read(b)
-	s, err := New(client, Options{Prefix: "skrel:" + hex.EncodeToString(b) + ":"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, s := internalStore(t, testenv.Getenv(t, testenv.RedisURLEnv))
 	const key = "k"
 	t.Cleanup(func() { client.Del(context.Background(), s.RecordKey(key), s.releasedKey(key)) })
 	exp := time.Now().Add(100 * time.Millisecond)
@@ -164,6 +142,25 @@ func TestReleasedCoverageExpires(t *testing.T) {
 			t.Fatalf("released coverage still there 5s after a 100ms session: %v", err)
 		}
 	}
+}
+
+// internalStore connects to rawURL and returns the client and a store on
+// it with a fresh prefix; the client is closed when the test ends.
+func internalStore(t *testing.T, rawURL string) (redis.UniversalClient, *Store) {
+	t.Helper()
+	o, err := ParseURL(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewUniversalClient(o)
+	t.Cleanup(func() { client.Close() })
+	b := make([]byte, 6)
+	rand.Read(b)
+	s, err := New(client, Options{Prefix: "skrel:" + hex.EncodeToString(b) + ":"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, s
 }
 
 func n(t *testing.T, s string) int64 {
