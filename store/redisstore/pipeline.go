@@ -14,9 +14,16 @@ import (
 // for it or for ctx. A command abandoned that way may still run later,
 // as one cut off by a timeout on a plain connection may have run.
 //
+// A command whose context has already ended is not sent at all (the
+// auto-pipeliner would send it); its error is set to the context's.
+//
 // abandoned reports that the wait ended with ctx while the command may
 // still be in flight: err is then ctx's error, and cmd must not be read.
 func (s *Store) process(ctx context.Context, cmd redis.Cmder) (abandoned bool, err error) {
+	if err := ctx.Err(); err != nil {
+		cmd.SetErr(err)
+		return false, err
+	}
 	if s.pipeliner == nil {
 		_ = s.client.Process(ctx, cmd)
 		return false, cmd.Err()

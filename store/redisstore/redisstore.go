@@ -48,14 +48,13 @@ type Options struct {
 	// together, in shared pipelines (go-redis's AutoPipeliner, its
 	// deferred face), instead of one round trip per command on a
 	// connection of its own. Each call still returns when its context
-	// ends. Under
-	// many concurrent requests this saves most of the system calls on
-	// both sides, which raises throughput where the CPU is the limit (see
-	// docs/BENCHMARKS.md); a lone request still takes one round trip and
-	// is not delayed. It applies to Load, Save, Touch, Delete and the
-	// user index scripts; iteration and the user index's pipelines use
-	// the client directly. go-redis marks the AutoPipeliner experimental.
-	// Not supported on a *redis.Ring.
+	// ends. Under many concurrent requests this saves most of the system
+	// calls on both sides, which raises throughput where the CPU is the
+	// limit (see docs/BENCHMARKS.md); a lone request still takes one
+	// round trip and is not delayed. It applies to Load, Save, Touch,
+	// Delete and the user index scripts; iteration and the user index's
+	// pipelines use the client directly. go-redis marks the
+	// AutoPipeliner experimental. Not supported on a *redis.Ring.
 	AutoPipeline bool
 }
 
@@ -243,23 +242,10 @@ func fromHashTag(tag string) (s string, ok bool) {
 // of its own.
 var errEmptyKey = errors.New("redisstore: empty session key")
 
-// ready reports why an operation on key must not start: its context has
-// ended (an auto-pipeliner would still send the command) or the key is
-// empty.
-func ready(ctx context.Context, key string) error {
-	if key == "" {
-		return errEmptyKey
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: %w", err)
-	}
-	return nil
-}
-
 // Load returns the live record under key with one HMGET.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
-	if err := ready(ctx, key); err != nil {
-		return sessionkit.Record{}, err
+	if key == "" {
+		return sessionkit.Record{}, errEmptyKey
 	}
 	if s.layout == LayoutConnectRedis {
 		return s.crLoad(ctx, key)
@@ -309,8 +295,8 @@ func decodeRecord(vals []any) (rec sessionkit.Record, ok bool, err error) {
 // refused attempt and the index entry); a record leaving its user (logout,
 // or a Save into the past) adds one to drop the old entry.
 func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
-	if err := ready(ctx, key); err != nil {
-		return 0, err
+	if key == "" {
+		return 0, errEmptyKey
 	}
 	if s.layout == LayoutConnectRedis {
 		return s.crSave(ctx, key, rec)
@@ -376,8 +362,8 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 // see the package documentation) it extends the index first, which costs
 // two more.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	if err := ready(ctx, key); err != nil {
-		return err
+	if key == "" {
+		return errEmptyKey
 	}
 	if s.layout == LayoutConnectRedis {
 		return s.crTouch(ctx, key, expiry)
@@ -417,8 +403,8 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 
 // Delete removes the record under key and its user index entry.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := ready(ctx, key); err != nil {
-		return err
+	if key == "" {
+		return errEmptyKey
 	}
 	if s.layout == LayoutConnectRedis {
 		return s.crDelete(ctx, key)
@@ -613,9 +599,6 @@ func (s *Store) masters(ctx context.Context) ([]redis.Cmdable, error) {
 
 // members prunes userKey's index by score and returns its members.
 func (s *Store) members(ctx context.Context, userKey string) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redisstore: index of user %s: %w", userKey, err)
-	}
 	keys, err := membersScript.Run(ctx, s.scripts(), []string{s.IndexKey(userKey)}).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: index of user %s: %w", userKey, err)
