@@ -134,37 +134,7 @@ func (s *Store) cmSave(ctx context.Context, key string, rec sessionkit.Record) (
 }
 
 func (s *Store) cmAll(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
-	return func(yield func(sessionkit.Entry, error) bool) {
-		var after *string
-		for {
-			filter := bson.D{{Key: fieldExpires, Value: live(time.Now())}}
-			if after != nil {
-				filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: *after}}})
-			}
-			cur, err := s.coll.Find(ctx, filter, options.Find().
-				SetSort(bson.D{{Key: "_id", Value: 1}}).
-				SetLimit(int64(s.pageSize)))
-			if err != nil {
-				yield(sessionkit.Entry{}, fmt.Errorf("mongostore: iterate: %w", err))
-				return
-			}
-			var docs []cmDocument
-			if err := cur.All(ctx, &docs); err != nil {
-				yield(sessionkit.Entry{}, fmt.Errorf("mongostore: iterate: %w", err))
-				return
-			}
-			for i := range docs {
-				if !yield(s.cmEntry(&docs[i]), nil) {
-					return
-				}
-			}
-			if len(docs) < s.pageSize {
-				return
-			}
-			last := docs[len(docs)-1].Key
-			after = &last
-		}
-	}
+	return allPages(ctx, s, func(d *cmDocument) string { return d.Key }, s.cmEntry)
 }
 
 var errNoIndex = fmt.Errorf("mongostore: the connect-mongo layout has no per-user index: %w", sessionkit.ErrNotSupported)

@@ -511,6 +511,13 @@ func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
 	if s.layout == LayoutConnectMongo {
 		return s.cmAll(ctx)
 	}
+	return allPages(ctx, s, func(d *document) string { return d.Key }, (*document).entry)
+}
+
+// allPages yields the live documents of s's collection, decoded as D, in
+// _id order, one page of s.pageSize per query. key returns a document's
+// _id and entry its Entry; both layouts iterate through it.
+func allPages[D any](ctx context.Context, s *Store, key func(*D) string, entry func(*D) sessionkit.Entry) iter.Seq2[sessionkit.Entry, error] {
 	return func(yield func(sessionkit.Entry, error) bool) {
 		var after *string
 		for {
@@ -525,20 +532,20 @@ func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
 				yield(sessionkit.Entry{}, fmt.Errorf("mongostore: iterate: %w", err))
 				return
 			}
-			var docs []document
+			var docs []D
 			if err := cur.All(ctx, &docs); err != nil {
 				yield(sessionkit.Entry{}, fmt.Errorf("mongostore: iterate: %w", err))
 				return
 			}
 			for i := range docs {
-				if !yield(docs[i].entry(), nil) {
+				if !yield(entry(&docs[i]), nil) {
 					return
 				}
 			}
 			if len(docs) < s.pageSize {
 				return
 			}
-			last := docs[len(docs)-1].Key
+			last := key(&docs[len(docs)-1])
 			after = &last
 		}
 	}
