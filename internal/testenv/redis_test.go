@@ -31,9 +31,13 @@ func TestRedisServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Paused: connections are accepted but nothing answers.
+	// Paused: connections are accepted but nothing answers. Pause returns
+	// only once every server thread has stopped.
 	if err := s.Pause(); err != nil {
 		t.Fatal(err)
+	}
+	if tid, running := runningThread(s.proc.cmd.Process.Pid); running {
+		t.Errorf("thread %d of the paused server is not stopped", tid)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
 	_, err = redisDo(short, s.Addr, "PING")
