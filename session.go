@@ -42,6 +42,7 @@ type Session struct {
 	oldKeys  []string // records to delete at commit (Regenerate, Destroy)
 	renewed  bool     // Regenerate or Destroy ran: the client's token must change
 	reseal   bool     // the client's token is valid but must be replaced (ClientResealer)
+	touchNow bool     // Touch ran: extend the idle expiry whatever the throttle
 
 	cookie cookieUpdate // what to tell the client when headers go out
 }
@@ -54,13 +55,17 @@ const (
 	opClear
 	opUser
 	opPersist
+	opSetIdle
+	opSetDeadline
 )
 
 type op struct {
-	kind    opKind
-	key     string
-	value   json.RawMessage
-	persist bool
+	kind     opKind
+	persist  bool
+	key      string
+	value    json.RawMessage
+	idle     time.Duration
+	deadline time.Time
 }
 
 type cookieUpdate struct {
@@ -226,6 +231,10 @@ func (s *Session) applyToState(o op) {
 		s.userKey = o.key
 	case opPersist:
 		s.st.Persistent = o.persist
+	case opSetIdle:
+		s.st.IdleTimeout = o.idle
+	case opSetDeadline:
+		s.st.Deadline = o.deadline
 	}
 }
 
@@ -275,8 +284,8 @@ func (s *Session) Created() time.Time {
 	return s.st.Created
 }
 
-// LastActive returns when the session was last used, to within the
-// Manager's TouchInterval.
+// LastActive returns when the session was last used, to within its touch
+// interval (see Manager.TouchInterval).
 func (s *Session) LastActive() time.Time {
 	if s == nil {
 		return time.Time{}
@@ -400,12 +409,16 @@ func (s *Session) Destroy() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
+	s.destroyLocked()
+	return nil
+}
+
+func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
 	s.reset()
 	s.renewed = true
-	return nil
 }
 
 // Save commits the session now instead of when the response headers are
@@ -467,6 +480,7 @@ func (s *Session) reset() {
 	s.userKey = ""
 	s.ops = nil
 	s.reseal = false
+	s.touchNow = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
 }
 
@@ -515,7 +529,7 @@ func (s *Session) loadStored() bool {
 		// only the idle expiry applies.
 		st.Created = now
 	}
-	if !now.Before(rec.Expiry) || !now.Before(s.m.deadline(st)) {
+	if d := s.m.deadline(st); !now.Before(rec.Expiry) || (!d.IsZero() && !now.Before(d)) {
 		if !s.m.backend.clientSide() {
 			s.oldKeys = append(s.oldKeys, key)
 		}
@@ -583,23 +597,37 @@ func (s *Session) commitLocked() error {
 		if (s.renewed || s.hadToken) && !late {
 			s.cookie = cookieUpdate{pending: true, clear: true}
 		}
+	case !exp.After(now):
+		// Its deadline has passed during the request (or a change moved
+		// it into the past): the session is over.
+		if late && b.clientSide() {
+			return ErrHeadersSent
+		}
+		s.destroyLocked()
+		if !late {
+			s.cookie = cookieUpdate{pending: true, clear: true}
+		}
 	case len(s.ops) > 0:
 		persistChanged := s.persistChanged()
 		if late && b.clientSide() {
 			return ErrHeadersSent
 		}
+		prev := s.rec.Expiry
 		if err := s.update(now, exp); err != nil {
 			return err
 		}
 		if !s.stored {
 			break // ended concurrently
 		}
-		if b.clientSide() || (!late && (persistChanged || (s.st.Persistent && s.touchDue(exp)))) {
-			if err := s.setCookie(exp); err != nil {
+		// The write moved the store's expiry (unless it is fixed): the
+		// cookie must move with it, or the browser drops it first.
+		moved := s.st.Persistent && s.expiryTravels() && !s.rec.Expiry.Equal(prev)
+		if b.clientSide() || (!late && (persistChanged || moved || m.Rolling == RollingAlways)) {
+			if err := s.setCookie(s.rec.Expiry); err != nil {
 				return err
 			}
 		}
-	case m.IdleTimeout > 0 && s.touchDue(exp):
+	case s.touchDue(exp):
 		if late && b.clientSide() {
 			return nil // a refresh, not a change: nothing is lost
 		}
@@ -609,17 +637,23 @@ func (s *Session) commitLocked() error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("sessionkit: touch session: %w", err)
+			// A touch only extends the idle lifetime: the session is
+			// still valid until its stored expiry, so the request goes
+			// on with it. Nothing is sent; the next use tries again.
+			m.logger().WarnContext(ctx, "sessionkit: touch refused; the session keeps its earlier expiry", "err", err)
+			m.observe(Event{Kind: EventError, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
+			break
 		}
 		s.rec.Expiry = exp
-		if !late && (b.clientSide() || s.st.Persistent) {
+		s.touchNow = false
+		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || m.Rolling == RollingAlways) {
 			if err := s.setCookie(exp); err != nil {
 				return err
 			}
 		}
-	case s.reseal && !late:
-		// Unchanged, but the token must be replaced (for example it was
-		// sealed with a retired key): seal the same record again.
+	case !late && (s.reseal || m.Rolling == RollingAlways):
+		// Unchanged, but the token must be sent again: it was sealed
+		// with a retired key, or every response refreshes the cookie.
 		if err := s.setCookie(s.rec.Expiry); err != nil {
 			return err
 		}
@@ -637,6 +671,14 @@ func (s *Session) commitLocked() error {
 	return nil
 }
 
+// expiryTravels reports whether the transport tells the client when its
+// token expires (a cookie's Max-Age; a header token has no expiry), so a
+// moved expiry must be sent again.
+func (s *Session) expiryTravels() bool {
+	_, ok := s.m.transport().(*HeaderTransport)
+	return !ok
+}
+
 func (s *Session) persistChanged() bool {
 	for _, o := range s.ops {
 		if o.kind == opPersist {
@@ -646,10 +688,14 @@ func (s *Session) persistChanged() bool {
 	return false
 }
 
-// touchDue reports whether exp extends the stored expiry by at least the
-// touch interval.
+// touchDue reports whether a use at the expiry exp should extend the
+// stored expiry: it must move it forward, by at least the touch interval
+// unless Touch asked for it.
 func (s *Session) touchDue(exp time.Time) bool {
-	return exp.Sub(s.rec.Expiry) >= s.m.TouchInterval
+	if !exp.After(s.rec.Expiry) {
+		return false
+	}
+	return s.touchNow || exp.Sub(s.rec.Expiry) >= s.m.touchInterval(s.m.idleTimeout(s.st))
 }
 
 func (s *Session) record(now, exp time.Time) (Record, error) {
@@ -714,7 +760,7 @@ func (s *Session) update(now, exp time.Time) error {
 		})
 		if err == nil {
 			rec.Version = v
-			s.rec, s.ops = rec, nil
+			s.rec, s.ops, s.touchNow = rec, nil, false
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -811,48 +857,35 @@ func (s *Session) setCookie(exp time.Time) error {
 	return nil
 }
 
-// writeCookie applies the pending cookie update to the response headers.
-func (s *Session) writeCookie(w http.ResponseWriter) {
+// writeHeaders adds the session's part to the response headers just
+// before they go out: the pending token update, and what keeps shared
+// caches from serving this response to another session (see cache.go).
+func (s *Session) writeHeaders(w http.ResponseWriter) {
+	t := s.m.transport()
+	reqHeader, respHeader := tokenHeaders(t)
+	if s.loaded {
+		addVary(w.Header(), reqHeader)
+	}
 	c := s.cookie
 	if !c.pending {
 		return
 	}
 	s.cookie = cookieUpdate{}
-	if c.clear {
-		s.m.transport().ClearToken(w, s.r)
-		return
-	}
-	s.m.transport().SetToken(w, s.r, c.token, c.expires)
-}
-
-// --- timing -----------------------------------------------------------------
-
-// deadline is the absolute end of a session.
-func (m *Manager) deadline(st State) time.Time {
-	return st.Created.Add(m.Lifetime)
-}
-
-// expiry is when a session used at now expires if not used again.
-func (m *Manager) expiry(st State, now time.Time) time.Time {
-	d := m.deadline(st)
-	if m.IdleTimeout > 0 {
-		if idle := now.Add(m.IdleTimeout); idle.Before(d) {
-			return idle
+	if ct, ok := t.(*CookieTransport); ok {
+		// The Manager's own clock and proxies, which the Transport
+		// interface cannot carry.
+		secure := ct.secure(s.r, s.m.Proxies)
+		if c.clear {
+			ct.clearToken(w, secure)
+		} else {
+			ct.setToken(w, secure, c.token, c.expires, s.m.now())
 		}
+	} else if c.clear {
+		t.ClearToken(w, s.r)
+	} else {
+		t.SetToken(w, s.r, c.token, c.expires)
 	}
-	return d
-}
-
-// lastActive combines the last write with the last touch, which the
-// record's expiry reveals while it is idle-bound.
-func (m *Manager) lastActive(st State, rec Record) time.Time {
-	last := st.LastActive
-	if m.IdleTimeout > 0 && !rec.Expiry.IsZero() && rec.Expiry.Before(m.deadline(st)) {
-		if touched := rec.Expiry.Add(-m.IdleTimeout); touched.After(last) {
-			last = touched
-		}
-	}
-	return last
+	keepTokenPrivate(w.Header(), respHeader)
 }
 
 // Key returns the store key of the session ("" while it has no ID). Unlike
