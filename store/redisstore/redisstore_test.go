@@ -132,6 +132,19 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// TestLifetime runs the client-side lifetime journeys on every topology.
+func TestLifetime(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			t.Parallel()
+			client := newClient(t, topo.url(t))
+			storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
+				return sessionkit.New(newStoreWith(t, client, redisstore.Options{}))
+			})
+		})
+	}
+}
+
 // TestClusterSlots checks that every key of one session and one user index
 // are single-slot — even for keys and user keys with braces, which would
 // otherwise end or empty a hash tag — and that sessions spread over the
