@@ -40,13 +40,17 @@ type State struct {
 	Expires time.Time
 	// Opaque is whatever a codec wants to carry from Decode to the next
 	// Encode of the same session (for example fields of a foreign format
-	// it does not model). The Manager never looks at it.
+	// it does not model). The Manager never looks at it, and may hand
+	// one decoded Opaque to several requests' states (commits merged in
+	// its queue), so Encode must not modify what it refers to.
 	Opaque any
 }
 
 // Codec turns a session's State into the bytes a store keeps and back.
 // Implementations must be safe for concurrent use. Decode must return an
-// error, never panic, on any input.
+// error, never panic, on any input. Encode may set fields of st but must
+// not modify the bytes of its Values or what its Opaque refers to: states
+// of several requests may share them.
 type Codec interface {
 	Encode(st *State) ([]byte, error)
 	Decode(data []byte) (State, error)

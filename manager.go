@@ -19,7 +19,10 @@ var (
 	// reaches the Logger and the Observer; the client never sees it.
 	ErrHeadersSent = errors.New("sessionkit: session changed after the response headers were sent")
 	// ErrTooManyConflicts is returned when a save lost its
-	// compare-and-swap more than Manager.MaxRetries times in a row.
+	// compare-and-swap more than Manager.MaxRetries times in a row to
+	// writers outside the Manager (other processes, or other Managers
+	// over the same store); writers through one Manager never conflict
+	// with one another.
 	ErrTooManyConflicts = errors.New("sessionkit: too many concurrent updates")
 )
 
@@ -71,8 +74,10 @@ type Manager struct {
 	// MaxDataSize bounds an encoded session (default 1 MiB); larger saves
 	// fail with ErrTooLarge.
 	MaxDataSize int
-	// MaxRetries bounds compare-and-swap retries on conflicting
-	// concurrent updates (default 8).
+	// MaxRetries bounds compare-and-swap retries when a writer outside
+	// this Manager saved the same session first (default 8). Commits
+	// through one Manager are merged, never retried against each other
+	// (see the package documentation's "No lost updates").
 	MaxRetries int
 
 	// OpTimeout bounds every store call (default 3s).
@@ -101,7 +106,7 @@ type Manager struct {
 // every field.
 func New(store Store) *Manager {
 	m := newManager()
-	m.backend = &serverBackend{store: store}
+	m.backend = &serverBackend{store: store, commits: newCommitQueues()}
 	return m
 }
 
@@ -254,7 +259,7 @@ type EventKind int
 const (
 	EventLoad     EventKind = iota + 1 // a store Load (or client token Open)
 	EventSave                          // a successful store Save
-	EventConflict                      // a Save lost its compare-and-swap; the Manager retries
+	EventConflict                      // a Save lost its compare-and-swap to a writer outside the Manager; it retries
 	EventTouch                         // a store Touch
 	EventDelete                        // a store Delete
 	EventBadToken                      // the client sent a token that was refused

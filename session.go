@@ -199,7 +199,11 @@ func (s *Session) Clear() {
 }
 
 func (s *Session) find(key string) int {
-	for i, v := range s.st.Values {
+	return findValue(s.st.Values, key)
+}
+
+func findValue(vs []Value, key string) int {
+	for i, v := range vs {
 		if v.Key == key {
 			return i
 		}
@@ -210,31 +214,32 @@ func (s *Session) find(key string) int {
 // apply records o and applies it to the current state.
 func (s *Session) apply(o op) {
 	s.ops = append(s.ops, o)
-	s.applyToState(o)
+	applyOp(&s.st, &s.userKey, o)
 }
 
-func (s *Session) applyToState(o op) {
+// applyOp applies o to a session's state and owner.
+func applyOp(st *State, userKey *string, o op) {
 	switch o.kind {
 	case opSet:
-		if i := s.find(o.key); i >= 0 {
-			s.st.Values[i].JSON = o.value
+		if i := findValue(st.Values, o.key); i >= 0 {
+			st.Values[i].JSON = o.value
 		} else {
-			s.st.Values = append(s.st.Values, Value{Key: o.key, JSON: o.value})
+			st.Values = append(st.Values, Value{Key: o.key, JSON: o.value})
 		}
 	case opDelete:
-		if i := s.find(o.key); i >= 0 {
-			s.st.Values = slices.Delete(s.st.Values, i, i+1)
+		if i := findValue(st.Values, o.key); i >= 0 {
+			st.Values = slices.Delete(st.Values, i, i+1)
 		}
 	case opClear:
-		s.st.Values = s.st.Values[:0]
+		st.Values = st.Values[:0]
 	case opUser:
-		s.userKey = o.key
+		*userKey = o.key
 	case opPersist:
-		s.st.Persistent = o.persist
+		st.Persistent = o.persist
 	case opSetIdle:
-		s.st.IdleTimeout = o.idle
+		st.IdleTimeout = o.idle
 	case opSetDeadline:
-		s.st.Deadline = o.deadline
+		st.Deadline = o.deadline
 	}
 }
 
@@ -542,20 +547,16 @@ func (s *Session) loadStored() bool {
 
 // reloadLocked reads the current record for s.key, dropping local changes.
 func (s *Session) reloadLocked() error {
-	rec, err := s.m.backend.load(s.r.Context(), s.m, s.key)
-	if errors.Is(err, ErrNotFound) {
+	sn, err := s.m.loadSnapshot(s.r.Context(), s.key)
+	if err != nil {
+		return err
+	}
+	if sn == nil {
 		s.reset()
 		s.renewed = true
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("sessionkit: reload session: %w", err)
-	}
-	st, err := s.m.Codec.Decode(rec.Data)
-	if err != nil {
-		return fmt.Errorf("sessionkit: reload session: %w", err)
-	}
-	s.rec, s.st, s.userKey, s.ops = rec, st, rec.UserKey, nil
+	s.rec, s.st, s.userKey, s.ops = sn.rec, sn.st, sn.userKey, nil
 	return nil
 }
 
@@ -699,21 +700,38 @@ func (s *Session) touchDue(exp time.Time) bool {
 }
 
 func (s *Session) record(now, exp time.Time) (Record, error) {
-	s.st.LastActive = now
-	s.st.Expires = exp
-	data, err := s.m.Codec.Encode(&s.st)
+	return s.m.record(&s.st, s.userKey, s.rec.Version, now, exp)
+}
+
+// record encodes st as the record to save under version, used at now and
+// expiring at exp.
+func (m *Manager) record(st *State, userKey string, version uint64, now, exp time.Time) (Record, error) {
+	st.LastActive = now
+	st.Expires = exp
+	data, err := m.Codec.Encode(st)
 	if err != nil {
 		return Record{}, fmt.Errorf("sessionkit: encode session: %w", err)
 	}
-	if s.m.MaxDataSize > 0 && len(data) > s.m.MaxDataSize {
-		return Record{}, fmt.Errorf("sessionkit: session of %d bytes exceeds MaxDataSize %d: %w", len(data), s.m.MaxDataSize, ErrTooLarge)
+	if m.MaxDataSize > 0 && len(data) > m.MaxDataSize {
+		return Record{}, fmt.Errorf("sessionkit: session of %d bytes exceeds MaxDataSize %d: %w", len(data), m.MaxDataSize, ErrTooLarge)
 	}
-	return Record{Data: data, Version: s.rec.Version, Expiry: exp, UserKey: s.userKey}, nil
+	return Record{Data: data, Version: version, Expiry: exp, UserKey: userKey}, nil
+}
+
+// saveRecord is one store Save, timed and bounded by OpTimeout.
+func (m *Manager) saveRecord(ctx context.Context, key string, rec Record) (uint64, error) {
+	var v uint64
+	err := m.timed(ctx, EventSave, func(ctx context.Context) error {
+		var err error
+		v, err = m.backend.save(ctx, m, key, rec)
+		return err
+	})
+	return v, err
 }
 
 // create stores a new session under a fresh ID.
 func (s *Session) create(now, exp time.Time) error {
-	m, b := s.m, s.m.backend
+	b := s.m.backend
 	rec, err := s.record(now, exp)
 	if err != nil {
 		return err
@@ -723,12 +741,7 @@ func (s *Session) create(now, exp time.Time) error {
 		if !b.clientSide() {
 			s.ensureID()
 		}
-		var v uint64
-		err = m.timed(s.r.Context(), EventSave, func(ctx context.Context) error {
-			var err error
-			v, err = b.save(ctx, m, s.key, rec)
-			return err
-		})
+		v, err := s.m.saveRecord(s.r.Context(), s.key, rec)
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
@@ -743,51 +756,111 @@ func (s *Session) create(now, exp time.Time) error {
 	}
 }
 
-// update saves changes to a stored session with compare-and-swap,
-// reloading and replaying the changes on conflict.
+// update saves changes to a stored session. Commits to the same session
+// from this Manager go through its queue (see commitqueue.go): the first
+// saves on what it loaded, and those arriving meanwhile are merged into
+// one compare-and-swap after it. A conflict (a writer elsewhere saved
+// first) reloads, replays the changes and retries.
 func (s *Session) update(now, exp time.Time) error {
-	m, b := s.m, s.m.backend
-	for attempt := 0; ; attempt++ {
-		rec, err := s.record(now, exp)
+	m := s.m
+	ctx := s.r.Context()
+	q := m.backend.commitQueues()
+	if q == nil {
+		// Client-side: nothing is shared, so nothing can conflict.
+		return s.saveOwn(ctx, now, exp)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sessionkit: save session: %w", err)
+	}
+	key := s.key // s.key is cleared if the session ends meanwhile
+	w := q.join(ctx, key, change{now: now, ops: s.ops})
+	var (
+		batch []*queuedCommit
+		base  *snapshot
+	)
+	if w != nil {
+		lead, err := q.wait(key, w)
 		if err != nil {
-			return err
-		}
-		var v uint64
-		err = m.timed(s.r.Context(), EventSave, func(ctx context.Context) error {
-			var err error
-			v, err = b.save(ctx, m, s.key, rec)
-			return err
-		})
-		if err == nil {
-			rec.Version = v
-			s.rec, s.ops, s.touchNow = rec, nil, false
-			return nil
-		}
-		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: save session: %w", err)
+		}
+		if !lead {
+			return s.adopt(w.saved, w.ended, w.err)
+		}
+		batch, base = q.take(key)
+	}
+	for _, w := range batch {
+		w.err = errCommitAbandoned // until saveBatch sets its result
+	}
+	ok := false // the batch saved (the session may have ended)
+	defer func() {
+		q.finish(key, batch, func() *snapshot {
+			if !ok || !s.stored {
+				return nil
+			}
+			return (&snapshot{rec: s.rec, st: s.st, userKey: s.userKey}).clone()
+		})
+	}()
+
+	attempt := 0
+	if base == nil && len(batch) == 0 {
+		// Alone, on what this request loaded: one save, as if there
+		// were no queue.
+		err := s.saveOwn(ctx, now, exp)
+		if !errors.Is(err, ErrConflict) {
+			ok = err == nil
+			return err
 		}
 		m.observe(Event{Kind: EventConflict})
-		if attempt >= m.MaxRetries {
-			return fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
+		if m.MaxRetries < 1 {
+			return fmt.Errorf("sessionkit: save session after 1 attempt: %w", ErrTooManyConflicts)
 		}
-		if err := backoff(s.r.Context(), attempt); err != nil {
-			return fmt.Errorf("sessionkit: save session: %w", err)
-		}
-		ops := s.ops
-		if err := s.reloadLocked(); err != nil {
-			return err
-		}
-		if !s.stored {
-			// Destroyed or revoked meanwhile: the changes must not
-			// bring it back.
-			s.ended()
-			return nil
-		}
-		for _, o := range ops {
-			s.apply(o)
-		}
-		exp = m.expiry(s.st, now)
+		attempt = 1
 	}
+	if len(batch) > 0 {
+		var stop func()
+		ctx, stop = batchContext(ctx, batch)
+		defer stop()
+	}
+	saved, err := m.saveBatch(ctx, key, change{now: now, ops: s.ops}, batch, base, attempt)
+	ok = err == nil
+	return s.adopt(saved, ok && saved == nil, err)
+}
+
+// saveOwn saves the session's own state on the version it loaded, once.
+// A lost compare-and-swap is returned as ErrConflict itself.
+func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
+	rec, err := s.record(now, exp)
+	if err != nil {
+		return err
+	}
+	v, err := s.m.saveRecord(ctx, s.key, rec)
+	if errors.Is(err, ErrConflict) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("sessionkit: save session: %w", err)
+	}
+	rec.Version = v
+	s.rec, s.ops, s.touchNow = rec, nil, false
+	return nil
+}
+
+// adopt takes the result of a commit: the state saved (which becomes
+// the session's, with every change merged into it), or the end of the
+// session, or an error that leaves the changes pending.
+func (s *Session) adopt(saved *snapshot, ended bool, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case ended:
+		// Destroyed or revoked meanwhile: the changes must not bring it
+		// back.
+		s.ended()
+	case saved != nil:
+		s.rec, s.st, s.userKey = saved.rec, saved.st, saved.userKey
+		s.ops, s.touchNow = nil, false
+	}
+	return nil
 }
 
 // Conflict retries wait a random time up to a cap that doubles with each
