@@ -31,26 +31,48 @@ import (
 // The queues belong to the Manager's backend and hold an entry only while
 // a commit for the key is in flight; no goroutine is started.
 
-// commitQueues maps session keys to their queues, in shards so that
-// commits to different sessions rarely share a lock.
+// commitQueues holds the queues of the keys with a commit in flight, in
+// shards so that commits to different sessions rarely share a lock.
 type commitQueues struct {
 	seed   maphash.Seed
 	shards [queueShards]queueShard
 }
 
-const queueShards = 16
+const queueShards = 64
 
+// queueShard holds its keys in a slice: only keys with a commit in flight
+// have an entry, so it is short, and a scan costs less than a map's
+// hashing.
 type queueShard struct {
 	mu     sync.Mutex
-	queues map[string]keyQueue // created on first use
+	queues []keyQueue
 }
 
 // keyQueue is a key with a commit in flight: the commits waiting behind
 // it, and, while a waiting commit has been told to lead but has not yet
 // started, what the last batch saved.
 type keyQueue struct {
+	key     string
 	waiting []*queuedCommit
 	base    *snapshot
+}
+
+// find returns the index of key's entry, or -1. sh.mu must be held.
+func (sh *queueShard) find(key string) int {
+	for i := range sh.queues {
+		if sh.queues[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// remove drops entry i. sh.mu must be held.
+func (sh *queueShard) remove(i int) {
+	last := len(sh.queues) - 1
+	sh.queues[i] = sh.queues[last]
+	sh.queues[last] = keyQueue{}
+	sh.queues = sh.queues[:last]
 }
 
 // change is what one request brings to a batch: its change log and the
@@ -110,26 +132,23 @@ func (q *commitQueues) shard(key string) *queueShard {
 	return &q.shards[maphash.String(q.seed, key)%queueShards]
 }
 
-// join enters the queue of key. It returns nil when the caller leads
-// (no commit for key was in flight), and otherwise the entry to wait on.
-func (q *commitQueues) join(ctx context.Context, key string, c change) *queuedCommit {
-	sh := q.shard(key)
+// join enters the queue of key (in its shard sh). It returns nil when the
+// caller leads (no commit for key was in flight), and otherwise the entry
+// to wait on.
+func (sh *queueShard) join(ctx context.Context, key string, c change) *queuedCommit {
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	kq, busy := sh.queues[key]
-	if !busy {
-		if sh.queues == nil {
-			sh.queues = make(map[string]keyQueue)
-		}
-		sh.queues[key] = keyQueue{}
+	i := sh.find(key)
+	if i < 0 {
+		sh.queues = append(sh.queues, keyQueue{key: key})
+		sh.mu.Unlock()
 		return nil
 	}
 	// The request's own log may grow after it returns (a later change
 	// in the same handler): the batch reads a copy.
 	c.ops = slices.Clone(c.ops)
 	w := &queuedCommit{change: c, ctx: ctx, wake: make(chan struct{}, 1)}
-	kq.waiting = append(kq.waiting, w)
-	sh.queues[key] = kq
+	sh.queues[i].waiting = append(sh.queues[i].waiting, w)
+	sh.mu.Unlock()
 	return w
 }
 
@@ -138,26 +157,27 @@ func (q *commitQueues) join(ctx context.Context, key string, c change) *queuedCo
 // queued leaves the queue and its changes are not saved; one whose batch
 // is already under way returns at once too, and its changes may or may
 // not be saved, as when a store call times out.
-func (q *commitQueues) wait(key string, w *queuedCommit) (lead bool, err error) {
+func (sh *queueShard) wait(key string, w *queuedCommit) (lead bool, err error) {
 	select {
 	case <-w.wake:
 		return w.state == promoted, nil
 	case <-w.ctx.Done():
 	}
-	sh := q.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	switch w.state {
 	case queued:
-		kq := sh.queues[key]
-		if i := slices.Index(kq.waiting, w); i >= 0 {
-			kq.waiting = slices.Delete(kq.waiting, i, i+1)
-			sh.queues[key] = kq
+		if i := sh.find(key); i >= 0 {
+			kq := &sh.queues[i]
+			if j := slices.Index(kq.waiting, w); j >= 0 {
+				kq.waiting = slices.Delete(kq.waiting, j, j+1)
+			}
 		}
 	case promoted:
 		// Pass the lead on, with the base it came with.
-		kq := sh.queues[key]
-		q.promoteLocked(sh, key, kq, kq.base)
+		if i := sh.find(key); i >= 0 {
+			sh.promoteLocked(i, sh.queues[i].base)
+		}
 	case done:
 		return false, nil
 	}
@@ -166,49 +186,53 @@ func (q *commitQueues) wait(key string, w *queuedCommit) (lead bool, err error) 
 
 // take hands a commit that was told to lead the requests waiting behind
 // it, and what the last batch saved (nil when that batch failed).
-func (q *commitQueues) take(key string) ([]*queuedCommit, *snapshot) {
-	sh := q.shard(key)
+func (sh *queueShard) take(key string) ([]*queuedCommit, *snapshot) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	kq := sh.queues[key]
-	for _, w := range kq.waiting {
+	i := sh.find(key)
+	if i < 0 {
+		return nil, nil // cannot happen: the entry lives while it leads
+	}
+	kq := &sh.queues[i]
+	batch, base := kq.waiting, kq.base
+	for _, w := range batch {
 		w.state = taken
 	}
-	sh.queues[key] = keyQueue{}
-	return kq.waiting, kq.base
+	kq.waiting, kq.base = nil, nil
+	return batch, base
 }
 
 // finish ends the leader's turn: every request of its batch learns its
 // result, and the first request waiting, if any, is told to lead the
 // next batch from saved (nil when the batch failed), of which it gets
 // its own copy.
-func (q *commitQueues) finish(key string, batch []*queuedCommit, saved func() *snapshot) {
-	sh := q.shard(key)
+func (sh *queueShard) finish(key string, batch []*queuedCommit, saved func() *snapshot) {
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	for _, w := range batch {
 		w.state = done
 		w.wake <- struct{}{}
 	}
-	kq := sh.queues[key]
-	var base *snapshot
-	if len(kq.waiting) > 0 {
-		base = saved()
+	if i := sh.find(key); i >= 0 {
+		var base *snapshot
+		if len(sh.queues[i].waiting) > 0 {
+			base = saved()
+		}
+		sh.promoteLocked(i, base)
 	}
-	q.promoteLocked(sh, key, kq, base)
+	sh.mu.Unlock()
 }
 
-// promoteLocked tells the first waiting request to lead, or frees the
-// key's entry when none waits. sh.mu must be held.
-func (q *commitQueues) promoteLocked(sh *queueShard, key string, kq keyQueue, base *snapshot) {
+// promoteLocked tells the first request waiting in entry i to lead, or
+// drops the entry when none waits. sh.mu must be held.
+func (sh *queueShard) promoteLocked(i int, base *snapshot) {
+	kq := &sh.queues[i]
 	if len(kq.waiting) == 0 {
-		delete(sh.queues, key)
+		sh.remove(i)
 		return
 	}
 	next := kq.waiting[0]
 	kq.waiting = kq.waiting[1:]
 	kq.base = base
-	sh.queues[key] = kq
 	next.state = promoted
 	next.wake <- struct{}{}
 }

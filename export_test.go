@@ -5,11 +5,13 @@ package sessionkit
 // WaitingCommits returns how many commits wait in m's queue for key
 // behind the one in flight.
 func WaitingCommits(m *Manager, key string) int {
-	q := m.backend.commitQueues()
-	sh := q.shard(key)
+	sh := m.backend.commitQueues().shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return len(sh.queues[key].waiting)
+	if i := sh.find(key); i >= 0 {
+		return len(sh.queues[i].waiting)
+	}
+	return 0
 }
 
 // CommitQueuesIdle reports whether m's commit queues hold no entry.

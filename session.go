@@ -764,8 +764,8 @@ func (s *Session) create(now, exp time.Time) error {
 func (s *Session) update(now, exp time.Time) error {
 	m := s.m
 	ctx := s.r.Context()
-	q := m.backend.commitQueues()
-	if q == nil {
+	qs := m.backend.commitQueues()
+	if qs == nil {
 		// Client-side: nothing is shared, so nothing can conflict.
 		return s.saveOwn(ctx, now, exp)
 	}
@@ -773,6 +773,7 @@ func (s *Session) update(now, exp time.Time) error {
 		return fmt.Errorf("sessionkit: save session: %w", err)
 	}
 	key := s.key // s.key is cleared if the session ends meanwhile
+	q := qs.shard(key)
 	w := q.join(ctx, key, change{now: now, ops: s.ops})
 	var (
 		batch []*queuedCommit
@@ -806,7 +807,7 @@ func (s *Session) update(now, exp time.Time) error {
 		// Alone, on what this request loaded: one save, as if there
 		// were no queue.
 		err := s.saveOwn(ctx, now, exp)
-		if !errors.Is(err, ErrConflict) {
+		if err != ErrConflict {
 			ok = err == nil
 			return err
 		}
@@ -834,10 +835,10 @@ func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
 		return err
 	}
 	v, err := s.m.saveRecord(ctx, s.key, rec)
-	if errors.Is(err, ErrConflict) {
-		return ErrConflict
-	}
 	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ErrConflict
+		}
 		return fmt.Errorf("sessionkit: save session: %w", err)
 	}
 	rec.Version = v
