@@ -170,7 +170,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := &Session{m: m}
 		s.w = responseWriter{ResponseWriter: w, s: s}
-		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, s))
+		s.ctx = sessionContext{Context: r.Context(), s: s}
+		r = r.WithContext(&s.ctx)
 		s.r = r
 		next.ServeHTTP(&s.w, r)
 		s.w.finish()
@@ -289,12 +290,18 @@ func (m *Manager) observe(e Event) {
 }
 
 // timed runs a store operation under OpTimeout and reports it to the
-// Observer (timing it only when there is one).
+// Observer (timing it only when there is one). When ctx is a Session's
+// request context, s.mu must be held.
 func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Context) error) error {
 	if m.OpTimeout > 0 {
-		op := newOpDeadline(ctx, time.Now().Add(m.OpTimeout))
-		defer op.release()
-		ctx = op
+		var od *opDeadline
+		if sc, ok := ctx.(*sessionContext); ok {
+			od = sc.s.opContext(ctx, time.Now(), m.OpTimeout)
+		} else {
+			od = newOpDeadline(ctx, time.Now(), m.OpTimeout)
+		}
+		defer od.release()
+		ctx = od
 	}
 	if m.Observer == nil {
 		return op(ctx)

@@ -45,6 +45,40 @@ type Session struct {
 	touchNow bool     // Touch ran: extend the idle expiry whatever the throttle
 
 	cookie cookieUpdate // what to tell the client when headers go out
+
+	// ctx is the request's context with the session in it, what
+	// context.WithValue would make, kept here to save an allocation.
+	ctx sessionContext
+	// od is the deadline context of the request's first store call
+	// (see Manager.timed), kept here for the same reason.
+	od     opDeadline
+	odUsed bool
+}
+
+// sessionContext is a request's context carrying its Session (for From).
+type sessionContext struct {
+	context.Context
+	s *Session
+}
+
+// Value implements context.Context.
+func (c *sessionContext) Value(key any) any {
+	if key == (contextKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
+// opContext returns the deadline context of a store call made for the
+// session under ctx (its request's context): the one kept in the Session
+// for the first call, a new one after that. s.mu must be held.
+func (s *Session) opContext(ctx context.Context, start time.Time, timeout time.Duration) *opDeadline {
+	if s.odUsed {
+		return newOpDeadline(ctx, start, timeout)
+	}
+	s.odUsed = true
+	s.od.init(ctx, start, timeout)
+	return &s.od
 }
 
 type opKind uint8
@@ -90,10 +124,17 @@ func Get[T any](s *Session, key string) (T, error) {
 	if decodeBasic(raw, &v) {
 		return v, nil
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, fmt.Errorf("sessionkit: value %q does not decode into %T: %w", key, v, err)
+	return unmarshalValue[T](key, raw)
+}
+
+// unmarshalValue decodes raw with encoding/json, into a T of its own so
+// that Get's does not escape to the heap.
+func unmarshalValue[T any](key string, raw json.RawMessage) (T, error) {
+	p := new(T)
+	if err := json.Unmarshal(raw, p); err != nil {
+		return *p, fmt.Errorf("sessionkit: value %q does not decode into %T: %w", key, *p, err)
 	}
-	return v, nil
+	return *p, nil
 }
 
 // Pop is Get followed by Delete: a value read once, such as a flash
