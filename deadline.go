@@ -14,11 +14,6 @@ import (
 type opDeadline struct {
 	parent   context.Context
 	deadline time.Time
-	// start and limit say the same as deadline for Err, which measures
-	// time.Since(start) on the monotonic clock: cheaper than reading the
-	// wall clock as well, as time.Now does.
-	start time.Time
-	limit time.Duration
 
 	mu      sync.Mutex
 	done    chan struct{} // nil until Done is first called
@@ -28,22 +23,18 @@ type opDeadline struct {
 	after   map[*func()]struct{}
 }
 
-// newOpDeadline returns the context of a store call that started at start
-// (a time.Now reading) and may take timeout, or less if parent ends
-// sooner.
-func newOpDeadline(parent context.Context, start time.Time, timeout time.Duration) *opDeadline {
+func newOpDeadline(parent context.Context, d time.Time) *opDeadline {
 	c := new(opDeadline)
-	c.init(parent, start, timeout)
+	c.init(parent, d)
 	return c
 }
 
 // init is newOpDeadline for a zero opDeadline the caller provides.
-func (c *opDeadline) init(parent context.Context, start time.Time, timeout time.Duration) {
-	c.parent, c.start, c.limit = parent, start, timeout
-	c.deadline = start.Add(timeout)
-	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
-		c.deadline, c.limit = pd, pd.Sub(start)
+func (c *opDeadline) init(parent context.Context, d time.Time) {
+	if pd, ok := parent.Deadline(); ok && pd.Before(d) {
+		d = pd
 	}
+	c.parent, c.deadline = parent, d
 }
 
 // Deadline implements context.Context.
@@ -69,7 +60,7 @@ func (c *opDeadline) Done() <-chan struct{} {
 		c.finishLocked(err)
 		return c.done
 	}
-	c.timer = time.AfterFunc(c.limit-time.Since(c.start), func() { c.finish(context.DeadlineExceeded) })
+	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.finish(context.DeadlineExceeded) })
 	c.unwatch = context.AfterFunc(c.parent, func() { c.finish(c.parent.Err()) })
 	return c.done
 }
@@ -89,7 +80,10 @@ func (c *opDeadline) expired() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if time.Since(c.start) >= c.limit {
+	// With a deadline made from time.Now (a monotonic reading), Until
+	// reads only the monotonic clock: cheaper than time.Now, which reads
+	// the wall clock as well.
+	if time.Until(c.deadline) <= 0 {
 		return context.DeadlineExceeded
 	}
 	return nil

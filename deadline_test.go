@@ -9,7 +9,7 @@ import (
 )
 
 func TestOpDeadlineWithoutWaiting(t *testing.T) {
-	c := newOpDeadline(context.Background(), time.Now(), 20*time.Millisecond)
+	c := newOpDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
 	if err := c.Err(); err != nil {
 		t.Fatalf("fresh Err = %v", err)
 	}
@@ -29,7 +29,7 @@ func TestOpDeadlineWithoutWaiting(t *testing.T) {
 }
 
 func TestOpDeadlineDoneFiresAtDeadline(t *testing.T) {
-	c := newOpDeadline(context.Background(), time.Now(), 20*time.Millisecond)
+	c := newOpDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
 	defer c.release()
 	select {
 	case <-c.Done():
@@ -43,7 +43,7 @@ func TestOpDeadlineDoneFiresAtDeadline(t *testing.T) {
 
 func TestOpDeadlineFollowsParent(t *testing.T) {
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), contextKey{}, "v"))
-	c := newOpDeadline(parent, time.Now(), time.Hour)
+	c := newOpDeadline(parent, time.Now().Add(time.Hour))
 	defer c.release()
 	if c.Value(contextKey{}) != "v" {
 		t.Fatal("Value not inherited")
@@ -62,13 +62,13 @@ func TestOpDeadlineFollowsParent(t *testing.T) {
 	early, cancelEarly := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelEarly()
 	d, _ := early.Deadline()
-	if got, _ := newOpDeadline(early, time.Now(), time.Hour).Deadline(); !got.Equal(d) {
+	if got, _ := newOpDeadline(early, time.Now().Add(time.Hour)).Deadline(); !got.Equal(d) {
 		t.Fatalf("Deadline = %v, want the parent's %v", got, d)
 	}
 }
 
 func TestOpDeadlineDerivedContextsWithoutGoroutines(t *testing.T) {
-	c := newOpDeadline(context.Background(), time.Now(), time.Hour)
+	c := newOpDeadline(context.Background(), time.Now().Add(time.Hour))
 	before := runtime.NumGoroutine()
 	var derived []context.Context
 	for range 50 {
@@ -88,7 +88,7 @@ func TestOpDeadlineDerivedContextsWithoutGoroutines(t *testing.T) {
 		}
 	}
 	// Stopping an AfterFunc before the context ends prevents the call.
-	c2 := newOpDeadline(context.Background(), time.Now(), time.Hour)
+	c2 := newOpDeadline(context.Background(), time.Now().Add(time.Hour))
 	called := make(chan struct{}, 1)
 	stop := c2.AfterFunc(func() { called <- struct{}{} })
 	if !stop() {

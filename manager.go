@@ -296,9 +296,9 @@ func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Con
 	if m.OpTimeout > 0 {
 		var od *opDeadline
 		if sc, ok := ctx.(*sessionContext); ok {
-			od = sc.s.opContext(ctx, time.Now(), m.OpTimeout)
+			od = sc.s.opContext(ctx, m.OpTimeout)
 		} else {
-			od = newOpDeadline(ctx, time.Now(), m.OpTimeout)
+			od = newOpDeadline(ctx, time.Now().Add(m.OpTimeout))
 		}
 		defer od.release()
 		ctx = od

@@ -51,8 +51,9 @@ type Session struct {
 	ctx sessionContext
 	// od is the deadline context of the request's first store call
 	// (see Manager.timed), kept here for the same reason.
-	od     opDeadline
-	odUsed bool
+	od      opDeadline
+	odUsed  bool
+	opStart time.Time // see readClock
 }
 
 // sessionContext is a request's context carrying its Session (for From).
@@ -71,14 +72,33 @@ func (c *sessionContext) Value(key any) any {
 
 // opContext returns the deadline context of a store call made for the
 // session under ctx (its request's context): the one kept in the Session
-// for the first call, a new one after that. s.mu must be held.
-func (s *Session) opContext(ctx context.Context, start time.Time, timeout time.Duration) *opDeadline {
+// for the first call, a new one after that. The call's timeout counts from
+// s.opStart when the caller has just read the clock (see readClock), so as
+// not to read it again, and from now otherwise. s.mu must be held.
+func (s *Session) opContext(ctx context.Context, timeout time.Duration) *opDeadline {
+	start := s.opStart
+	s.opStart = time.Time{}
+	if start.IsZero() {
+		start = time.Now()
+	}
 	if s.odUsed {
-		return newOpDeadline(ctx, start, timeout)
+		return newOpDeadline(ctx, start.Add(timeout))
 	}
 	s.odUsed = true
-	s.od.init(ctx, start, timeout)
+	s.od.init(ctx, start.Add(timeout))
 	return &s.od
+}
+
+// readClock returns the Manager's now, and keeps it as the start of the
+// next store call's timeout when it is the real clock. The caller must
+// make that call at once, or clear s.opStart. s.mu must be held.
+func (s *Session) readClock() time.Time {
+	if s.m.Now != nil {
+		return s.m.Now()
+	}
+	now := time.Now()
+	s.opStart = now
+	return now
 }
 
 type opKind uint8
@@ -551,7 +571,9 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	s.hadToken = true
+	now := s.readClock()
 	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
+	s.opStart = time.Time{}
 	switch {
 	case errors.Is(err, errBadToken):
 		s.m.observe(Event{Kind: EventBadToken})
@@ -569,7 +591,6 @@ func (s *Session) loadStored() bool {
 		s.m.observe(Event{Kind: EventError, Err: err})
 		return false
 	}
-	now := s.m.now()
 	if st.Created.IsZero() {
 		// The format keeps no creation time (express-session's does not):
 		// only the idle expiry applies.
@@ -620,7 +641,8 @@ func (s *Session) commitLocked() error {
 	m, b := s.m, s.m.backend
 	ctx := s.r.Context()
 	late := s.w.wroteHeader
-	now := m.now()
+	now := s.readClock()
+	defer func() { s.opStart = time.Time{} }()
 	exp := m.expiry(s.st, now)
 
 	switch {
@@ -821,6 +843,7 @@ func (s *Session) update(now, exp time.Time) error {
 		base  *snapshot
 	)
 	if w != nil {
+		s.opStart = time.Time{} // stale once it has waited
 		lead, err := q.wait(key, w)
 		if err != nil {
 			return fmt.Errorf("sessionkit: save session: %w", err)
