@@ -205,10 +205,18 @@ func writeJSONString(buf *bytes.Buffer, s string) error {
 func decodeBasic(raw json.RawMessage, dst any) bool {
 	switch p := dst.(type) {
 	case *int:
+		if n, ok := smallInt(raw); ok {
+			*p = int(n)
+			return true
+		}
 		n, err := strconv.ParseInt(string(raw), 10, strconv.IntSize)
 		*p = int(n)
 		return err == nil
 	case *int64:
+		if n, ok := smallInt(raw); ok {
+			*p = n
+			return true
+		}
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		*p = n
 		return err == nil
@@ -234,4 +242,29 @@ func decodeBasic(raw json.RawMessage, dst any) bool {
 		}
 	}
 	return false
+}
+
+// smallInt parses an optional minus sign and 1 to 9 decimal digits, which
+// fit every int, without strconv's generality; it reports false for
+// anything else, which strconv.ParseInt then handles.
+func smallInt(raw []byte) (int64, bool) {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 9 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(d)
+	}
+	if len(digits) < len(raw) {
+		n = -n
+	}
+	return n, true
 }

@@ -43,3 +43,29 @@ func leadingSpace(data []byte) int {
 	s.skipSpace()
 	return s.pos
 }
+
+// FuzzSmallInt: smallInt agrees with strconv.ParseInt on every input it
+// accepts, and accepts every optional sign and 1 to 9 digits.
+func FuzzSmallInt(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1", "-1", "123456789", "1234567890", "-999999999", "007", "-", "", "+1", "1a", " 1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := smallInt(raw)
+		want, err := strconv.ParseInt(string(raw), 10, 32)
+		if ok && (err != nil || got != want) {
+			t.Fatalf("smallInt(%q) = %d, ParseInt = %d, %v", raw, got, want, err)
+		}
+		digits := raw
+		if len(digits) > 0 && digits[0] == '-' {
+			digits = digits[1:]
+		}
+		plain := len(digits) >= 1 && len(digits) <= 9
+		for _, c := range digits {
+			plain = plain && c >= '0' && c <= '9'
+		}
+		if plain != ok {
+			t.Fatalf("smallInt(%q) ok = %v, want %v", raw, ok, plain)
+		}
+	})
+}
