@@ -68,6 +68,10 @@ type Manager struct {
 	RawKeys bool
 	// Codec encodes session state for the store (default JSONCodec).
 	Codec Codec
+	// Import, if set, takes over sessions another system gave the client
+	// (see Importer): a request that uses its session and carries none of
+	// the Manager's own gets the imported one, under a new ID.
+	Import Importer
 	// MaxDataSize bounds an encoded session (default 1 MiB); larger saves
 	// fail with ErrTooLarge.
 	MaxDataSize int
@@ -259,9 +263,10 @@ const (
 	EventDelete                        // a store Delete
 	EventBadToken                      // the client sent a token that was refused
 	EventError                         // an error (also logged)
+	EventImport                        // a foreign session was imported (Importer)
 )
 
-var eventNames = [...]string{"", "load", "save", "conflict", "touch", "delete", "bad-token", "error"}
+var eventNames = [...]string{"", "load", "save", "conflict", "touch", "delete", "bad-token", "error", "import"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {

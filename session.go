@@ -44,6 +44,10 @@ type Session struct {
 	reseal   bool     // the client's token is valid but must be replaced (ClientResealer)
 	touchNow bool     // Touch ran: extend the idle expiry whatever the throttle
 
+	imported *Imported // the foreign session this one replaces (Importer)
+	retired  bool      // imported.Retire has run
+	forget   bool      // imported.Forget must run when the headers go out
+
 	cookie cookieUpdate // what to tell the client when headers go out
 }
 
@@ -490,7 +494,7 @@ func (s *Session) loadLocked() error {
 		return s.loadErr
 	}
 	s.loaded = true
-	if !s.loadStored() {
+	if !s.loadStored() && (s.loadErr != nil || !s.importSession()) {
 		s.reset()
 	}
 	return s.loadErr
@@ -592,10 +596,14 @@ func (s *Session) commitLocked() error {
 		if err := s.setCookie(exp); err != nil {
 			return err
 		}
+		s.supersedeImported(ctx)
 	case !s.stored:
 		// Nothing to keep. A client holding a dead token is told to drop it.
 		if (s.renewed || s.hadToken) && !late {
 			s.cookie = cookieUpdate{pending: true, clear: true}
+		}
+		if !late {
+			s.supersedeImported(ctx) // imported, then destroyed or emptied
 		}
 	case !exp.After(now):
 		// Its deadline has passed during the request (or a change moved
@@ -669,6 +677,16 @@ func (s *Session) commitLocked() error {
 	}
 	s.renewed = false
 	return nil
+}
+
+// supersedeImported retires the session this one was imported from and
+// has the client forget its old token.
+func (s *Session) supersedeImported(ctx context.Context) {
+	if s.imported == nil {
+		return
+	}
+	s.retireImported(ctx)
+	s.forget = s.imported.Forget != nil
 }
 
 // expiryTravels reports whether the transport tells the client when its
@@ -865,6 +883,11 @@ func (s *Session) writeHeaders(w http.ResponseWriter) {
 	reqHeader, respHeader := tokenHeaders(t)
 	if s.loaded {
 		addVary(w.Header(), reqHeader)
+	}
+	if s.forget {
+		s.forget = false
+		s.imported.Forget(w, s.r)
+		keepTokenPrivate(w.Header(), "Set-Cookie")
 	}
 	c := s.cookie
 	if !c.pending {
