@@ -85,6 +85,9 @@ type Auth[U any] struct {
 	// LoginPath is where Require sends page requests without a user
 	// (default "/login").
 	LoginPath string
+	// ReauthPath is where RequireRecent sends a user whose login is not
+	// recent enough (default LoginPath).
+	ReauthPath string
 	// ReturnToParam is the query parameter carrying the page to return to
 	// after login (default "return_to").
 	ReturnToParam string

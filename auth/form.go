@@ -31,6 +31,10 @@ type LoginForm struct {
 	UsernameField, PasswordField, ReturnToField, RememberField string
 	// Error is "" on first display, else a message safe to show.
 	Error string
+	// Reauth is set when a logged-in user was sent here by
+	// RequireRecent to confirm who they are ("Enter your password again
+	// to continue").
+	Reauth bool
 }
 
 // FormLogin is an http.Handler for the common username/password login
@@ -74,6 +78,7 @@ func (f *FormLogin[U]) form(r *http.Request) LoginForm {
 		ReturnToField: f.Auth.returnToParam(),
 		RememberField: f.RememberField,
 		ReturnTo:      f.Auth.ReturnTo(r),
+		Reauth:        maxAgeParam(r) > 0 && f.Auth.IsAuthenticated(r),
 	}
 	if lf.UsernameField == "" {
 		lf.UsernameField = "username"
