@@ -142,7 +142,7 @@ func (h *Authenticator[U]) serve(w http.ResponseWriter, r *http.Request) {
 		case Redirected:
 			h.redirect(w, r, res)
 		default:
-			h.error(w, r, res)
+			h.error(w, r, res, h.Stateless || isStateless(st))
 		}
 		return
 	}
@@ -189,7 +189,7 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 		dest = ""
 	}
 	if err := a.LoginResult(w, r, res); err != nil {
-		h.error(w, r, Error[U](err))
+		h.error(w, r, Error[U](err), false)
 		return
 	}
 	if h.SuccessFlash {
@@ -214,7 +214,7 @@ func (h *Authenticator[U]) redirect(w http.ResponseWriter, r *http.Request, res 
 	if s := sessionFrom(r); s != nil && s.Err() == nil {
 		if rt := h.Auth.ReturnTo(r); rt != "" {
 			if err := s.Set(ReturnToKey, rt); err != nil {
-				h.error(w, r, Error[U](err))
+				h.error(w, r, Error[U](err), false)
 				return
 			}
 		} else if s.Has(ReturnToKey) {
@@ -281,25 +281,25 @@ func errorCode(status int) string {
 	return "authentication_failed"
 }
 
-func (h *Authenticator[U]) error(w http.ResponseWriter, r *http.Request, res Result[U]) {
+func (h *Authenticator[U]) error(w http.ResponseWriter, r *http.Request, res Result[U], api bool) {
 	a := h.Auth
 	if h.Callback != nil && res.Outcome == Errored {
 		a.logger().ErrorContext(r.Context(), "auth: authentication error", "err", res.Err, "method", r.Method, "path", r.URL.Path)
 		h.Callback(w, r, res)
 		return
 	}
-	a.unavailable(w, r, "auth: authentication error", res.Err)
+	a.unavailable(w, r, "auth: authentication error", res.Err, api)
 }
 
 // unavailable logs err and answers with the ErrorHandler, or 503.
-func (a *Auth[U]) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (a *Auth[U]) unavailable(w http.ResponseWriter, r *http.Request, what string, err error, api bool) {
 	a.logger().ErrorContext(r.Context(), what, "err", err, "method", r.Method, "path", r.URL.Path)
 	if a.ErrorHandler != nil {
 		a.ErrorHandler(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if a.isAPI(r) {
+	if api || a.isAPI(r) {
 		writeJSON(w, http.StatusServiceUnavailable, `{"error":"unavailable","message":"try again later"}`)
 		return
 	}
