@@ -49,7 +49,7 @@ type fakeOP struct {
 	authTime time.Time
 	authAsk  url.Values // the last authorization request
 	clock    func() time.Time
-	exchange int        // token requests answered
+	exchange int // token requests answered
 }
 
 type fakeGrant struct {
