@@ -343,7 +343,9 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 // removed and its other values kept under a new ID. Either way it leaves
 // the user's session list. Values set afterwards (a flash message) go to
 // a fresh session. It saves before returning; call it before writing the
-// response.
+// response. Logout does not check where the request came from: call it
+// only from a handler that refuses cross-site requests (LogoutHandler
+// does; see Auth.CrossOrigin).
 func (a *Auth[U]) Logout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	s := sessionkit.From(ctx)
