@@ -171,6 +171,20 @@ func newFakeOP(t *testing.T) *fakeOP {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600, "id_token": idToken})
 	})
+	mux.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		op.mu.Lock()
+		known := false
+		for _, s := range op.issued {
+			known = known || (s == tok && tok != "")
+		}
+		op.mu.Unlock()
+		if !known {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"id":4242,"login":"alice"}`)
+	})
 	op.srv = httptest.NewServer(mux)
 	t.Cleanup(op.srv.Close)
 	return op
