@@ -504,7 +504,7 @@ func (s *Session) loadLocked() error {
 // when there is none to use (no token, a bad one, an unknown, undecodable
 // or expired session, or a store error recorded in s.loadErr).
 func (s *Session) loadStored() bool {
-	token := s.m.transport().Token(s.r)
+	token, stale := requestToken(s.m.transport(), s.r)
 	if token == "" {
 		return false
 	}
@@ -521,6 +521,9 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	st, err := s.m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		return false // expired by the format's own clock (see Codec)
+	}
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
 		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
@@ -540,7 +543,7 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	s.id, s.key, s.rec, s.st, s.userKey, s.stored = id, key, rec, st, rec.UserKey, true
-	s.reseal = s.m.backend.reseal(token)
+	s.reseal = stale || s.m.backend.reseal(token)
 	return true
 }
 
@@ -556,6 +559,11 @@ func (s *Session) reloadLocked() error {
 		return fmt.Errorf("sessionkit: reload session: %w", err)
 	}
 	st, err := s.m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		s.reset() // expired by the format's own clock (see Codec)
+		s.renewed = true
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("sessionkit: reload session: %w", err)
 	}
@@ -630,7 +638,7 @@ func (s *Session) commitLocked() error {
 		// The write moved the store's expiry (unless it is fixed): the
 		// cookie must move with it, or the browser drops it first.
 		moved := s.st.Persistent && s.expiryTravels() && !s.rec.Expiry.Equal(prev)
-		if b.clientSide() || (!late && (persistChanged || moved || m.Rolling == RollingAlways)) {
+		if b.clientSide() || (!late && (persistChanged || moved || s.reseal || m.Rolling == RollingAlways)) {
 			if err := s.setCookie(s.rec.Expiry); err != nil {
 				return err
 			}
@@ -654,7 +662,7 @@ func (s *Session) commitLocked() error {
 		}
 		s.rec.Expiry = exp
 		s.touchNow = false
-		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || m.Rolling == RollingAlways) {
+		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || s.reseal || m.Rolling == RollingAlways) {
 			if err := s.setCookie(exp); err != nil {
 				return err
 			}
