@@ -1,14 +1,13 @@
 package koa
 
 import (
-	"encoding/base64"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/compat/express"
 	"github.com/sessionkit/sessionkit/compat/internal/jsjson"
+	"github.com/sessionkit/sessionkit/compat/internal/nodecookie"
 )
 
 // CookieStore is koa-session's cookie mode as a sessionkit.ClientStore:
@@ -49,13 +48,13 @@ func (c *CookieStore) Seal(rec sessionkit.Record) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("koa: seal session: %w", err)
 	}
-	return base64.StdEncoding.EncodeToString(data), nil
+	return nodecookie.Encode(data), nil
 }
 
 // Open implements sessionkit.ClientStore. Every failure wraps
 // sessionkit.ErrNotFound.
 func (c *CookieStore) Open(token string) (sessionkit.Record, error) {
-	data, err := decodeBody(token)
+	data, err := nodecookie.Decode(token)
 	if err != nil {
 		return sessionkit.Record{}, err
 	}
@@ -79,18 +78,4 @@ func (c *CookieStore) Open(token string) (sessionkit.Record, error) {
 		rec.Expiry = now.Add(ttl).Truncate(time.Millisecond)
 	}
 	return rec, nil
-}
-
-var errBadBody = fmt.Errorf("koa: the cookie is not base64 of a UTF-8 JSON object: %w", sessionkit.ErrNotFound)
-
-// decodeBody reads a cookie-mode body (koa-session's and cookie-session's):
-// canonical standard base64 of UTF-8 JSON. Buffer.from(s, 'base64') in
-// Node.js is lenient, but the signature covers the exact value and Node.js
-// only ever writes the canonical form, so nothing else can be genuine.
-func decodeBody(token string) ([]byte, error) {
-	data, err := base64.StdEncoding.Strict().DecodeString(token)
-	if err != nil || len(data) == 0 || !utf8.Valid(data) {
-		return nil, errBadBody
-	}
-	return data, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/compat/internal/nodecookie"
 )
 
 // CookieImporter is a sessionkit.Importer for koa-session's cookie-mode
@@ -21,9 +22,7 @@ import (
 // "_expire" the old cookie still works on the Node side, and if it is
 // presented again the Go side imports it again.
 type CookieImporter struct {
-	cookie sessionkit.CookieTransport
-	store  CookieStore
-	codec  Codec
+	im nodecookie.Importer
 }
 
 var _ sessionkit.Importer = (*CookieImporter)(nil)
@@ -35,46 +34,19 @@ func NewCookieImporter(o Options) (*CookieImporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	ci := &CookieImporter{
-		cookie: sessionkit.DefaultCookie(),
-		store:  CookieStore{TTL: o.maxAge()},
-		codec:  Codec{MaxAge: o.maxAge()},
-	}
-	ci.cookie.Name = o.key()
-	ci.cookie.DetachedSigner = signer
+	store := &CookieStore{TTL: o.maxAge()}
+	codec := &Codec{MaxAge: o.maxAge()}
+	ci := &CookieImporter{im: nodecookie.Importer{Cookie: sessionkit.DefaultCookie(), Open: store.Open, Decode: codec.Decode}}
+	ci.im.Cookie.Name = o.key()
+	ci.im.Cookie.DetachedSigner = signer
 	if o.Path != "" {
-		ci.cookie.Path = o.Path
+		ci.im.Cookie.Path = o.Path
 	}
-	ci.cookie.Domain = o.Domain
+	ci.im.Cookie.Domain = o.Domain
 	return ci, nil
 }
 
 // Import implements sessionkit.Importer.
-func (ci *CookieImporter) Import(_ context.Context, r *http.Request) (*sessionkit.Imported, error) {
-	return importCookie(&ci.cookie, r, ci.store.Open, ci.codec.Decode)
-}
-
-// importCookie reads a signed cookie-mode session from r: the value ct
-// verifies, opened and decoded. Anything that does not verify, open or
-// decode is no session.
-func importCookie(ct *sessionkit.CookieTransport, r *http.Request,
-	open func(string) (sessionkit.Record, error), decode func([]byte) (sessionkit.State, error)) (*sessionkit.Imported, error) {
-	token := ct.Token(r)
-	if token == "" {
-		return nil, nil
-	}
-	rec, err := open(token)
-	if err != nil {
-		return nil, nil
-	}
-	st, err := decode(rec.Data)
-	if err != nil {
-		return nil, nil
-	}
-	st.Opaque = nil
-	return &sessionkit.Imported{
-		State:   st,
-		UserKey: rec.UserKey,
-		Forget:  func(w http.ResponseWriter, r *http.Request) { ct.ClearToken(w, r) },
-	}, nil
+func (ci *CookieImporter) Import(ctx context.Context, r *http.Request) (*sessionkit.Imported, error) {
+	return ci.im.Import(ctx, r)
 }
