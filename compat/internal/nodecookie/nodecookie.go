@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/sessionkit/sessionkit"
@@ -31,6 +32,9 @@ func Encode(data []byte) string {
 // nothing else can be genuine: Decode refuses it, and bytes that are not
 // UTF-8, with ErrBadBody.
 func Decode(value string) ([]byte, error) {
+	if strings.ContainsAny(value, "\r\n") { // which the decoder would skip
+		return nil, ErrBadBody
+	}
 	data, err := base64.StdEncoding.Strict().DecodeString(value)
 	if err != nil || len(data) == 0 || !utf8.Valid(data) {
 		return nil, ErrBadBody
