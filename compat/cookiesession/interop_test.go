@@ -41,7 +41,7 @@ func mode(maxAge time.Duration) interoptest.Mode {
 	return interoptest.Mode{
 		Name:   "cookie-session",
 		Cookie: "session",
-		Body:   interoptest.CookieBody("session"),
+		Raw:    interoptest.CookieRaw("session"),
 		Start: func(t *testing.T) (string, string) {
 			ms := ""
 			if maxAge > 0 {

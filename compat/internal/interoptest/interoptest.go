@@ -5,6 +5,7 @@
 package interoptest
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/compat/internal/jsjson"
 	"github.com/sessionkit/sessionkit/compat/keygrip"
 )
 
@@ -252,35 +255,60 @@ type Mode struct {
 	Name string
 	// Start starts the Node app and returns its URL and the Go app's.
 	Start func(t *testing.T) (nodeURL, goURL string)
-	// Body returns the session JSON the client's session is stored as.
-	Body func(t *testing.T, c *Client, base string) map[string]json.RawMessage
+	// Raw returns the session JSON the client's session is stored as.
+	Raw func(t *testing.T, c *Client, base string) []byte
+	// OwnKeys are the keys the Node middleware adds to the stored JSON
+	// beside the session's own (koa-session's "_expire", …): the Node
+	// app's GET /raw, JSON.stringify of its session object, lacks them.
+	OwnKeys []string
 	// Cookie is the cookie name. Stateful is true for store-backed modes:
 	// a replayed cookie of a signed-out session is then signed out.
 	Cookie   string
 	Stateful bool
 }
 
-// CookieBody returns a Mode.Body that reads the session JSON from the
-// base64 cookie name in the jar (koa-session's cookie mode,
-// cookie-session).
-func CookieBody(name string) func(t *testing.T, c *Client, base string) map[string]json.RawMessage {
-	return func(t *testing.T, c *Client, base string) map[string]json.RawMessage {
-		return cookieBody(t, c, base, name)
+// Body returns the stored session JSON as its members.
+func (md Mode) Body(t *testing.T, c *Client, base string) map[string]json.RawMessage {
+	t.Helper()
+	raw := md.Raw(t, c, base)
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("stored session %s: %v", raw, err)
+	}
+	return m
+}
+
+// CookieRaw returns a Mode.Raw that reads the session JSON from the base64
+// cookie name in the jar (koa-session's cookie mode, cookie-session).
+func CookieRaw(name string) func(t *testing.T, c *Client, base string) []byte {
+	return func(t *testing.T, c *Client, base string) []byte {
+		t.Helper()
+		v := c.Cookies(base)[name]
+		data, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			t.Fatalf("%s %q: %v", name, v, err)
+		}
+		return data
 	}
 }
 
-func cookieBody(t *testing.T, c *Client, base, name string) map[string]json.RawMessage {
+// withoutKeys returns the JSON object raw without the members keys, its
+// other members as they are.
+func withoutKeys(t *testing.T, raw []byte, keys []string) string {
 	t.Helper()
-	v := c.Cookies(base)[name]
-	data, err := base64.StdEncoding.DecodeString(v)
+	ms, err := jsjson.ParseObject(raw)
 	if err != nil {
-		t.Fatalf("%s %q: %v", name, v, err)
+		t.Fatalf("stored session %s: %v", raw, err)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("%s body %s: %v", name, data, err)
+	out := ms[:0]
+	for _, m := range ms {
+		if !slices.Contains(keys, m.Key) {
+			out = append(out, m)
+		}
 	}
-	return m
+	var b bytes.Buffer
+	jsjson.WriteObject(&b, out)
+	return b.String()
 }
 
 // RunSharing is the scenario every Mode must pass.
@@ -331,6 +359,10 @@ func RunSharing(t *testing.T, md Mode) {
 	}
 	if got := c.Get(nodeURL + "/get?k=node_tenth")["value"]; got != 0.2 {
 		t.Errorf("node reads node_tenth = %v", got)
+	}
+	// The Node side reads what Go wrote and would write it back unchanged.
+	if got, want := c.Get(nodeURL + "/raw")["raw"], withoutKeys(t, md.Raw(t, c, nodeURL), md.OwnKeys); got != want {
+		t.Errorf("Go wrote %s\nthe Node side re-serializes %s", want, got)
 	}
 	c.Post(nodeURL + "/set?k=count&v=6")
 	if got := c.Get(goURL + "/get?k=count")["value"]; got != 6.0 {

@@ -119,6 +119,11 @@ async function main() {
           maxAge: generic ? (ctx.session && ctx.session.cookie ? ctx.session.cookie.maxAge : null) : ctx.session.maxAge,
         };
         return;
+      // The session as its middleware would store it now (without
+      // koa-session's _expire and _maxAge).
+      case 'GET /raw':
+        ctx.body = { raw: JSON.stringify(sessionJSON(ctx)) };
+        return;
       case 'POST /login':
         ctx.request.body = {};
         await login(ctx, async () => {
