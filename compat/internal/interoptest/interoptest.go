@@ -28,18 +28,22 @@ import (
 	"github.com/sessionkit/sessionkit/compat/keygrip"
 )
 
+// The keys both apps sign with: NewKey signs, OldKey still verifies.
 const (
 	NewKey = "the current key"
 	OldKey = "keyboard cat"
 )
 
+// KeysJSON is the keys as the Node apps' KEYS variable.
 var KeysJSON = `["` + NewKey + `","` + OldKey + `"]`
 
+// User is a user of both apps.
 type User struct {
 	ID   int
 	Name string
 }
 
+// Users are the users both apps know, as server.js does.
 var Users = map[int]User{0: {0, "zero"}, 1: {1, "ann"}, 2: {2, "bob"}}
 
 // GoApp is the Go side: the routes of server.js over m, with auth's
@@ -143,12 +147,13 @@ type Client struct {
 	hc  *http.Client
 }
 
+// NewClient returns a browser with an empty jar.
 func NewClient(t *testing.T) *Client {
 	jar, _ := cookiejar.New(nil)
 	return &Client{t: t, jar: jar, hc: &http.Client{Jar: jar, Timeout: 15 * time.Second}}
 }
 
-// req sends a request and returns the status, the JSON body and the
+// Req sends a request and returns the status, the JSON body and the
 // response's cookies by name.
 func (c *Client) Req(method, u string) (int, map[string]any, map[string]*http.Cookie) {
 	c.t.Helper()
@@ -172,6 +177,7 @@ func (c *Client) Req(method, u string) (int, map[string]any, map[string]*http.Co
 	return resp.StatusCode, m, cs
 }
 
+// Do sends a request that must succeed and returns its JSON body.
 func (c *Client) Do(method, u string) map[string]any {
 	c.t.Helper()
 	code, m, _ := c.Req(method, u)
@@ -181,10 +187,11 @@ func (c *Client) Do(method, u string) map[string]any {
 	return m
 }
 
+// Get is Do("GET", u); Post is Do("POST", u).
 func (c *Client) Get(u string) map[string]any  { return c.Do("GET", u) }
 func (c *Client) Post(u string) map[string]any { return c.Do("POST", u) }
 
-// cookies returns the jar's cookies for base by name.
+// Cookies returns the jar's cookies for base by name.
 func (c *Client) Cookies(base string) map[string]string {
 	u, _ := url.Parse(base)
 	out := map[string]string{}
@@ -194,7 +201,7 @@ func (c *Client) Cookies(base string) map[string]string {
 	return out
 }
 
-// setCookies replaces the jar's cookies, as a browser holding older ones
+// SetCookies replaces the jar's cookies, as a browser holding older ones
 // would send them.
 func (c *Client) SetCookies(base string, kv map[string]string) {
 	u, _ := url.Parse(base)
@@ -205,8 +212,10 @@ func (c *Client) SetCookies(base string, kv map[string]string) {
 	c.jar.SetCookies(u, cs)
 }
 
+// Whoami returns the user base's /whoami reports.
 func (c *Client) Whoami(base string) any { return c.Get(base + "/whoami")["user"] }
 
+// WantUser fails the test unless base's /whoami reports want.
 func (c *Client) WantUser(base string, want any) map[string]any {
 	c.t.Helper()
 	got := c.Get(base + "/whoami")
@@ -216,6 +225,7 @@ func (c *Client) WantUser(base string, want any) map[string]any {
 	return got
 }
 
+// NodeLogin signs in on the Node app with passport-local.
 func (c *Client) NodeLogin(nodeURL, name, password string) {
 	c.t.Helper()
 	c.Post(nodeURL + "/login?username=" + name + "&password=" + password)
@@ -243,13 +253,14 @@ func AsJS(t *testing.T, raw string) any {
 	return v
 }
 
+// SameJSON reports whether a and b print as the same JSON.
 func SameJSON(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
 
-// Mode is one of the Koa session middlewares the tests share sessions
+// Mode is one of the Node session middlewares the tests share sessions
 // with.
 type Mode struct {
 	Name string
