@@ -102,6 +102,22 @@
 // either honour (they drop the header) or read as plain private. The
 // handler's own directives are never removed.
 //
+// # Several sessions, and sessions outside a request
+//
+// Several Managers can wrap one handler, each with its own cookie name and
+// lifetime (a long login session beside a short checkout one); each
+// Manager's From returns its own session, the package-level From the
+// innermost. Nested Managers that would write the same cookie refuse every
+// request instead of overwriting each other.
+//
+// A WebSocket or server-sent events handler keeps using the request's
+// session after the upgrade or the first flush; Save commits what changes
+// then. A background job acts on a session by its ID or store key with
+// Manager.Load or Manager.LoadKey and commits with Save, under the same
+// compare-and-swap, lifetime and size rules (a background change does not
+// extend the session's idle expiry). Session.Status tells a handler
+// whether its request changed or destroyed the session so far.
+//
 // # No lost updates
 //
 // The Session records each change (set key, delete key, clear, owner,

@@ -167,7 +167,11 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := &Session{m: m}
+		s := &Session{m: m, parent: From(r.Context())}
+		if s.parent != nil && sameCookie(s.parent.m, m) {
+			m.fail(w, r, errSameCookie)
+			return
+		}
 		s.w = responseWriter{ResponseWriter: w, s: s}
 		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, s))
 		s.r = r
@@ -191,6 +195,16 @@ func (m *Manager) check() error {
 	return nil
 }
 
+// errSameCookie reports two nested Managers that would write one cookie.
+var errSameCookie = errors.New("sessionkit: two nested Managers use the same cookie (name, path and domain): give each its own Cookie.Name")
+
+// sameCookie reports whether a and b would read and write the same cookie.
+func sameCookie(a, b *Manager) bool {
+	ca, ok1 := a.transport().(*CookieTransport)
+	cb, ok2 := b.transport().(*CookieTransport)
+	return ok1 && ok2 && ca.Name == cb.Name && ca.Path == cb.Path && ca.Domain == cb.Domain
+}
+
 // ClientIP returns the client's address as seen through m.Proxies.
 func (m *Manager) ClientIP(r *http.Request) string {
 	a := m.Proxies.ClientIP(r)
@@ -204,6 +218,8 @@ type contextKey struct{}
 
 // From returns the request's session, or nil when the request did not pass
 // through Manager.Handler. Methods of a nil *Session report ErrNoSession.
+// When several Managers wrap the handler it is the innermost one's; use
+// Manager.From for the others.
 func From(ctx context.Context) *Session {
 	s, _ := ctx.Value(contextKey{}).(*Session)
 	return s

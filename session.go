@@ -44,6 +44,12 @@ type Session struct {
 	reseal   bool     // the client's token is valid but must be replaced (ClientResealer)
 	touchNow bool     // Touch ran: extend the idle expiry whatever the throttle
 
+	parent    *Session // the session of an outer Manager's Handler, if any
+	detached  bool     // loaded by Manager.Load outside a request: no client
+	changed   bool     // something changed in this request (see Status)
+	destroyed bool     // Destroy ran in this request (see Status)
+	committed bool     // a change of this request has been committed
+
 	imported *Imported // the foreign session this one replaces (Importer)
 	retired  bool      // imported.Retire has run
 	forget   bool      // imported.Forget must run when the headers go out
@@ -215,6 +221,7 @@ func (s *Session) find(key string) int {
 func (s *Session) apply(o op) {
 	s.ops = append(s.ops, o)
 	s.applyToState(o)
+	s.changed = true
 }
 
 func (s *Session) applyToState(o op) {
@@ -245,16 +252,17 @@ func (s *Session) applyToState(o op) {
 // --- metadata ---------------------------------------------------------------
 
 // ID returns the session ID, the secret the client holds. A new session
-// gets its ID on first call. It is "" for client-side sessions and when the
-// session could not be loaded.
+// gets its ID on first call. It is "" for client-side sessions, for a
+// session loaded with Manager.LoadKey, and when the session could not be
+// loaded.
 func (s *Session) ID() string {
 	if s == nil {
 		return ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loadLocked() != nil || s.m.backend.clientSide() {
-		return ""
+	if s.loadLocked() != nil || s.m.backend.clientSide() || (s.detached && s.stored) {
+		return s.id // a session loaded by key has no known ID
 	}
 	s.ensureID()
 	return s.id
@@ -398,6 +406,7 @@ func (s *Session) Regenerate() error {
 	s.rec.Version = 0
 	s.ops = nil
 	s.renewed = true
+	s.changed = true
 	return nil
 }
 
@@ -423,6 +432,7 @@ func (s *Session) destroyLocked() {
 	}
 	s.reset()
 	s.renewed = true
+	s.destroyed = true
 }
 
 // Save commits the session now instead of when the response headers are
@@ -453,6 +463,7 @@ func (s *Session) Reload() error {
 	if !s.loaded {
 		return s.loadLocked()
 	}
+	s.changed = s.committed
 	if s.loadErr != nil || !s.stored || s.m.backend.clientSide() {
 		if s.m.backend.clientSide() && s.stored {
 			// The last sealed record (from the request's token, or
@@ -520,6 +531,17 @@ func (s *Session) loadStored() bool {
 		s.loadErr = fmt.Errorf("sessionkit: load session: %w", err)
 		return false
 	}
+	if !s.adopt(id, key, rec) {
+		return false
+	}
+	s.reseal = stale || s.m.backend.reseal(token)
+	return true
+}
+
+// adopt makes the loaded record rec under key this request's session. It
+// reports false, adopting nothing, when the record does not decode or the
+// session is over (an expired record is deleted at commit).
+func (s *Session) adopt(id, key string, rec Record) bool {
 	st, err := s.m.Codec.Decode(rec.Data)
 	if errors.Is(err, ErrNotFound) {
 		return false // expired by the format's own clock (see Codec)
@@ -543,7 +565,6 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	s.id, s.key, s.rec, s.st, s.userKey, s.stored = id, key, rec, st, rec.UserKey, true
-	s.reseal = stale || s.m.backend.reseal(token)
 	return true
 }
 
@@ -591,12 +612,17 @@ func (s *Session) commitLocked() error {
 	ctx := s.r.Context()
 	late := s.w.wroteHeader
 	now := m.now()
+	if s.detached && !s.touchNow {
+		// A background change is not a use by the client: the session
+		// keeps the expiry of its last use.
+		now = m.lastActive(s.st, s.rec)
+	}
 	exp := m.expiry(s.st, now)
 
 	switch {
 	case !s.stored && s.hasContent():
 		if late {
-			return ErrHeadersSent
+			return s.noClientErr()
 		}
 		if err := s.create(now, exp); err != nil {
 			return err
@@ -684,6 +710,7 @@ func (s *Session) commitLocked() error {
 		s.oldKeys = s.oldKeys[1:]
 	}
 	s.renewed = false
+	s.committed = s.committed || s.changed
 	return nil
 }
 
@@ -774,6 +801,11 @@ func (s *Session) create(now, exp time.Time) error {
 func (s *Session) update(now, exp time.Time) error {
 	m, b := s.m, s.m.backend
 	for attempt := 0; ; attempt++ {
+		if s.detached && !s.touchNow && attempt > 0 {
+			// Reloaded: keep the last use the store now knows of.
+			now = m.lastActive(s.st, s.rec)
+			exp = m.expiry(s.st, now)
+		}
 		rec, err := s.record(now, exp)
 		if err != nil {
 			return err
