@@ -36,7 +36,7 @@
 //	}
 //	users := auth.New(m, func(u *User) string { return strconv.Itoa(u.ID) }, lookupUser)
 //	cookiesession.UsePassport(users)
-//	http.ListenAndServe(":8080", users.Handler(mux))
+//	http.ListenAndServe(":8080", users.CrossOrigin.Handler(users.Handler(mux)))
 //
 // See the cookie-session section of docs/migrating-from-express.md.
 package cookiesession

@@ -48,7 +48,7 @@
 //	}
 //	users := auth.New(m, func(u *User) string { return strconv.Itoa(u.ID) }, lookupUser)
 //	koa.UsePassport(users) // passport.serializeUser((user, done) => done(null, user.id))
-//	http.ListenAndServe(":8080", users.Handler(mux))
+//	http.ListenAndServe(":8080", users.CrossOrigin.Handler(users.Handler(mux)))
 //
 // See docs/migrating-from-koa.md for every mode side by side, with its
 // limits.
