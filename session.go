@@ -395,6 +395,7 @@ func (s *Session) Regenerate() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
+	s.event(EventRegenerate)
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
@@ -430,6 +431,7 @@ func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
+	s.endedStored(EventDestroy)
 	s.reset()
 	s.renewed = true
 	s.destroyed = true
@@ -523,7 +525,7 @@ func (s *Session) loadStored() bool {
 	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
 	switch {
 	case errors.Is(err, errBadToken):
-		s.m.observe(Event{Kind: EventBadToken})
+		s.m.observe(Event{Kind: EventBadToken, Ctx: s.r.Context()})
 		return false
 	case errors.Is(err, ErrNotFound):
 		return false
@@ -546,7 +548,7 @@ func (s *Session) adopt(id, key string, rec Record) bool {
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
 		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
-		s.m.observe(Event{Kind: EventError, Err: err})
+		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return false
 	}
 	now := s.m.now()
@@ -777,6 +779,7 @@ func (s *Session) create(now, exp time.Time) error {
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
+			s.event(EventCreate)
 			return nil
 		}
 		// A conflict on a fresh 256-bit ID means someone else holds it:
@@ -816,8 +819,9 @@ func (s *Session) update(now, exp time.Time) error {
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: save session: %w", err)
 		}
-		m.observe(Event{Kind: EventConflict})
+		m.observe(Event{Kind: EventConflict, Ctx: s.r.Context()})
 		if attempt >= m.MaxRetries {
+			m.observe(Event{Kind: EventTooManyConflicts, Ctx: s.r.Context()})
 			return fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
 		}
 		if err := backoff(s.r.Context(), attempt); err != nil {

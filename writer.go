@@ -19,6 +19,7 @@ type responseWriter struct {
 	s           *Session
 	wroteHeader bool
 	failed      bool // the ErrorHandler answered; the handler's output is dropped
+	bypassed    bool // the headers went out around this writer (bypass.go)
 }
 
 // commit runs the session commit before headers are written. On failure it
@@ -116,8 +117,12 @@ func (w *responseWriter) Unwrap() http.ResponseWriter {
 // out.
 func (w *responseWriter) finish() {
 	if !w.wroteHeader {
-		w.commit()
-		return
+		if !w.wentAround() {
+			w.commit()
+			return
+		}
+		w.reportBypass() // then only what needs no new cookie is saved
+		w.wroteHeader = true
 	}
 	if w.failed {
 		return
@@ -131,7 +136,7 @@ func (w *responseWriter) finish() {
 	changed := len(s.ops) > 0
 	if err := s.commitLocked(); err != nil {
 		s.m.logger().ErrorContext(s.r.Context(), "session change lost: made after the response headers were sent", "err", err, "path", s.r.URL.Path)
-		s.m.observe(Event{Kind: EventError, Err: err})
+		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return
 	}
 	if changed {
