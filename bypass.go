@@ -15,6 +15,14 @@ import (
 // writer on as well.
 var ErrResponseBypassed = errors.New("sessionkit: the response was written around the writer Manager.Handler gave the handler; the session could not be committed before the headers went out (new sessions are not stored; mount the middleware so that the handler writes through that writer, e.g. with contrib/gin or contrib/echo)")
 
+// ErrSessionAfterHandler reports a session used after the Manager.Handler
+// that made it returned: its commit has run, so nothing done to it now is
+// saved or sent. It is the mark of middleware adapted so that the session
+// middleware ends before the handlers run, such as Fiber's
+// adaptor.HTTPMiddleware (see contrib/fiber), or of a goroutine that
+// outlives its request.
+var ErrSessionAfterHandler = errors.New("sessionkit: session used after its Manager.Handler returned; its changes are not saved (the session middleware must wrap the handlers that use the session, e.g. not Fiber's adaptor.HTTPMiddleware: see contrib/fiber)")
+
 // A response writer can tell Handler that its headers went out, so that a
 // response written around the session's writer is reported instead of
 // silently losing the cookie. Handler looks, through Unwrap, for either:
@@ -75,4 +83,22 @@ func (w *responseWriter) reportBypass() {
 	s := w.s
 	s.m.logger().ErrorContext(s.r.Context(), ErrResponseBypassed.Error(), "method", s.r.Method, "path", s.r.URL.Path)
 	s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: ErrResponseBypassed})
+}
+
+// end marks the request's middleware as returned.
+func (w *responseWriter) end() {
+	w.s.mu.Lock()
+	w.ended = true
+	w.s.mu.Unlock()
+}
+
+// checkLive reports, once, a session used after its middleware returned.
+// s.mu must be held.
+func (s *Session) checkLive() {
+	if !s.w.ended || s.w.reportedLate {
+		return
+	}
+	s.w.reportedLate = true
+	s.m.logger().ErrorContext(s.r.Context(), ErrSessionAfterHandler.Error(), "method", s.r.Method, "path", s.r.URL.Path)
+	s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: ErrSessionAfterHandler})
 }

@@ -156,3 +156,51 @@ func TestEmptyResponseIsNoBypass(t *testing.T) {
 		t.Fatalf("cookie %v, saves %d; want a cookie and one save", resp.Cookies(), e.store.saves.Load())
 	}
 }
+
+// TestSessionAfterHandlerIsReported: a session used once its middleware
+// returned (as with Fiber's adaptor.HTTPMiddleware) saves nothing, and
+// says so once.
+func TestSessionAfterHandlerIsReported(t *testing.T) {
+	for _, touchFirst := range []bool{false, true} {
+		var logs bytes.Buffer
+		var events int
+		e := newEnv(t, func(m *sessionkit.Manager) {
+			m.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			m.Observer = func(ev sessionkit.Event) {
+				if errors.Is(ev.Err, sessionkit.ErrSessionAfterHandler) {
+					events++
+				}
+			}
+		})
+		var kept *sessionkit.Session
+		h := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			kept = sessionkit.From(r.Context())
+			if touchFirst {
+				kept.Has("x")
+			}
+		}))
+		h.ServeHTTP(&statusWriter{ResponseWriter: discardWriter{}}, mustRequest(t))
+		kept.Set("a", 1)
+		kept.Set("b", 2)
+		if events != 1 || strings.Count(logs.String(), "session used after its Manager.Handler returned") != 1 {
+			t.Errorf("touched first %v: %d events, logs %q; want one of each", touchFirst, events, logs.String())
+		}
+		if e.store.saves.Load() != 0 {
+			t.Errorf("touched first %v: %d saves", touchFirst, e.store.saves.Load())
+		}
+	}
+}
+
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}
+
+func mustRequest(t *testing.T) *http.Request {
+	r, err := http.NewRequest("GET", "http://example.test/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -219,6 +219,7 @@ func (s *Session) find(key string) int {
 
 // apply records o and applies it to the current state.
 func (s *Session) apply(o op) {
+	s.checkLive()
 	s.ops = append(s.ops, o)
 	s.applyToState(o)
 	s.changed = true
@@ -506,6 +507,7 @@ func (s *Session) loadLocked() error {
 	if s.loaded {
 		return s.loadErr
 	}
+	s.checkLive()
 	s.loaded = true
 	if !s.loadStored() && (s.loadErr != nil || !s.importSession()) {
 		s.reset()

@@ -16,10 +16,12 @@ var errResponseReplaced = errors.New("sessionkit: response replaced by the sessi
 // for both.
 type responseWriter struct {
 	http.ResponseWriter
-	s           *Session
-	wroteHeader bool
-	failed      bool // the ErrorHandler answered; the handler's output is dropped
-	bypassed    bool // the headers went out around this writer (bypass.go)
+	s            *Session
+	wroteHeader  bool
+	failed       bool // the ErrorHandler answered; the handler's output is dropped
+	bypassed     bool // the headers went out around this writer (bypass.go)
+	ended        bool // Handler returned (bypass.go); guarded by s.mu
+	reportedLate bool
 }
 
 // commit runs the session commit before headers are written. On failure it
@@ -116,6 +118,7 @@ func (w *responseWriter) Unwrap() http.ResponseWriter {
 // wrote nothing, and saves or reports changes made after the headers went
 // out.
 func (w *responseWriter) finish() {
+	defer w.end()
 	if !w.wroteHeader {
 		if !w.wentAround() {
 			w.commit()

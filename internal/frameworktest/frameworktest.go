@@ -98,6 +98,17 @@ func NewEnv(t testing.TB) *Env {
 // Run builds the app with newApp and runs every check against it over a
 // real HTTP server.
 func Run(t *testing.T, newApp func(t *testing.T, e *Env) http.Handler) {
+	RunServer(t, func(t *testing.T, e *Env) string {
+		srv := httptest.NewServer(newApp(t, e))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	})
+}
+
+// RunServer is Run for apps that are not an http.Handler: start serves
+// the app built on e (stopping it with t.Cleanup) and returns its base
+// URL.
+func RunServer(t *testing.T, start func(t *testing.T, e *Env) (baseURL string)) {
 	checks := []struct {
 		name string
 		fn   func(t *testing.T, a *app)
@@ -113,9 +124,7 @@ func Run(t *testing.T, newApp func(t *testing.T, e *Env) http.Handler) {
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			env := NewEnv(t)
-			srv := httptest.NewServer(newApp(t, env))
-			t.Cleanup(srv.Close)
-			c.fn(t, &app{t: t, env: env, url: srv.URL})
+			c.fn(t, &app{t: t, env: env, url: start(t, env)})
 		})
 	}
 }
