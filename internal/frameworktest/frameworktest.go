@@ -494,9 +494,26 @@ func Bench(b *testing.B, h http.Handler) {
 }
 
 // ServeMux is the reference app on net/http's ServeMux: the routes Run
-// needs, written for plain net/http, wrapped in e.Auth.Handler.
+// needs (Routes), wrapped in e.Auth.Handler.
 func ServeMux(e *Env) http.Handler {
 	mux := http.NewServeMux()
+	for _, rt := range Routes(e) {
+		mux.Handle(rt.Method+" "+rt.Path, rt.Handler)
+	}
+	return e.Auth.Handler(mux)
+}
+
+// Route is one of the routes Run needs, as a net/http handler.
+type Route struct {
+	Method, Path string
+	Handler      http.Handler
+}
+
+// Routes returns the routes Run needs as net/http handlers, for routers
+// that take net/http handlers (chi, gorilla/mux). Mount them behind
+// e.Auth.Handler (or e.Manager.Handler).
+func Routes(e *Env) []Route {
+	mux := routeList{}
 	mux.HandleFunc("GET /quiet", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "quiet") })
 	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
 		if err := sessionkit.From(r.Context()).Set(r.URL.Query().Get("k"), r.URL.Query().Get("v")); err != nil {
@@ -544,5 +561,14 @@ func ServeMux(e *Env) http.Handler {
 		u, _ := e.Auth.User(r)
 		io.WriteString(w, u.Name)
 	})))
-	return e.Auth.Handler(mux)
+	return mux
 }
+
+type routeList []Route
+
+func (l *routeList) Handle(pattern string, h http.Handler) {
+	method, path, _ := strings.Cut(pattern, " ")
+	*l = append(*l, Route{Method: method, Path: path, Handler: h})
+}
+
+func (l *routeList) HandleFunc(pattern string, h http.HandlerFunc) { l.Handle(pattern, h) }
