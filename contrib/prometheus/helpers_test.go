@@ -43,7 +43,7 @@ func (c *client) do(method, path string, form url.Values) string {
 	return string(b)
 }
 
-func (c *client) get(path string) string                    { return c.do("GET", path, nil) }
+func (c *client) get(path string) string                   { return c.do("GET", path, nil) }
 func (c *client) post(path string, form url.Values) string { return c.do("POST", path, form) }
 
 func lint(c prometheus.Collector) ([]promlint.Problem, error) {

@@ -1,0 +1,13 @@
+module github.com/sessionkit/sessionkit/examples/gorillamux
+
+go 1.26.0
+
+require github.com/sessionkit/sessionkit v0.0.0
+
+require (
+	github.com/gorilla/mux v1.8.1
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
+
+replace github.com/sessionkit/sessionkit => ../..
