@@ -165,7 +165,24 @@ func BenchmarkEcho(b *testing.B) {
 		routes(app, e)
 		frameworktest.Bench(b, app)
 	})
+	b.Run("outer", func(b *testing.B) { // the whole app inside Manager.Handler: Echo's cost alone
+		e := frameworktest.NewEnv(b)
+		app := echo.New()
+		routes(app, e)
+		frameworktest.Bench(b, e.Manager.Handler(app))
+	})
 	b.Run("nethttp", func(b *testing.B) {
 		frameworktest.Bench(b, frameworktest.ServeMux(frameworktest.NewEnv(b)))
+	})
+}
+
+// TestEchoWholeApp: the whole app inside Manager.Handler is a correct
+// mount too (Echo's response wraps the session's writer).
+func TestEchoWholeApp(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		app := echo.New()
+		app.GET("/quiet", func(c *echo.Context) error { return c.String(http.StatusOK, "quiet") })
+		routes(app, e)
+		return e.Manager.Handler(app)
 	})
 }

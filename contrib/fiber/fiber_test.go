@@ -139,6 +139,7 @@ func BenchmarkFiber(b *testing.B) {
 		}
 		value := string(c.Value())
 		b.ReportAllocs()
+		cpu := frameworktest.ProcessCPU()
 		for b.Loop() {
 			var ctx fasthttp.RequestCtx
 			var req fasthttp.Request
@@ -151,6 +152,7 @@ func BenchmarkFiber(b *testing.B) {
 				b.Fatalf("GET /get = %d %q", ctx.Response.StatusCode(), ctx.Response.Body())
 			}
 		}
+		frameworktest.ReportCPU(b, cpu)
 	})
 	b.Run("nethttp", func(b *testing.B) {
 		frameworktest.Bench(b, frameworktest.ServeMux(frameworktest.NewEnv(b)))

@@ -138,6 +138,12 @@ func BenchmarkGin(b *testing.B) {
 		benchRoutes(r)
 		frameworktest.Bench(b, r)
 	})
+	b.Run("outer", func(b *testing.B) { // the whole engine inside Manager.Handler: gin's cost alone
+		e := frameworktest.NewEnv(b)
+		r := gin.New()
+		benchRoutes(r)
+		frameworktest.Bench(b, e.Manager.Handler(r))
+	})
 	b.Run("nethttp", func(b *testing.B) {
 		frameworktest.Bench(b, frameworktest.ServeMux(frameworktest.NewEnv(b)))
 	})
@@ -151,5 +157,16 @@ func benchRoutes(r *gin.Engine) {
 	r.GET("/get", func(c *gin.Context) {
 		v, _ := sessionkit.Get[string](sessiongin.From(c), c.Query("k"))
 		c.String(http.StatusOK, v)
+	})
+}
+
+// TestGinWholeEngine: the whole engine inside Manager.Handler is a correct
+// mount too (gin's writer wraps the session's).
+func TestGinWholeEngine(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		r := gin.New()
+		r.GET("/quiet", func(c *gin.Context) { c.String(http.StatusOK, "quiet") })
+		routes(r, e)
+		return e.Manager.Handler(r)
 	})
 }
