@@ -679,7 +679,7 @@ func (s *Session) commitLocked() error {
 			// still valid until its stored expiry, so the request goes
 			// on with it. Nothing is sent; the next use tries again.
 			m.logger().WarnContext(ctx, "sessionkit: touch refused; the session keeps its earlier expiry", "err", err)
-			m.observe(Event{Kind: EventError, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
+			m.observe(Event{Kind: EventError, Ctx: ctx, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
 			break
 		}
 		s.rec.Expiry = exp

@@ -30,6 +30,7 @@
 //	sessionkit.session.created           counter
 //	sessionkit.session.regenerated       counter
 //	sessionkit.session.destroyed         counter
+//	sessionkit.session.imported          counter          taken over from another system (Importer)
 //	sessionkit.session.touches           counter          idle-expiry extensions
 //	sessionkit.logins                    counter          package auth
 //	sessionkit.login.failures            counter          refused credentials (auth.FormLogin)
@@ -113,6 +114,7 @@ func New(opts Options) (*Observer, error) {
 		{sessionkit.EventCreate, "sessionkit.session.created", "{session}", "New sessions stored."},
 		{sessionkit.EventRegenerate, "sessionkit.session.regenerated", "{session}", "Sessions given a new ID."},
 		{sessionkit.EventDestroy, "sessionkit.session.destroyed", "{session}", "Stored sessions destroyed."},
+		{sessionkit.EventImport, "sessionkit.session.imported", "{session}", "Sessions taken over from another system (Importer)."},
 		{sessionkit.EventTouch, "sessionkit.session.touches", "{touch}", "Idle-expiry extensions (store touches)."},
 		{sessionkit.EventLogin, "sessionkit.logins", "{login}", "Successful logins."},
 		{sessionkit.EventLoginFailed, "sessionkit.login.failures", "{login}", "Logins refused for wrong credentials."},

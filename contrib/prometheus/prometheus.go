@@ -20,6 +20,7 @@
 //	sessionkit_sessions_created_total{store}
 //	sessionkit_sessions_regenerated_total{store}
 //	sessionkit_sessions_destroyed_total{store}
+//	sessionkit_sessions_imported_total{store}         taken over from another system (Importer)
 //	sessionkit_touches_total{store}                   idle-expiry extensions
 //	sessionkit_logins_total{store}                    package auth
 //	sessionkit_login_failures_total{store}            refused credentials (auth.FormLogin)
@@ -94,6 +95,7 @@ func New(opts Options) *Metrics {
 		{sessionkit.EventCreate, "sessions_created_total", "New sessions stored."},
 		{sessionkit.EventRegenerate, "sessions_regenerated_total", "Sessions given a new ID."},
 		{sessionkit.EventDestroy, "sessions_destroyed_total", "Stored sessions destroyed."},
+		{sessionkit.EventImport, "sessions_imported_total", "Sessions taken over from another system (Importer)."},
 		{sessionkit.EventTouch, "touches_total", "Idle-expiry extensions (store touches)."},
 		{sessionkit.EventLogin, "logins_total", "Successful logins."},
 		{sessionkit.EventLoginFailed, "login_failures_total", "Logins refused for wrong credentials."},

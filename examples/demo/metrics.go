@@ -41,6 +41,7 @@ var eventMetrics = map[sessionkit.EventKind]string{
 	sessionkit.EventCreate:           "sessionkit_sessions_created_total",
 	sessionkit.EventRegenerate:       "sessionkit_sessions_regenerated_total",
 	sessionkit.EventDestroy:          "sessionkit_sessions_destroyed_total",
+	sessionkit.EventImport:           "sessionkit_sessions_imported_total",
 	sessionkit.EventTouch:            "sessionkit_touches_total",
 	sessionkit.EventLogin:            "sessionkit_logins_total",
 	sessionkit.EventLoginFailed:      "sessionkit_login_failures_total",
