@@ -27,7 +27,8 @@ import (
 func New(sessions *sessionkit.Manager) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
-	r.Use(sessions.Handler) // every route below has a session
+	r.Use(http.NewCrossOriginProtection().Handler) // refuse cross-site POSTs before any session work
+	r.Use(sessions.Handler)                        // every route below has a session
 	r.Get("/health", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok") // never touches the session: no store call, no cookie
 	})

@@ -25,7 +25,8 @@ import (
 // New returns the app: short notes kept in the session, by name.
 func New(sessions *sessionkit.Manager) http.Handler {
 	r := mux.NewRouter()
-	r.Use(sessions.Handler) // mux.MiddlewareFunc is func(http.Handler) http.Handler
+	r.Use(http.NewCrossOriginProtection().Handler) // refuse cross-site POSTs before any session work
+	r.Use(sessions.Handler)                        // mux.MiddlewareFunc is func(http.Handler) http.Handler
 	r.HandleFunc("/notes/{name}", func(w http.ResponseWriter, r *http.Request) {
 		note, err := sessionkit.Get[string](sessionkit.From(r.Context()), "note:"+mux.Vars(r)["name"])
 		if err != nil {

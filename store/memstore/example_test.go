@@ -21,7 +21,8 @@ func ExampleNew() {
 
 	sessions := sessionkit.New(store)
 	mux := http.NewServeMux()
-	if err := http.ListenAndServe("127.0.0.1:8080", sessions.Handler(mux)); err != nil {
+	protect := http.NewCrossOriginProtection() // refuse cross-site POSTs before any session work
+	if err := http.ListenAndServe("127.0.0.1:8080", protect.Handler(sessions.Handler(mux))); err != nil {
 		fmt.Println(err)
 	}
 }

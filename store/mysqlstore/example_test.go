@@ -32,7 +32,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	sessions := sessionkit.New(store)
-	return http.ListenAndServe("127.0.0.1:8080", sessions.Handler(http.NewServeMux()))
+	protect := http.NewCrossOriginProtection() // refuse cross-site POSTs before any session work
+	return http.ListenAndServe("127.0.0.1:8080", protect.Handler(sessions.Handler(http.NewServeMux())))
 }
 
 // New uses a *sql.DB the application already has. Add
