@@ -1,7 +1,8 @@
 # make test: the project's one test command (see README).
 #
 # It starts throw-away backends (internal/testenv) on free loopback ports,
-# runs vet, the gofmt check, the race-enabled test suite and short fuzz runs
+# runs vet, the gofmt check, staticcheck, the race-enabled test suite (the
+# nested modules' too) and short fuzz runs
 # against them, and stops the backends afterwards. Set
 # SESSIONKIT_REQUIRE_BACKENDS=1 (CI does) to turn backend skips into failures.
 
