@@ -30,6 +30,8 @@
 //	                 with …" button (with -oidc-client-id, -oidc-client-secret
 //	                 or $DEMO_OIDC_CLIENT_SECRET, -oidc-name, and
 //	                 -oidc-redirect-url, default http://ADDR/auth/oidc/callback)
+//	-metrics         serve the session metrics on /metrics, in the Prometheus
+//	                 text format under contrib/prometheus's names (default off)
 //
 // The app itself is New (an http.Handler over a store and a Users
 // database), which the tests drive with httptest; Run adds the flags, the

@@ -41,6 +41,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&oidc.ClientSecret, "oidc-client-secret", os.Getenv("DEMO_OIDC_CLIENT_SECRET"), "the demo's client secret (default $DEMO_OIDC_CLIENT_SECRET)")
 	fs.StringVar(&oidc.Name, "oidc-name", "your provider", "the provider's name on the button")
 	fs.StringVar(&oidc.RedirectURL, "oidc-redirect-url", "", "the callback URL registered at the provider (default http://ADDR/auth/oidc/callback)")
+	withMetrics := fs.Bool("metrics", false, "serve the session metrics on /metrics (Prometheus text format)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nThe sessionkit demo web app.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -101,9 +102,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.OIDC = &oidc
 	}
+	var met *metrics
+	if *withMetrics {
+		met = newMetrics()
+		cfg.Observer = met.observe
+	}
 	handler, err := New(cfg)
 	if err != nil {
 		return err
+	}
+	if met != nil {
+		handler = met.mount(handler)
 	}
 
 	ln, err := net.Listen("tcp", *addr)

@@ -412,7 +412,7 @@ func TestDemoInChromium(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	srv = startDemo(t, bin, addr, data, logs)
+	startDemo(t, bin, addr, data, logs) // stopped by its t.Cleanup
 	laptop.expectStatus(laptop.reload(), 200)
 	laptop.expectText("#count", "3")
 	laptop.expectText("#username", username)
