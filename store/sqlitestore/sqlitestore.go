@@ -103,6 +103,7 @@ type config struct {
 	busyTimeout   time.Duration
 	synchronous   Synchronous
 	fileMode      os.FileMode
+	noCreate      bool
 	now           func() time.Time
 	logger        *slog.Logger
 }
@@ -158,6 +159,14 @@ func WithFileMode(mode os.FileMode) Option {
 	return func(c *config) { c.fileMode = mode }
 }
 
+// WithNoCreate makes Open create nothing: it fails with an error wrapping
+// fs.ErrNotExist when the file does not exist, and does not create the
+// table (operations then fail with ErrNoTable). Tools that only inspect a
+// store use it.
+func WithNoCreate() Option {
+	return func(c *config) { c.noCreate = true }
+}
+
 // WithClock sets the function the store reads the current time from when
 // it decides whether a record has expired (default time.Now). Tests use it
 // to move time forward.
@@ -211,25 +220,27 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlitestore: open: empty path")
 	}
-	if !validIdent(c.table) {
-		return nil, fmt.Errorf("sqlitestore: invalid table name %q: want 1 to 64 ASCII letters, digits or '_', not starting with a digit", c.table)
+	if err := CheckTable(c.table); err != nil {
+		return nil, err
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
-	}
-	// Create the file ourselves, so that it gets the configured mode (and
-	// SQLite's -wal and -shm files after it).
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, c.fileMode)
-	switch {
-	case err == nil:
-		f.Close()
-	case errors.Is(err, fs.ErrExist):
-	default:
-		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	if !c.noCreate {
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+		}
+		// Create the file ourselves, so that it gets the configured mode
+		// (and SQLite's -wal and -shm files after it).
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, c.fileMode)
+		switch {
+		case err == nil:
+			f.Close()
+		case errors.Is(err, fs.ErrExist):
+		default:
+			return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+		}
 	}
 	if fi, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
@@ -268,7 +279,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s.queries()
 	ctx, cancel := context.WithTimeout(context.Background(), c.busyTimeout+5*time.Second)
 	defer cancel()
-	if err := s.prepare(ctx); err != nil {
+	if err := s.prepare(ctx, !c.noCreate); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
@@ -305,13 +316,16 @@ func dsn(abs string, c config) string {
 
 // prepare checks that the file is a database in WAL mode and creates the
 // table and its indexes if they do not exist.
-func (s *Store) prepare(ctx context.Context) error {
+func (s *Store) prepare(ctx context.Context, create bool) error {
 	var mode string
 	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return err
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("the file is in journal mode %q and cannot be switched to WAL (is it on a network file system?)", mode)
+	}
+	if !create {
+		return nil
 	}
 	return s.migrate(ctx)
 }
@@ -334,6 +348,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// CheckTable reports whether name is a table name WithTable accepts: 1 to
+// 64 ASCII letters, digits and '_', not starting with a digit.
+func CheckTable(name string) error {
+	if !validIdent(name) {
+		return fmt.Errorf("sqlitestore: invalid table name %q: want 1 to 64 ASCII letters, digits or '_', not starting with a digit", name)
+	}
+	return nil
 }
 
 func validIdent(s string) bool {
