@@ -6,7 +6,7 @@
 // scheme and option), given with --store or the SESSIONKIT_STORE
 // environment variable:
 //
-//	sessionkit --store bolt://sessions.db stats
+//	sessionkit --store sqlite://data/sessions.sqlite stats
 //	export SESSIONKIT_STORE='redis://127.0.0.1:6379/0?prefix=myapp:'
 //	sessionkit list --user alice
 //	sessionkit list --limit 100 --after 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU
