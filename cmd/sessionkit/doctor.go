@@ -20,12 +20,12 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/boltstore"
-	"github.com/sessionkit/sessionkit/store/sqlitestore"
 	"github.com/sessionkit/sessionkit/store/memstore"
 	"github.com/sessionkit/sessionkit/store/mongostore"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
 
