@@ -434,7 +434,7 @@ func (a *app) doctorMongo(ctx context.Context, rep *doctorReport, st *mongostore
 	for i, x := range idx {
 		names[i] = x.Name
 	}
-	expiry := "TTL index (the server deletes expired sessions)"
+	expiry := "TTL index " + st.TTLIndex() + " (the server deletes expired sessions)"
 	if !st.TTL() {
 		expiry = "no TTL index: run `sessionkit purge` from cron or keep the application's sweeper on"
 	}
