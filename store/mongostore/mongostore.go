@@ -101,7 +101,7 @@ type Store struct {
 	ttlIndex   string // the TTL index's name: ours, or one found (connect-mongo's)
 	ttlAfter   int32  // its expireAfterSeconds
 	noTTL      error  // why there is no TTL index
-	guarded    bool  // writes take claims: the server's filtered updates are not atomic
+	guarded    bool   // writes take claims: the server's filtered updates are not atomic
 	sweeper    *sweeper.Loop
 	closeOnce  sync.Once
 	closeErr   error
