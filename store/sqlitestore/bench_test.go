@@ -54,6 +54,7 @@ func benchSave(b *testing.B, s sessionkit.Store, writers int) {
 	var next atomic.Int64
 	// RunParallel starts parallelism×GOMAXPROCS goroutines.
 	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	cpu := storetest.ProcessCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		key := fmt.Sprintf("session-%d", next.Add(1))
@@ -68,6 +69,7 @@ func benchSave(b *testing.B, s sessionkit.Store, writers int) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	b.ReportMetric(float64(storetest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkLoad measures one Load of a 512-byte record among 10,000.
@@ -87,12 +89,14 @@ func benchLoad(b *testing.B, s sessionkit.Store) {
 	}
 	b.ReportAllocs()
 	i := 0
+	cpu := storetest.ProcessCPU()
 	for b.Loop() {
 		if _, err := s.Load(ctx, fmt.Sprintf("session-%d", i%n)); err != nil {
 			b.Fatal(err)
 		}
 		i++
 	}
+	b.ReportMetric(float64(storetest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkMiddleware measures whole requests through sessionkit's
