@@ -76,11 +76,11 @@ type Store struct {
 	table string
 	now   func() time.Time
 
-	// writeSlot lets one of this Store's writes at a time ask SQLite for
-	// the file's write lock, so that writers of this process queue here
-	// (honouring their contexts) instead of polling SQLite's lock; the
+	// w groups this Store's writes into shared transactions (batch.go),
+	// so that writers of this process queue here (honouring their
+	// contexts) instead of polling SQLite's lock, and share fsyncs; the
 	// busy timeout only arbitrates between processes.
-	writeSlot chan struct{}
+	w *writer
 
 	q struct {
 		load, insert, update, touch, del, user, deleteUser, firstPage, page, sweep string
@@ -259,11 +259,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 
 	s := &Store{
-		db:        db,
-		path:      path,
-		table:     c.table,
-		now:       c.now,
-		writeSlot: make(chan struct{}, 1),
+		db:    db,
+		path:  path,
+		table: c.table,
+		now:   c.now,
+		w:     newWriter(db),
 	}
 	s.core = sqlstore.New(sqlstore.Config{
 		Name:            "sqlitestore",
@@ -340,9 +340,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	return s.write(ctx, func() error {
+	return s.w.write(ctx, func(ctx context.Context, db execer) error {
 		for _, stmt := range s.Schema() {
-			if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("create table %s: %w", s.table, err)
 			}
 		}
@@ -444,30 +444,6 @@ func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-// lockWrite takes this Store's write slot, or fails when ctx ends first.
-func (s *Store) lockWrite(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	select {
-	case s.writeSlot <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Store) unlockWrite() { <-s.writeSlot }
-
-// write runs fn holding the write slot.
-func (s *Store) write(ctx context.Context, fn func() error) error {
-	if err := s.lockWrite(ctx); err != nil {
-		return err
-	}
-	defer s.unlockWrite()
-	return fn()
-}
-
 // Load implements sessionkit.Store.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
 	var (
@@ -494,18 +470,30 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		return 0, sessionkit.ErrConflict
 	}
 	now, exp, user := s.nowMs(), rec.Expiry.UnixMilli(), sqlstore.UserKeyArg(rec.UserKey)
-	var ver int64
-	err := s.write(ctx, func() error {
+	var (
+		ver      int64
+		conflict bool
+	)
+	err := s.w.write(ctx, func(ctx context.Context, db execer) error {
+		ver, conflict = 0, false
+		var row *sql.Row
 		if rec.Version == 0 {
-			return s.db.QueryRowContext(ctx, s.q.insert, key, data, exp, user, now).Scan(&ver)
+			row = db.QueryRowContext(ctx, s.q.insert, key, data, exp, user, now)
+		} else {
+			row = db.QueryRowContext(ctx, s.q.update, key, data, exp, user, int64(rec.Version), now)
 		}
-		return s.db.QueryRowContext(ctx, s.q.update, key, data, exp, user, int64(rec.Version), now).Scan(&ver)
+		err := row.Scan(&ver)
+		if errors.Is(err, sql.ErrNoRows) {
+			conflict = true
+			return nil
+		}
+		return err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, sessionkit.ErrConflict
-	}
 	if err != nil {
 		return 0, s.wrap("save", key, err)
+	}
+	if conflict {
+		return 0, sessionkit.ErrConflict
 	}
 	return uint64(ver), nil
 }
@@ -513,8 +501,9 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 // Touch implements sessionkit.Store.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	var n int64
-	err := s.write(ctx, func() error {
-		res, err := s.db.ExecContext(ctx, s.q.touch, key, expiry.UnixMilli(), s.nowMs())
+	err := s.w.write(ctx, func(ctx context.Context, db execer) error {
+		n = 0
+		res, err := db.ExecContext(ctx, s.q.touch, key, expiry.UnixMilli(), s.nowMs())
 		if err != nil {
 			return err
 		}
@@ -532,8 +521,8 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 
 // Delete implements sessionkit.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	err := s.write(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.q.del, key)
+	err := s.w.write(ctx, func(ctx context.Context, db execer) error {
+		_, err := db.ExecContext(ctx, s.q.del, key)
 		return err
 	})
 	if err != nil {
@@ -559,8 +548,9 @@ func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.
 func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, error) {
 	return s.core.DeleteUserSessions(ctx, userKey, func(ctx context.Context) (int, error) {
 		live := 0
-		err := s.write(ctx, func() error {
-			rows, err := s.db.QueryContext(ctx, s.q.deleteUser, userKey, s.nowMs())
+		err := s.w.write(ctx, func(ctx context.Context, db execer) error {
+			live = 0
+			rows, err := db.QueryContext(ctx, s.q.deleteUser, userKey, s.nowMs())
 			if err != nil {
 				return err
 			}
@@ -627,8 +617,9 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 	now := s.nowMs()
 	return s.core.DeleteExpired(ctx, func(ctx context.Context, limit int) (int64, error) {
 		var n int64
-		err := s.write(ctx, func() error {
-			res, err := s.db.ExecContext(ctx, s.q.sweep, now, limit)
+		err := s.w.write(ctx, func(ctx context.Context, db execer) error {
+			n = 0
+			res, err := db.ExecContext(ctx, s.q.sweep, now, limit)
 			if err != nil {
 				return err
 			}
