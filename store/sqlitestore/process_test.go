@@ -44,7 +44,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 // file at once: no update may be lost, and no call may fail because
 // another process held the lock.
 func TestProcessesShareFile(t *testing.T) {
-	st := storetest.RunProcesses(t, openProcess, 3, 4, 150)
+	st := storetest.RunProcesses(t, openProcess, 3, 4, 100)
 	t.Logf("%d processes × %d goroutines × %d increments: %d store calls in %v (%.0f commits/s), %d conflicts retried; slowest call %v, p99 %v",
 		st.Processes, st.Goroutines, st.Increments, st.Calls, st.Elapsed.Round(time.Millisecond), st.CommitsPerSec, st.Conflicts, st.Slowest, st.P99)
 }
