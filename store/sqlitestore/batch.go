@@ -3,6 +3,8 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -25,8 +27,8 @@ import (
 // transaction is rolled back and every write of the group is run again on
 // its own, so that one bad write cannot fail the others.
 
-// execer is what a write's statements run on: the leader's connection,
-// inside the group's transaction or on their own.
+// execer is what a write's statements run on: the Store's write
+// connection, inside the group's transaction or on their own.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -62,6 +64,11 @@ type writer struct {
 	slot chan struct{} // held by the leader
 	mu   sync.Mutex
 	q    []*pendingWrite
+
+	// The write connection and its prepared statements, used by the
+	// leader only (opened on first use, dropped when it breaks).
+	conn *sql.Conn
+	st   *stmts
 
 	groups atomic.Int64 // transactions of more than one write committed (for tests)
 }
@@ -137,26 +144,65 @@ func (wr *writer) takeAlone(own *pendingWrite) bool {
 	return own.state.CompareAndSwap(queued, taken)
 }
 
+// connection returns the write connection, opening it if needed. Only
+// the leader calls it.
+func (wr *writer) connection(ctx context.Context) (*sql.Conn, *stmts, error) {
+	if wr.conn == nil {
+		c, err := wr.db.Conn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		wr.conn, wr.st = c, newStmts(c)
+	}
+	return wr.conn, wr.st, nil
+}
+
+// check drops the write connection when err says it is gone, so that the
+// next leader opens another.
+func (wr *writer) check(err error) {
+	if wr.conn != nil && (errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)) {
+		wr.drop()
+	}
+}
+
+func (wr *writer) drop() {
+	wr.st.close()
+	wr.conn.Close()
+	wr.conn, wr.st = nil, nil
+}
+
+// close waits for the write in progress, if any, and closes the write
+// connection.
+func (wr *writer) close() {
+	wr.slot <- struct{}{}
+	defer func() { <-wr.slot }()
+	if wr.conn != nil {
+		wr.drop()
+	}
+}
+
 // runGroup runs one group: own alone as a plain statement when nothing
 // else waits, else every queued write in one transaction.
 func (wr *writer) runGroup(own *pendingWrite) {
 	ctx := own.ctx
-	conn, err := wr.db.Conn(ctx)
+	conn, st, err := wr.connection(ctx)
 	if err != nil {
 		wr.failOwn(own, err)
 		return
 	}
-	defer conn.Close()
 
 	if wr.takeAlone(own) {
 		// Waiting for the lock and running is one statement under the
 		// caller's own context.
-		own.finish(own.run(ctx, conn))
+		err := own.run(ctx, st)
+		wr.check(err)
+		own.finish(err)
 		return
 	}
 	// Take the lock first, under the leader's context, so that writes
 	// queued meanwhile can still be dropped by their callers.
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		wr.check(err)
 		wr.failOwn(own, err)
 		return
 	}
@@ -166,7 +212,7 @@ func (wr *writer) runGroup(own *pendingWrite) {
 	stmtCtx := context.WithoutCancel(ctx)
 	failed := false
 	for _, w := range group {
-		if err := w.run(stmtCtx, conn); err != nil {
+		if err := w.run(stmtCtx, st); err != nil {
 			failed = true
 			break
 		}
@@ -174,6 +220,7 @@ func (wr *writer) runGroup(own *pendingWrite) {
 	if !failed {
 		if _, err := conn.ExecContext(stmtCtx, "COMMIT"); err != nil {
 			conn.ExecContext(stmtCtx, "ROLLBACK")
+			wr.check(err)
 			err = fmt.Errorf("commit: %w", err)
 			for _, w := range group {
 				w.finish(err)
@@ -195,7 +242,13 @@ func (wr *writer) runGroup(own *pendingWrite) {
 			w.finish(err)
 			continue
 		}
-		w.finish(w.run(w.ctx, conn))
+		if wr.conn == nil {
+			w.finish(errors.New("the write connection was lost"))
+			continue
+		}
+		err := w.run(w.ctx, wr.st)
+		wr.check(err)
+		w.finish(err)
 	}
 }
 

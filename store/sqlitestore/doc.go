@@ -18,32 +18,39 @@
 //
 // Open puts the file in WAL mode: readers never wait for the writer and
 // the writer never waits for readers, in this process or any other. Writes
-// are serialised: within a process they queue for the store (honouring
+// are serialised: within a process they queue in the Store (honouring
 // their contexts); between processes SQLite's file lock decides, and a
 // write waits for another process's write up to the busy timeout
 // (WithBusyTimeout, default 5s, and never past its context's deadline)
 // before it fails with SQLite's "database is locked". A write holds the
-// lock for one statement — well under a millisecond, plus the fsync — so
-// the timeout is only reached when a process hangs holding the lock; six
-// processes hammering one record had their slowest call take about one
-// second (docs/BENCHMARKS.md). The file must be on a local file system:
-// WAL needs memory shared between the processes (the -shm file), which
+// lock for a few statements and a commit, so under normal contention the
+// timeout is far away: with 3 processes of 4 goroutines each hammering
+// one record, the slowest call took about half a second; with 6 × 8,
+// about one second (docs/BENCHMARKS.md). It is reached when a process
+// hangs holding the lock. The file must be on a local file system: WAL
+// needs memory shared between the processes (the -shm file), which
 // network file systems do not provide.
 //
 // # Durability and speed
 //
-// Every Save, Touch and Delete is one statement, committed before it
-// returns. With SynchronousFull (the default) the commit is fsynced: an
-// acknowledged write survives a crash of the process or of the machine.
-// WithSynchronous(SynchronousNormal) fsyncs only at checkpoints, which is
-// several times faster and still loses nothing acknowledged when the
-// process is killed, but may lose the last commits on a power loss.
+// Every Save, Touch and Delete is committed before it returns. Writes
+// that arrive while another is being committed are queued and committed
+// together, in one transaction and one fsync, by the next of their
+// callers (no background goroutine): commits/s grow with the number of
+// concurrent writers. A write queued behind others whose context ends
+// is dropped unrun; one that fails inside a group is retried alone, so it
+// cannot fail the others. With SynchronousFull (the default) the commit
+// is fsynced: an acknowledged write survives a crash of the process or of
+// the machine. WithSynchronous(SynchronousNormal) fsyncs only at
+// checkpoints, which is several times faster for a lone writer and still
+// loses nothing acknowledged when the process is killed, but may lose
+// the last commits on a power loss.
 //
 // # Compare-and-swap
 //
-// Save is one INSERT ... ON CONFLICT DO UPDATE ... WHERE (new sessions;
-// an expired row is taken over and keeps counting its versions) or one
-// UPDATE ... WHERE version = ? (existing ones), with RETURNING the new
+// Save is one statement: INSERT ... ON CONFLICT DO UPDATE ... WHERE (new
+// sessions; an expired row is taken over and keeps counting its versions)
+// or UPDATE ... WHERE version = ? (existing ones), with RETURNING the new
 // version, so the check and the write are atomic across processes.
 //
 // # Expiry

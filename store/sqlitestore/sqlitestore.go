@@ -81,6 +81,7 @@ type Store struct {
 	// contexts) instead of polling SQLite's lock, and share fsyncs; the
 	// busy timeout only arbitrates between processes.
 	w *writer
+	r *stmts // reads' prepared statements, on the pool
 
 	q struct {
 		load, insert, update, touch, del, user, deleteUser, firstPage, page, sweep string
@@ -264,6 +265,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		table: c.table,
 		now:   c.now,
 		w:     newWriter(db),
+		r:     newStmts(db),
 	}
 	s.core = sqlstore.New(sqlstore.Config{
 		Name:            "sqlitestore",
@@ -451,7 +453,7 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 		exp  int64
 		user sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx, s.q.load, key, s.nowMs()).Scan(&rec.Data, &rec.Version, &exp, &user)
+	err := s.r.QueryRowContext(ctx, s.q.load, key, s.nowMs()).Scan(&rec.Data, &rec.Version, &exp, &user)
 	rec.Expiry = fromMillis(exp)
 	rec.UserKey = user.String
 	return s.core.Loaded(key, rec, err)
@@ -534,7 +536,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // UserSessions implements sessionkit.UserIndex.
 func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.Entry, error) {
 	return s.core.UserSessions(ctx, userKey, func(ctx context.Context) ([]sessionkit.Entry, error) {
-		rows, err := s.db.QueryContext(ctx, s.q.user, userKey, s.nowMs())
+		rows, err := s.r.QueryContext(ctx, s.q.user, userKey, s.nowMs())
 		if err != nil {
 			return nil, err
 		}
@@ -581,9 +583,9 @@ func (s *Store) All(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
 			err  error
 		)
 		if first {
-			rows, err = s.db.QueryContext(ctx, s.q.firstPage, s.nowMs(), limit)
+			rows, err = s.r.QueryContext(ctx, s.q.firstPage, s.nowMs(), limit)
 		} else {
-			rows, err = s.db.QueryContext(ctx, s.q.page, s.nowMs(), limit, after)
+			rows, err = s.r.QueryContext(ctx, s.q.page, s.nowMs(), limit, after)
 		}
 		if err != nil {
 			return nil, err
@@ -635,6 +637,8 @@ func (s *Store) DeleteExpired(ctx context.Context) (int, error) {
 // must not be used afterwards.
 func (s *Store) Close() error {
 	return s.core.Close(func() error {
+		s.w.close()
+		s.r.close()
 		if err := s.db.Close(); err != nil {
 			return fmt.Errorf("sqlitestore: close %s: %w", s.path, err)
 		}
