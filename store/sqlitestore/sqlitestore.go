@@ -264,7 +264,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		path:  path,
 		table: c.table,
 		now:   c.now,
-		w:     newWriter(db),
+		w:     newWriter(db, c.busyTimeout),
 		r:     newStmts(db),
 	}
 	s.core = sqlstore.New(sqlstore.Config{
@@ -342,6 +342,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	// Usually everything exists already: then only read, so that opening
+	// a store never waits for another process's write.
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name IN (?, ?, ?)`,
+		s.table, s.table+"_expiry_idx", s.table+"_user_key_idx").Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 3 {
+		return nil
+	}
 	return s.w.write(ctx, func(ctx context.Context, db execer) error {
 		for _, stmt := range s.Schema() {
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
