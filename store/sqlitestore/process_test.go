@@ -43,8 +43,19 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 // TestProcessesShareFile has several processes update one record of one
 // file at once: no update may be lost, and no call may fail because
 // another process held the lock.
+//
+// SQLITESTORE_PROCESSES=P,G,N sets the processes, goroutines per process
+// and increments per goroutine (default 3,4,100), for measuring:
+//
+//	SQLITESTORE_PROCESSES=6,8,200 go test -run TestProcessesShareFile -v ./store/sqlitestore
 func TestProcessesShareFile(t *testing.T) {
-	st := storetest.RunProcesses(t, openProcess, 3, 4, 100)
+	p, g, n := 3, 4, 100
+	if v := os.Getenv("SQLITESTORE_PROCESSES"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d,%d", &p, &g, &n); err != nil {
+			t.Fatalf("SQLITESTORE_PROCESSES=%q: want P,G,N", v)
+		}
+	}
+	st := storetest.RunProcesses(t, openProcess, p, g, n)
 	t.Logf("%d processes × %d goroutines × %d increments: %d store calls in %v (%.0f commits/s), %d conflicts retried; slowest call %v, p99 %v",
 		st.Processes, st.Goroutines, st.Increments, st.Calls, st.Elapsed.Round(time.Millisecond), st.CommitsPerSec, st.Conflicts, st.Slowest, st.P99)
 }
