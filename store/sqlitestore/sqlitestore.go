@@ -254,7 +254,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	// Each connection has its own page cache; reads need a few, writes
-	// one at a time (writeSlot).
+	// one (the writer's).
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -282,6 +282,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.busyTimeout+5*time.Second)
 	defer cancel()
 	if err := s.prepare(ctx, !c.noCreate); err != nil {
+		s.w.close()
+		s.r.close()
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
