@@ -27,8 +27,9 @@
 // bbolt locks the file for the process that opened it. A second process
 // calling Open on the same file waits up to WithLockTimeout (one second by
 // default) and then fails with an error wrapping ErrLocked that names the
-// file. Run one instance per file, or use a networked store (redisstore,
-// pgstore, ...) when several processes must share sessions.
+// file. Run one instance per file, or use sqlitestore (several processes
+// on one host) or a networked store (redisstore, pgstore, ...) when several
+// processes must share sessions.
 //
 // # Expiry
 //
