@@ -1,5 +1,5 @@
-// Package sqlstore holds the logic that the SQL session stores (pgstore
-// and mysqlstore) share: option defaults, the background sweeper, error
+// Package sqlstore holds the logic that the SQL session stores (pgstore,
+// mysqlstore and sqlitestore) share: option defaults, the background sweeper, error
 // wrapping, reading rows into entries, keyed pagination for All, batched
 // sweeping and the user-index flow.
 //
