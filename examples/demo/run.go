@@ -26,14 +26,14 @@ const shutdownTimeout = 10 * time.Second
 
 // Run parses the command line, opens the stores, serves the demo until ctx
 // is done, then shuts the server down gracefully and closes the stores
-// (releasing the bolt file for the next start). It prints the URL to
-// stdout and logs to stderr.
+// (releasing the files for the next start). It prints the URL to stdout
+// and logs to stderr.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	dataDir := fs.String("data", "data", "directory for the bolt files (created if missing)")
-	store := fs.String("store", "", "session store URL: bolt://PATH, memory://, redis://HOST, postgres://HOST/DB, mysql://HOST/DB, mongodb://HOST/DB (default bolt://DATA/sessions.db)")
+	dataDir := fs.String("data", "data", "directory for the data files (created if missing)")
+	store := fs.String("store", "", "session store URL: sqlite://PATH, bolt://PATH, memory://, redis://HOST, postgres://HOST/DB, mysql://HOST/DB, mongodb://HOST/DB (default sqlite://DATA/sessions.sqlite)")
 	secure := fs.String("secure-cookies", "auto", "when cookies get the Secure attribute: auto (over HTTPS only), always or never")
 	var oidc OIDCConfig
 	fs.StringVar(&oidc.Issuer, "oidc-issuer", "", "OpenID Connect provider issuer URL; turns on the \"Sign in with …\" button")
@@ -65,7 +65,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("demo: create data directory: %w", err)
 	}
 	if *store == "" {
-		*store = boltURL(filepath.Join(*dataDir, "sessions.db"))
+		*store = fileURL("sqlite", filepath.Join(*dataDir, "sessions.sqlite"))
 	}
 	st, err := storeurl.Open(ctx, *store, storeurl.Options{Logger: logger})
 	if err != nil {
@@ -73,8 +73,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	// Accounts go into the session store's bolt file when there is one,
-	// else into a small bolt file of their own.
+	// Accounts go into the session store's bolt file when the sessions
+	// are in bolt, else into a small bolt file of their own (only the demo
+	// opens it; the sessions' file is the one other processes share).
 	var users *Users
 	if bs, ok := st.(*boltstore.Store); ok {
 		users, err = NewUsers(bs.DB())
@@ -163,14 +164,16 @@ func parseSecure(s string) (sessionkit.SecureMode, error) {
 	return 0, fmt.Errorf("demo: -secure-cookies %q: want auto, always or never", s)
 }
 
-// boltURL returns the bolt:// URL of a file path.
-func boltURL(path string) string {
-	return "bolt://" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath()
+// fileURL returns the scheme:// URL (sqlite, bolt) of a file path.
+func fileURL(scheme, path string) string {
+	return scheme + "://" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath()
 }
 
 // storeName describes a store URL for the page footer.
 func storeName(rawURL string) string {
 	switch s := storeurl.Scheme(rawURL); {
+	case s == "sqlite":
+		return "a SQLite file"
 	case s == "bolt":
 		return "a bolt file"
 	case s == "memory":

@@ -1,7 +1,7 @@
-// Package sqlstore holds the logic that the SQL session stores (pgstore
-// and mysqlstore) share: option defaults, the background sweeper, error
-// wrapping, reading rows into entries, keyed pagination for All, batched
-// sweeping and the user-index flow.
+// Package sqlstore holds the logic that the SQL session stores (pgstore,
+// mysqlstore and sqlitestore) share: option defaults, the background
+// sweeper, error wrapping, reading rows into entries, keyed pagination for
+// All, batched sweeping and the user-index flow.
 //
 // What differs between databases — query text, placeholders, how a value
 // is scanned, which server error means "no such table", the driver calls
