@@ -219,6 +219,7 @@ func (s *Session) find(key string) int {
 
 // apply records o and applies it to the current state.
 func (s *Session) apply(o op) {
+	s.checkLive()
 	s.ops = append(s.ops, o)
 	s.applyToState(o)
 	s.changed = true
@@ -395,6 +396,7 @@ func (s *Session) Regenerate() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
+	s.event(EventRegenerate)
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
@@ -430,6 +432,7 @@ func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
+	s.endedStored(EventDestroy)
 	s.reset()
 	s.renewed = true
 	s.destroyed = true
@@ -504,6 +507,7 @@ func (s *Session) loadLocked() error {
 	if s.loaded {
 		return s.loadErr
 	}
+	s.checkLive()
 	s.loaded = true
 	if !s.loadStored() && (s.loadErr != nil || !s.importSession()) {
 		s.reset()
@@ -523,7 +527,7 @@ func (s *Session) loadStored() bool {
 	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
 	switch {
 	case errors.Is(err, errBadToken):
-		s.m.observe(Event{Kind: EventBadToken})
+		s.m.observe(Event{Kind: EventBadToken, Ctx: s.r.Context()})
 		return false
 	case errors.Is(err, ErrNotFound):
 		return false
@@ -549,7 +553,7 @@ func (s *Session) adopt(id, key string, rec Record) bool {
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
 		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
-		s.m.observe(Event{Kind: EventError, Err: err})
+		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return false
 	}
 	now := s.m.now()
@@ -683,7 +687,7 @@ func (s *Session) commitLocked() error {
 			// still valid until its stored expiry, so the request goes
 			// on with it. Nothing is sent; the next use tries again.
 			m.logger().WarnContext(ctx, "sessionkit: touch refused; the session keeps its earlier expiry", "err", err)
-			m.observe(Event{Kind: EventError, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
+			m.observe(Event{Kind: EventError, Ctx: ctx, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
 			break
 		}
 		s.rec.Expiry = exp
@@ -785,6 +789,7 @@ func (s *Session) create(now, exp time.Time) error {
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
+			s.event(EventCreate)
 			return nil
 		}
 		// A conflict on a fresh 256-bit ID means someone else holds it:
@@ -824,8 +829,9 @@ func (s *Session) update(now, exp time.Time) error {
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: save session: %w", err)
 		}
-		m.observe(Event{Kind: EventConflict})
+		m.observe(Event{Kind: EventConflict, Ctx: s.r.Context()})
 		if attempt >= m.MaxRetries {
+			m.observe(Event{Kind: EventTooManyConflicts, Ctx: s.r.Context()})
 			return fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
 		}
 		if err := backoff(s.r.Context(), attempt); err != nil {

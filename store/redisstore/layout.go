@@ -66,7 +66,8 @@ end
 if tonumber(ARGV[3]) <= nowms then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 end
 return 1
 `)
