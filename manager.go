@@ -202,7 +202,7 @@ func (m *Manager) check() error {
 	if m.Lifetime <= 0 && m.IdleTimeout <= 0 {
 		return errNoExpiry
 	}
-	if m.Rolling < RollingThrottled || m.Rolling > RollingNever {
+	if m.Rolling < RollingThrottled || m.Rolling > RollingOnWrite {
 		return fmt.Errorf("sessionkit: unknown Rolling mode %d", int(m.Rolling))
 	}
 	return nil

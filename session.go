@@ -519,7 +519,7 @@ func (s *Session) loadLocked() error {
 // when there is none to use (no token, a bad one, an unknown, undecodable
 // or expired session, or a store error recorded in s.loadErr).
 func (s *Session) loadStored() bool {
-	token := s.m.transport().Token(s.r)
+	token, stale := requestToken(s.m.transport(), s.r)
 	if token == "" {
 		return false
 	}
@@ -538,7 +538,7 @@ func (s *Session) loadStored() bool {
 	if !s.adopt(id, key, rec) {
 		return false
 	}
-	s.reseal = s.m.backend.reseal(token)
+	s.reseal = stale || s.m.backend.reseal(token)
 	return true
 }
 
@@ -547,6 +547,9 @@ func (s *Session) loadStored() bool {
 // session is over (an expired record is deleted at commit).
 func (s *Session) adopt(id, key string, rec Record) bool {
 	st, err := s.m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		return false // expired by the format's own clock (see Codec)
+	}
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
 		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
@@ -581,6 +584,11 @@ func (s *Session) reloadLocked() error {
 		return fmt.Errorf("sessionkit: reload session: %w", err)
 	}
 	st, err := s.m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		s.reset() // expired by the format's own clock (see Codec)
+		s.renewed = true
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("sessionkit: reload session: %w", err)
 	}
@@ -660,7 +668,7 @@ func (s *Session) commitLocked() error {
 		// The write moved the store's expiry (unless it is fixed): the
 		// cookie must move with it, or the browser drops it first.
 		moved := s.st.Persistent && s.expiryTravels() && !s.rec.Expiry.Equal(prev)
-		if b.clientSide() || (!late && (persistChanged || moved || m.Rolling == RollingAlways)) {
+		if b.clientSide() || (!late && (persistChanged || moved || s.reseal || m.Rolling == RollingAlways)) {
 			if err := s.setCookie(s.rec.Expiry); err != nil {
 				return err
 			}
@@ -684,7 +692,7 @@ func (s *Session) commitLocked() error {
 		}
 		s.rec.Expiry = exp
 		s.touchNow = false
-		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || m.Rolling == RollingAlways) {
+		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || s.reseal || m.Rolling == RollingAlways) {
 			if err := s.setCookie(exp); err != nil {
 				return err
 			}

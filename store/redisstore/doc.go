@@ -175,4 +175,10 @@
 // works in Cluster too. There is no per-user index (UserSessions and
 // DeleteUserSessions report sessionkit.ErrNotSupported); Options.UserKeyOf
 // (compat/express's UserKey) derives Record.UserKey from the data on load.
+//
+// koa-redis keeps its sessions in the same shape (the JSON under a plain
+// key, SETEX with the session's maxAge): with koa-generic-session the key
+// is its prefix ("koa:sess:") and the session ID, so set Prefix to it;
+// with koa-session's external store the key is koa-session's external key
+// as it is, so set Options.NoPrefix (see compat/koa).
 package redisstore

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -164,6 +165,9 @@ func (s *Store) crAll(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
 					res, err := crLoadScript.Run(ctx, node, []string{k}).Slice()
 					if errors.Is(err, redis.Nil) {
 						continue // expired or deleted since the SCAN
+					}
+					if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+						continue // not a string: another application's key
 					}
 					if err != nil {
 						yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %w", err))
