@@ -482,3 +482,36 @@ func TestMigrateExpressUsage(t *testing.T) {
 		}
 	}
 }
+
+// The inspecting commands read a store in an express layout as
+// express-session wrote it: raw IDs as keys, Passport's user, the values,
+// and no creation time.
+func TestExpressLayoutInspect(t *testing.T) {
+	l := redisExpressLayout(t)
+	sessions := expressSessions(3)
+	l.seed(t, sessions)
+	store := "--store=" + l.from
+	list := decodeJSON[listJSON](t, mustRun(t, 0, "list", store, "--json"))
+	if len(list.Sessions) != 4 { // and the key that is not a session
+		t.Fatalf("list: %+v", list)
+	}
+	for _, s := range list.Sessions {
+		if s.Key == sessions[0].id && (s.User != "0" || s.Created != "") {
+			t.Fatalf("list: %+v", s)
+		}
+	}
+	r := mustRun(t, 0, "show", store, sessions[0].id)
+	for _, want := range []string{"User         0", "Created      - (-)", `"passport": {`, `"i": 0`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("show lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = mustRun(t, 0, "stats", store)
+	if !strings.Contains(r.stdout, "Age unknown  4 (not in the age table)") {
+		t.Errorf("stats:\n%s", r.stdout)
+	}
+	mustRun(t, 0, "revoke", store, sessions[1].id)
+	if _, err := l.src.Load(context.Background(), sessions[1].id); err == nil {
+		t.Error("revoke left the express session")
+	}
+}

@@ -289,7 +289,7 @@ func (a *app) resolve(ctx context.Context, s sessionkit.Store, arg string) (stri
 	if !errors.Is(err, sessionkit.ErrNotFound) {
 		return "", sessionkit.Record{}, err
 	}
-	key := sessionkit.New(s).KeyOf(arg)
+	key := a.manager(s).KeyOf(arg)
 	if key != arg {
 		rec, err = load(key)
 		if err == nil {
