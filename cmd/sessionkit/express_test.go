@@ -515,3 +515,22 @@ func TestExpressLayoutInspect(t *testing.T) {
 		t.Error("revoke left the express session")
 	}
 }
+
+// Between two express layouts (moving Node's store), records are copied
+// as they are: Node reads them on the new store.
+func TestMigrateBetweenExpressLayouts(t *testing.T) {
+	from := redisExpressLayout(t)
+	to := postgresExpressLayout(t)
+	sessions := expressSessions(5)
+	from.seed(t, sessions)
+	sum := decodeJSON[struct{ Copied int64 }](t, mustRun(t, 0, "migrate", "--from", from.from, "--to", to.from, "--json"))
+	if sum.Copied != 6 { // and the key that is not a session, which is JSON too
+		t.Fatalf("copied %d", sum.Copied)
+	}
+	for _, s := range sessions {
+		rec, err := to.src.Load(context.Background(), s.id)
+		if err != nil || string(rec.Data) != string(s.data()) || rec.Expiry.Sub(s.expiry).Abs() > 2*time.Second {
+			t.Fatalf("%s on connect-pg-simple: %s %v (%v)", s.id, rec.Data, rec.Expiry, err)
+		}
+	}
+}
