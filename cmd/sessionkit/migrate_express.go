@@ -198,7 +198,18 @@ func (a *app) migrateExpress(ctx context.Context, layout, from, to string, o exp
 	}
 
 	// The pass is complete: copies it did not see are of sessions that
-	// ended since an earlier pass.
+	// ended since an earlier pass. An empty source is more likely a wrong
+	// --from, or a retired express store, than every session ended: its
+	// copies are kept.
+	if res.Read == 0 {
+		res.Complete = true
+		res.Seconds = time.Since(start).Seconds()
+		fmt.Fprintln(a.stderr, "migrate: the source holds no sessions; no copies were removed (check --from; once every express session has been taken over or has ended, the Importer is no longer needed)")
+		if a.json {
+			return a.printJSON(res)
+		}
+		return a.printExpress(res)
+	}
 	if showProgress {
 		fmt.Fprintln(a.stderr, "looking for copies of sessions that have ended...")
 	}
@@ -227,12 +238,16 @@ func (a *app) migrateExpress(ctx context.Context, layout, from, to string, o exp
 	if a.json {
 		return a.printJSON(res)
 	}
+	return a.printExpress(res)
+}
+
+func (a *app) printExpress(res expressResult) error {
 	would := ""
-	if dryRun {
+	if res.DryRun {
 		would = "would be "
 	}
 	tw := a.table()
-	fmt.Fprintf(tw, "read (%s)\t%d\n", layout, res.Read)
+	fmt.Fprintf(tw, "read (%s)\t%d\n", res.Layout, res.Read)
 	fmt.Fprintf(tw, "%swritten (new native copies)\t%d\n", would, res.Written)
 	fmt.Fprintf(tw, "%supdated (changed since the last run)\t%d\n", would, res.Updated)
 	fmt.Fprintf(tw, "unchanged (copy up to date)\t%d\n", res.Unchanged)

@@ -79,7 +79,7 @@
 //
 //	imp, err := express.NewImporter(express.ImportOptions{
 //		Secrets:  secrets,
-//		Express:  expressStore, // the store above, until it is retired
+//		Express:  expressStore, // the store above
 //		Migrated: nativeStore,  // where `sessionkit migrate` copies them
 //	})
 //	if err != nil {

@@ -25,16 +25,26 @@ type ImportOptions struct {
 	// Express is the express-session store itself, in its express layout
 	// (redisstore.LayoutConnectRedis, pgstore.LayoutConnectPgSimple or
 	// mongostore.LayoutConnectMongo, with UserKeyOf set to UserKey), for
-	// as long as it exists. While it is set it decides: a session is
-	// imported only if it is still there, with what it holds now, so
-	// that nothing the Node app wrote after a migration pass is lost and
-	// a sign-out on the Node side is never undone.
+	// as long as it holds sessions. Unless FromCopies is set it decides:
+	// a session is imported only if it is still there, with what it
+	// holds now, so that nothing the Node app wrote after a migration
+	// pass is lost and a sign-out on the Node side is never undone. An
+	// imported session is always deleted from it.
 	Express sessionkit.Store
 	// Migrated is the native store a migration (Migrator, the sessionkit
 	// command's migrate) wrote its copies to: normally the native
-	// Manager's own store. With Express set, an imported session's copy
-	// is removed too; without it, the copy is what is imported.
+	// Manager's own store. An imported session's copy is always deleted
+	// from it.
 	Migrated sessionkit.Store
+	// FromCopies makes the copies in Migrated decide instead of Express:
+	// a session is imported from its copy, and one without a copy (never
+	// copied, or revoked on the native side) is not imported even if
+	// Express still holds it. Set it once the Node app no longer writes
+	// the express store and a migration has run to the end after its last
+	// write; keep Express set until its sessions are deleted, so that what
+	// is imported is deleted there too. Without Express, copies decide
+	// anyway.
+	FromCopies bool
 
 	// TTL is how long the Node store keeps a session with a
 	// browser-session cookie (its ttl option; default DefaultTTL): the
@@ -53,7 +63,7 @@ type ImportOptions struct {
 //
 //	imp, err := express.NewImporter(express.ImportOptions{
 //		Secrets:  []string{os.Getenv("SESSION_SECRET")},
-//		Express:  expressStore, // until the Node store is retired
+//		Express:  expressStore, // the Node store, in its express layout
 //		Migrated: nativeStore,  // the Manager's own store
 //	})
 //	if err != nil {
@@ -69,11 +79,15 @@ type ImportOptions struct {
 // then deleted (from Express, and its copy from Migrated) and the express
 // cookie cleared, so the old ID stops working on both sides.
 //
-// Where the session comes from: while Express is set, from Express (a
-// session that is no longer there is not imported, even if a copy of it
-// exists); once Express is nil, from the copy a migration made in
-// Migrated. The copy is found under MigratedKey(id), which only a cookie
-// signed with the express secrets leads to.
+// Where the session comes from: while the Node app may still write, from
+// Express (a session that is no longer there is not imported, even if a
+// copy of it exists); once FromCopies is set (or Express is nil), from the
+// copy a migration made in Migrated (a session without one is not
+// imported, even if Express still holds it). The copy is found under
+// MigratedKey(id), which only a cookie signed with the express secrets
+// leads to. Either way the session is then deleted from both stores, the
+// express store first, so that a migration running at the same time
+// cannot bring a copy back.
 //
 // What the native session gets (see nativeState): the express values
 // without express-session's cookie object; Passport's user (passport.user)
@@ -103,6 +117,8 @@ func NewImporter(o ImportOptions) (*Importer, error) {
 	switch {
 	case o.Express == nil && o.Migrated == nil:
 		return nil, errors.New("express: an Importer needs the Express store, the Migrated one, or both")
+	case o.FromCopies && o.Migrated == nil:
+		return nil, errors.New("express: FromCopies needs the Migrated store")
 	case o.TTL < 0:
 		return nil, errors.New("express: negative TTL")
 	case o.UserField == "passport" || o.UserField == "cookie":
@@ -123,7 +139,7 @@ func (im *Importer) Import(ctx context.Context, r *http.Request) (*sessionkit.Im
 	if !ok {
 		return nil, nil
 	}
-	if im.o.Express != nil {
+	if im.o.Express != nil && !im.o.FromCopies {
 		return im.fromExpress(ctx, id)
 	}
 	return im.fromCopy(ctx, id)
@@ -151,15 +167,23 @@ func (im *Importer) fromExpress(ctx context.Context, id string) (*sessionkit.Imp
 	if err != nil {
 		return nil, nil // not an express-session record: no session
 	}
-	return im.imported(st, owner, func(ctx context.Context) error {
-		err := im.o.Express.Delete(ctx, id)
-		if err != nil {
-			err = fmt.Errorf("express: retire %s in the express store: %w", id, err)
+	return im.imported(st, owner, im.retire(id)), nil
+}
+
+// retire returns the Retire of the session with express ID id: it deletes
+// the session from the express store, then its copy. In that order, a
+// migration that copies the session meanwhile finds it gone from the
+// express store after writing the copy, and removes the copy itself.
+func (im *Importer) retire(id string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var err error
+		if im.o.Express != nil {
+			if err = im.o.Express.Delete(ctx, id); err != nil {
+				err = fmt.Errorf("express: retire %s in the express store: %w", id, err)
+			}
 		}
-		// The copy goes second: a migration that copies meanwhile finds
-		// the express session gone and removes its copy itself.
 		return errors.Join(err, im.deleteCopy(ctx, id))
-	}), nil
+	}
 }
 
 func (im *Importer) fromCopy(ctx context.Context, id string) (*sessionkit.Imported, error) {
@@ -175,7 +199,7 @@ func (im *Importer) fromCopy(ctx context.Context, id string) (*sessionkit.Import
 	if err != nil {
 		return nil, nil
 	}
-	return im.imported(st, rec.UserKey, func(ctx context.Context) error { return im.deleteCopy(ctx, id) }), nil
+	return im.imported(st, rec.UserKey, im.retire(id)), nil
 }
 
 func (im *Importer) deleteCopy(ctx context.Context, id string) error {

@@ -33,9 +33,9 @@ import (
 // express session's moved, and left alone otherwise. A session that ends
 // while it is being copied (its user signed out on Node, or an Importer
 // took it over) loses its copy at once; copies of sessions that ended
-// between passes are what Stale finds. So while the Node app still
-// writes, each completed pass leaves To with a current copy of every
-// express session and of nothing else.
+// between passes are what Stale finds. So each completed pass leaves To
+// with a copy of every express session as the pass found it, and of
+// nothing else.
 //
 // A Migrator is for one pass; Copy is safe for concurrent use.
 type Migrator struct {
@@ -239,6 +239,9 @@ func (mg *Migrator) markSeen(key string) {
 // pass — every entry of one full iteration of From given to Copy, without
 // an error — and delete the entries it reports: otherwise a copy could
 // outlive a sign-out on the Node side. Native sessions are never stale.
+// After a pass over an empty From every copy is stale; an empty source is
+// more likely the wrong store, or one already retired, and the sessionkit
+// command removes nothing then.
 func (mg *Migrator) Stale(e sessionkit.Entry) bool {
 	if _, ok := migratedSource(e.Record.Data); !ok {
 		return false

@@ -386,16 +386,16 @@ func runMigrateInterop(t *testing.T, e migrateEnv) {
 		t.Fatalf("last pass: %+v (want the %d new sessions written and the signed-out one's copy removed)", last, left-int64(e.bulk))
 	}
 
-	// The express store is retired: the copies alone carry them over.
-	for ent, err := range e.express.(sessionkit.Iterator).All(ctx) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.express.Delete(ctx, ent.Key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	imp2, err := express.NewImporter(express.ImportOptions{Secrets: []string{newSecret, oldSecret}, Migrated: e.native})
+	// Node is gone and the last pass ran after its last write: the copies
+	// decide from now on (the express store is still given, so that what
+	// is taken over is deleted there too).
+	imp2, err := express.NewImporter(express.ImportOptions{
+		Secrets:    []string{newSecret, oldSecret},
+		Express:    e.express,
+		Migrated:   e.native,
+		FromCopies: true,
+		TTL:        e.ttl,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,6 +404,7 @@ func runMigrateInterop(t *testing.T, e migrateEnv) {
 	if n, err := e.native.DeleteUserSessions(ctx, "2"); err != nil || n != 2 { // bob's native session, p2bob's copy
 		t.Fatalf("revoke bob: %d, %v", n, err)
 	}
+	p2annID := mustID(t, p2ann, nodeURL)
 	for _, tc := range []struct {
 		c    *client
 		user any
@@ -423,6 +424,22 @@ func runMigrateInterop(t *testing.T, e migrateEnv) {
 		if r := replay(t, goURL2, old).get(goURL2 + "/whoami"); r["stored"] != false {
 			t.Fatalf("old cookie replayed after the upgrade from the copy: %v", r)
 		}
+	}
+	if _, err := e.express.Load(ctx, p2annID); err == nil {
+		t.Fatal("taken over from its copy, still in the express store")
+	}
+	// The express store's sessions are deleted; a migration that runs
+	// after that (by mistake) finds nothing and removes nothing.
+	for ent, err := range e.express.(sessionkit.Iterator).All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.express.Delete(ctx, ent.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sum := e.migrate(t, bin); sum.Read != 0 || sum.Removed != 0 {
+		t.Fatalf("migrate from the emptied express store: %+v", sum)
 	}
 	// Nothing is left of the migration but the copies of users who never
 	// came back: every other copy was taken over or revoked.

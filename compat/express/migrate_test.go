@@ -472,3 +472,43 @@ func TestMigrateRacesImport(t *testing.T) {
 		}
 	}
 }
+
+// With FromCopies, the copies decide even while the express store still
+// holds the sessions: a copy revoked on the native side is not imported,
+// and what is imported is deleted from the express store too, so a later
+// migration cannot copy it back.
+func TestImportFromCopiesWhileExpressRemains(t *testing.T) {
+	ctx := context.Background()
+	old, native := newMem(t), newMem(t)
+	expressURL := goApp(t, old).URL
+	ann, bob := newClient(t), newClient(t)
+	ann.post(expressURL + "/login?id=1")
+	bob.post(expressURL + "/login?id=2")
+	counts, _ := migratePass(t, &express.Migrator{From: old, To: native})
+	wantCounts(t, counts, passCounts{express.MigrateWritten: 2})
+	annCookie, bobID := ann.cookieValue(expressURL, express.DefaultCookieName), mustID(t, bob, expressURL)
+
+	if _, err := express.NewImporter(express.ImportOptions{Secrets: []string{newSecret}, Express: old, FromCopies: true}); err == nil {
+		t.Fatal("FromCopies without the Migrated store was accepted")
+	}
+	nativeURL := nativeApp(t, native, newImporter(t, express.ImportOptions{Express: old, Migrated: native, FromCopies: true})).URL
+	if n, err := native.DeleteUserSessions(ctx, "2"); err != nil || n != 1 {
+		t.Fatalf("revoke bob's copy: %d %v", n, err)
+	}
+	if got := bob.get(nativeURL + "/whoami"); got["user"] != nil || got["stored"] != false {
+		t.Fatalf("revoked on the native side, imported from the express store: %v", got)
+	}
+	if _, err := old.Load(ctx, bobID); err != nil {
+		t.Fatalf("bob's express session: %v", err)
+	}
+	if got := ann.get(nativeURL + "/whoami"); got["user"] != "ann" {
+		t.Fatalf("ann from her copy: %v", got)
+	}
+	if _, err := old.Load(ctx, mustVerify(t, annCookie)); !errors.Is(err, sessionkit.ErrNotFound) {
+		t.Fatalf("imported from the copy, still in the express store: %v", err)
+	}
+	migratePass(t, &express.Migrator{From: old, To: native})
+	if got := replay(t, nativeURL, annCookie).get(nativeURL + "/whoami"); got["stored"] != false {
+		t.Fatalf("a migration after the import brought the old cookie back: %v", got)
+	}
+}
