@@ -534,3 +534,30 @@ func TestMigrateBetweenExpressLayouts(t *testing.T) {
 		}
 	}
 }
+
+// A run over an express store that holds no sessions (a wrong --from, a
+// retired store) removes no copies.
+func TestMigrateExpressEmptySourceKeepsCopies(t *testing.T) {
+	ctx := context.Background()
+	l := redisExpressLayout(t)
+	sessions := expressSessions(3)
+	l.seed(t, sessions)
+	args := []string{"migrate", "--from", l.from, "--to", l.to, "--json"}
+	if sum := decodeJSON[expressSummary](t, mustRun(t, 0, args...)); sum.Written != 3 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	for _, s := range sessions {
+		if err := l.src.Delete(ctx, s.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.src.Delete(ctx, "stats")
+	r := mustRun(t, 0, args...)
+	if sum := decodeJSON[expressSummary](t, r); sum.Read != 0 || sum.Removed != 0 || !sum.Complete {
+		t.Fatalf("run over the emptied store: %+v", sum)
+	}
+	if !strings.Contains(r.stderr, "no copies were removed") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	checkCopies(t, l, sessions)
+}
