@@ -179,7 +179,7 @@ func (im *Importer) retire(id string) func(context.Context) error {
 		var err error
 		if im.o.Express != nil {
 			if err = im.o.Express.Delete(ctx, id); err != nil {
-				err = fmt.Errorf("express: retire %s in the express store: %w", id, err)
+				err = fmt.Errorf("express: delete the imported session from the express store: %w", err)
 			}
 		}
 		return errors.Join(err, im.deleteCopy(ctx, id))
@@ -207,7 +207,7 @@ func (im *Importer) deleteCopy(ctx context.Context, id string) error {
 		return nil
 	}
 	if err := im.o.Migrated.Delete(ctx, MigratedKey(id)); err != nil {
-		return fmt.Errorf("express: retire the migrated copy of %s: %w", id, err)
+		return fmt.Errorf("express: delete the migrated copy %s: %w", MigratedKey(id), err)
 	}
 	return nil
 }
