@@ -214,6 +214,9 @@ func TestImportFromMigratedCopies(t *testing.T) {
 	// Repeat: nothing to do. Then the Node side writes and signs out.
 	counts, stale = migratePass(t, &express.Migrator{From: old, To: native})
 	wantCounts(t, counts, passCounts{express.MigrateUnchanged: 4})
+	if stale != 0 {
+		t.Fatalf("second pass: %d stale", stale)
+	}
 	bob.post(expressURL + "/set?k=cart&v=[7]")
 	goneCookie := gone.cookieValue(expressURL, express.DefaultCookieName)
 	gone.post(expressURL + "/logout")
