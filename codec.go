@@ -51,6 +51,12 @@ type State struct {
 // error, never panic, on any input. Encode may set fields of st but must
 // not modify the bytes of its Values or what its Opaque refers to: states
 // of several requests may share them.
+//
+// A format that records its own expiry in the data (koa-session's
+// "_expire") may have Decode report a record that has expired by it with
+// an error wrapping ErrNotFound: the Manager then treats it as no
+// session, as it treats a record the store reports expired, without
+// logging it as unreadable.
 type Codec interface {
 	Encode(st *State) ([]byte, error)
 	Decode(data []byte) (State, error)

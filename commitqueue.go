@@ -76,10 +76,14 @@ func (sh *queueShard) remove(i int) {
 }
 
 // change is what one request brings to a batch: its change log and the
-// time it is committed at.
+// time it is committed at. A change with lastUse (a detached session's,
+// not a use by the client) does not move the session's last use: unless
+// another change of the batch is a use, the batch saves at the last use
+// the stored state knows of.
 type change struct {
-	now time.Time
-	ops []op
+	now     time.Time
+	ops     []op
+	lastUse bool
 }
 
 type queueState uint8
@@ -297,10 +301,10 @@ func (e recordError) Unwrap() error { return e.err }
 // revoked meanwhile: the changes must not bring it back). base is
 // modified.
 func (m *Manager) saveChanges(ctx context.Context, key string, base *snapshot, changes []change, attempt int) (*snapshot, error) {
-	var now time.Time
+	var used time.Time // the latest use among the changes; zero: none
 	for _, c := range changes {
-		if c.now.After(now) {
-			now = c.now
+		if !c.lastUse && c.now.After(used) {
+			used = c.now
 		}
 	}
 	for ; ; attempt++ {
@@ -312,6 +316,10 @@ func (m *Manager) saveChanges(ctx context.Context, key string, base *snapshot, c
 		}
 		for _, c := range changes {
 			base.apply(c.ops)
+		}
+		now := used
+		if now.IsZero() {
+			now = m.lastActive(base.st, base.rec)
 		}
 		exp := m.expiry(base.st, now)
 		rec, err := m.record(&base.st, base.userKey, base.rec.Version, now, exp)
@@ -327,8 +335,9 @@ func (m *Manager) saveChanges(ctx context.Context, key string, base *snapshot, c
 		if !errors.Is(err, ErrConflict) {
 			return nil, fmt.Errorf("sessionkit: save session: %w", err)
 		}
-		m.observe(Event{Kind: EventConflict})
+		m.observe(Event{Kind: EventConflict, Ctx: ctx})
 		if attempt >= m.MaxRetries {
+			m.observe(Event{Kind: EventTooManyConflicts, Ctx: ctx})
 			return nil, fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
 		}
 		// The first conflict usually means the version this request
@@ -355,6 +364,9 @@ func (m *Manager) loadSnapshot(ctx context.Context, key string) (*snapshot, erro
 		return nil, fmt.Errorf("sessionkit: reload session: %w", err)
 	}
 	st, err := m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil // expired by the format's own clock (see Codec)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: reload session: %w", err)
 	}

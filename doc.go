@@ -76,7 +76,10 @@
 //     every such response; express-session's and koa-session's rolling:
 //     true.
 //   - RollingNever: the expiry is fixed at creation, Created + idle
-//     timeout; cookie-session's and koa-session's default.
+//     timeout.
+//   - RollingOnWrite: only a request that changes the session extends
+//     it (and sends the cookie again); reads do not. koa-session's,
+//     koa-generic-session's and cookie-session's default.
 //
 // Session.Touch extends a session on a request that does not read it.
 // Whenever the store's expiry moves, a persistent cookie is sent with the
@@ -98,6 +101,22 @@
 // allows shared caching gets private="Set-Cookie" added, which caches
 // either honour (they drop the header) or read as plain private. The
 // handler's own directives are never removed.
+//
+// # Several sessions, and sessions outside a request
+//
+// Several Managers can wrap one handler, each with its own cookie name and
+// lifetime (a long login session beside a short checkout one); each
+// Manager's From returns its own session, the package-level From the
+// innermost. Nested Managers that would write the same cookie refuse every
+// request instead of overwriting each other.
+//
+// A WebSocket or server-sent events handler keeps using the request's
+// session after the upgrade or the first flush; Save commits what changes
+// then. A background job acts on a session by its ID or store key with
+// Manager.Load or Manager.LoadKey and commits with Save, under the same
+// compare-and-swap, lifetime and size rules (a background change does not
+// extend the session's idle expiry). Session.Status tells a handler
+// whether its request changed or destroyed the session so far.
 //
 // # No lost updates
 //

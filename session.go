@@ -44,6 +44,16 @@ type Session struct {
 	reseal   bool     // the client's token is valid but must be replaced (ClientResealer)
 	touchNow bool     // Touch ran: extend the idle expiry whatever the throttle
 
+	parent    *Session // the session of an outer Manager's Handler, if any
+	detached  bool     // loaded by Manager.Load outside a request: no client
+	changed   bool     // something changed in this request (see Status)
+	destroyed bool     // Destroy ran in this request (see Status)
+	committed bool     // a change of this request has been committed
+
+	imported *Imported // the foreign session this one replaces (Importer)
+	retired  bool      // imported.Retire has run
+	forget   bool      // imported.Forget must run when the headers go out
+
 	cookie cookieUpdate // what to tell the client when headers go out
 
 	// ctx is the request's context with the session in it, what
@@ -274,8 +284,10 @@ func findValue(vs []Value, key string) int {
 
 // apply records o and applies it to the current state.
 func (s *Session) apply(o op) {
+	s.checkLive()
 	s.ops = append(s.ops, o)
 	applyOp(&s.st, &s.userKey, o)
+	s.changed = true
 }
 
 // applyOp applies o to a session's state and owner.
@@ -307,16 +319,17 @@ func applyOp(st *State, userKey *string, o op) {
 // --- metadata ---------------------------------------------------------------
 
 // ID returns the session ID, the secret the client holds. A new session
-// gets its ID on first call. It is "" for client-side sessions and when the
-// session could not be loaded.
+// gets its ID on first call. It is "" for client-side sessions, for a
+// session loaded with Manager.LoadKey, and when the session could not be
+// loaded.
 func (s *Session) ID() string {
 	if s == nil {
 		return ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loadLocked() != nil || s.m.backend.clientSide() {
-		return ""
+	if s.loadLocked() != nil || s.m.backend.clientSide() || (s.detached && s.stored) {
+		return s.id // a session loaded by key has no known ID
 	}
 	s.ensureID()
 	return s.id
@@ -449,6 +462,7 @@ func (s *Session) Regenerate() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
+	s.event(EventRegenerate)
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
@@ -460,6 +474,7 @@ func (s *Session) Regenerate() error {
 	s.rec.Version = 0
 	s.ops = nil
 	s.renewed = true
+	s.changed = true
 	return nil
 }
 
@@ -483,8 +498,10 @@ func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
+	s.endedStored(EventDestroy)
 	s.reset()
 	s.renewed = true
+	s.destroyed = true
 }
 
 // Save commits the session now instead of when the response headers are
@@ -515,6 +532,7 @@ func (s *Session) Reload() error {
 	if !s.loaded {
 		return s.loadLocked()
 	}
+	s.changed = s.committed
 	if s.loadErr != nil || !s.stored || s.m.backend.clientSide() {
 		if s.m.backend.clientSide() && s.stored {
 			// The last sealed record (from the request's token, or
@@ -555,8 +573,9 @@ func (s *Session) loadLocked() error {
 	if s.loaded {
 		return s.loadErr
 	}
+	s.checkLive()
 	s.loaded = true
-	if !s.loadStored() {
+	if !s.loadStored() && (s.loadErr != nil || !s.importSession()) {
 		s.reset()
 	}
 	return s.loadErr
@@ -566,7 +585,7 @@ func (s *Session) loadLocked() error {
 // when there is none to use (no token, a bad one, an unknown, undecodable
 // or expired session, or a store error recorded in s.loadErr).
 func (s *Session) loadStored() bool {
-	token := s.m.transport().Token(s.r)
+	token, stale := requestToken(s.m.transport(), s.r)
 	if token == "" {
 		return false
 	}
@@ -576,7 +595,7 @@ func (s *Session) loadStored() bool {
 	s.opStart = time.Time{}
 	switch {
 	case errors.Is(err, errBadToken):
-		s.m.observe(Event{Kind: EventBadToken})
+		s.m.observe(Event{Kind: EventBadToken, Ctx: s.r.Context()})
 		return false
 	case errors.Is(err, ErrNotFound):
 		return false
@@ -584,11 +603,26 @@ func (s *Session) loadStored() bool {
 		s.loadErr = fmt.Errorf("sessionkit: load session: %w", err)
 		return false
 	}
+	if !s.adopt(id, key, rec, now) {
+		return false
+	}
+	s.reseal = stale || s.m.backend.reseal(token)
+	return true
+}
+
+// adopt makes the loaded record rec under key this request's session, as
+// of now (read just before the load). It reports false, adopting nothing,
+// when the record does not decode or the session is over (an expired
+// record is deleted at commit).
+func (s *Session) adopt(id, key string, rec Record, now time.Time) bool {
 	st, err := s.m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		return false // expired by the format's own clock (see Codec)
+	}
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
 		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
-		s.m.observe(Event{Kind: EventError, Err: err})
+		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return false
 	}
 	if st.Created.IsZero() {
@@ -603,7 +637,6 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	s.id, s.key, s.rec, s.st, s.userKey, s.stored = id, key, rec, st, rec.UserKey, true
-	s.reseal = s.m.backend.reseal(token)
 	return true
 }
 
@@ -643,12 +676,17 @@ func (s *Session) commitLocked() error {
 	late := s.w.wroteHeader
 	now := s.readClock()
 	defer func() { s.opStart = time.Time{} }()
+	if s.detached && !s.touchNow {
+		// A background change is not a use by the client: the session
+		// keeps the expiry of its last use.
+		now = m.lastActive(s.st, s.rec)
+	}
 	exp := m.expiry(s.st, now)
 
 	switch {
 	case !s.stored && s.hasContent():
 		if late {
-			return ErrHeadersSent
+			return s.noClientErr()
 		}
 		if err := s.create(now, exp); err != nil {
 			return err
@@ -656,10 +694,14 @@ func (s *Session) commitLocked() error {
 		if err := s.setCookie(exp); err != nil {
 			return err
 		}
+		s.supersedeImported(ctx)
 	case !s.stored:
 		// Nothing to keep. A client holding a dead token is told to drop it.
 		if (s.renewed || s.hadToken) && !late {
 			s.cookie = cookieUpdate{pending: true, clear: true}
+		}
+		if !late {
+			s.supersedeImported(ctx) // imported, then destroyed or emptied
 		}
 	case !exp.After(now):
 		// Its deadline has passed during the request (or a change moved
@@ -686,7 +728,7 @@ func (s *Session) commitLocked() error {
 		// The write moved the store's expiry (unless it is fixed): the
 		// cookie must move with it, or the browser drops it first.
 		moved := s.st.Persistent && s.expiryTravels() && !s.rec.Expiry.Equal(prev)
-		if b.clientSide() || (!late && (persistChanged || moved || m.Rolling == RollingAlways)) {
+		if b.clientSide() || (!late && (persistChanged || moved || s.reseal || m.Rolling == RollingAlways)) {
 			if err := s.setCookie(s.rec.Expiry); err != nil {
 				return err
 			}
@@ -705,12 +747,12 @@ func (s *Session) commitLocked() error {
 			// still valid until its stored expiry, so the request goes
 			// on with it. Nothing is sent; the next use tries again.
 			m.logger().WarnContext(ctx, "sessionkit: touch refused; the session keeps its earlier expiry", "err", err)
-			m.observe(Event{Kind: EventError, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
+			m.observe(Event{Kind: EventError, Ctx: ctx, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
 			break
 		}
 		s.rec.Expiry = exp
 		s.touchNow = false
-		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || m.Rolling == RollingAlways) {
+		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || s.reseal || m.Rolling == RollingAlways) {
 			if err := s.setCookie(exp); err != nil {
 				return err
 			}
@@ -732,7 +774,18 @@ func (s *Session) commitLocked() error {
 		s.oldKeys = s.oldKeys[1:]
 	}
 	s.renewed = false
+	s.committed = s.committed || s.changed
 	return nil
+}
+
+// supersedeImported retires the session this one was imported from and
+// has the client forget its old token.
+func (s *Session) supersedeImported(ctx context.Context) {
+	if s.imported == nil {
+		return
+	}
+	s.retireImported(ctx)
+	s.forget = s.imported.Forget != nil
 }
 
 // expiryTravels reports whether the transport tells the client when its
@@ -808,6 +861,7 @@ func (s *Session) create(now, exp time.Time) error {
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
+			s.event(EventCreate)
 			return nil
 		}
 		// A conflict on a fresh 256-bit ID means someone else holds it:
@@ -836,8 +890,9 @@ func (s *Session) update(now, exp time.Time) error {
 		return fmt.Errorf("sessionkit: save session: %w", err)
 	}
 	key := s.key // s.key is cleared if the session ends meanwhile
+	own := change{now: now, ops: s.ops, lastUse: s.detached && !s.touchNow}
 	q := qs.shard(key)
-	w := q.join(ctx, key, change{now: now, ops: s.ops})
+	w := q.join(ctx, key, own)
 	var (
 		batch []*queuedCommit
 		base  *snapshot
@@ -849,7 +904,7 @@ func (s *Session) update(now, exp time.Time) error {
 			return fmt.Errorf("sessionkit: save session: %w", err)
 		}
 		if !lead {
-			return s.adopt(w.saved, w.ended, w.err)
+			return s.takeResult(w.saved, w.ended, w.err)
 		}
 		batch, base = q.take(key)
 	}
@@ -875,8 +930,9 @@ func (s *Session) update(now, exp time.Time) error {
 			ok = err == nil
 			return err
 		}
-		m.observe(Event{Kind: EventConflict})
+		m.observe(Event{Kind: EventConflict, Ctx: ctx})
 		if m.MaxRetries < 1 {
+			m.observe(Event{Kind: EventTooManyConflicts, Ctx: ctx})
 			return fmt.Errorf("sessionkit: save session after 1 attempt: %w", ErrTooManyConflicts)
 		}
 		attempt = 1
@@ -886,9 +942,9 @@ func (s *Session) update(now, exp time.Time) error {
 		ctx, stop = batchContext(ctx, batch)
 		defer stop()
 	}
-	saved, err := m.saveBatch(ctx, key, change{now: now, ops: s.ops}, batch, base, attempt)
+	saved, err := m.saveBatch(ctx, key, own, batch, base, attempt)
 	ok = err == nil
-	return s.adopt(saved, ok && saved == nil, err)
+	return s.takeResult(saved, ok && saved == nil, err)
 }
 
 // saveOwn saves the session's own state on the version it loaded, once.
@@ -910,10 +966,10 @@ func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
 	return nil
 }
 
-// adopt takes the result of a commit: the state saved (which becomes
-// the session's, with every change merged into it), or the end of the
-// session, or an error that leaves the changes pending.
-func (s *Session) adopt(saved *snapshot, ended bool, err error) error {
+// takeResult takes the result of a commit: the state saved (which
+// becomes the session's, with every change merged into it), or the end of
+// the session, or an error that leaves the changes pending.
+func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
 	switch {
 	case err != nil:
 		return err
@@ -1003,6 +1059,11 @@ func (s *Session) writeHeaders(w http.ResponseWriter) {
 	reqHeader, respHeader := tokenHeaders(t)
 	if s.loaded {
 		addVary(w.Header(), reqHeader)
+	}
+	if s.forget {
+		s.forget = false
+		s.imported.Forget(w, s.r)
+		keepTokenPrivate(w.Header(), "Set-Cookie")
 	}
 	c := s.cookie
 	if !c.pending {
