@@ -112,6 +112,9 @@ func testFaultServerDown(t *testing.T, opts redisstore.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opts.NearCache != nil {
+		waitTracking(t, store)
+	}
 	const opTimeout = 300 * time.Millisecond
 	app := newCounterApp(store, opTimeout)
 	for want := 1; want <= 2; want++ {
@@ -168,6 +171,13 @@ func testFaultServerDown(t *testing.T, opts redisstore.Options) {
 // under a Manager: requests fail cleanly (503) while the sentinels fail
 // over, then succeed on the new master with the session intact.
 func TestFaultSentinelFailover(t *testing.T) {
+	t.Run("Plain", func(t *testing.T) { testFaultSentinelFailover(t, redisstore.Options{}) })
+	t.Run("NearCache", func(t *testing.T) {
+		testFaultSentinelFailover(t, redisstore.Options{NearCache: &redisstore.NearCache{}})
+	})
+}
+
+func testFaultSentinelFailover(t *testing.T, opts redisstore.Options) {
 	testenv.Getenv(t, testenv.RedisSentinelEnv) // the Sentinel backend is available
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -178,9 +188,12 @@ func TestFaultSentinelFailover(t *testing.T) {
 	defer g.Stop()
 
 	base := runtime.NumGoroutine()
-	store, err := redisstore.NewFromURL(ctx, sentinelURL(g.Spec())+"?max_retries=1", redisstore.Options{})
+	store, err := redisstore.NewFromURL(ctx, sentinelURL(g.Spec())+"?max_retries=1", opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.NearCache != nil {
+		waitTracking(t, store)
 	}
 	app := newCounterApp(store, 500*time.Millisecond)
 	for want := 1; want <= 2; want++ {
@@ -236,6 +249,9 @@ func testFaultEveryCallBounded(t *testing.T, opts redisstore.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opts.NearCache != nil {
+		waitTracking(t, store)
+	}
 	rec := sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "u"}
 	if _, err := store.Save(ctx, "k", rec); err != nil {
 		t.Fatal(err)
@@ -288,14 +304,10 @@ func testFaultEveryCallBounded(t *testing.T, opts redisstore.Options) {
 	settleGoroutines(t, base)
 }
 
-// forEachMode runs a fault test with the plain client and with
-// Options.AutoPipeline.
+// forEachMode runs a fault test in every mode (plain client,
+// Options.AutoPipeline, Options.NearCache, both).
 func forEachMode(t *testing.T, test func(*testing.T, redisstore.Options)) {
-	for _, ap := range []bool{false, true} {
-		name := "Plain"
-		if ap {
-			name = "AutoPipeline"
-		}
-		t.Run(name, func(t *testing.T) { test(t, redisstore.Options{AutoPipeline: ap}) })
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { test(t, mode.opts()) })
 	}
 }

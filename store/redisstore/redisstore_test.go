@@ -87,7 +87,43 @@ func newStoreWith(t testing.TB, client redis.UniversalClient, opts redisstore.Op
 			t.Errorf("Close: %v", err)
 		}
 	})
+	if opts.NearCache != nil {
+		waitTracking(t, s)
+	}
 	return s
+}
+
+// waitTracking waits until the store's near cache receives invalidations
+// from every master, so that what a test does next is served by it.
+func waitTracking(t testing.TB, s *redisstore.Store) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, ok := s.NearCacheStats()
+		if !ok {
+			t.Fatal("the store has no near cache")
+		}
+		if st.Tracking {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("near cache not tracking after 20s: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// modes are the store configurations the shared suites run under.
+var modes = []struct {
+	name string
+	opts func() redisstore.Options
+}{
+	{"Plain", func() redisstore.Options { return redisstore.Options{} }},
+	{"AutoPipeline", func() redisstore.Options { return redisstore.Options{AutoPipeline: true} }},
+	{"NearCache", func() redisstore.Options { return redisstore.Options{NearCache: &redisstore.NearCache{}} }},
+	{"NearCache+AutoPipeline", func() redisstore.Options {
+		return redisstore.Options{NearCache: &redisstore.NearCache{}, AutoPipeline: true}
+	}},
 }
 
 // deletePrefix removes every key under the store's prefix on every master.
@@ -116,16 +152,12 @@ func deletePrefix(t testing.TB, s *redisstore.Store) {
 
 func TestConformance(t *testing.T) {
 	for _, topo := range topologies {
-		for _, ap := range []bool{false, true} {
-			name := topo.name
-			if ap {
-				name += "/AutoPipeline"
-			}
-			t.Run(name, func(t *testing.T) {
+		for _, mode := range modes {
+			t.Run(topo.name+"/"+mode.name, func(t *testing.T) {
 				t.Parallel()
 				client := newClient(t, topo.url(t))
 				storetest.Run(t, func(t *testing.T) sessionkit.Store {
-					return newStoreWith(t, client, redisstore.Options{AutoPipeline: ap})
+					return newStoreWith(t, client, mode.opts())
 				})
 			})
 		}
