@@ -131,7 +131,8 @@ type nearCache struct {
 	flushes atomic.Uint64
 
 	// onInvalidate, if set (tests), is called with each key Redis reported
-	// changed, after its entry was removed.
+	// changed, after its entry was removed and before a load can see the
+	// shard again.
 	onInvalidate atomic.Pointer[func(key string)]
 }
 
@@ -264,8 +265,9 @@ func (c *nearCache) cancel(key string, f fetch) {
 	sh.mu.Unlock()
 }
 
-// invalidate removes key's entry or placeholder.
-func (c *nearCache) invalidate(key string) {
+// invalidate removes key's entry or placeholder. fromRedis says Redis
+// reported the change (rather than this process making it).
+func (c *nearCache) invalidate(key string, fromRedis bool) {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if e := sh.m[key]; e != nil {
@@ -273,6 +275,13 @@ func (c *nearCache) invalidate(key string) {
 			sh.invalidations++
 		}
 		sh.remove(e)
+	}
+	if fromRedis {
+		// Under the lock: a load that begins after the hook returns sees
+		// the removal.
+		if f := c.onInvalidate.Load(); f != nil {
+			(*f)(key)
+		}
 	}
 	sh.mu.Unlock()
 }
@@ -394,7 +403,7 @@ func (s *Store) crKeyOf(rk string) (string, bool) {
 // arrives.
 func (s *Store) forget(key string) {
 	if s.near != nil {
-		s.near.invalidate(key)
+		s.near.invalidate(key, false)
 	}
 }
 

@@ -372,10 +372,7 @@ func (tr *tracker) HandlePushNotification(_ context.Context, _ push.Notification
 			if !ok {
 				continue
 			}
-			c.invalidate(key)
-			if f := c.onInvalidate.Load(); f != nil {
-				(*f)(key)
-			}
+			c.invalidate(key, true)
 		}
 	default:
 		return fmt.Errorf("redisstore: near cache: invalidation of %T", n[1])
