@@ -167,7 +167,7 @@ func testInvalidationWindow(t *testing.T, url string, writes int, httpLoad bool)
 	const readers = 8
 	var stop atomic.Bool
 	seen := make([][]observation, readers+1) // the last for the HTTP handlers
-	var seenMu sync.Mutex                     // guards seen[readers]
+	var seenMu sync.Mutex                    // guards seen[readers]
 	// read loads the session and records what it saw in seen[i].
 	read := func(ctx context.Context, i int) error {
 		began := time.Now().UnixNano()
@@ -300,7 +300,9 @@ func testInvalidationWindow(t *testing.T, url string, writes int, httpLoad bool)
 	w := slices.Clone(window[1:])
 	slices.Sort(w)
 	stale := len(w) - sort.Search(len(w), func(i int) bool { return w[i] > 0 })
-	pct := func(p float64) time.Duration { return time.Duration(w[min(len(w)-1, int(math.Ceil(p*float64(len(w))))-1)]) }
+	pct := func(p float64) time.Duration {
+		return time.Duration(w[min(len(w)-1, int(math.Ceil(p*float64(len(w))))-1)])
+	}
 	t.Logf("%d changes and a deletion by another process, %d loads (%d cache hits, %d misses, %d invalidations): "+
 		"a change was still served after it was acknowledged for %d of them; window p50 %v, p99 %v, max %v",
 		writes, len(all), st.Hits, st.Misses, len(arr), stale, pct(0.50), pct(0.99), time.Duration(w[len(w)-1]))
