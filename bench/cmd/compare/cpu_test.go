@@ -197,7 +197,7 @@ func TestRunLoadCPUWindow(t *testing.T) {
 		cpu      = 100 * time.Millisecond
 	)
 	early := startHelper(t, "0s,"+cpu.String()+",0,0")
-	late := startHelper(t, (warmup + 300*time.Millisecond).String()+","+cpu.String()+",0,0")
+	late := startHelper(t, (warmup+300*time.Millisecond).String()+","+cpu.String()+",0,0")
 	res, err := runLoad(t.Context(), srv.URL, "/read", 2, warmup, duration,
 		[]cpuProbe{{pid: early, tree: true}, {pid: late, tree: true}, {}})
 	if err != nil {
