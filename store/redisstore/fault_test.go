@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,6 +224,9 @@ func testFaultSentinelFailover(t *testing.T, opts redisstore.Options) {
 	if code, body := app.do(); code != 200 || body != "4" {
 		t.Errorf("next request on the new master = %d %q, want 200 4", code, body)
 	}
+	if opts.NearCache != nil {
+		nearCacheFollowsFailover(t, ctx, store, sentinelURL(g.Spec()))
+	}
 
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
@@ -309,5 +313,50 @@ func testFaultEveryCallBounded(t *testing.T, opts redisstore.Options) {
 func forEachMode(t *testing.T, test func(*testing.T, redisstore.Options)) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) { test(t, mode.opts()) })
+	}
+}
+
+// nearCacheFollowsFailover checks that, after a failover, the near cache
+// receives the invalidations of the new master: a change made there by
+// another client replaces what this process cached.
+func nearCacheFollowsFailover(t *testing.T, ctx context.Context, near *redisstore.Store, url string) {
+	t.Helper()
+	waitTracking(t, near)
+	other, err := redisstore.NewFromURL(ctx, url, redisstore.Options{Prefix: near.Prefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var invalidated atomic.Int64
+	redisstore.SetNearCacheHook(near, func(key string) {
+		if key == "after" {
+			invalidated.Add(1)
+		}
+	})
+	v, err := other.Save(ctx, "after", sessionkit.Record{Data: []byte("v1"), Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); invalidated.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no invalidation from the new master")
+		}
+	}
+	for range 2 {
+		if rec, err := near.Load(ctx, "after"); err != nil || string(rec.Data) != "v1" {
+			t.Fatalf("Load = %q, %v", rec.Data, err)
+		}
+	}
+	before := invalidated.Load()
+	if _, err := other.Save(ctx, "after", sessionkit.Record{Data: []byte("v2"), Version: v, Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); invalidated.Load() == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a change on the new master was not invalidated")
+		}
+	}
+	if rec, err := near.Load(ctx, "after"); err != nil || string(rec.Data) != "v2" {
+		t.Errorf("Load after a change on the new master = %q, %v; want v2", rec.Data, err)
 	}
 }

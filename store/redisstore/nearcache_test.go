@@ -447,3 +447,134 @@ func TestNearCacheRequirements(t *testing.T) {
 		}
 	}
 }
+
+// TestNearCacheReconnects kills the connections that receive
+// invalidations on every topology: the cache is dropped, tracking comes
+// back by itself, and changes made elsewhere afterwards are still
+// invalidated.
+func TestNearCacheReconnects(t *testing.T) {
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			near, other, client := newNearStore(t, topo.url(t), redisstore.NearCache{Heartbeat: 100 * time.Millisecond})
+			ctx := t.Context()
+			var invalidated atomic.Int64
+			redisstore.SetNearCacheHook(near, func(key string) {
+				if key == "k" {
+					invalidated.Add(1)
+				}
+			})
+			exp := time.Now().Add(time.Hour)
+			var v uint64
+			waitInvalidated(t, &invalidated, func() error {
+				var err error
+				v, err = other.Save(ctx, "k", sessionkit.Record{Data: []byte("v1"), Expiry: exp})
+				return err
+			})
+			for range 2 {
+				if rec, err := near.Load(ctx, "k"); err != nil || string(rec.Data) != "v1" {
+					t.Fatalf("Load = %q, %v", rec.Data, err)
+				}
+			}
+			st0, _ := near.NearCacheStats()
+			if st0.Entries != 1 {
+				t.Fatalf("before the kill: %+v", st0)
+			}
+			killed := 0
+			for c, ids := range trackerIDs(t, client) {
+				for _, id := range ids {
+					if err := c.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+						t.Fatal(err)
+					}
+					killed++
+				}
+			}
+			if want := map[string]int{"Cluster": 3}[topo.name]; killed != max(want, 1) {
+				t.Fatalf("killed %d near cache connections, want %d", killed, max(want, 1))
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				if st, _ := near.NearCacheStats(); st.Flushes > st0.Flushes {
+					if st.Entries != 0 {
+						t.Fatalf("flushed, but %d entries", st.Entries)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the cache was not dropped after its connections were killed")
+				}
+			}
+			waitTracking(t, near)
+			if rec, err := near.Load(ctx, "k"); err != nil || string(rec.Data) != "v1" {
+				t.Fatalf("Load after reconnecting = %q, %v", rec.Data, err)
+			}
+			waitInvalidated(t, &invalidated, func() error {
+				_, err := other.Save(ctx, "k", sessionkit.Record{Data: []byte("v2"), Version: v, Expiry: exp})
+				return err
+			})
+			if rec, err := near.Load(ctx, "k"); err != nil || string(rec.Data) != "v2" {
+				t.Fatalf("Load after a change elsewhere = %q, %v; want v2", rec.Data, err)
+			}
+		})
+	}
+}
+
+// TestNearCacheServerPaused freezes Redis (connections accepted, nothing
+// answered, as in a partition): once the heartbeats stop confirming the
+// connection, the cache is no longer used, so a load waits for Redis and
+// fails with its context instead of answering from memory.
+func TestNearCacheServerPaused(t *testing.T) {
+	testenv.Getenv(t, testenv.RedisURLEnv) // the Redis backends are available
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	srv, err := testenv.StartRedis(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	store, err := redisstore.NewFromURL(ctx, srv.URL(), redisstore.Options{NearCache: &redisstore.NearCache{Heartbeat: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	waitTracking(t, store)
+	if _, err := store.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	// Fill the cache (the save's own invalidation may drop the first
+	// load's entry).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := store.Load(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := store.NearCacheStats(); st.Hits > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no cache hit within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, _ := store.NearCacheStats(); !st.Tracking {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still tracking 10s after Redis froze")
+		}
+	}
+	lctx, lcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	rec, err := store.Load(lctx, "k")
+	lcancel()
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Load from a frozen Redis = %q, %v; want the context's deadline", rec.Data, err)
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	waitTracking(t, store)
+	if rec, err := store.Load(ctx, "k"); err != nil || string(rec.Data) != "x" {
+		t.Errorf("Load after Resume = %q, %v", rec.Data, err)
+	}
+}
