@@ -61,6 +61,11 @@
 //	prefix           key prefix (default "sessionkit:"); no '{' or '}'
 //	auto_pipeline    true: send concurrent requests' commands in shared
 //	                 pipelines (redisstore.Options.AutoPipeline)
+//	near_cache       true: keep loaded sessions in the process, invalidated
+//	                 by Redis (redisstore.Options.NearCache; Redis 6+)
+//	near_cache_entries, near_cache_bytes, near_cache_heartbeat
+//	                 its bounds and heartbeat (redisstore.NearCache's
+//	                 MaxEntries, MaxBytes, Heartbeat); need near_cache=true
 //
 // and redisstore.ParseURL's: dial_timeout, read_timeout, write_timeout,
 // pool_timeout, pool_size, min_idle_conns, max_retries, protocol,
