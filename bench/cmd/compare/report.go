@@ -273,8 +273,8 @@ func (rep *report) svg() string {
 	}
 	topRPS, topCPU = max(topRPS, 1), max(topCPU, 1)
 	const (
-		width  = 900
-		label  = 250
+		width  = 980
+		label  = 320
 		barH   = 12
 		rowH   = 2*barH + 10
 		head   = 68
