@@ -439,6 +439,11 @@ func TestNearCacheRequirements(t *testing.T) {
 	if _, err := redisstore.New(ring, redisstore.Options{NearCache: &redisstore.NearCache{}}); err == nil {
 		t.Error("New with a near cache on a Ring succeeded")
 	}
+	csc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", Protocol: 3, ClientSideCacheConfig: &redis.ClientSideCacheConfig{MaxEntries: 10}})
+	defer csc.Close()
+	if _, err := redisstore.New(csc, redisstore.Options{NearCache: &redisstore.NearCache{}}); err == nil {
+		t.Error("New with a near cache on a client with go-redis's client-side cache succeeded")
+	}
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
 	for _, nc := range []redisstore.NearCache{{MaxEntries: -1}, {MaxBytes: -1}, {Heartbeat: time.Millisecond}} {

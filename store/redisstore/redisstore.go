@@ -61,9 +61,10 @@ type Options struct {
 	// answers repeated loads from there without a round trip, while Redis
 	// reports every change to a record key, by any process, so that it is
 	// dropped (see the package documentation, "Near cache"). It needs
-	// Redis 6 or later and a *redis.Client (single node or Sentinel) or a
-	// *redis.ClusterClient; the store then keeps one more connection per
-	// master, and Close must be called to stop it.
+	// Redis 6 or later and a *redis.Client (single node or Sentinel,
+	// without go-redis's own client-side cache) or a *redis.ClusterClient;
+	// the store then keeps one more connection per master, and Close must
+	// be called to stop it.
 	NearCache *NearCache
 }
 

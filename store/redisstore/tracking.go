@@ -71,6 +71,12 @@ func newTracking(client redis.UniversalClient, cache *nearCache, prefix string, 
 	}
 	switch c := client.(type) {
 	case *redis.Client:
+		if o := c.Options(); o.ClientSideCache != nil || o.ClientSideCacheConfig != nil {
+			// Loads would fill the near cache from go-redis's cache, which
+			// may still hold what an invalidation already dropped here.
+			cancel()
+			return nil, errors.New("redisstore: NearCache cannot be used with a client that has go-redis's own client-side cache on")
+		}
 		t.mu.Lock()
 		t.start("", c.Options())
 		t.mu.Unlock()
