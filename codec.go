@@ -26,6 +26,14 @@ type State struct {
 	// Persistent reports whether the client keeps the session across
 	// browser restarts (see Session.RememberMe).
 	Persistent bool
+	// IdleTimeout is this session's own idle lifetime (see
+	// Session.SetIdleTimeout); zero means the Manager's IdleTimeout.
+	// Codecs must keep it: it is part of the session.
+	IdleTimeout time.Duration
+	// Deadline is this session's own absolute deadline (see
+	// Session.SetDeadline); zero means Created + Manager.Lifetime. Codecs
+	// must keep it.
+	Deadline time.Time
 	// Expires is the expiry the record is being saved with. It is set by
 	// the Manager before Encode, for codecs whose format records it; a
 	// codec need not keep it.
@@ -49,6 +57,8 @@ type Codec interface {
 //
 //	{"created":1700000000000,"active":1700000300000,"persistent":true,"values":{"count":3}}
 //
+// A session with its own lifetime also has "idle" (its idle timeout in
+// milliseconds) and "deadline" (its absolute deadline) before "values".
 // Times are Unix milliseconds. Values keep their JSON bytes exactly; keys
 // are ordered by name on decode. Unknown top-level fields are ignored.
 type JSONCodec struct{}
@@ -57,7 +67,7 @@ type JSONCodec struct{}
 // afterwards.
 func (JSONCodec) Decode(data []byte) (State, error) {
 	var st State
-	var created, active int64
+	var created, active, idle, deadline int64
 	sc := scanner{data: data}
 	err := sc.object(func(key []byte) error {
 		switch string(key) {
@@ -67,6 +77,10 @@ func (JSONCodec) Decode(data []byte) (State, error) {
 			return sc.int(&active)
 		case `"persistent"`:
 			return sc.bool(&st.Persistent)
+		case `"idle"`:
+			return sc.int(&idle)
+		case `"deadline"`:
+			return sc.int(&deadline)
 		case `"values"`:
 			st.Values = make([]Value, 0, 4)
 			return sc.object(func(k []byte) error {
@@ -93,6 +107,13 @@ func (JSONCodec) Decode(data []byte) (State, error) {
 		return State{}, fmt.Errorf("sessionkit: decode record: %w", err)
 	}
 	st.Created, st.LastActive = time.UnixMilli(created), time.UnixMilli(active)
+	if idle < 0 {
+		return State{}, fmt.Errorf("sessionkit: decode record: negative idle timeout %d", idle)
+	}
+	st.IdleTimeout = time.Duration(min(idle, maxIdleMillis)) * time.Millisecond
+	if deadline != 0 {
+		st.Deadline = time.UnixMilli(deadline)
+	}
 	sortValues(st.Values)
 	for i := 1; i < len(st.Values); i++ {
 		if st.Values[i].Key == st.Values[i-1].Key {
@@ -113,6 +134,14 @@ func (JSONCodec) Encode(st *State) ([]byte, error) {
 	if st.Persistent {
 		buf.WriteString(`,"persistent":true`)
 	}
+	if st.IdleTimeout > 0 {
+		buf.WriteString(`,"idle":`)
+		buf.WriteString(strconv.FormatInt(st.IdleTimeout.Milliseconds(), 10))
+	}
+	if !st.Deadline.IsZero() {
+		buf.WriteString(`,"deadline":`)
+		buf.WriteString(strconv.FormatInt(st.Deadline.UnixMilli(), 10))
+	}
 	buf.WriteString(`,"values":{`)
 	for i, v := range st.Values {
 		if i > 0 {
@@ -130,6 +159,10 @@ func (JSONCodec) Encode(st *State) ([]byte, error) {
 	buf.WriteString("}}")
 	return buf.Bytes(), nil
 }
+
+// maxIdleMillis caps a decoded idle timeout so that it fits a
+// time.Duration (about 292 years).
+const maxIdleMillis = int64(1<<63-1) / int64(time.Millisecond)
 
 func sortValues(vs []Value) {
 	// Insertion sort: sessions hold few keys, and this avoids an

@@ -19,7 +19,14 @@
 //		s.Set("visits", n+1)
 //		fmt.Fprintf(w, "visit %d\n", n+1)
 //	})
-//	http.ListenAndServe(":8080", sessions.Handler(mux))
+//	http.ListenAndServe(":8080", http.NewCrossOriginProtection().Handler(sessions.Handler(mux)))
+//
+// Session cookies are SameSite=Lax, which stops most cross-site requests
+// from carrying them, but not all (sibling subdomains are "same site").
+// Wrap the application's handlers with the standard library's
+// http.CrossOriginProtection, as above, so that every unsafe request
+// (POST, PUT, DELETE, …) from another origin is refused before it can
+// change a session; the auth package's handlers refuse them on their own.
 //
 // # What happens when
 //
@@ -27,7 +34,7 @@
 // Get, Set, Has or similar loads it. A new session is stored (and its cookie
 // sent) only once it holds data, unless Manager.SaveUninitialized is set. An
 // unmodified session is never rewritten; its idle expiry is extended by a
-// cheap Touch at most once per Manager.TouchInterval.
+// cheap Touch (see Session lifetime).
 //
 // Changes are committed when the handler first writes headers (WriteHeader,
 // Write or Flush), calls Session.Save, or returns. If the commit fails, the
@@ -36,6 +43,77 @@
 // made after the headers went out is still saved when no new cookie is
 // needed, and otherwise reported (ErrHeadersSent) through the Logger and the
 // Observer.
+//
+// # Session lifetime
+//
+// Every session has two limits, and ends at whichever comes first:
+//
+//   - the idle timeout: it ends when it has not been used for this long.
+//     The default is Manager.IdleTimeout (2h); Session.SetIdleTimeout
+//     gives one session its own, as express-session's
+//     req.session.cookie.maxAge and koa-session's ctx.session.maxAge do.
+//   - the absolute deadline: it ends then however busy it is. The default
+//     is its creation time plus Manager.Lifetime (24h); Session.SetDeadline
+//     moves it for one session. Lifetime 0 means no absolute deadline
+//     (express-session and koa-session have none); a Manager needs at least
+//     one of the two.
+//
+// A session's own idle timeout and deadline are saved with it, so every
+// later request, every store, the cookie and every process sharing the
+// store honour them. Session.IdleTimeout and Session.Deadline report the
+// values in force, Session.Expires the resulting expiry.
+//
+// How use extends the idle expiry is Manager.Rolling's choice:
+//
+//   - RollingThrottled (the default): every use extends it. A write saves
+//     the new expiry with the data; a request that only reads moves it
+//     with a Touch at most once per touch interval, which is the smaller
+//     of Manager.TouchInterval (1m) and a quarter of the session's idle
+//     timeout. A session last used at T ends between T + idle − interval
+//     and T + idle.
+//   - RollingAlways: every request that uses the session extends it
+//     exactly (a write or a touch each time) and the cookie is sent on
+//     every such response; express-session's and koa-session's rolling:
+//     true.
+//   - RollingNever: the expiry is fixed at creation, Created + idle
+//     timeout; cookie-session's and koa-session's default.
+//
+// Session.Touch extends a session on a request that does not read it.
+// Whenever the store's expiry moves, a persistent cookie is sent with the
+// new expiry (Max-Age and Expires), so the browser keeps the cookie exactly
+// as long as the server keeps the session; Session.RememberMe chooses a
+// persistent cookie (the default, Manager.Persistent) or a browser-session
+// cookie, which the browser drops when it closes while the server still
+// applies the idle timeout. A touch the store refuses (say, Redis is out of
+// memory) is logged and observed, and the request is answered with the
+// session and its earlier expiry; a write the store refuses fails the
+// request.
+//
+// # Shared caches
+//
+// When the handler used its session, the response gets Vary: Cookie (or
+// the header transport's request header). When it sets or clears the
+// session cookie, the Manager keeps shared caches from storing it: a
+// response with no Cache-Control gets "private"; one whose Cache-Control
+// allows shared caching gets private="Set-Cookie" added, which caches
+// either honour (they drop the header) or read as plain private. The
+// handler's own directives are never removed.
+//
+// # Several sessions, and sessions outside a request
+//
+// Several Managers can wrap one handler, each with its own cookie name and
+// lifetime (a long login session beside a short checkout one); each
+// Manager's From returns its own session, the package-level From the
+// innermost. Nested Managers that would write the same cookie refuse every
+// request instead of overwriting each other.
+//
+// A WebSocket or server-sent events handler keeps using the request's
+// session after the upgrade or the first flush; Save commits what changes
+// then. A background job acts on a session by its ID or store key with
+// Manager.Load or Manager.LoadKey and commits with Save, under the same
+// compare-and-swap, lifetime and size rules (a background change does not
+// extend the session's idle expiry). Session.Status tells a handler
+// whether its request changed or destroyed the session so far.
 //
 // # No lost updates
 //
@@ -52,8 +130,9 @@
 // (Manager.RawKeys turns that off for layouts shared with other software).
 // Tokens that are not well-formed are ignored without a store call, and an
 // unknown ID is never adopted. Cookies are HttpOnly, SameSite=Lax, Path=/,
-// and Secure when the request is HTTPS (directly, or through a proxy listed
-// in Manager.Proxies). Sessions have an idle timeout and an absolute lifetime;
+// and Secure when the request is HTTPS (directly, or through a
+// TLS-terminating proxy listed in Manager.Proxies that sends
+// X-Forwarded-Proto: https). Sessions have an idle timeout and an absolute lifetime;
 // call Session.Regenerate when privileges change (the auth package does so on
 // login). Cookies can additionally be signed (CookieTransport.Signer).
 //

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/memstore"
@@ -19,6 +20,9 @@ func FuzzJSONCodecDecode(f *testing.F) {
 	f.Add([]byte(`{"values":{"k":1e400}}`))
 	f.Add([]byte(`{"created":-1,"values":{}, "extra":[[[[]]]]}`))
 	f.Add([]byte(`{"values":{"a":1,"a":2}}`))
+	f.Add([]byte(`{"created":1700000000000,"active":1700000300000,"persistent":true,"idle":604800000,"deadline":1702592000000,"values":{}}`))
+	f.Add([]byte(`{"idle":-1,"values":{}}`))
+	f.Add([]byte(`{"idle":9223372036854775807,"deadline":-5,"values":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var c sessionkit.JSONCodec
 		st, err := c.Decode(data)
@@ -38,7 +42,8 @@ func FuzzJSONCodecDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoding our own encoding failed: %v\n%s", err, enc)
 		}
-		if len(again.Values) != len(st.Values) || !again.Created.Equal(st.Created) || again.Persistent != st.Persistent {
+		if len(again.Values) != len(st.Values) || !again.Created.Equal(st.Created) || again.Persistent != st.Persistent ||
+			again.IdleTimeout != st.IdleTimeout.Truncate(time.Millisecond) || !again.Deadline.Equal(st.Deadline) {
 			t.Fatalf("round trip changed the state:\n%+v\n%+v", st, again)
 		}
 		for i := range st.Values {

@@ -7,12 +7,12 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/browser"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
@@ -47,25 +47,8 @@ func (c *countingStore) calls() int64 {
 	return c.loads.Load() + c.saves.Load() + c.touches.Load() + c.deletes.Load()
 }
 
-// clock is a settable fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is the settable fake clock the client-side tests use too.
+func newClock() *browser.Clock { return browser.NewClock() }
 
 // env is a test server with a Manager over a counted memstore.
 type env struct {

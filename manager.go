@@ -27,15 +27,27 @@ var (
 // NewClientSide, adjust its exported fields, then wrap handlers with
 // Handler. Fields must not be changed once the Manager is serving requests.
 type Manager struct {
-	// Lifetime is the absolute lifetime of a session, fixed when it is
-	// created and never extended (default 24h).
+	// Lifetime is the default absolute lifetime of a session: it ends
+	// Lifetime after it was created however busy it is (default 24h; 0:
+	// no absolute lifetime, which needs an IdleTimeout). A handler can
+	// move one session's deadline with Session.SetDeadline.
 	Lifetime time.Duration
-	// IdleTimeout ends a session that has not been used for this long
-	// (default 2h; 0 disables it). Each use extends it, through a cheap
-	// Touch at most once per TouchInterval.
+	// IdleTimeout is the default idle lifetime: a session not used for
+	// this long ends (default 2h; 0: no idle timeout, which needs a
+	// Lifetime). A handler can give one session its own with
+	// Session.SetIdleTimeout. How use extends it is Rolling's choice.
 	IdleTimeout time.Duration
-	// TouchInterval throttles idle-timeout extension (default 1 minute).
+	// TouchInterval throttles idle extension under RollingThrottled: the
+	// store's expiry of a session that is only read is moved at most once
+	// per interval (default 1 minute; 0: on every request). The interval
+	// used for a session is never more than a quarter of its idle
+	// timeout, so a session used more often than its idle timeout stays
+	// alive whatever the two are set to.
 	TouchInterval time.Duration
+	// Rolling says how use extends a session and when its cookie is sent
+	// again (default RollingThrottled). See the package documentation's
+	// "Session lifetime".
+	Rolling Rolling
 	// Persistent is the default for Session.RememberMe: whether cookies
 	// outlive the browser (default true).
 	Persistent bool
@@ -56,6 +68,10 @@ type Manager struct {
 	RawKeys bool
 	// Codec encodes session state for the store (default JSONCodec).
 	Codec Codec
+	// Import, if set, takes over sessions another system gave the client
+	// (see Importer): a request that uses its session and carries none of
+	// the Manager's own gets the imported one, under a new ID.
+	Import Importer
 	// MaxDataSize bounds an encoded session (default 1 MiB); larger saves
 	// fail with ErrTooLarge.
 	MaxDataSize int
@@ -75,7 +91,9 @@ type Manager struct {
 	// and notable event; it must be fast and safe for concurrent use.
 	Observer func(Event)
 	// Proxies says which peers are trusted for X-Forwarded-Proto and
-	// X-Forwarded-For (nil: none). Used by SecureAuto cookies and ClientIP.
+	// X-Forwarded-For (nil: none). It is what SecureAuto cookies and
+	// ClientIP go by: behind a TLS-terminating proxy, list the proxy here
+	// and cookies get Secure when it forwards X-Forwarded-Proto: https.
 	Proxies *TrustedProxies
 	// Now is the clock (default time.Now); tests inject a fake one.
 	Now func() time.Time
@@ -138,15 +156,53 @@ type ClientResealer interface {
 // to next through From(r.Context()). The session is loaded on first use
 // and committed when the handler first writes headers, calls Flush or
 // Save, or returns.
+//
+// A Manager with neither a Lifetime nor an IdleTimeout cannot give
+// sessions an expiry: its Handler answers every request with the
+// ErrorHandler and logs why.
 func (m *Manager) Handler(next http.Handler) http.Handler {
+	if err := m.check(); err != nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m.fail(w, r, err)
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := &Session{m: m}
+		s := &Session{m: m, parent: From(r.Context())}
+		if s.parent != nil && sameCookie(s.parent.m, m) {
+			m.fail(w, r, errSameCookie)
+			return
+		}
 		s.w = responseWriter{ResponseWriter: w, s: s}
 		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, s))
 		s.r = r
 		next.ServeHTTP(&s.w, r)
 		s.w.finish()
 	})
+}
+
+// errNoExpiry is the configuration error of a Manager whose sessions would
+// never expire.
+var errNoExpiry = errors.New("sessionkit: Manager has neither a Lifetime nor an IdleTimeout: sessions would never expire")
+
+// check reports a configuration that cannot work.
+func (m *Manager) check() error {
+	if m.Lifetime <= 0 && m.IdleTimeout <= 0 {
+		return errNoExpiry
+	}
+	if m.Rolling < RollingThrottled || m.Rolling > RollingNever {
+		return fmt.Errorf("sessionkit: unknown Rolling mode %d", int(m.Rolling))
+	}
+	return nil
+}
+
+// errSameCookie reports two nested Managers that would write one cookie.
+var errSameCookie = errors.New("sessionkit: two nested Managers use the same cookie (name, path and domain): give each its own Cookie.Name")
+
+// sameCookie reports whether a and b would read and write the same cookie.
+func sameCookie(a, b *Manager) bool {
+	ca, ok1 := a.transport().(*CookieTransport)
+	cb, ok2 := b.transport().(*CookieTransport)
+	return ok1 && ok2 && ca.Name == cb.Name && ca.Path == cb.Path && ca.Domain == cb.Domain
 }
 
 // ClientIP returns the client's address as seen through m.Proxies.
@@ -162,6 +218,8 @@ type contextKey struct{}
 
 // From returns the request's session, or nil when the request did not pass
 // through Manager.Handler. Methods of a nil *Session report ErrNoSession.
+// When several Managers wrap the handler it is the innermost one's; use
+// Manager.From for the others.
 func From(ctx context.Context) *Session {
 	s, _ := ctx.Value(contextKey{}).(*Session)
 	return s
@@ -221,9 +279,10 @@ const (
 	EventDelete                        // a store Delete
 	EventBadToken                      // the client sent a token that was refused
 	EventError                         // an error (also logged)
+	EventImport                        // a foreign session was imported (Importer)
 )
 
-var eventNames = [...]string{"", "load", "save", "conflict", "touch", "delete", "bad-token", "error"}
+var eventNames = [...]string{"", "load", "save", "conflict", "touch", "delete", "bad-token", "error", "import"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
@@ -279,10 +338,14 @@ func (m *Manager) Store() Store {
 type Info struct {
 	Created    time.Time
 	LastActive time.Time
-	Expires    time.Time
+	Expires    time.Time // when the store forgets it unless it is used
 	UserKey    string
 	Persistent bool
-	Values     []Value
+	// IdleTimeout and Deadline are the session's lifetime: its own, or
+	// the Manager's defaults (Deadline is zero when it has none).
+	IdleTimeout time.Duration
+	Deadline    time.Time
+	Values      []Value
 }
 
 // Info decodes a record as the Manager would.
@@ -292,12 +355,14 @@ func (m *Manager) Info(rec Record) (Info, error) {
 		return Info{}, err
 	}
 	return Info{
-		Created:    st.Created,
-		LastActive: m.lastActive(st, rec),
-		Expires:    rec.Expiry,
-		UserKey:    rec.UserKey,
-		Persistent: st.Persistent,
-		Values:     st.Values,
+		Created:     st.Created,
+		LastActive:  m.lastActive(st, rec),
+		Expires:     rec.Expiry,
+		UserKey:     rec.UserKey,
+		Persistent:  st.Persistent,
+		IdleTimeout: m.idleTimeout(st),
+		Deadline:    m.deadline(st),
+		Values:      st.Values,
 	}, nil
 }
 

@@ -42,6 +42,17 @@ type Session struct {
 	oldKeys  []string // records to delete at commit (Regenerate, Destroy)
 	renewed  bool     // Regenerate or Destroy ran: the client's token must change
 	reseal   bool     // the client's token is valid but must be replaced (ClientResealer)
+	touchNow bool     // Touch ran: extend the idle expiry whatever the throttle
+
+	parent    *Session // the session of an outer Manager's Handler, if any
+	detached  bool     // loaded by Manager.Load outside a request: no client
+	changed   bool     // something changed in this request (see Status)
+	destroyed bool     // Destroy ran in this request (see Status)
+	committed bool     // a change of this request has been committed
+
+	imported *Imported // the foreign session this one replaces (Importer)
+	retired  bool      // imported.Retire has run
+	forget   bool      // imported.Forget must run when the headers go out
 
 	cookie cookieUpdate // what to tell the client when headers go out
 }
@@ -54,13 +65,17 @@ const (
 	opClear
 	opUser
 	opPersist
+	opSetIdle
+	opSetDeadline
 )
 
 type op struct {
-	kind    opKind
-	key     string
-	value   json.RawMessage
-	persist bool
+	kind     opKind
+	persist  bool
+	key      string
+	value    json.RawMessage
+	idle     time.Duration
+	deadline time.Time
 }
 
 type cookieUpdate struct {
@@ -206,6 +221,7 @@ func (s *Session) find(key string) int {
 func (s *Session) apply(o op) {
 	s.ops = append(s.ops, o)
 	s.applyToState(o)
+	s.changed = true
 }
 
 func (s *Session) applyToState(o op) {
@@ -226,22 +242,27 @@ func (s *Session) applyToState(o op) {
 		s.userKey = o.key
 	case opPersist:
 		s.st.Persistent = o.persist
+	case opSetIdle:
+		s.st.IdleTimeout = o.idle
+	case opSetDeadline:
+		s.st.Deadline = o.deadline
 	}
 }
 
 // --- metadata ---------------------------------------------------------------
 
 // ID returns the session ID, the secret the client holds. A new session
-// gets its ID on first call. It is "" for client-side sessions and when the
-// session could not be loaded.
+// gets its ID on first call. It is "" for client-side sessions, for a
+// session loaded with Manager.LoadKey, and when the session could not be
+// loaded.
 func (s *Session) ID() string {
 	if s == nil {
 		return ""
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loadLocked() != nil || s.m.backend.clientSide() {
-		return ""
+	if s.loadLocked() != nil || s.m.backend.clientSide() || (s.detached && s.stored) {
+		return s.id // a session loaded by key has no known ID
 	}
 	s.ensureID()
 	return s.id
@@ -275,8 +296,8 @@ func (s *Session) Created() time.Time {
 	return s.st.Created
 }
 
-// LastActive returns when the session was last used, to within the
-// Manager's TouchInterval.
+// LastActive returns when the session was last used, to within its touch
+// interval (see Manager.TouchInterval).
 func (s *Session) LastActive() time.Time {
 	if s == nil {
 		return time.Time{}
@@ -385,6 +406,7 @@ func (s *Session) Regenerate() error {
 	s.rec.Version = 0
 	s.ops = nil
 	s.renewed = true
+	s.changed = true
 	return nil
 }
 
@@ -400,12 +422,17 @@ func (s *Session) Destroy() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
+	s.destroyLocked()
+	return nil
+}
+
+func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
 	s.reset()
 	s.renewed = true
-	return nil
+	s.destroyed = true
 }
 
 // Save commits the session now instead of when the response headers are
@@ -436,6 +463,7 @@ func (s *Session) Reload() error {
 	if !s.loaded {
 		return s.loadLocked()
 	}
+	s.changed = s.committed
 	if s.loadErr != nil || !s.stored || s.m.backend.clientSide() {
 		if s.m.backend.clientSide() && s.stored {
 			// The last sealed record (from the request's token, or
@@ -467,6 +495,7 @@ func (s *Session) reset() {
 	s.userKey = ""
 	s.ops = nil
 	s.reseal = false
+	s.touchNow = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
 }
 
@@ -476,7 +505,7 @@ func (s *Session) loadLocked() error {
 		return s.loadErr
 	}
 	s.loaded = true
-	if !s.loadStored() {
+	if !s.loadStored() && (s.loadErr != nil || !s.importSession()) {
 		s.reset()
 	}
 	return s.loadErr
@@ -502,6 +531,17 @@ func (s *Session) loadStored() bool {
 		s.loadErr = fmt.Errorf("sessionkit: load session: %w", err)
 		return false
 	}
+	if !s.adopt(id, key, rec) {
+		return false
+	}
+	s.reseal = s.m.backend.reseal(token)
+	return true
+}
+
+// adopt makes the loaded record rec under key this request's session. It
+// reports false, adopting nothing, when the record does not decode or the
+// session is over (an expired record is deleted at commit).
+func (s *Session) adopt(id, key string, rec Record) bool {
 	st, err := s.m.Codec.Decode(rec.Data)
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
@@ -515,14 +555,13 @@ func (s *Session) loadStored() bool {
 		// only the idle expiry applies.
 		st.Created = now
 	}
-	if !now.Before(rec.Expiry) || !now.Before(s.m.deadline(st)) {
+	if d := s.m.deadline(st); !now.Before(rec.Expiry) || (!d.IsZero() && !now.Before(d)) {
 		if !s.m.backend.clientSide() {
 			s.oldKeys = append(s.oldKeys, key)
 		}
 		return false
 	}
 	s.id, s.key, s.rec, s.st, s.userKey, s.stored = id, key, rec, st, rec.UserKey, true
-	s.reseal = s.m.backend.reseal(token)
 	return true
 }
 
@@ -565,12 +604,17 @@ func (s *Session) commitLocked() error {
 	ctx := s.r.Context()
 	late := s.w.wroteHeader
 	now := m.now()
+	if s.detached && !s.touchNow {
+		// A background change is not a use by the client: the session
+		// keeps the expiry of its last use.
+		now = m.lastActive(s.st, s.rec)
+	}
 	exp := m.expiry(s.st, now)
 
 	switch {
 	case !s.stored && s.hasContent():
 		if late {
-			return ErrHeadersSent
+			return s.noClientErr()
 		}
 		if err := s.create(now, exp); err != nil {
 			return err
@@ -578,9 +622,23 @@ func (s *Session) commitLocked() error {
 		if err := s.setCookie(exp); err != nil {
 			return err
 		}
+		s.supersedeImported(ctx)
 	case !s.stored:
 		// Nothing to keep. A client holding a dead token is told to drop it.
 		if (s.renewed || s.hadToken) && !late {
+			s.cookie = cookieUpdate{pending: true, clear: true}
+		}
+		if !late {
+			s.supersedeImported(ctx) // imported, then destroyed or emptied
+		}
+	case !exp.After(now):
+		// Its deadline has passed during the request (or a change moved
+		// it into the past): the session is over.
+		if late && b.clientSide() {
+			return ErrHeadersSent
+		}
+		s.destroyLocked()
+		if !late {
 			s.cookie = cookieUpdate{pending: true, clear: true}
 		}
 	case len(s.ops) > 0:
@@ -588,18 +646,22 @@ func (s *Session) commitLocked() error {
 		if late && b.clientSide() {
 			return ErrHeadersSent
 		}
+		prev := s.rec.Expiry
 		if err := s.update(now, exp); err != nil {
 			return err
 		}
 		if !s.stored {
 			break // ended concurrently
 		}
-		if b.clientSide() || (!late && (persistChanged || (s.st.Persistent && s.touchDue(exp)))) {
-			if err := s.setCookie(exp); err != nil {
+		// The write moved the store's expiry (unless it is fixed): the
+		// cookie must move with it, or the browser drops it first.
+		moved := s.st.Persistent && s.expiryTravels() && !s.rec.Expiry.Equal(prev)
+		if b.clientSide() || (!late && (persistChanged || moved || m.Rolling == RollingAlways)) {
+			if err := s.setCookie(s.rec.Expiry); err != nil {
 				return err
 			}
 		}
-	case m.IdleTimeout > 0 && s.touchDue(exp):
+	case s.touchDue(exp):
 		if late && b.clientSide() {
 			return nil // a refresh, not a change: nothing is lost
 		}
@@ -609,17 +671,23 @@ func (s *Session) commitLocked() error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("sessionkit: touch session: %w", err)
+			// A touch only extends the idle lifetime: the session is
+			// still valid until its stored expiry, so the request goes
+			// on with it. Nothing is sent; the next use tries again.
+			m.logger().WarnContext(ctx, "sessionkit: touch refused; the session keeps its earlier expiry", "err", err)
+			m.observe(Event{Kind: EventError, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
+			break
 		}
 		s.rec.Expiry = exp
-		if !late && (b.clientSide() || s.st.Persistent) {
+		s.touchNow = false
+		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || m.Rolling == RollingAlways) {
 			if err := s.setCookie(exp); err != nil {
 				return err
 			}
 		}
-	case s.reseal && !late:
-		// Unchanged, but the token must be replaced (for example it was
-		// sealed with a retired key): seal the same record again.
+	case !late && (s.reseal || m.Rolling == RollingAlways):
+		// Unchanged, but the token must be sent again: it was sealed
+		// with a retired key, or every response refreshes the cookie.
 		if err := s.setCookie(s.rec.Expiry); err != nil {
 			return err
 		}
@@ -634,7 +702,26 @@ func (s *Session) commitLocked() error {
 		s.oldKeys = s.oldKeys[1:]
 	}
 	s.renewed = false
+	s.committed = s.committed || s.changed
 	return nil
+}
+
+// supersedeImported retires the session this one was imported from and
+// has the client forget its old token.
+func (s *Session) supersedeImported(ctx context.Context) {
+	if s.imported == nil {
+		return
+	}
+	s.retireImported(ctx)
+	s.forget = s.imported.Forget != nil
+}
+
+// expiryTravels reports whether the transport tells the client when its
+// token expires (a cookie's Max-Age; a header token has no expiry), so a
+// moved expiry must be sent again.
+func (s *Session) expiryTravels() bool {
+	_, ok := s.m.transport().(*HeaderTransport)
+	return !ok
 }
 
 func (s *Session) persistChanged() bool {
@@ -646,10 +733,14 @@ func (s *Session) persistChanged() bool {
 	return false
 }
 
-// touchDue reports whether exp extends the stored expiry by at least the
-// touch interval.
+// touchDue reports whether a use at the expiry exp should extend the
+// stored expiry: it must move it forward, by at least the touch interval
+// unless Touch asked for it.
 func (s *Session) touchDue(exp time.Time) bool {
-	return exp.Sub(s.rec.Expiry) >= s.m.TouchInterval
+	if !exp.After(s.rec.Expiry) {
+		return false
+	}
+	return s.touchNow || exp.Sub(s.rec.Expiry) >= s.m.touchInterval(s.m.idleTimeout(s.st))
 }
 
 func (s *Session) record(now, exp time.Time) (Record, error) {
@@ -702,6 +793,11 @@ func (s *Session) create(now, exp time.Time) error {
 func (s *Session) update(now, exp time.Time) error {
 	m, b := s.m, s.m.backend
 	for attempt := 0; ; attempt++ {
+		if s.detached && !s.touchNow && attempt > 0 {
+			// Reloaded: keep the last use the store now knows of.
+			now = m.lastActive(s.st, s.rec)
+			exp = m.expiry(s.st, now)
+		}
 		rec, err := s.record(now, exp)
 		if err != nil {
 			return err
@@ -714,7 +810,7 @@ func (s *Session) update(now, exp time.Time) error {
 		})
 		if err == nil {
 			rec.Version = v
-			s.rec, s.ops = rec, nil
+			s.rec, s.ops, s.touchNow = rec, nil, false
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -811,48 +907,40 @@ func (s *Session) setCookie(exp time.Time) error {
 	return nil
 }
 
-// writeCookie applies the pending cookie update to the response headers.
-func (s *Session) writeCookie(w http.ResponseWriter) {
+// writeHeaders adds the session's part to the response headers just
+// before they go out: the pending token update, and what keeps shared
+// caches from serving this response to another session (see cache.go).
+func (s *Session) writeHeaders(w http.ResponseWriter) {
+	t := s.m.transport()
+	reqHeader, respHeader := tokenHeaders(t)
+	if s.loaded {
+		addVary(w.Header(), reqHeader)
+	}
+	if s.forget {
+		s.forget = false
+		s.imported.Forget(w, s.r)
+		keepTokenPrivate(w.Header(), "Set-Cookie")
+	}
 	c := s.cookie
 	if !c.pending {
 		return
 	}
 	s.cookie = cookieUpdate{}
-	if c.clear {
-		s.m.transport().ClearToken(w, s.r)
-		return
-	}
-	s.m.transport().SetToken(w, s.r, c.token, c.expires)
-}
-
-// --- timing -----------------------------------------------------------------
-
-// deadline is the absolute end of a session.
-func (m *Manager) deadline(st State) time.Time {
-	return st.Created.Add(m.Lifetime)
-}
-
-// expiry is when a session used at now expires if not used again.
-func (m *Manager) expiry(st State, now time.Time) time.Time {
-	d := m.deadline(st)
-	if m.IdleTimeout > 0 {
-		if idle := now.Add(m.IdleTimeout); idle.Before(d) {
-			return idle
+	if ct, ok := t.(*CookieTransport); ok {
+		// The Manager's own clock and proxies, which the Transport
+		// interface cannot carry.
+		secure := ct.secure(s.r, s.m.Proxies)
+		if c.clear {
+			ct.clearToken(w, secure)
+		} else {
+			ct.setToken(w, secure, c.token, c.expires, s.m.now())
 		}
+	} else if c.clear {
+		t.ClearToken(w, s.r)
+	} else {
+		t.SetToken(w, s.r, c.token, c.expires)
 	}
-	return d
-}
-
-// lastActive combines the last write with the last touch, which the
-// record's expiry reveals while it is idle-bound.
-func (m *Manager) lastActive(st State, rec Record) time.Time {
-	last := st.LastActive
-	if m.IdleTimeout > 0 && !rec.Expiry.IsZero() && rec.Expiry.Before(m.deadline(st)) {
-		if touched := rec.Expiry.Add(-m.IdleTimeout); touched.After(last) {
-			last = touched
-		}
-	}
-	return last
+	keepTokenPrivate(w.Header(), respHeader)
 }
 
 // Key returns the store key of the session ("" while it has no ID). Unlike

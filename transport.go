@@ -28,7 +28,8 @@ type SecureMode int
 
 const (
 	// SecureAuto sets Secure when the request arrived over TLS, or over
-	// plain HTTP from a trusted proxy that says X-Forwarded-Proto: https.
+	// plain HTTP from a proxy trusted by Manager.Proxies that says
+	// X-Forwarded-Proto: https.
 	SecureAuto SecureMode = iota
 	// SecureAlways always sets Secure (browsers then refuse the cookie on
 	// plain http://, except on localhost).
@@ -58,9 +59,6 @@ type CookieTransport struct {
 	// DefaultMaxTokenSize). A longer incoming value is ignored; writing a
 	// longer one is the Manager's ErrTooLarge.
 	MaxSize int
-	// Proxies decides whether X-Forwarded-Proto is believed for
-	// SecureAuto. Nil trusts no proxy.
-	Proxies *TrustedProxies
 }
 
 // DefaultCookie returns the cookie settings New starts from: name
@@ -139,45 +137,59 @@ func (c *CookieTransport) fits(token string) bool {
 	return len(c.value(token)) <= c.maxSize()
 }
 
-// SetToken implements Transport.
+// SetToken implements Transport. Used on its own, outside a Manager, it
+// computes Max-Age from time.Now, and SecureAuto trusts no proxy (only
+// r.TLS); the Manager passes its own clock and Manager.Proxies.
 func (c *CookieTransport) SetToken(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	ck := c.cookie(r, c.value(token))
+	c.setToken(w, c.secure(r, nil), token, expires, time.Now())
+}
+
+// ClearToken implements Transport; see SetToken for SecureAuto.
+func (c *CookieTransport) ClearToken(w http.ResponseWriter, r *http.Request) {
+	c.clearToken(w, c.secure(r, nil))
+}
+
+// setToken sets the cookie; a non-zero expires makes it persistent, with
+// Max-Age counted from now.
+func (c *CookieTransport) setToken(w http.ResponseWriter, secure bool, token string, expires, now time.Time) {
+	ck := c.cookie(secure, c.value(token))
 	if !expires.IsZero() {
 		ck.Expires = expires.UTC()
-		ck.MaxAge = max(1, int(time.Until(expires).Round(time.Second).Seconds()))
+		ck.MaxAge = max(1, int(expires.Sub(now).Round(time.Second).Seconds()))
 	}
 	http.SetCookie(w, ck)
 }
 
-// ClearToken implements Transport.
-func (c *CookieTransport) ClearToken(w http.ResponseWriter, r *http.Request) {
-	ck := c.cookie(r, "")
+func (c *CookieTransport) clearToken(w http.ResponseWriter, secure bool) {
+	ck := c.cookie(secure, "")
 	ck.Expires = time.Unix(0, 0)
 	ck.MaxAge = -1
 	http.SetCookie(w, ck)
 }
 
-func (c *CookieTransport) cookie(r *http.Request, value string) *http.Cookie {
+func (c *CookieTransport) cookie(secure bool, value string) *http.Cookie {
 	return &http.Cookie{
 		Name:        c.Name,
 		Value:       value,
 		Domain:      c.Domain,
 		Path:        c.Path,
-		Secure:      c.secure(r),
+		Secure:      secure,
 		HttpOnly:    c.HttpOnly,
 		SameSite:    c.SameSite,
 		Partitioned: c.Partitioned,
 	}
 }
 
-func (c *CookieTransport) secure(r *http.Request) bool {
+// secure reports whether the cookie set in response to r gets the Secure
+// attribute, with proxies trusted for X-Forwarded-Proto.
+func (c *CookieTransport) secure(r *http.Request, proxies *TrustedProxies) bool {
 	switch c.Secure {
 	case SecureAlways:
 		return true
 	case SecureNever:
 		return false
 	}
-	return c.Proxies.IsHTTPS(r)
+	return proxies.IsHTTPS(r)
 }
 
 // HeaderTransport carries the token in request and response headers, for

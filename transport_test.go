@@ -129,7 +129,6 @@ func TestSecureCookieAndTrustedProxies(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := sessionkit.New(newEnv(t).mem)
-	m.Cookie.Proxies = proxies
 	m.Proxies = proxies
 	var clientIP string
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

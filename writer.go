@@ -28,7 +28,7 @@ func (w *responseWriter) commit() bool {
 	s.mu.Lock()
 	err := s.commitLocked()
 	if err == nil {
-		s.writeCookie(w.ResponseWriter)
+		s.writeHeaders(w.ResponseWriter)
 	}
 	w.wroteHeader = true
 	s.mu.Unlock()

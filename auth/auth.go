@@ -45,6 +45,14 @@ type LoginInfo struct {
 	At        int64  `json:"at"` // Unix milliseconds
 	UserAgent string `json:"ua,omitempty"`
 	IP        string `json:"ip,omitempty"`
+	// AuthAt is when the user last proved who they are, in Unix
+	// milliseconds: the login itself for a password, the provider's
+	// auth_time for OpenID Connect. 0 means unknown: such a login never
+	// counts as recent (see RequireRecent).
+	AuthAt int64 `json:"authAt,omitempty"`
+	// Method names the strategy that logged the user in ("password",
+	// "oidc", …); "" for a plain Login.
+	Method string `json:"method,omitempty"`
 }
 
 // Auth manages login sessions for users of type U on top of a
@@ -77,6 +85,9 @@ type Auth[U any] struct {
 	// LoginPath is where Require sends page requests without a user
 	// (default "/login").
 	LoginPath string
+	// ReauthPath is where RequireRecent sends a user whose login is not
+	// recent enough (default LoginPath).
+	ReauthPath string
 	// ReturnToParam is the query parameter carrying the page to return to
 	// after login (default "return_to").
 	ReturnToParam string
@@ -90,11 +101,35 @@ type Auth[U any] struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives errors and notable events (default slog.Default()).
 	Logger *slog.Logger
+
+	// CrossOrigin refuses cross-origin unsafe requests (POST, PUT, …) to
+	// every state-changing handler this package ships: FormLogin,
+	// Authenticator, LogoutHandler and RevokeHandler. New sets it to
+	// http.NewCrossOriginProtection(); add trusted origins
+	// (AddTrustedOrigin), bypass patterns or a deny handler to it before
+	// serving. A nil CrossOrigin protects with the defaults too: there is
+	// no way to switch the check off short of a bypass pattern.
+	//
+	// It guards only this package's handlers. Wrap the application's mux
+	// so its own unsafe routes are protected as well:
+	//
+	//	http.ListenAndServe(addr, users.CrossOrigin.Handler(users.Handler(mux)))
+	CrossOrigin *http.CrossOriginProtection
 }
 
 // New returns an Auth with default settings.
 func New[U any](m *sessionkit.Manager, serialize func(U) string, deserialize func(ctx context.Context, key string) (U, error)) *Auth[U] {
-	return &Auth[U]{Manager: m, Serialize: serialize, Deserialize: deserialize}
+	return &Auth[U]{Manager: m, Serialize: serialize, Deserialize: deserialize,
+		CrossOrigin: http.NewCrossOriginProtection()}
+}
+
+// protect wraps h in the cross-origin check (see CrossOrigin).
+func (a *Auth[U]) protect(h http.Handler) http.Handler {
+	cop := a.CrossOrigin
+	if cop == nil {
+		cop = new(http.CrossOriginProtection)
+	}
+	return cop.Handler(h)
 }
 
 func (a *Auth[U]) field() UserKeyField {
@@ -239,6 +274,25 @@ func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
 // before Login returns, so a failure is reported here; call it before
 // writing the response.
 func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
+	return a.login(w, r, user, a.now(), "")
+}
+
+// LoginResult logs in the user of a successful strategy result, as the
+// authenticate handler does: like Login, and it records the result's
+// AuthTime and Method in the session's LoginInfo. A custom Callback (see
+// Options) calls it on success.
+func (a *Auth[U]) LoginResult(w http.ResponseWriter, r *http.Request, res Result[U]) error {
+	if res.Outcome != Succeeded {
+		return fmt.Errorf("auth: login: result is %v, not Succeeded", res.Outcome)
+	}
+	at := res.AuthTime
+	if at.IsZero() {
+		at = a.now()
+	}
+	return a.login(w, r, res.User, at, res.Method)
+}
+
+func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string) error {
 	ctx := r.Context()
 	s := sessionkit.From(ctx)
 	if s == nil {
@@ -262,6 +316,10 @@ func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
 		At:        a.now().UnixMilli(),
 		UserAgent: truncate(r.UserAgent(), MaxUserAgent),
 		IP:        a.Manager.ClientIP(r),
+		Method:    method,
+	}
+	if ms := authAt.UnixMilli(); ms > 0 {
+		info.AuthAt = ms
 	}
 	if err := a.field().Write(s, key); err != nil {
 		return fmt.Errorf("auth: login: %w", err)
@@ -285,7 +343,9 @@ func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
 // removed and its other values kept under a new ID. Either way it leaves
 // the user's session list. Values set afterwards (a flash message) go to
 // a fresh session. It saves before returning; call it before writing the
-// response.
+// response. Logout does not check where the request came from: call it
+// only from a handler that refuses cross-site requests (LogoutHandler
+// does; see Auth.CrossOrigin).
 func (a *Auth[U]) Logout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	s := sessionkit.From(ctx)

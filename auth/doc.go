@@ -44,15 +44,12 @@
 //			},
 //			func(ctx context.Context, u *User, newHash string) { db.SetPasswordHash(ctx, u.ID, newHash) }),
 //	})
-//	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-//		if err := users.Logout(w, r); err != nil {
-//			http.Error(w, "try again", http.StatusServiceUnavailable)
-//			return
-//		}
-//		http.Redirect(w, r, "/", http.StatusSeeOther)
-//	})
+//	mux.Handle("POST /logout", &auth.LogoutHandler[*User]{Auth: users, Redirect: "/"})
 //	mux.Handle("/account/", users.Require(accountPages))
-//	http.ListenAndServe(":8080", users.Handler(mux)) // includes sessions.Handler
+//	mux.Handle("POST /account/delete", users.RequireRecent(10*time.Minute, deleteAccount))
+//	// users.Handler includes sessions.Handler; CrossOrigin.Handler refuses
+//	// cross-site POSTs to the app's own unsafe routes (deleteAccount) too.
+//	http.ListenAndServe(":8080", users.CrossOrigin.Handler(users.Handler(mux)))
 //
 // In a handler:
 //
@@ -63,11 +60,73 @@
 //	default: // u is logged in
 //	}
 //
-// A custom login (OAuth callback, API token exchange) calls Login itself,
-// before writing the response:
+// A custom login calls Login itself, before writing the response:
 //
 //	if err := users.Login(w, r, u); err != nil { ... }
 //	http.Redirect(w, r, cmp.Or(users.ReturnTo(r), "/"), http.StatusSeeOther)
+//
+// # Strategies and the authenticate handler
+//
+// As in Passport, logins come from strategies (the Strategy interface),
+// and one handler runs them: Auth.Authenticate, passport.authenticate. A
+// strategy looks at the request and answers with a Result: Success (a
+// user, and optional Info), Failure (a message and a status), Redirect (to
+// a provider), Pass, or Error. Built in:
+//
+//	Local    the username and password form (passport-local); FormLogin is Local with a page
+//	OIDC     OpenID Connect, "Sign in with Google" (passport-openidconnect)
+//	OAuth2   OAuth 2.0 without OpenID Connect, with the app's profile fetch (passport-github2)
+//	Bearer   Authorization: Bearer tokens (passport-http-bearer), stateless
+//	APIKey   an API key header, stateless
+//	Basic    HTTP Basic (passport-http), stateless
+//
+// Options are Passport's: SuccessRedirect, SuccessReturnTo
+// (successReturnToOrRedirect), FailureRedirect, SuccessFlash and
+// FailureFlash (with SuccessMessage and FailureMessage), Stateless
+// (session: false) and a custom Callback. API requests and stateless
+// strategies get the failure's status, WWW-Authenticate challenges and a
+// JSON body instead of a redirect. Then puts the handler in front of a
+// route, as route middleware:
+//
+//	mux.Handle("POST /login", users.Authenticate(auth.Options[*User]{
+//		SuccessRedirect: "/", SuccessReturnTo: true,
+//		FailureRedirect: "/login", FailureFlash: true,
+//	}, &auth.Local[*User]{Verify: verify}))
+//	mux.Handle("/api/", users.Authenticate(auth.Options[*User]{},
+//		&auth.Bearer[*User]{Verify: tokens}).Then(api))
+//
+// A stateless success sets the user for the request (User returns it)
+// without creating a session or sending a cookie.
+//
+// OIDC and OAuth2 run the authorization code flow with PKCE (S256). The
+// state (and nonce) are kept in the session, single-use, for at most 10
+// minutes; the callback is a top-level GET, so the SameSite=Lax session
+// cookie arrives with it; the return-to page is kept under ReturnToKey
+// across the round trip and validated when used; the login regenerates
+// the session ID. The design rules of a careful relying party hold: users
+// are keyed by issuer and subject (Identity), never by e-mail alone; the
+// redirect URI comes from configuration, never the request's Host; the
+// token endpoint's client authentication is configured or taken from
+// discovery, never guessed by retrying; with FailureRedirect the callback
+// always ends with a redirect that drops code and state from the URL; no
+// token, code or state reaches a log, a message or a cookie. A provider
+// that is down or slow is a 503 after the HTTP client's timeout, never a
+// redirect loop.
+//
+// # Flash messages
+//
+// AddFlash and Flashes keep one-time messages in the session, in
+// connect-flash's layout (req.session.flash), so a Node app sharing the
+// session sees them too. The authenticate handler's flash options use them.
+//
+// # Recent authentication
+//
+// RequireRecent guards sensitive actions (ASVS v5 7.5.1, 7.5.3): only a
+// user who authenticated within a given time gets through; others are sent
+// to ReauthPath with the return-to page and MaxAgeParam. A password login
+// counts from when it happened; an OpenID Connect login counts from the
+// provider's auth_time, and the OIDC strategy passes max_age to the
+// provider and refuses an older auth_time.
 //
 // # Protecting routes
 //
@@ -90,7 +149,8 @@
 // out the current request if it belongs to that user). These need a store
 // with sessionkit.UserIndex (memstore, boltstore, redisstore, pgstore,
 // mysqlstore, mongostore); others report an error wrapping
-// ErrNotSupported. Client-side sessions (cookiestore) cannot be revoked at
+// ErrNotSupported. LogoutHandler and RevokeHandler are the shipped
+// handlers for these routes. Client-side sessions (cookiestore) cannot be revoked at
 // all: a copied cookie stays valid until it expires.
 //
 // # What the session holds
@@ -107,9 +167,22 @@
 // Package auth/password hashes with argon2id in the PHC string format.
 // FormLogin shows the same message for an unknown user and a wrong
 // password, and PasswordVerifier runs a dummy hash for unknown users so
-// that timing does not tell them apart either. FormLogin refuses
-// cross-origin POSTs (login CSRF); it does not rate-limit, which belongs
-// in front of it.
+// that timing does not tell them apart either. FormLogin does not
+// rate-limit, which belongs in front of it.
+//
+// # Cross-site requests
+//
+// Every state-changing handler this package ships — FormLogin,
+// Authenticator, LogoutHandler, RevokeHandler — refuses cross-origin
+// unsafe requests (a form on another site posting to /logout or /login)
+// with 403, through Auth.CrossOrigin, an http.CrossOriginProtection that
+// New creates. Add trusted origins or bypass patterns to it, or a deny
+// handler for a friendlier page. The application's own unsafe routes are
+// not covered by that: wrap the mux in the same protection,
+// users.CrossOrigin.Handler(users.Handler(mux)), or in
+// http.NewCrossOriginProtection().Handler. The Logout and Revoke
+// functions do no check of their own: a handler that calls them must be
+// protected that way.
 //
 // Stores can check that login flows work on them with package
 // auth/authtest.

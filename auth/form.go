@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"html/template"
@@ -30,17 +31,21 @@ type LoginForm struct {
 	UsernameField, PasswordField, ReturnToField, RememberField string
 	// Error is "" on first display, else a message safe to show.
 	Error string
+	// Reauth is set when a logged-in user was sent here by
+	// RequireRecent to confirm who they are ("Enter your password again
+	// to continue").
+	Reauth bool
 }
 
 // FormLogin is an http.Handler for the common username/password login
-// form. GET (or HEAD) renders the form. POST checks the credentials with
-// Verify; on success it logs the user in and redirects (303) to the
+// form: the Local strategy with a login page. GET (or HEAD) renders the
+// form. POST checks the credentials with Verify (through Local); on success it logs the user in and redirects (303) to the
 // validated return-to page or DefaultReturnTo; on failure it renders the
 // form again with a message that does not reveal whether the username
 // exists (status 422, or 503 when Verify or the store failed).
 //
-// Cross-origin POSTs are refused (http.CrossOriginProtection), which stops
-// login CSRF from other sites. Make Verify take as long for an unknown user
+// Cross-origin POSTs are refused (403, through Auth.CrossOrigin), which
+// stops login CSRF from other sites. Make Verify take as long for an unknown user
 // as for a wrong password; PasswordVerifier does.
 type FormLogin[U any] struct {
 	Auth *Auth[U]
@@ -61,6 +66,11 @@ type FormLogin[U any] struct {
 	RememberField string
 }
 
+// strategy is the Local strategy FormLogin runs.
+func (f *FormLogin[U]) strategy() *Local[U] {
+	return &Local[U]{Verify: f.Verify, UsernameField: f.UsernameField, PasswordField: f.PasswordField, RememberField: f.RememberField}
+}
+
 func (f *FormLogin[U]) form(r *http.Request) LoginForm {
 	lf := LoginForm{
 		UsernameField: f.UsernameField,
@@ -68,6 +78,7 @@ func (f *FormLogin[U]) form(r *http.Request) LoginForm {
 		ReturnToField: f.Auth.returnToParam(),
 		RememberField: f.RememberField,
 		ReturnTo:      f.Auth.ReturnTo(r),
+		Reauth:        maxAgeParam(r) > 0 && f.Auth.IsAuthenticated(r),
 	}
 	if lf.UsernameField == "" {
 		lf.UsernameField = "username"
@@ -80,6 +91,10 @@ func (f *FormLogin[U]) form(r *http.Request) LoginForm {
 
 // ServeHTTP implements http.Handler.
 func (f *FormLogin[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.Auth.protect(http.HandlerFunc(f.serve)).ServeHTTP(w, r)
+}
+
+func (f *FormLogin[U]) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		f.render(w, r, http.StatusOK, f.form(r))
@@ -90,11 +105,6 @@ func (f *FormLogin[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 		return
 	}
-	var cop http.CrossOriginProtection
-	if err := cop.Check(r); err != nil {
-		http.Error(w, "cross-origin login refused", http.StatusForbidden)
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
@@ -102,30 +112,20 @@ func (f *FormLogin[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	lf := f.form(r)
 	lf.Username = r.PostForm.Get(lf.UsernameField)
-	pw := r.PostForm.Get(lf.PasswordField)
-	if lf.Username == "" || pw == "" {
-		lf.Error = MsgMissingFields
-		f.render(w, r, http.StatusUnprocessableEntity, lf)
-		return
-	}
-	user, err := f.Verify(r.Context(), lf.Username, pw)
-	switch {
-	case errors.Is(err, ErrInvalidCredentials) || errors.Is(err, ErrUserNotFound):
-		lf.Error = MsgInvalidCredentials
-		f.render(w, r, http.StatusUnprocessableEntity, lf)
-		return
-	case err != nil:
-		f.Auth.logger().ErrorContext(r.Context(), "auth: checking credentials failed", "err", err)
+	res := f.strategy().Authenticate(r)
+	switch res.Outcome {
+	case Succeeded:
+	case Errored:
+		f.Auth.logger().ErrorContext(r.Context(), "auth: checking credentials failed", "err", res.Err)
 		lf.Error = MsgUnavailable
 		f.render(w, r, http.StatusServiceUnavailable, lf)
 		return
+	default:
+		lf.Error = res.Message
+		f.render(w, r, cmp.Or(res.Status, http.StatusUnprocessableEntity), lf)
+		return
 	}
-	if lf.RememberField != "" {
-		if s := sessionFrom(r); s != nil {
-			_ = s.RememberMe(r.PostForm.Get(lf.RememberField) != "")
-		}
-	}
-	if err := f.Auth.Login(w, r, user); err != nil {
+	if err := f.Auth.LoginResult(w, r, res); err != nil {
 		f.Auth.logger().ErrorContext(r.Context(), "auth: login failed", "err", err)
 		lf.Error = MsgUnavailable
 		f.render(w, r, http.StatusServiceUnavailable, lf)

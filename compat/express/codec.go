@@ -22,7 +22,18 @@ import (
 // is written back by Encode with its keys in their order, the values the
 // Go side did not change byte for byte, and the cookie object as it was
 // except for "expires" and "originalMaxAge", which are updated as
-// express-session updates them. New and changed values are printed as
+// express-session updates them.
+//
+// The cookie object is also the session's lifetime, which the Go side
+// follows as express-session does: a session whose originalMaxAge is a
+// number (set by cookie.maxAge, globally or per session) has that idle
+// timeout and a persistent cookie, and every use moves its expiry to now
+// + originalMaxAge; a session whose originalMaxAge is null has a
+// browser-session cookie and is kept by the store for TTL after its last
+// use, as connect-redis, connect-pg-simple and connect-mongo keep it.
+// Decode reports them as State.IdleTimeout and State.Persistent, and
+// Encode writes them back; Session.SetIdleTimeout and
+// Session.RememberMe change them from Go. New and changed values are printed as
 // JSON.stringify prints them. A new session gets a cookie object built
 // from Cookie, in express-session's key order.
 //
@@ -33,14 +44,17 @@ type Codec struct {
 	// attributes of new sessions' cookie objects. Nil means express's
 	// defaults (path "/", httpOnly).
 	Cookie *sessionkit.CookieTransport
-	// MaxAge is the originalMaxAge written for a persistent session whose
-	// cookie object does not have one (a new session, or one that was a
-	// browser-session cookie before RememberMe(true)).
+	// MaxAge is the originalMaxAge written for a persistent session that
+	// has no idle timeout of its own (a new session).
 	MaxAge time.Duration
+	// TTL is the idle timeout of sessions with a browser-session cookie
+	// (originalMaxAge null): the Node store's ttl (default DefaultTTL).
+	TTL time.Duration
 	// Now is the clock (default time.Now). express-session records carry
 	// no creation time, so Decode reports the session as created now:
 	// like express-session, the Go side then enforces only the rolling
-	// idle expiry, not an absolute lifetime.
+	// idle expiry, not an absolute lifetime (Configure sets no
+	// Manager.Lifetime).
 	Now func() time.Time
 }
 
@@ -80,6 +94,14 @@ func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
 		return sessionkit.State{}, fmt.Errorf("express: decode session: %w: no cookie object", errNotExpress)
 	}
 	op.values = ms
+	if j := findMember(op.cookie, "originalMaxAge"); j >= 0 {
+		if ms, err := strconv.ParseFloat(string(op.cookie[j].raw), 64); err == nil && ms >= 1 && ms < maxAgeLimit {
+			st.IdleTimeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if st.IdleTimeout == 0 {
+		st.IdleTimeout = c.ttl()
+	}
 	if i := findMember(op.cookie, "expires"); i >= 0 && string(op.cookie[i].raw) != "null" {
 		var s string
 		if err := json.Unmarshal(op.cookie[i].raw, &s); err != nil {
@@ -103,6 +125,17 @@ func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
 	}
 	st.Opaque = op
 	return st, nil
+}
+
+// maxAgeLimit bounds the originalMaxAge read from a record (in
+// milliseconds) to what a time.Duration holds.
+const maxAgeLimit = float64(1<<63-1) / float64(time.Millisecond)
+
+func (c *Codec) ttl() time.Duration {
+	if c.TTL > 0 {
+		return c.TTL
+	}
+	return DefaultTTL
 }
 
 // Encode implements sessionkit.Codec.
@@ -188,25 +221,25 @@ func (c *Codec) newCookie() []member {
 }
 
 // updateCookie sets expires and originalMaxAge as express-session does
-// when it saves a session: a persistent session expires at st.Expires and
-// keeps its originalMaxAge; a browser-session cookie has both null.
+// when it saves a session: a persistent session has its idle timeout as
+// originalMaxAge and expires at st.Expires (the Manager's now + idle
+// timeout, which is express's now + originalMaxAge); a browser-session
+// cookie has both null.
 func (c *Codec) updateCookie(ms []member, st *sessionkit.State) []member {
 	exp, age := json.RawMessage("null"), json.RawMessage("null")
 	if st.Persistent {
 		exp = jsString(jsDate(st.Expires))
-		age = nil // keep
-		if i := findMember(ms, "originalMaxAge"); i < 0 || !isNumber(ms[i].raw) {
-			maxAge := c.MaxAge
-			if maxAge <= 0 {
-				maxAge = time.Until(st.Expires)
-			}
-			age = json.RawMessage(strconv.FormatInt(maxAge.Milliseconds(), 10))
+		maxAge := st.IdleTimeout
+		if maxAge <= 0 {
+			maxAge = c.MaxAge
 		}
+		if maxAge <= 0 {
+			maxAge = c.ttl()
+		}
+		age = json.RawMessage(strconv.FormatInt(maxAge.Milliseconds(), 10))
 	}
 	ms = setCookieKey(ms, "expires", exp)
-	if age != nil {
-		ms = setCookieKey(ms, "originalMaxAge", age)
-	}
+	ms = setCookieKey(ms, "originalMaxAge", age)
 	return ms
 }
 
@@ -227,11 +260,6 @@ func setCookieKey(ms []member, key string, raw json.RawMessage) []member {
 		}
 	}
 	return append(ms[:at], append([]member{{key: key, raw: raw}}, ms[at:]...)...)
-}
-
-func isNumber(raw json.RawMessage) bool {
-	_, err := strconv.ParseFloat(string(raw), 64)
-	return err == nil
 }
 
 func jsString(s string) json.RawMessage {

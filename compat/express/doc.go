@@ -43,7 +43,7 @@
 //	}
 //	users := auth.New(m, func(u *User) string { return strconv.Itoa(u.ID) }, lookupUser)
 //	express.UsePassport(users) // serializeUser: (user, done) => done(null, user.id)
-//	http.ListenAndServe(":8080", users.Handler(mux))
+//	http.ListenAndServe(":8080", users.CrossOrigin.Handler(users.Handler(mux)))
 //
 // # What differs from a Go-only deployment
 //

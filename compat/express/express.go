@@ -37,8 +37,11 @@ type Options struct {
 // the cookie name, a cookie-signature Signer with the secrets, express's
 // 32-character IDs, raw store keys (the store key is the session ID, as
 // the Node stores use it), the express-session Codec, and the session
-// timing of a cookie maxAge — rolling: every use extends the session by
-// MaxAge (or TTL), and there is no absolute lifetime, as in express-session.
+// timing of express-session: every use extends a session by its own
+// cookie's originalMaxAge (new sessions get MaxAge; sessions with a
+// browser-session cookie, TTL), and there is no absolute lifetime
+// (Manager.Lifetime 0). A maxAge the Node side set for one session
+// (req.session.cookie.maxAge) is therefore kept by the Go side too.
 //
 // Call it before changing other Manager fields; Configure leaves the
 // cookie's path, domain, HttpOnly, Secure and SameSite settings alone (the
@@ -74,10 +77,11 @@ func Configure(m *sessionkit.Manager, o Options) error {
 	m.RawKeys = true
 	m.Persistent = o.MaxAge > 0
 	m.IdleTimeout = life
-	m.Lifetime = life
+	m.Lifetime = 0
 	m.Codec = &Codec{
 		Cookie: &m.Cookie,
 		MaxAge: o.MaxAge,
+		TTL:    ttl,
 		Now: func() time.Time {
 			if m.Now != nil {
 				return m.Now()

@@ -257,6 +257,48 @@ func TestCodecNewSession(t *testing.T) {
 	}
 }
 
+// A session's cookie object is its lifetime: originalMaxAge is its idle
+// timeout, null is a browser-session cookie kept for the store's TTL, and
+// Encode writes back what the Go side chose.
+func TestCodecLifetime(t *testing.T) {
+	c := &Codec{MaxAge: time.Hour, TTL: 24 * time.Hour}
+	tests := []struct {
+		cookie     string
+		idle       time.Duration
+		persistent bool
+	}{
+		{`{"originalMaxAge":2000,"expires":"2026-11-23T23:27:29.761Z"}`, 2 * time.Second, true},
+		{`{"originalMaxAge":2592000000,"expires":"2026-12-23T23:27:29.761Z"}`, 30 * 24 * time.Hour, true},
+		{`{"originalMaxAge":null,"expires":null}`, 24 * time.Hour, false},
+		{`{"originalMaxAge":-5,"expires":null}`, 24 * time.Hour, false},
+		{`{"originalMaxAge":1e300,"expires":null}`, 24 * time.Hour, false},
+		{`{"expires":"2026-11-23T23:27:29.761Z"}`, 24 * time.Hour, true},
+	}
+	for _, tc := range tests {
+		st, err := c.Decode([]byte(`{"cookie":` + tc.cookie + `,"v":1}`))
+		if err != nil {
+			t.Fatalf("Decode(%s): %v", tc.cookie, err)
+		}
+		if st.IdleTimeout != tc.idle || st.Persistent != tc.persistent {
+			t.Errorf("Decode(%s): idle %v persistent %v, want %v %v", tc.cookie, st.IdleTimeout, st.Persistent, tc.idle, tc.persistent)
+		}
+	}
+	// The Go side gives a browser-session session a 10-day maxAge.
+	st, _ := c.Decode([]byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"v":1}`))
+	st.IdleTimeout, st.Persistent = 10*24*time.Hour, true
+	st.Expires = time.Date(2026, 12, 11, 0, 0, 0, 0, time.UTC)
+	out, err := c.Encode(&st)
+	if want := `{"cookie":{"originalMaxAge":864000000,"expires":"2026-12-11T00:00:00.000Z","httpOnly":true,"path":"/"},"v":1}`; err != nil || string(out) != want {
+		t.Errorf("Encode = %s, %v\nwant %s", out, err, want)
+	}
+	// And back to a browser-session cookie.
+	st.Persistent = false
+	out, _ = c.Encode(&st)
+	if want := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"v":1}`; string(out) != want {
+		t.Errorf("Encode = %s\nwant %s", out, want)
+	}
+}
+
 func TestCodecDecodeErrors(t *testing.T) {
 	c := &Codec{}
 	for _, bad := range []string{``, `[]`, `{}`, `{"v":1}`, `{"cookie":1}`, `{"cookie":{"expires":"soon"}}`, `{"cookie":{}} x`, `{"cookie":{"expires":3}}`} {

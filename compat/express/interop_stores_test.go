@@ -45,7 +45,7 @@ func TestInteropPostgres(t *testing.T) {
 		store.DropTable(context.Background())
 		store.Close()
 	})
-	runInterop(t, store, startNode(t, "pg", pgURL, table))
+	runInteropSuite(t, store, startNode(t, "pg", pgURL, table))
 }
 
 func TestInteropMongo(t *testing.T) {
@@ -75,7 +75,7 @@ func TestInteropMongo(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Path = "/sessionkit_express"
-	runInterop(t, store, startNode(t, "mongo", u.String(), coll))
+	runInteropSuite(t, store, startNode(t, "mongo", u.String(), coll))
 }
 
 func TestInteropRedis(t *testing.T) {
@@ -102,5 +102,5 @@ func TestInteropRedis(t *testing.T) {
 		}
 		store.Close()
 	})
-	runInterop(t, store, startNode(t, "redis", redisURL, prefix))
+	runInteropSuite(t, store, startNode(t, "redis", redisURL, prefix))
 }

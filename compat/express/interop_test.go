@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,6 +88,22 @@ func goApp(t *testing.T, store sessionkit.Store) *httptest.Server {
 	})
 	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
 		if err := sessionkit.From(r.Context()).Set(r.URL.Query().Get("k"), json.RawMessage(r.URL.Query().Get("v"))); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		writeJSON(w, map[string]any{"ok": true})
+	})
+	// /maxage?d=<duration>: this session's maxAge, set from Go.
+	mux.HandleFunc("POST /maxage", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		s := sessionkit.From(r.Context())
+		if err == nil {
+			err = s.SetIdleTimeout(d)
+		}
+		if err == nil {
+			err = s.RememberMe(true)
+		}
+		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}
@@ -248,14 +265,24 @@ func runInterop(t *testing.T, store sessionkit.Store, nodeURL string) {
 
 	// Node's values survive Go's writes byte for byte; Go's changes reach Node.
 	c.post(nodeURL + "/set?k=note&v=" + url.QueryEscape(`{"html":"<b>&</b>","sep":"\u2028","n":1.5}`))
-	c.post(goURL + "/set?k=count&v=5")
 	sid := c.get(nodeURL + "/whoami")["id"].(string)
 	rec, err := store.Load(context.Background(), sid)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// express-session computes originalMaxAge as (now + maxAge) - now with
+	// two clock reads, so it is sometimes 1 ms short: the Go side keeps
+	// whatever Node stored.
+	nodeMaxAge := regexp.MustCompile(`"originalMaxAge":(\d+),`).FindString(string(rec.Data))
+	if nodeMaxAge != `"originalMaxAge":3600000,` && nodeMaxAge != `"originalMaxAge":3599999,` {
+		t.Fatalf("node stored %s", rec.Data)
+	}
+	c.post(goURL + "/set?k=count&v=5")
+	if rec, err = store.Load(context.Background(), sid); err != nil {
+		t.Fatal(err)
+	}
 	// Written by Go: Node's keys in their order and bytes, Go's appended.
-	wantPrefix := `{"cookie":{"originalMaxAge":3600000,"expires":"`
+	wantPrefix := `{"cookie":{` + nodeMaxAge + `"expires":"`
 	wantRest := `"httpOnly":true,"path":"/","sameSite":"lax"},"passport":{"user":1},"note":{"html":"<b>&</b>","sep":"` + "\u2028" + `","n":1.5},"count":5}`
 	if got := string(rec.Data); !strings.HasPrefix(got, wantPrefix) || !strings.HasSuffix(got, wantRest) {
 		t.Fatalf("stored after a Go write:\n%s\nwant %s…%s", got, wantPrefix, wantRest)

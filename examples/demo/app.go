@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -25,10 +26,7 @@ import (
 var templateFS embed.FS
 
 // Session values the demo keeps besides the login.
-const (
-	countKey = "count"
-	flashKey = "flash"
-)
+const countKey = "count"
 
 // Password and username rules for sign-up.
 const (
@@ -56,6 +54,9 @@ type Config struct {
 	// Password sets the cost of password hashing (default
 	// password.DefaultParams()).
 	Password *password.Params
+	// OIDC, if set, adds a "Sign in with …" button for an OpenID
+	// Connect provider.
+	OIDC *OIDCConfig
 }
 
 // app holds the demo's state; its methods are the HTTP handlers.
@@ -69,6 +70,7 @@ type app struct {
 	pages     map[string]*template.Template
 	css       template.CSS
 	csp       string
+	oidcName  string // "" without a provider
 }
 
 // New returns the demo's HTTP handler: the pages, the session middleware,
@@ -118,7 +120,7 @@ func New(cfg Config) (http.Handler, error) {
 			if err == nil {
 				// Login keeps the session's values, so the flash
 				// survives the new session ID.
-				setFlash(sessionkit.From(ctx), "success", "Signed in as "+u.Name+".")
+				setFlash(sessionkit.From(ctx), auth.FlashSuccess, "Signed in as "+u.Name+".")
 			}
 			return u, err
 		},
@@ -135,16 +137,23 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("POST /signup", a.signupPost)
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.Handle("POST /login", a.login)
-	mux.HandleFunc("POST /logout", a.logout)
+	// The shipped logout and revoke handlers refuse cross-site POSTs
+	// themselves; the cross-origin protection below guards the demo's
+	// own forms (counter, sign-up).
+	mux.Handle("POST /logout", &auth.LogoutHandler[User]{Auth: a.auth, Redirect: "/login", Flash: "You are signed out."})
 	mux.Handle("GET /sessions", a.auth.Require(http.HandlerFunc(a.sessions)))
-	mux.Handle("POST /sessions/revoke", a.auth.Require(http.HandlerFunc(a.revoke)))
-	mux.Handle("POST /sessions/revoke-others", a.auth.Require(http.HandlerFunc(a.revokeOthers)))
+	mux.Handle("POST /sessions/revoke", &auth.RevokeHandler[User]{Auth: a.auth, Scope: auth.RevokeOne, Done: a.revoked})
+	mux.Handle("POST /sessions/revoke-others", &auth.RevokeHandler[User]{Auth: a.auth, Scope: auth.RevokeOthers, Done: a.revoked})
+	if cfg.OIDC != nil {
+		a.oidcName = cfg.OIDC.Name
+		a.oidcRoutes(mux, cfg.OIDC)
+	}
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /", a.notFound)
 
-	cop := http.NewCrossOriginProtection()
+	cop := a.auth.CrossOrigin // one protection for the shipped handlers and the demo's own
 	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
 
 	var h http.Handler = a.auth.Handler(mux) // sessions and the user, once per request
@@ -178,15 +187,16 @@ func (a *app) parseTemplates() error {
 
 // flash is a one-time message shown on the next page.
 type flash struct {
-	Kind string `json:"kind"` // success, info or error
-	Text string `json:"text"`
+	Kind string // success, info or error
+	Text string
 }
 
+// setFlash adds a flash message (auth's, in connect-flash's layout).
 func setFlash(s *sessionkit.Session, kind, text string) {
 	if s == nil {
 		return
 	}
-	_ = s.Set(flashKey, flash{Kind: kind, Text: text})
+	_ = auth.AddFlash(s, kind, text)
 }
 
 // page is what every template gets.
@@ -209,8 +219,9 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name, t
 		if u, err := a.auth.User(r); err == nil {
 			p.User = &u
 		}
-		if s.Err() == nil && s.Has(flashKey) {
-			p.Flash, _ = sessionkit.Pop[flash](s, flashKey)
+		if fl, _ := auth.Flashes(s); len(fl) > 0 {
+			last := fl[len(fl)-1] // the latest message says the most
+			p.Flash = flash{Kind: last.Kind, Text: last.Message}
 		}
 	}
 	var buf bytes.Buffer
@@ -362,7 +373,9 @@ func (a *app) signupPost(w http.ResponseWriter, r *http.Request) {
 // loginData is the sign-in page's data.
 type loginData struct {
 	auth.LoginForm
-	Required bool // sent here by a page that needs sign-in
+	Required bool   // sent here by a page that needs sign-in
+	OIDCName string // the "Sign in with …" provider, "" for none
+	OIDCURL  string // its start URL, carrying the return-to page
 }
 
 func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -378,22 +391,14 @@ func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) renderLogin(w http.ResponseWriter, r *http.Request, status int, f auth.LoginForm) {
-	a.render(w, r, status, "login", "Sign in", loginData{LoginForm: f, Required: f.ReturnTo != "" && f.Error == ""})
-}
-
-func (a *app) logout(w http.ResponseWriter, r *http.Request) {
-	u, err := a.auth.User(r)
-	if errors.Is(err, auth.ErrNotAuthenticated) {
-		redirect(w, r, "/login")
-		return
+	d := loginData{LoginForm: f, Required: f.ReturnTo != "" && f.Error == "", OIDCName: a.oidcName}
+	if a.oidcName != "" {
+		d.OIDCURL = "/auth/oidc"
+		if f.ReturnTo != "" {
+			d.OIDCURL += "?return_to=" + url.QueryEscape(f.ReturnTo)
+		}
 	}
-	if err := a.auth.Logout(w, r); err != nil {
-		a.unavailable(w, r, "log out", err)
-		return
-	}
-	a.log.InfoContext(r.Context(), "demo: signed out", "user", u.Key())
-	setFlash(sessionkit.From(r.Context()), "info", "You are signed out.")
-	redirect(w, r, "/login")
+	a.render(w, r, status, "login", "Sign in", d)
 }
 
 // sessionsData is the "Your sessions" page's data.
@@ -415,43 +420,25 @@ func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "sessions", "Your sessions", sessionsData{Sessions: list})
 }
 
-func (a *app) revoke(w http.ResponseWriter, r *http.Request) {
-	if !parseForm(w, r) {
-		a.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
-		return
-	}
+// revoked flashes what the revoke handlers did and redirects.
+func (a *app) revoked(w http.ResponseWriter, r *http.Request, res auth.Revoked) {
 	s := sessionkit.From(r.Context())
-	current := s.Key() != "" && auth.Handle(s.Key()) == r.PostForm.Get("handle")
-	switch err := a.auth.Revoke(r, r.PostForm.Get("handle")); {
-	case errors.Is(err, auth.ErrUnknownSession):
-		setFlash(s, "info", "That session had already ended.")
-	case err != nil:
-		a.unavailable(w, r, "revoke session", err)
-		return
-	case current:
-		setFlash(s, "info", "You signed out of this device.")
+	switch {
+	case res.Current:
+		setFlash(s, auth.FlashInfo, "You signed out of this device.")
 		redirect(w, r, "/login")
 		return
+	case r.URL.Path == "/sessions/revoke" && res.Count == 0:
+		setFlash(s, auth.FlashInfo, "That session had already ended.")
+	case r.URL.Path == "/sessions/revoke":
+		setFlash(s, auth.FlashSuccess, "That device is signed out.")
+	case res.Count == 0:
+		setFlash(s, auth.FlashSuccess, "No other device was signed in.")
+	case res.Count == 1:
+		setFlash(s, auth.FlashSuccess, "Signed out 1 other device.")
 	default:
-		setFlash(s, "success", "That device is signed out.")
+		setFlash(s, auth.FlashSuccess, fmt.Sprintf("Signed out %d other devices.", res.Count))
 	}
-	redirect(w, r, "/sessions")
-}
-
-func (a *app) revokeOthers(w http.ResponseWriter, r *http.Request) {
-	n, err := a.auth.RevokeOthers(r)
-	if err != nil {
-		a.unavailable(w, r, "revoke other sessions", err)
-		return
-	}
-	msg := "No other device was signed in."
-	switch {
-	case n == 1:
-		msg = "Signed out 1 other device."
-	case n > 1:
-		msg = fmt.Sprintf("Signed out %d other devices.", n)
-	}
-	setFlash(sessionkit.From(r.Context()), "success", msg)
 	redirect(w, r, "/sessions")
 }
 

@@ -26,6 +26,10 @@
 //	-store           session store URL (default bolt://DATA/sessions.db)
 //	-secure-cookies  auto (Secure over HTTPS only, so plain http://localhost works),
 //	                 always or never (default auto)
+//	-oidc-issuer     an OpenID Connect provider's issuer URL: adds a "Sign in
+//	                 with …" button (with -oidc-client-id, -oidc-client-secret
+//	                 or $DEMO_OIDC_CLIENT_SECRET, -oidc-name, and
+//	                 -oidc-redirect-url, default http://ADDR/auth/oidc/callback)
 //
 // The app itself is New (an http.Handler over a store and a Users
 // database), which the tests drive with httptest; Run adds the flags, the

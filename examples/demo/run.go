@@ -35,6 +35,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data", "data", "directory for the bolt files (created if missing)")
 	store := fs.String("store", "", "session store URL: bolt://PATH, memory://, redis://HOST, postgres://HOST/DB, mysql://HOST/DB, mongodb://HOST/DB (default bolt://DATA/sessions.db)")
 	secure := fs.String("secure-cookies", "auto", "when cookies get the Secure attribute: auto (over HTTPS only), always or never")
+	var oidc OIDCConfig
+	fs.StringVar(&oidc.Issuer, "oidc-issuer", "", "OpenID Connect provider issuer URL; turns on the \"Sign in with …\" button")
+	fs.StringVar(&oidc.ClientID, "oidc-client-id", "", "the demo's client ID at the provider")
+	fs.StringVar(&oidc.ClientSecret, "oidc-client-secret", os.Getenv("DEMO_OIDC_CLIENT_SECRET"), "the demo's client secret (default $DEMO_OIDC_CLIENT_SECRET)")
+	fs.StringVar(&oidc.Name, "oidc-name", "your provider", "the provider's name on the button")
+	fs.StringVar(&oidc.RedirectURL, "oidc-redirect-url", "", "the callback URL registered at the provider (default http://ADDR/auth/oidc/callback)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nThe sessionkit demo web app.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -79,13 +85,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer users.Close()
 
-	handler, err := New(Config{
+	cfg := Config{
 		Store:     st,
 		Users:     users,
 		StoreName: storeName(*store),
 		Secure:    mode,
 		Logger:    logger,
-	})
+	}
+	if oidc.Issuer != "" {
+		if oidc.ClientID == "" {
+			return errors.New("demo: -oidc-issuer needs -oidc-client-id")
+		}
+		if oidc.RedirectURL == "" {
+			oidc.RedirectURL = "http://" + *addr + "/auth/oidc/callback"
+		}
+		cfg.OIDC = &oidc
+	}
+	handler, err := New(cfg)
 	if err != nil {
 		return err
 	}

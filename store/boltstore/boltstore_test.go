@@ -32,6 +32,13 @@ func openTemp(t *testing.T, opts ...Option) *Store {
 	return s
 }
 
+// TestLifetime runs the client-side lifetime journeys.
+func TestLifetime(t *testing.T) {
+	storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
+		return sessionkit.New(openTemp(t))
+	})
+}
+
 func TestConformance(t *testing.T) {
 	t.Run("Open", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) sessionkit.Store {

@@ -10,7 +10,7 @@
 //	defer store.Close()
 //
 //	m := sessionkit.New(store)
-//	http.ListenAndServe(":8080", m.Handler(mux))
+//	http.ListenAndServe(":8080", http.NewCrossOriginProtection().Handler(m.Handler(mux)))
 //
 // # Durability and speed
 //

@@ -18,7 +18,7 @@
 //	m.Cookie.Name = cs.CookieName() // the name is bound into every token
 //	m.Lifetime = 8 * time.Hour
 //	m.IdleTimeout = 30 * time.Minute
-//	http.ListenAndServe(":8080", m.Handler(mux))
+//	http.ListenAndServe(":8080", http.NewCrossOriginProtection().Handler(m.Handler(mux)))
 //
 // # Keys and rotation
 //

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/cookiestore"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 // server is an httptest server running a client-side Manager over a
@@ -355,4 +356,11 @@ func TestEndToEndOversized(t *testing.T) {
 	}
 	// The client's previous session is intact.
 	s.expect("/get", "1")
+}
+
+// TestLifetime runs the client-side lifetime journeys on sealed cookies.
+func TestLifetime(t *testing.T) {
+	storetest.RunLifetime(t, func(t *testing.T, now func() time.Time) *sessionkit.Manager {
+		return sessionkit.NewClientSide(mustNew(t, cookiestore.Options{Secrets: [][]byte{secretA}, Now: now}))
+	})
 }

@@ -29,6 +29,16 @@ func TestConformanceWithoutSweeper(t *testing.T) {
 	})
 }
 
+// TestLifetime runs the client-side lifetime journeys; the store reads the
+// journeys' clock, as an in-process store of a real app reads the app's.
+func TestLifetime(t *testing.T) {
+	storetest.RunLifetime(t, func(t *testing.T, now func() time.Time) *sessionkit.Manager {
+		s := memstore.New(memstore.Options{Now: now})
+		t.Cleanup(func() { s.Close() })
+		return sessionkit.New(s)
+	})
+}
+
 // fakeClock is a settable clock safe for concurrent use.
 type fakeClock struct {
 	mu  sync.Mutex

@@ -8,7 +8,7 @@
 //	}
 //	defer store.Close()
 //	m := sessionkit.New(store)
-//	http.ListenAndServe(":8080", m.Handler(mux))
+//	http.ListenAndServe(":8080", http.NewCrossOriginProtection().Handler(m.Handler(mux)))
 //
 // Open takes the database from the URL path (here "myapp") unless
 // Options.Database names one; an application that already has a

@@ -105,6 +105,18 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// TestLifetime runs the client-side lifetime journeys.
+func TestLifetime(t *testing.T) {
+	for name, url := range servers(t) {
+		t.Run(name, func(t *testing.T) {
+			client := connect(t, url)
+			storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
+				return sessionkit.New(testStore(t, client, Options{}))
+			})
+		})
+	}
+}
+
 func TestDocumentLayout(t *testing.T) {
 	for name, url := range servers(t) {
 		t.Run(name, func(t *testing.T) {

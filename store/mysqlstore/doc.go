@@ -17,7 +17,7 @@
 //		return err
 //	}
 //	sessions := sessionkit.New(store)
-//	http.ListenAndServe(":8080", sessions.Handler(mux))
+//	http.ListenAndServe(":8080", http.NewCrossOriginProtection().Handler(sessions.Handler(mux)))
 //
 // Open accepts a go-sql-driver DSN ("app:secret@tcp(db:3306)/app") or a
 // mysql:// URL ([DSNFromURL] converts one into the other), creates a pool

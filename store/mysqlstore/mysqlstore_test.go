@@ -81,6 +81,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestLifetime runs the client-side lifetime journeys.
+func TestLifetime(t *testing.T) {
+	t.Parallel()
+	storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
+		return sessionkit.New(newStore(t, mysqlstore.Options{}))
+	})
+}
+
 // Open's own pool (interpolated parameters) and a constantly running
 // background sweeper.
 func TestConformanceOpen(t *testing.T) {

@@ -16,7 +16,7 @@
 //		return err
 //	}
 //	sessions := sessionkit.New(store)
-//	http.ListenAndServe(":8080", sessions.Handler(mux))
+//	http.ListenAndServe(":8080", http.NewCrossOriginProtection().Handler(sessions.Handler(mux)))
 //
 // Open creates a pool that the store owns and Close closes. To share a pool
 // with the rest of the application, pass it to New instead: Close then

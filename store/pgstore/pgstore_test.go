@@ -68,6 +68,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestLifetime runs the client-side lifetime journeys.
+func TestLifetime(t *testing.T) {
+	t.Parallel()
+	storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
+		return sessionkit.New(newStore(t, pgstore.Options{}))
+	})
+}
+
 // The background sweeper is on by default; run the suite with a sweeper
 // that runs constantly to show it never removes live rows.
 func TestConformanceWithBusySweeper(t *testing.T) {

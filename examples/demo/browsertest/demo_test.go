@@ -111,9 +111,9 @@ type server struct {
 }
 
 // startDemo starts the binary and waits until it prints its URL.
-func startDemo(t *testing.T, bin, addr, data string, logs *lockedBuffer) *server {
+func startDemo(t *testing.T, bin, addr, data string, logs *lockedBuffer, flags ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "-addr", addr, "-data", data)
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-data", data}, flags...)...)
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

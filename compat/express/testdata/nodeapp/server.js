@@ -86,6 +86,13 @@ async function main() {
   app.post('/destroy', (req, res, next) => {
     req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
   });
+  // /maxage?ms=<number|null>: this session's cookie.maxAge, as a
+  // "remember me" login sets it. A cookie change alone does not mark the
+  // session modified, so it is saved explicitly, as apps must.
+  app.post('/maxage', (req, res, next) => {
+    req.session.cookie.maxAge = req.query.ms === 'null' ? null : Number(req.query.ms);
+    req.session.save((err) => (err ? next(err) : res.json({ ok: true, cookie: req.session.cookie })));
+  });
   // /set?k=name&v=<JSON>
   app.post('/set', (req, res) => {
     req.session[req.query.k] = JSON.parse(req.query.v);

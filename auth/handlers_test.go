@@ -1,0 +1,233 @@
+package auth_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
+)
+
+// withShippedHandlers mounts the handlers the package ships on e's mux.
+func withShippedHandlers(e *env) {
+	e.mux.Handle("/out", &auth.LogoutHandler[User]{Auth: e.a, Redirect: "/bye", Flash: "Signed out."})
+	e.mux.Handle("/revoke", &auth.RevokeHandler[User]{Auth: e.a, Scope: auth.RevokeOne, Redirect: "/sessions"})
+	e.mux.Handle("/revoke-others", &auth.RevokeHandler[User]{Auth: e.a, Scope: auth.RevokeOthers, Redirect: "/sessions"})
+	e.mux.Handle("/revoke-all", &auth.RevokeHandler[User]{Auth: e.a, Scope: auth.RevokeAll})
+	e.mux.Handle("/auth/local", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home", FailureRedirect: "/login"},
+		&auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil)}))
+	e.mux.HandleFunc("GET /handles", func(w http.ResponseWriter, r *http.Request) {
+		list, err := e.a.Sessions(r)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(list)
+	})
+}
+
+func (c *client) handles() []auth.SessionInfo {
+	c.t.Helper()
+	var list []auth.SessionInfo
+	if err := json.Unmarshal([]byte(c.do("GET", "/handles", nil).body), &list); err != nil {
+		c.t.Fatal(err)
+	}
+	return list
+}
+
+// Every state-changing handler the package ships refuses a cross-site
+// POST (issue 15 point 5) and leaves the user signed in, while the same
+// POST from the site itself works.
+func TestShippedHandlersRefuseCrossOrigin(t *testing.T) {
+	crossSite := [][]string{
+		{"Origin", "https://evil.example"},
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site", "Origin", "https://sub.evil.example"},
+	}
+	routes := []struct {
+		path     string
+		form     func(c *client) url.Values
+		wantCode int
+		wantLoc  string
+		signedIn bool // after the same-origin POST
+	}{
+		{"/out", nil, http.StatusSeeOther, "/bye", false},
+		{"/revoke", func(c *client) url.Values {
+			for _, s := range c.handles() {
+				if !s.Current {
+					return url.Values{"handle": {s.Handle}}
+				}
+			}
+			c.t.Fatal("no other session")
+			return nil
+		}, http.StatusSeeOther, "/sessions", true},
+		{"/revoke-others", nil, http.StatusSeeOther, "/sessions", true},
+		{"/revoke-all", nil, http.StatusSeeOther, "/login", false},
+		{"/login", func(*client) url.Values {
+			return url.Values{"username": {"bob"}, "password": {"builder"}}
+		}, http.StatusSeeOther, "/", true},
+		{"/auth/local", func(*client) url.Values {
+			return url.Values{"username": {"bob"}, "password": {"builder"}}
+		}, http.StatusSeeOther, "/home", true},
+	}
+	for _, rt := range routes {
+		t.Run(rt.path, func(t *testing.T) {
+			e := newEnv(t)
+			withShippedHandlers(e)
+			c, other := e.client(), e.client()
+			c.login("alice", "wonderland", "")
+			other.login("alice", "wonderland", "")
+			var form url.Values
+			if rt.form != nil {
+				form = rt.form(c)
+			}
+			for _, h := range crossSite {
+				r := c.do("POST", rt.path, form, h...)
+				if r.code != http.StatusForbidden {
+					t.Errorf("POST %s with %v = %d, want 403", rt.path, h, r.code)
+				}
+				if got := c.whoami(); got != "alice" {
+					t.Fatalf("after a refused POST %s the user is %q, want alice", rt.path, got)
+				}
+				if got := other.whoami(); got != "alice" {
+					t.Fatalf("after a refused POST %s the other device is %q, want alice", rt.path, got)
+				}
+			}
+			r := c.do("POST", rt.path, form, "Sec-Fetch-Site", "same-origin", "Origin", e.srv.URL)
+			if r.code != rt.wantCode || r.location != rt.wantLoc {
+				t.Fatalf("same-origin POST %s = %d to %q, want %d to %q", rt.path, r.code, r.location, rt.wantCode, rt.wantLoc)
+			}
+			if got := c.whoami(); (got != "anonymous") != rt.signedIn {
+				t.Errorf("after POST %s the user is %q (signed in: want %v)", rt.path, got, rt.signedIn)
+			}
+		})
+	}
+}
+
+// The protection is configurable: a trusted origin is let through.
+func TestCrossOriginTrustedOrigin(t *testing.T) {
+	e := newEnv(t)
+	if err := e.a.CrossOrigin.AddTrustedOrigin("https://app.example"); err != nil {
+		t.Fatal(err)
+	}
+	withShippedHandlers(e)
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	if r := c.do("POST", "/out", nil, "Origin", "https://evil.example"); r.code != http.StatusForbidden {
+		t.Fatalf("untrusted origin = %d, want 403", r.code)
+	}
+	if r := c.do("POST", "/out", nil, "Origin", "https://app.example", "Sec-Fetch-Site", "cross-site"); r.code != http.StatusSeeOther {
+		t.Fatalf("trusted origin = %d, want 303", r.code)
+	}
+	if got := c.whoami(); got != "anonymous" {
+		t.Fatalf("after logout from a trusted origin: %q", got)
+	}
+}
+
+// An Auth built without New (CrossOrigin nil) is protected as well.
+func TestCrossOriginNilIsProtected(t *testing.T) {
+	e := newEnv(t, func(a *auth.Auth[User]) { a.CrossOrigin = nil })
+	withShippedHandlers(e)
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	if r := c.do("POST", "/out", nil, "Sec-Fetch-Site", "cross-site"); r.code != http.StatusForbidden {
+		t.Fatalf("cross-site logout with CrossOrigin nil = %d, want 403", r.code)
+	}
+	if got := c.whoami(); got != "alice" {
+		t.Fatalf("user after refused logout: %q", got)
+	}
+}
+
+func TestLogoutHandler(t *testing.T) {
+	e := newEnv(t)
+	withShippedHandlers(e)
+	e.mux.HandleFunc("GET /flashes", func(w http.ResponseWriter, r *http.Request) {
+		fl, err := auth.Flashes(sessionkit.From(r.Context()))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(fl)
+	})
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	old := c.cookie().Value
+	if r := c.do("GET", "/out", nil); r.code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /out = %d, want 405", r.code)
+	}
+	if got := c.whoami(); got != "alice" {
+		t.Fatalf("GET logged out: %q", got)
+	}
+	if r := c.do("POST", "/out", nil); r.code != http.StatusSeeOther || r.location != "/bye" {
+		t.Fatalf("POST /out = %d %q", r.code, r.location)
+	}
+	if c.cookie() == nil || c.cookie().Value == old {
+		t.Fatal("the flash did not start a fresh session")
+	}
+	if got := c.do("GET", "/flashes", nil).body; got != `[{"kind":"info","message":"Signed out."}]` {
+		t.Errorf("flashes after logout = %s", got)
+	}
+	if got := c.do("GET", "/flashes", nil).body; got != "null" {
+		t.Errorf("flashes read twice: %s", got)
+	}
+	// Logging out again is no error; an API client gets 204.
+	if r := c.do("POST", "/out", nil, "Accept", "application/json"); r.code != http.StatusNoContent {
+		t.Errorf("API logout = %d, want 204", r.code)
+	}
+}
+
+func TestRevokeHandler(t *testing.T) {
+	e := newEnv(t)
+	withShippedHandlers(e)
+	laptop, phone, tablet := e.client(), e.client(), e.client()
+	for _, c := range []*client{laptop, phone, tablet} {
+		c.login("alice", "wonderland", "")
+	}
+	bob := e.client()
+	bob.login("bob", "builder", "")
+	// One session, by handle; a handle of another user's session is
+	// not found and ends nothing.
+	var phoneHandle string
+	for _, s := range phone.handles() {
+		if s.Current {
+			phoneHandle = s.Handle
+		}
+	}
+	bobHandle := bob.handles()[0].Handle
+	if r := laptop.do("POST", "/revoke", url.Values{"handle": {bobHandle}}, "Accept", "application/json"); r.body != `{"revoked":0,"current":false}` {
+		t.Fatalf("revoke another user's session: %d %s", r.code, r.body)
+	}
+	if bob.whoami() != "bob" {
+		t.Fatal("alice revoked bob's session")
+	}
+	if r := laptop.do("POST", "/revoke", url.Values{"handle": {phoneHandle}}); r.code != http.StatusSeeOther || r.location != "/sessions" {
+		t.Fatalf("revoke = %d %q", r.code, r.location)
+	}
+	if phone.whoami() != "anonymous" || laptop.whoami() != "alice" || tablet.whoami() != "alice" {
+		t.Fatal("revoke one ended the wrong sessions")
+	}
+	// All others.
+	if r := laptop.do("POST", "/revoke-others", nil, "Accept", "application/json"); r.body != `{"revoked":1,"current":false}` {
+		t.Fatalf("revoke others: %d %s", r.code, r.body)
+	}
+	if tablet.whoami() != "anonymous" || laptop.whoami() != "alice" {
+		t.Fatal("revoke others ended the wrong sessions")
+	}
+	// All, the current one included.
+	tablet.login("alice", "wonderland", "")
+	if r := laptop.do("POST", "/revoke-all", nil); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Fatalf("revoke all = %d %q", r.code, r.location)
+	}
+	if tablet.whoami() != "anonymous" || laptop.whoami() != "anonymous" || bob.whoami() != "bob" {
+		t.Fatal("revoke all ended the wrong sessions")
+	}
+	// Anonymous: like Require.
+	if r := laptop.do("POST", "/revoke-others", nil); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Errorf("anonymous revoke = %d %q", r.code, r.location)
+	}
+	if r := laptop.do("POST", "/revoke-others", nil, "Accept", "application/json"); r.code != http.StatusUnauthorized {
+		t.Errorf("anonymous API revoke = %d", r.code)
+	}
+}

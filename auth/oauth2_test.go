@@ -1,0 +1,92 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/sessionkit/sessionkit/auth"
+)
+
+// The plain OAuth 2.0 strategy over real HTTP: PKCE and the client
+// secret checked by the provider, the app's profile fetch with the
+// token, return-to across the round trip, state single-use.
+func TestOAuth2Login(t *testing.T) {
+	op := newFakeOP(t)
+	e := newEnv(t)
+	var ids []auth.Identity
+	gh := &auth.OAuth2[User]{
+		Name: "github",
+		Config: &oauth2.Config{
+			ClientID: op.client, ClientSecret: op.secret,
+			Endpoint:    oauth2.Endpoint{AuthURL: op.srv.URL + "/authorize", TokenURL: op.srv.URL + "/token"},
+			RedirectURL: e.srv.URL + "/auth/gh/callback",
+		},
+		Profile: func(ctx context.Context, client *http.Client, _ *oauth2.Token) (auth.Identity, error) {
+			resp, err := client.Get(op.srv.URL + "/user")
+			if err != nil {
+				return auth.Identity{}, err
+			}
+			defer resp.Body.Close()
+			var u struct {
+				ID    int64  `json:"id"`
+				Login string `json:"login"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&u); err != nil {
+				return auth.Identity{}, err
+			}
+			return auth.Identity{Subject: strconv.FormatInt(u.ID, 10), Username: u.Login}, nil
+		},
+		MapUser: func(_ context.Context, id auth.Identity) (User, error) {
+			ids = append(ids, id)
+			if id.Subject == "4242" {
+				return User{ID: "1", Name: "alice"}, nil
+			}
+			return User{}, auth.ErrUserNotFound
+		},
+	}
+	h := e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home", SuccessReturnTo: true, FailureRedirect: "/login"}, gh)
+	e.mux.Handle("GET /auth/gh", h)
+	e.mux.Handle("GET /auth/gh/callback", h)
+
+	c := e.client()
+	r := c.do("GET", "/auth/gh?return_to=%2Fprivate%2Fa", nil)
+	ask, err := url.Parse(r.location)
+	if err != nil || r.code != http.StatusSeeOther || ask.Query().Get("code_challenge_method") != "S256" || ask.Query().Get("state") == "" {
+		t.Fatalf("start = %d to %q", r.code, r.location)
+	}
+	resp, err := c.hc.Get(r.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb, _ := url.Parse(resp.Header.Get("Location"))
+	r = c.do("GET", cb.RequestURI(), nil)
+	if r.code != http.StatusSeeOther || r.location != "/private/a" {
+		t.Fatalf("callback = %d to %q", r.code, r.location)
+	}
+	if c.whoami() != "alice" || len(ids) != 1 || ids[0].Issuer != op.srv.URL || ids[0].Provider != "github" {
+		t.Fatalf("after login: %q %+v", c.whoami(), ids)
+	}
+	if r := c.do("GET", cb.RequestURI(), nil); r.location != "/login" {
+		t.Errorf("replayed callback = %d to %q", r.code, r.location)
+	}
+	// A wrong client secret: the provider refuses the exchange.
+	gh.Config.ClientSecret = "wrong"
+	c2 := e.client()
+	r = c2.do("GET", "/auth/gh", nil)
+	resp, err = c2.hc.Get(r.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb, _ = url.Parse(resp.Header.Get("Location"))
+	if r := c2.do("GET", cb.RequestURI(), nil); r.location != "/login" || c2.whoami() != "anonymous" {
+		t.Errorf("wrong secret: callback = %d to %q, user %q", r.code, r.location, c2.whoami())
+	}
+}

@@ -1,0 +1,320 @@
+package sessionkit_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/browser"
+	"github.com/sessionkit/sessionkit/store/memstore"
+)
+
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// Two Managers wrap one handler: a long login session and a short
+// checkout session, each with its own cookie and lifetime. Both are
+// reachable through Manager.From and both cookies are sent.
+func TestSeveralManagersPerRequest(t *testing.T) {
+	clock := browser.NewClock()
+	mem := memstore.New(memstore.Options{Now: clock.Now})
+	t.Cleanup(func() { mem.Close() })
+	login := sessionkit.New(mem)
+	login.Now, login.Logger = clock.Now, discardLogger()
+	login.IdleTimeout = 2 * time.Hour
+	checkout := sessionkit.New(mem)
+	checkout.Now, checkout.Logger = clock.Now, discardLogger()
+	checkout.Cookie.Name = "checkout"
+	checkout.IdleTimeout = 10 * time.Minute
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /start", func(w http.ResponseWriter, r *http.Request) {
+		if sessionkit.From(r.Context()) != checkout.From(r.Context()) {
+			t.Error("From is not the innermost Manager's session")
+		}
+		login.From(r.Context()).Set("user", "ann")
+		checkout.From(r.Context()).Set("cart", []int{1, 2})
+	})
+	mux.HandleFunc("GET /both", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := sessionkit.Get[string](login.From(r.Context()), "user")
+		cart, _ := sessionkit.Get[[]int](checkout.From(r.Context()), "cart")
+		fmt.Fprintf(w, "%s %v", user, cart)
+	})
+	srv := httptest.NewServer(login.Handler(checkout.Handler(mux)))
+	t.Cleanup(srv.Close)
+	c, err := browser.NewClient(srv.URL, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := c.Do("POST", "/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(resp.Header.Values("Set-Cookie")); n != 2 {
+		t.Fatalf("Set-Cookie lines = %d, want both sessions' cookies: %v", n, resp.Header.Values("Set-Cookie"))
+	}
+	if _, body, _ := c.Do("GET", "/both"); body != "ann [1 2]" {
+		t.Fatalf("both sessions read %q", body)
+	}
+	clock.Advance(11 * time.Minute) // the checkout session is idle out; the login is not
+	if _, body, _ := c.Do("GET", "/both"); body != "ann []" {
+		t.Fatalf("after 11 idle minutes: %q", body)
+	}
+	if other := sessionkit.New(mem); other.From(context.Background()) != nil {
+		t.Fatal("Manager.From found a session in a plain context")
+	}
+}
+
+// Nested Managers writing the same cookie cannot work: every request is
+// refused with the ErrorHandler, loudly, rather than one session silently
+// overwriting the other's cookie.
+func TestNestedManagersWithOneCookieFailLoudly(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	t.Cleanup(func() { mem.Close() })
+	var logs lockedBuffer
+	outer, inner := sessionkit.New(mem), sessionkit.New(mem)
+	inner.Logger = slogTo(&logs)
+	h := outer.Handler(inner.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the handler ran")
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(logs.String(), "same cookie") {
+		t.Fatalf("status %d, log %q", rec.Code, logs.String())
+	}
+}
+
+// newJobEnv is a server whose sessions a "background job" then loads by
+// ID or key with Manager.Load.
+func newJobEnv(t *testing.T) (*browserEnv, *sessionkit.Session) {
+	e := newBrowserEnv(t, nil, func(m *sessionkit.Manager) { m.IdleTimeout = 30 * time.Minute })
+	var id string
+	e.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("n", 1)
+		id = s.ID()
+	})
+	e.do("POST", "/login")
+	job, err := e.m.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, job
+}
+
+// A background job loads a session by ID, changes it with the same
+// compare-and-swap rules as a request (a concurrent request's change is
+// kept), and the client sees the change; the change does not count as a
+// use of the session.
+func TestLoadOutsideRequest(t *testing.T) {
+	e, job := newJobEnv(t)
+	if n, err := sessionkit.Get[int](job, "n"); err != nil || n != 1 {
+		t.Fatalf("job reads n = %d, %v", n, err)
+	}
+	if job.ID() == "" || job.Key() == "" {
+		t.Fatal("a session loaded by ID has no ID or key")
+	}
+	e.clock.Advance(20 * time.Minute)
+	// A request writes first: the job's save must not lose it.
+	if _, body := e.do("POST", "/write"); body != "2" {
+		t.Fatalf("request write: %q", body)
+	}
+	job.Set("note", "from the job")
+	if err := job.Save(); err != nil {
+		t.Fatal(err)
+	}
+	// The request at +20m moved the expiry to +50m; the job keeps it.
+	if got, want := job.Expires(), e.clock.Now().Add(30*time.Minute); got.Sub(want).Abs() > time.Second {
+		t.Fatalf("expiry after the job's save = %v, want %v (the request's)", got, want)
+	}
+	byKey, err := e.m.LoadKey(context.Background(), job.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := sessionkit.Get[int](byKey, "n"); n != 2 {
+		t.Fatalf("after the job's save n = %d: the request's write was lost", n)
+	}
+	if note, _ := sessionkit.Get[string](byKey, "note"); note != "from the job" || byKey.ID() != "" {
+		t.Fatalf("by key: note %q, ID %q", note, byKey.ID())
+	}
+	// The job's write did not extend the idle expiry: the session ends 30
+	// minutes after the request at +20m, not after the job's write.
+	e.clock.Advance(29 * time.Minute)
+	byKey.Set("late", true)
+	if err := byKey.Save(); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if _, body := e.do("GET", "/read"); body != "0" {
+		t.Fatalf("a background write kept the session alive: %q", body)
+	}
+	if _, err := e.m.LoadKey(context.Background(), job.Key()); !errors.Is(err, sessionkit.ErrNotFound) {
+		t.Fatalf("LoadKey of an expired session: %v", err)
+	}
+}
+
+func TestLoadOutsideRequestRules(t *testing.T) {
+	ctx := context.Background()
+	t.Run("Unknown", func(t *testing.T) {
+		e := newBrowserEnv(t, nil, nil)
+		for _, id := range []string{"", "x", strings.Repeat("A", 43)} {
+			if _, err := e.m.Load(ctx, id); !errors.Is(err, sessionkit.ErrNotFound) {
+				t.Errorf("Load(%q) = %v, want ErrNotFound", id, err)
+			}
+		}
+		if _, err := e.m.LoadKey(ctx, "nope"); !errors.Is(err, sessionkit.ErrNotFound) {
+			t.Errorf("LoadKey = %v", err)
+		}
+	})
+	t.Run("NoClientForANewToken", func(t *testing.T) {
+		_, job := newJobEnv(t)
+		job.Regenerate()
+		if err := job.Save(); !errors.Is(err, sessionkit.ErrNoClient) {
+			t.Fatalf("Save after Regenerate = %v, want ErrNoClient", err)
+		}
+	})
+	t.Run("Destroy", func(t *testing.T) {
+		e, job := newJobEnv(t)
+		job.Destroy()
+		if err := job.Save(); err != nil {
+			t.Fatal(err)
+		}
+		if _, body := e.do("GET", "/read"); body != "0" {
+			t.Fatalf("after the job destroyed the session: %q", body)
+		}
+	})
+	t.Run("ClientSide", func(t *testing.T) {
+		m := sessionkit.NewClientSide(newLabelStore("a"))
+		if _, err := m.Load(ctx, "x"); !errors.Is(err, sessionkit.ErrNotSupported) {
+			t.Fatalf("client-side Load = %v", err)
+		}
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		e, _ := newJobEnv(t)
+		key := ""
+		e.mux.HandleFunc("GET /key", func(w http.ResponseWriter, r *http.Request) { key = sessionkit.From(r.Context()).Key() })
+		e.do("GET", "/key")
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := e.m.LoadKey(ctx, key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s.Set(fmt.Sprint("job", i), i)
+				if err := s.Save(); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		s, err := e.m.LoadKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys := s.Keys(); len(keys) != 9 {
+			t.Fatalf("keys after 8 concurrent jobs = %v", keys)
+		}
+	})
+}
+
+// A WebSocket-style handler keeps using the request's session after it
+// hijacks the connection, and Save commits what it changes then; so does
+// a streaming (SSE) handler after its first flush.
+func TestSessionAfterUpgradeAndFlush(t *testing.T) {
+	e := newBrowserEnv(t, nil, nil)
+	e.mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		n, _ := sessionkit.Get[int](s, "n")
+		s.Set("n", n+10)
+		if err := s.Save(); err != nil {
+			t.Errorf("Save after the upgrade: %v", err)
+		}
+		fmt.Fprint(rw, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		rw.Flush()
+	})
+	e.mux.HandleFunc("GET /sse", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: hello\n\n")
+		http.NewResponseController(w).Flush()
+		n, _ := sessionkit.Get[int](s, "n")
+		s.Set("n", n+100)
+		if err := s.Save(); err != nil {
+			t.Errorf("Save after the first flush: %v", err)
+		}
+	})
+	e.do("POST", "/write")
+	e.do("GET", "/ws")
+	resp, body := e.do("GET", "/sse")
+	if sc := bufio.NewScanner(strings.NewReader(body)); !sc.Scan() || sc.Text() != "data: hello" || resp.StatusCode != 200 {
+		t.Fatalf("sse: %s %q", resp.Status, body)
+	}
+	if _, body := e.do("GET", "/read"); body != "111" {
+		t.Fatalf("after the upgrade and the stream: %q, want 111", body)
+	}
+}
+
+// Status tells a handler what its request has done to the session, and
+// costs no store call.
+func TestStatus(t *testing.T) {
+	e := newEnv(t)
+	e.counterRoutes()
+	e.get("/inc")
+	tests := []struct {
+		name string
+		do   func(*sessionkit.Session)
+		want sessionkit.Status
+	}{
+		{"untouched", func(*sessionkit.Session) {}, sessionkit.Unmodified},
+		{"read", func(s *sessionkit.Session) { s.Has("n") }, sessionkit.Unmodified},
+		{"set", func(s *sessionkit.Session) { s.Set("x", 1) }, sessionkit.Modified},
+		{"same value", func(s *sessionkit.Session) { n, _ := sessionkit.Get[int](s, "n"); s.Set("n", n) }, sessionkit.Unmodified},
+		{"destroy", func(s *sessionkit.Session) { s.Destroy() }, sessionkit.Destroyed},
+		{"destroy then set", func(s *sessionkit.Session) { s.Destroy(); s.Set("x", 1) }, sessionkit.Modified},
+		{"regenerate", func(s *sessionkit.Session) { s.Regenerate() }, sessionkit.Modified},
+		{"lifetime", func(s *sessionkit.Session) { s.SetIdleTimeout(time.Minute) }, sessionkit.Modified},
+		{"set then reload", func(s *sessionkit.Session) { s.Set("x", 1); s.Reload() }, sessionkit.Unmodified},
+		{"set, save, reload", func(s *sessionkit.Session) { s.Set("x", 2); s.Save(); s.Reload() }, sessionkit.Modified},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got sessionkit.Status
+			path := "/status-" + strings.ReplaceAll(tc.name, " ", "-")
+			e.handle(path, func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				tc.do(s)
+				got = s.Status()
+			})
+			before := e.store.calls()
+			e.get(path)
+			if got != tc.want {
+				t.Fatalf("Status = %v, want %v", got, tc.want)
+			}
+			if tc.name == "untouched" && e.store.calls() != before {
+				t.Fatal("Status loaded the session")
+			}
+		})
+	}
+	if sessionkit.Status(9).String() != "Status(9)" || (*sessionkit.Session)(nil).Status() != sessionkit.Unmodified {
+		t.Fatal("Status of nil or unknown")
+	}
+}
