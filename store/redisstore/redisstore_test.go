@@ -164,16 +164,23 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// TestLifetime runs the client-side lifetime journeys on every topology.
+// TestLifetime runs the client-side lifetime journeys on every topology,
+// with and without the near cache.
 func TestLifetime(t *testing.T) {
 	for _, topo := range topologies {
-		t.Run(topo.name, func(t *testing.T) {
-			t.Parallel()
-			client := newClient(t, topo.url(t))
-			storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
-				return sessionkit.New(newStoreWith(t, client, redisstore.Options{}))
+		for _, mode := range []string{"Plain", "NearCache"} {
+			t.Run(topo.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				client := newClient(t, topo.url(t))
+				storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
+					opts := redisstore.Options{}
+					if mode == "NearCache" {
+						opts.NearCache = &redisstore.NearCache{}
+					}
+					return sessionkit.New(newStoreWith(t, client, opts))
+				})
 			})
-		})
+		}
 	}
 }
 
