@@ -227,6 +227,16 @@
 // write returns and drops what a load cached meanwhile. A store with a
 // near cache must be closed to stop its connections.
 //
+// Why broadcasting mode. Redis's default tracking mode sends a key's
+// invalidation only to the connections that read it, which would spare
+// the processes that never read a record and the message on writes
+// nobody cached; but it tracks each key for the connection that read it,
+// and once that connection closes Redis drops its invalidations without a
+// word. Loads go through the application's go-redis pool, which closes and
+// replaces connections (idle timeouts, errors, lifetimes) without telling
+// the store. Broadcasting ties tracking to the one connection per master
+// that the store watches, whose loss it sees.
+//
 // Why this mechanism rather than go-redis's or rueidis's client-side
 // cache. go-redis has an experimental client-side cache since v9.22
 // (Options.ClientSideCacheConfig); it works on a standalone client only
