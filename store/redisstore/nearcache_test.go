@@ -294,10 +294,14 @@ func TestNearCacheConnectionLost(t *testing.T) {
 	rt := &roundTrips{}
 	client.AddHook(rt)
 	exp := time.Now().Add(time.Hour)
-	v, err := other.Save(ctx, "k", sessionkit.Record{Data: []byte("v1"), Expiry: exp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var invalidated atomic.Int64
+	redisstore.SetNearCacheHook(near, func(string) { invalidated.Add(1) })
+	var v uint64
+	waitInvalidated(t, &invalidated, func() error {
+		var err error
+		v, err = other.Save(ctx, "k", sessionkit.Record{Data: []byte("v1"), Expiry: exp})
+		return err
+	})
 	loads := func(n int, want string) int64 {
 		t.Helper()
 		before := rt.n.Load()
@@ -603,8 +607,9 @@ func TestNearCacheConnectRedisLayout(t *testing.T) {
 			node := newClient(t, topo.url(t)) // the Express app's connection
 			key := near.RecordKey("sid")
 			t.Cleanup(func() { node.Del(context.Background(), key) })
-			// Load the layout's script before counting round trips.
-			if _, err := near.Load(ctx, "none"); !errors.Is(err, sessionkit.ErrNotFound) {
+			// Load the layout's script (on the key's node) before counting
+			// round trips.
+			if _, err := near.Load(ctx, "sid"); !errors.Is(err, sessionkit.ErrNotFound) {
 				t.Fatal(err)
 			}
 			rt := &roundTrips{}
