@@ -1,7 +1,8 @@
 # make test: the project's one test command (see README).
 #
 # It starts throw-away backends (internal/testenv) on free loopback ports,
-# runs vet, the gofmt check, the race-enabled test suite and short fuzz runs
+# runs vet, the gofmt check, staticcheck, the race-enabled test suite (the
+# nested modules' too) and short fuzz runs
 # against them, and stops the backends afterwards. Set
 # SESSIONKIT_REQUIRE_BACKENDS=1 (CI does) to turn backend skips into failures.
 
@@ -10,14 +11,29 @@ FUZZTIME  ?= 3000x
 TESTFLAGS ?= -race -count=1 -timeout 20m
 WITH_BACKENDS = $(GO) run ./internal/testenv/cmd/withbackends --
 
-.PHONY: test vet fmt-check unit fuzz browser demo bench bench-compare
+# Nested modules (own go.mod, replace of the main module) whose tests need
+# no backend: the framework adapters, the exporters and the router
+# examples. bench, examples/demo/browsertest and internal/testenv's nested
+# modules are run by their own targets.
+NESTED = contrib/gin contrib/echo contrib/fiber contrib/prometheus contrib/otel examples/chi examples/gorillamux
+# Every module staticcheck covers.
+MODULES = . bench examples/demo/browsertest internal/testenv/ferretdb internal/testenv/oidcop $(NESTED)
+# staticcheck, pinned; go run fetches it through the module proxy once and
+# caches the build.
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-test: vet fmt-check unit fuzz browser
+.PHONY: test vet fmt-check staticcheck unit nested fuzz browser demo bench bench-frameworks bench-compare
+
+test: vet fmt-check staticcheck unit nested fuzz browser
 
 vet:
 	$(GO) vet ./...
 	$(GO) -C bench vet ./...
 	$(GO) -C internal/testenv/oidcop vet ./...
+	@set -e; for m in $(NESTED); do echo "vet $$m"; $(GO) -C $$m vet ./...; done
+
+staticcheck:
+	@set -e; for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -28,13 +44,16 @@ unit:
 	$(GO) -C bench test $(TESTFLAGS) ./cmd/compare/
 	$(GO) -C internal/testenv/oidcop test $(TESTFLAGS) ./...
 
+nested:
+	@set -e; for m in $(NESTED); do $(GO) -C $$m test $(TESTFLAGS) ./...; done
+
 # Short runs of every fuzz target in the main module; lengthen with
 # FUZZTIME=1m. Packages are found by their "func Fuzz" declarations. The
 # default is an execution count, not a duration: Go 1.26's fuzz coordinator
 # can report a spurious "context deadline exceeded" when a duration ends
 # while a worker is busy on a loaded machine (golang/go#75804).
 fuzz:
-	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./bench/' | sort); do \
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v -e '^./bench/' -e '^./contrib/' -e '^./examples/chi/' -e '^./examples/gorillamux/' | sort); do \
 		dir=$$(dirname $$file); \
 		for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
 			echo "fuzz $$dir $$f"; \
@@ -58,6 +77,10 @@ demo:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Each framework adapter's overhead over plain net/http (docs/BENCHMARKS.md).
+bench-frameworks:
+	@set -e; for m in contrib/gin contrib/echo contrib/fiber; do $(GO) -C $$m test -run '^$$' -bench . -benchmem -count 5 ./...; done
 
 # Cross-library HTTP benchmark (bench/, its own module): every target runs as
 # its own server process on loopback against throw-away Redis and PostgreSQL;

@@ -76,10 +76,10 @@ type clientBackend struct {
 	cs ClientStore
 }
 
-func (b *clientBackend) open(_ context.Context, m *Manager, token string) (string, string, Record, error) {
+func (b *clientBackend) open(ctx context.Context, m *Manager, token string) (string, string, Record, error) {
 	start := time.Now()
 	rec, err := b.cs.Open(token)
-	m.observe(Event{Kind: EventLoad, Duration: time.Since(start)})
+	m.observe(Event{Kind: EventLoad, Ctx: ctx, Outcome: outcomeOf(err), Start: start, Duration: time.Since(start)})
 	if err != nil {
 		return "", "", Record{}, errBadToken
 	}

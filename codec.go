@@ -47,6 +47,12 @@ type State struct {
 // Codec turns a session's State into the bytes a store keeps and back.
 // Implementations must be safe for concurrent use. Decode must return an
 // error, never panic, on any input.
+//
+// A format that records its own expiry in the data (koa-session's
+// "_expire") may have Decode report a record that has expired by it with
+// an error wrapping ErrNotFound: the Manager then treats it as no
+// session, as it treats a record the store reports expired, without
+// logging it as unreadable.
 type Codec interface {
 	Encode(st *State) ([]byte, error)
 	Decode(data []byte) (State, error)

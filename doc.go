@@ -76,7 +76,10 @@
 //     every such response; express-session's and koa-session's rolling:
 //     true.
 //   - RollingNever: the expiry is fixed at creation, Created + idle
-//     timeout; cookie-session's and koa-session's default.
+//     timeout.
+//   - RollingOnWrite: only a request that changes the session extends
+//     it (and sends the cookie again); reads do not. koa-session's,
+//     koa-generic-session's and cookie-session's default.
 //
 // Session.Touch extends a session on a request that does not read it.
 // Whenever the store's expiry moves, a persistent cookie is sent with the

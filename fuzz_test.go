@@ -64,6 +64,8 @@ func FuzzCookieHeader(f *testing.F) {
 	f.Add("session=" + good[:20])
 	f.Add("a=b; session=%zz; ;;; =; session")
 	f.Add("session=" + good + ".sig")
+	f.Add("session=" + good + "; session.sig=" + testDetached{keys: []string{"k"}}.Sign("session="+good))
+	f.Add("session.sig=; session=" + good + "; session.sig=x")
 	mem := memstore.New(memstore.Options{SweepInterval: -1})
 	defer mem.Close()
 	signer, err := sessionkit.NewHMACSigner(bytes.Repeat([]byte("k"), 32))
@@ -73,13 +75,15 @@ func FuzzCookieHeader(f *testing.F) {
 	plain := sessionkit.New(mem)
 	signed := sessionkit.New(mem)
 	signed.Cookie.Signer = signer
+	detached := sessionkit.New(mem)
+	detached.Cookie.DetachedSigner = testDetached{keys: []string{"k", "old"}}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := sessionkit.From(r.Context())
 		n, _ := sessionkit.Get[int](s, "n")
 		s.Set("n", n+1)
 	})
 	f.Fuzz(func(t *testing.T, header string) {
-		for _, m := range []*sessionkit.Manager{plain, signed} {
+		for _, m := range []*sessionkit.Manager{plain, signed, detached} {
 			req := httptest.NewRequest("GET", "/", nil)
 			req.Header["Cookie"] = []string{header}
 			rec := httptest.NewRecorder()

@@ -84,7 +84,7 @@ func (s *Session) importSession() bool {
 	}
 	st.LastActive = s.st.LastActive
 	s.st, s.userKey, s.imported = st, found.UserKey, found
-	s.m.observe(Event{Kind: EventImport})
+	s.m.observe(Event{Kind: EventImport, Ctx: s.r.Context()})
 	return true
 }
 
@@ -98,6 +98,6 @@ func (s *Session) retireImported(ctx context.Context) {
 	s.retired = true
 	if err := s.m.timed(ctx, EventDelete, imp.Retire); err != nil {
 		s.m.logger().ErrorContext(ctx, "sessionkit: imported session saved, but its old session could not be retired", "err", err)
-		s.m.observe(Event{Kind: EventError, Err: fmt.Errorf("sessionkit: retire imported session: %w", err)})
+		s.m.observe(Event{Kind: EventError, Ctx: ctx, Err: fmt.Errorf("sessionkit: retire imported session: %w", err)})
 	}
 }

@@ -20,7 +20,6 @@ type legacyImporter struct {
 	mu      sync.Mutex
 	store   sessionkit.Store // the Manager's store, to check what was saved first
 	retired []string
-	savedAt []bool // whether the new session was in the store when Retire ran
 	calls   int
 	fail    error
 	name    string // cookie name (default "legacy")

@@ -40,13 +40,21 @@ const (
 	// at Created + idle timeout (or at its absolute deadline, if that
 	// comes first), however it is used. Writes keep that expiry and the
 	// cookie is sent only when the session is created, changes ID,
-	// changes its lifetime or its remember-me choice. It is
-	// cookie-session's and koa-session's default (a cookie with a fixed
-	// maxAge that is not refreshed).
+	// changes its lifetime or its remember-me choice.
 	RollingNever
+
+	// RollingOnWrite extends a session's idle expiry only when a request
+	// changes it: the write saves it with the new expiry, now + idle
+	// timeout, and the cookie is sent again with it. A request that only
+	// reads the session does not extend it (Session.Touch still does), so
+	// a session last changed at T ends at T + idle however often it is
+	// read. It is koa-session's, koa-generic-session's and
+	// cookie-session's default: they save a session, and set its cookie
+	// with a fresh maxAge, only when it changed.
+	RollingOnWrite
 )
 
-var rollingNames = [...]string{"RollingThrottled", "RollingAlways", "RollingNever"}
+var rollingNames = [...]string{"RollingThrottled", "RollingAlways", "RollingNever", "RollingOnWrite"}
 
 func (r Rolling) String() string {
 	if r >= 0 && int(r) < len(rollingNames) {
@@ -96,8 +104,11 @@ func (m *Manager) expiry(st State, now time.Time) time.Time {
 // touchInterval is the throttle for extending the idle expiry of a
 // session with idle timeout idle.
 func (m *Manager) touchInterval(idle time.Duration) time.Duration {
-	if m.Rolling == RollingAlways {
+	switch m.Rolling {
+	case RollingAlways:
 		return 0
+	case RollingOnWrite:
+		return 1<<63 - 1 // reads never extend it
 	}
 	ti := max(m.TouchInterval, 0)
 	if idle > 0 {

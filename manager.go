@@ -98,7 +98,8 @@ type Manager struct {
 	// Now is the clock (default time.Now); tests inject a fake one.
 	Now func() time.Time
 
-	backend backend
+	backend   backend
+	storeKind string // Event.Store
 }
 
 // New returns a Manager that keeps sessions in store, with defaults for
@@ -106,6 +107,7 @@ type Manager struct {
 func New(store Store) *Manager {
 	m := newManager()
 	m.backend = &serverBackend{store: store}
+	m.storeKind = kindOf(store)
 	return m
 }
 
@@ -114,6 +116,7 @@ func New(store Store) *Manager {
 func NewClientSide(cs ClientStore) *Manager {
 	m := newManager()
 	m.backend = &clientBackend{cs: cs}
+	m.storeKind = kindOf(cs)
 	return m
 }
 
@@ -160,6 +163,15 @@ type ClientResealer interface {
 // A Manager with neither a Lifetime nor an IdleTimeout cannot give
 // sessions an expiry: its Handler answers every request with the
 // ErrorHandler and logs why.
+//
+// The handler must write its response through the http.ResponseWriter it
+// is given: that writer is what commits the session before the headers go
+// out. A response written around it (to the writer Handler received, as a
+// framework middleware does that passes the request on but keeps the
+// framework's writer) cannot carry the cookie; when the received writer
+// can tell (see ErrResponseBypassed) this is logged and observed as
+// ErrResponseBypassed and no new session is stored. For gin and echo use
+// the adapters in contrib/gin and contrib/echo.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	if err := m.check(); err != nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +185,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			return
 		}
 		s.w = responseWriter{ResponseWriter: w, s: s}
+		s.w.watch()
 		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, s))
 		s.r = r
 		next.ServeHTTP(&s.w, r)
@@ -189,7 +202,7 @@ func (m *Manager) check() error {
 	if m.Lifetime <= 0 && m.IdleTimeout <= 0 {
 		return errNoExpiry
 	}
-	if m.Rolling < RollingThrottled || m.Rolling > RollingNever {
+	if m.Rolling < RollingThrottled || m.Rolling > RollingOnWrite {
 		return fmt.Errorf("sessionkit: unknown Rolling mode %d", int(m.Rolling))
 	}
 	return nil
@@ -256,7 +269,7 @@ func (m *Manager) key(id string) string {
 // fail answers the request with the ErrorHandler and logs err.
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	m.logger().ErrorContext(r.Context(), "session error", "err", err, "method", r.Method, "path", r.URL.Path)
-	m.observe(Event{Kind: EventError, Err: err})
+	m.observe(Event{Kind: EventError, Ctx: r.Context(), Err: err})
 	if m.ErrorHandler != nil {
 		m.ErrorHandler(w, r, err)
 		return
@@ -268,38 +281,108 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, http.StatusText(code), code)
 }
 
-// EventKind says what an Event reports.
+// EventKind says what an Event reports. For store calls (see
+// EventKind.StoreOp) it names the operation.
 type EventKind int
 
 const (
 	EventLoad     EventKind = iota + 1 // a store Load (or client token Open)
-	EventSave                          // a successful store Save
+	EventSave                          // a store Save (Outcome tells success from a lost compare-and-swap)
 	EventConflict                      // a Save lost its compare-and-swap; the Manager retries
 	EventTouch                         // a store Touch
 	EventDelete                        // a store Delete
 	EventBadToken                      // the client sent a token that was refused
 	EventError                         // an error (also logged)
 	EventImport                        // a foreign session was imported (Importer)
+
+	EventTooManyConflicts // a save gave up after MaxRetries conflicts (ErrTooManyConflicts)
+	EventCreate           // a new session was stored for the first time
+	EventRegenerate       // Session.Regenerate was called (the session gets a new ID)
+	EventDestroy          // Session.Destroy ended a stored session
+	EventLogin            // a user logged in (package auth)
+	EventLoginFailed      // a login was refused: wrong credentials (package auth)
 )
 
-var eventNames = [...]string{"", "load", "save", "conflict", "touch", "delete", "bad-token", "error", "import"}
+var eventNames = [...]string{"", "load", "save", "conflict", "touch", "delete", "bad-token", "error", "import",
+	"too-many-conflicts", "create", "regenerate", "destroy", "login", "login-failed"}
 
 func (k EventKind) String() string {
-	if int(k) < len(eventNames) {
+	if k >= 0 && int(k) < len(eventNames) {
 		return eventNames[k]
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
 
-// Event describes one store operation or notable occurrence, for metrics.
+// StoreOp reports whether k is a store call (load, save, touch, delete),
+// whose Event carries a Duration and an Outcome.
+func (k EventKind) StoreOp() bool {
+	return k == EventLoad || k == EventSave || k == EventTouch || k == EventDelete
+}
+
+// Event describes one store operation or notable occurrence, for metrics
+// and traces. Observers must not keep Ctx beyond the call.
 type Event struct {
-	Kind     EventKind
-	Duration time.Duration // for store operations
-	Err      error         // set when the operation failed
+	Kind EventKind
+	// Ctx is the context of the request the event belongs to (with its
+	// trace span, if any), or context.Background() when there is none.
+	Ctx context.Context
+	// Store names the kind of store: its Go package name ("memstore",
+	// "redisstore", "cookiestore", ...). A bounded label.
+	Store string
+	// Outcome classifies the result of a store call (OutcomeOK otherwise).
+	Outcome Outcome
+	// Start and Duration time a store call (zero for other events).
+	Start    time.Time
+	Duration time.Duration
+	// Err is set when the operation failed (never for ErrNotFound or
+	// ErrConflict, which Outcome reports).
+	Err error
+}
+
+// Outcome classifies the result of a store call, as a bounded label.
+type Outcome uint8
+
+const (
+	OutcomeOK       Outcome = iota // success
+	OutcomeNotFound                // ErrNotFound: no live record
+	OutcomeConflict                // ErrConflict: a compare-and-swap lost
+	OutcomeTimeout                 // the call ran past OpTimeout or the request's deadline
+	OutcomeCanceled                // the request's context was canceled
+	OutcomeError                   // any other error
+)
+
+var outcomeNames = [...]string{"ok", "not_found", "conflict", "timeout", "canceled", "error"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// outcomeOf classifies err.
+func outcomeOf(err error) Outcome {
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.Is(err, ErrNotFound):
+		return OutcomeNotFound
+	case errors.Is(err, ErrConflict):
+		return OutcomeConflict
+	case errors.Is(err, context.DeadlineExceeded):
+		return OutcomeTimeout
+	case errors.Is(err, context.Canceled):
+		return OutcomeCanceled
+	}
+	return OutcomeError
 }
 
 func (m *Manager) observe(e Event) {
 	if m.Observer != nil {
+		if e.Ctx == nil {
+			e.Ctx = context.Background()
+		}
+		e.Store = m.storeKind
 		m.Observer(e)
 	}
 }
@@ -307,6 +390,7 @@ func (m *Manager) observe(e Event) {
 // timed runs a store operation under OpTimeout and reports it to the
 // Observer (timing it only when there is one).
 func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Context) error) error {
+	reqCtx := ctx
 	if m.OpTimeout > 0 {
 		op := newOpDeadline(ctx, time.Now().Add(m.OpTimeout))
 		defer op.release()
@@ -317,8 +401,8 @@ func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Con
 	}
 	start := time.Now()
 	err := op(ctx)
-	e := Event{Kind: kind, Duration: time.Since(start)}
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+	e := Event{Kind: kind, Ctx: reqCtx, Outcome: outcomeOf(err), Start: start, Duration: time.Since(start)}
+	if e.Outcome != OutcomeOK && e.Outcome != OutcomeNotFound && e.Outcome != OutcomeConflict {
 		e.Err = err
 	}
 	m.observe(e)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +53,7 @@ func TestReadmeQuickStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "quickstart")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, filepath.Join(dir, "main.go"))
+	build := exec.Command("go", "build", "-o", bin, filepath.Join(dir, "main.go"))
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("the README's quick start does not build: %v\n%s", err, out)
 	}

@@ -219,6 +219,7 @@ func (s *Session) find(key string) int {
 
 // apply records o and applies it to the current state.
 func (s *Session) apply(o op) {
+	s.checkLive()
 	s.ops = append(s.ops, o)
 	s.applyToState(o)
 	s.changed = true
@@ -395,6 +396,7 @@ func (s *Session) Regenerate() error {
 	if err := s.loadLocked(); err != nil {
 		return err
 	}
+	s.event(EventRegenerate)
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
@@ -430,6 +432,7 @@ func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
+	s.endedStored(EventDestroy)
 	s.reset()
 	s.renewed = true
 	s.destroyed = true
@@ -504,6 +507,7 @@ func (s *Session) loadLocked() error {
 	if s.loaded {
 		return s.loadErr
 	}
+	s.checkLive()
 	s.loaded = true
 	if !s.loadStored() && (s.loadErr != nil || !s.importSession()) {
 		s.reset()
@@ -515,7 +519,7 @@ func (s *Session) loadLocked() error {
 // when there is none to use (no token, a bad one, an unknown, undecodable
 // or expired session, or a store error recorded in s.loadErr).
 func (s *Session) loadStored() bool {
-	token := s.m.transport().Token(s.r)
+	token, stale := requestToken(s.m.transport(), s.r)
 	if token == "" {
 		return false
 	}
@@ -523,7 +527,7 @@ func (s *Session) loadStored() bool {
 	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
 	switch {
 	case errors.Is(err, errBadToken):
-		s.m.observe(Event{Kind: EventBadToken})
+		s.m.observe(Event{Kind: EventBadToken, Ctx: s.r.Context()})
 		return false
 	case errors.Is(err, ErrNotFound):
 		return false
@@ -534,7 +538,7 @@ func (s *Session) loadStored() bool {
 	if !s.adopt(id, key, rec) {
 		return false
 	}
-	s.reseal = s.m.backend.reseal(token)
+	s.reseal = stale || s.m.backend.reseal(token)
 	return true
 }
 
@@ -543,10 +547,13 @@ func (s *Session) loadStored() bool {
 // session is over (an expired record is deleted at commit).
 func (s *Session) adopt(id, key string, rec Record) bool {
 	st, err := s.m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		return false // expired by the format's own clock (see Codec)
+	}
 	if err != nil {
 		// A record we cannot read is no session; it will expire.
 		s.m.logger().WarnContext(s.r.Context(), "sessionkit: undecodable session record ignored", "err", err)
-		s.m.observe(Event{Kind: EventError, Err: err})
+		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return false
 	}
 	now := s.m.now()
@@ -577,6 +584,11 @@ func (s *Session) reloadLocked() error {
 		return fmt.Errorf("sessionkit: reload session: %w", err)
 	}
 	st, err := s.m.Codec.Decode(rec.Data)
+	if errors.Is(err, ErrNotFound) {
+		s.reset() // expired by the format's own clock (see Codec)
+		s.renewed = true
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("sessionkit: reload session: %w", err)
 	}
@@ -656,7 +668,7 @@ func (s *Session) commitLocked() error {
 		// The write moved the store's expiry (unless it is fixed): the
 		// cookie must move with it, or the browser drops it first.
 		moved := s.st.Persistent && s.expiryTravels() && !s.rec.Expiry.Equal(prev)
-		if b.clientSide() || (!late && (persistChanged || moved || m.Rolling == RollingAlways)) {
+		if b.clientSide() || (!late && (persistChanged || moved || s.reseal || m.Rolling == RollingAlways)) {
 			if err := s.setCookie(s.rec.Expiry); err != nil {
 				return err
 			}
@@ -675,12 +687,12 @@ func (s *Session) commitLocked() error {
 			// still valid until its stored expiry, so the request goes
 			// on with it. Nothing is sent; the next use tries again.
 			m.logger().WarnContext(ctx, "sessionkit: touch refused; the session keeps its earlier expiry", "err", err)
-			m.observe(Event{Kind: EventError, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
+			m.observe(Event{Kind: EventError, Ctx: ctx, Err: fmt.Errorf("sessionkit: touch session: %w", err)})
 			break
 		}
 		s.rec.Expiry = exp
 		s.touchNow = false
-		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || m.Rolling == RollingAlways) {
+		if !late && (b.clientSide() || (s.st.Persistent && s.expiryTravels()) || s.reseal || m.Rolling == RollingAlways) {
 			if err := s.setCookie(exp); err != nil {
 				return err
 			}
@@ -777,6 +789,7 @@ func (s *Session) create(now, exp time.Time) error {
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
+			s.event(EventCreate)
 			return nil
 		}
 		// A conflict on a fresh 256-bit ID means someone else holds it:
@@ -816,8 +829,9 @@ func (s *Session) update(now, exp time.Time) error {
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sessionkit: save session: %w", err)
 		}
-		m.observe(Event{Kind: EventConflict})
+		m.observe(Event{Kind: EventConflict, Ctx: s.r.Context()})
 		if attempt >= m.MaxRetries {
+			m.observe(Event{Kind: EventTooManyConflicts, Ctx: s.r.Context()})
 			return fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
 		}
 		if err := backoff(s.r.Context(), attempt); err != nil {

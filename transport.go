@@ -55,6 +55,15 @@ type CookieTransport struct {
 	// Signer, if set, signs the cookie value; tokens whose signature does
 	// not verify are ignored.
 	Signer Signer
+	// DetachedSigner, if set, signs the cookie in a second cookie, as
+	// Node's cookies package does for Koa and cookie-session: next to
+	// Name=value the client holds Name+".sig" =
+	// DetachedSigner.Sign(Name+"="+value), set and cleared with the same
+	// attributes. A value whose signature cookie is missing or does not
+	// verify is ignored; one signed with a retired key is accepted, and
+	// the Manager sends both cookies again, signed with the current key.
+	// It applies after Signer when both are set.
+	DetachedSigner DetachedSigner
 	// MaxSize bounds the cookie value read and written (default
 	// DefaultMaxTokenSize). A longer incoming value is ignored; writing a
 	// longer one is the Manager's ErrTooLarge.
@@ -82,10 +91,43 @@ func (c *CookieTransport) maxSize() int {
 	return DefaultMaxTokenSize
 }
 
+// A DetachedSigner signs a cookie in a second cookie (see
+// CookieTransport.DetachedSigner), as compat/keygrip does.
+// Implementations must be safe for concurrent use and must compare in
+// constant time.
+type DetachedSigner interface {
+	// Sign returns the signature of data with the current key.
+	Sign(data string) string
+	// Verify reports whether sig is data's signature by one of the
+	// signer's keys, and whether that key is a retired one (stale), so
+	// that the cookie must be signed again.
+	Verify(data, sig string) (ok, stale bool)
+}
+
+// SignatureSuffix is appended to the cookie name to name the signature
+// cookie of a CookieTransport with a DetachedSigner.
+const SignatureSuffix = ".sig"
+
 // Token implements Transport. When the request carries several cookies of
 // the name, the first one that is within size (and verifies, with a
-// Signer) wins; browsers send the most specific path first.
+// Signer or DetachedSigner) wins; browsers send the most specific path
+// first.
 func (c *CookieTransport) Token(r *http.Request) string {
+	token, _ := c.token(r)
+	return token
+}
+
+// token is Token, also reporting whether the cookie must be signed again
+// (its DetachedSigner signature is by a retired key).
+func (c *CookieTransport) token(r *http.Request) (token string, stale bool) {
+	sig := ""
+	if c.DetachedSigner != nil {
+		// As Node's cookies package, the first signature cookie is the
+		// one that counts.
+		if sig = c.cookieValue(r, c.Name+SignatureSuffix); sig == "" {
+			return "", false
+		}
+	}
 	for _, line := range r.Header["Cookie"] {
 		for line != "" {
 			var part string
@@ -100,6 +142,14 @@ func (c *CookieTransport) Token(r *http.Request) string {
 			if v == "" || len(v) > c.maxSize() || !validCookieValue(v) {
 				continue
 			}
+			stale = false
+			if c.DetachedSigner != nil {
+				ok, old := c.DetachedSigner.Verify(c.Name+"="+v, sig)
+				if !ok {
+					continue
+				}
+				stale = old
+			}
 			if c.Signer != nil {
 				token, ok := c.Signer.Verify(v)
 				if !ok {
@@ -107,10 +157,42 @@ func (c *CookieTransport) Token(r *http.Request) string {
 				}
 				v = token
 			}
+			return v, stale
+		}
+	}
+	return "", false
+}
+
+// cookieValue returns the first well-formed value of the cookie name
+// within the size limit, or "".
+func (c *CookieTransport) cookieValue(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if v == "" || len(v) > c.maxSize() || !validCookieValue(v) {
+				return ""
+			}
 			return v
 		}
 	}
 	return ""
+}
+
+// requestToken returns the token r carries through t, and whether t wants
+// it sent again (a cookie signed with a retired key).
+func requestToken(t Transport, r *http.Request) (token string, stale bool) {
+	if ct, ok := t.(*CookieTransport); ok {
+		return ct.token(r)
+	}
+	return t.Token(r), false
 }
 
 // validCookieValue reports whether v has only the bytes RFC 6265 allows in
@@ -158,6 +240,12 @@ func (c *CookieTransport) setToken(w http.ResponseWriter, secure bool, token str
 		ck.MaxAge = max(1, int(expires.Sub(now).Round(time.Second).Seconds()))
 	}
 	http.SetCookie(w, ck)
+	if c.DetachedSigner != nil {
+		sig := *ck
+		sig.Name += SignatureSuffix
+		sig.Value = c.DetachedSigner.Sign(ck.Name + "=" + ck.Value)
+		http.SetCookie(w, &sig)
+	}
 }
 
 func (c *CookieTransport) clearToken(w http.ResponseWriter, secure bool) {
@@ -165,6 +253,11 @@ func (c *CookieTransport) clearToken(w http.ResponseWriter, secure bool) {
 	ck.Expires = time.Unix(0, 0)
 	ck.MaxAge = -1
 	http.SetCookie(w, ck)
+	if c.DetachedSigner != nil {
+		sig := *ck
+		sig.Name += SignatureSuffix
+		http.SetCookie(w, &sig)
+	}
 }
 
 func (c *CookieTransport) cookie(secure bool, value string) *http.Cookie {

@@ -16,9 +16,12 @@ var errResponseReplaced = errors.New("sessionkit: response replaced by the sessi
 // for both.
 type responseWriter struct {
 	http.ResponseWriter
-	s           *Session
-	wroteHeader bool
-	failed      bool // the ErrorHandler answered; the handler's output is dropped
+	s            *Session
+	wroteHeader  bool
+	failed       bool // the ErrorHandler answered; the handler's output is dropped
+	bypassed     bool // the headers went out around this writer (bypass.go)
+	ended        bool // Handler returned (bypass.go); guarded by s.mu
+	reportedLate bool
 }
 
 // commit runs the session commit before headers are written. On failure it
@@ -115,9 +118,14 @@ func (w *responseWriter) Unwrap() http.ResponseWriter {
 // wrote nothing, and saves or reports changes made after the headers went
 // out.
 func (w *responseWriter) finish() {
+	defer w.end()
 	if !w.wroteHeader {
-		w.commit()
-		return
+		if !w.wentAround() {
+			w.commit()
+			return
+		}
+		w.reportBypass() // then only what needs no new cookie is saved
+		w.wroteHeader = true
 	}
 	if w.failed {
 		return
@@ -131,7 +139,7 @@ func (w *responseWriter) finish() {
 	changed := len(s.ops) > 0
 	if err := s.commitLocked(); err != nil {
 		s.m.logger().ErrorContext(s.r.Context(), "session change lost: made after the response headers were sent", "err", err, "path", s.r.URL.Path)
-		s.m.observe(Event{Kind: EventError, Err: err})
+		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return
 	}
 	if changed {

@@ -335,6 +335,7 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	a.state(ctx).set(user, nil)
+	a.Manager.Observe(sessionkit.Event{Kind: sessionkit.EventLogin, Ctx: ctx})
 	return nil
 }
 

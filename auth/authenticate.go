@@ -230,6 +230,7 @@ func (h *Authenticator[U]) redirect(w http.ResponseWriter, r *http.Request, res 
 
 func (h *Authenticator[U]) failure(w http.ResponseWriter, r *http.Request, res Result[U], challenges []string, stateless bool) {
 	a := h.Auth
+	a.Manager.Observe(sessionkit.Event{Kind: sessionkit.EventLoginFailed, Ctx: r.Context()})
 	msg := orDefault(h.FailureMessage, orDefault(res.Message, MsgAuthFailed))
 	status := res.Status
 	if status < 400 || status > 599 {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth/password"
 )
 
@@ -121,6 +122,9 @@ func (f *FormLogin[U]) serve(w http.ResponseWriter, r *http.Request) {
 		f.render(w, r, http.StatusServiceUnavailable, lf)
 		return
 	default:
+		if res.Outcome == Failed {
+			f.Auth.Manager.Observe(sessionkit.Event{Kind: sessionkit.EventLoginFailed, Ctx: r.Context()})
+		}
 		lf.Error = res.Message
 		f.render(w, r, cmp.Or(res.Status, http.StatusUnprocessableEntity), lf)
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 )
 
 // storeCase opens a fresh, isolated store of one kind, closed (and its
@@ -32,6 +33,14 @@ var storeCases = []storeCase{
 	}},
 	{"boltstore", func(t *testing.T) sessionkit.Store {
 		s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"sqlitestore", func(t *testing.T) sessionkit.Store {
+		s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.sqlite"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 )
 
 // counter is implemented by stores that can count their live records
@@ -26,7 +27,7 @@ type counter interface {
 
 // countLive returns the number of live sessions in s, or an estimate of
 // it, as cheaply as the store allows: a Count method, one query on SQL
-// and MongoDB stores, a key-only SCAN on Redis, and otherwise (bolt files,
+// (SQLite too) and MongoDB stores, a key-only SCAN on Redis, and otherwise (bolt files,
 // the memory store's entries include expired ones) a pass over the
 // records. It is used for the progress bar only.
 func (a *app) countLive(ctx context.Context, s sessionkit.Store) (int64, error) {
@@ -49,6 +50,10 @@ func (a *app) countLive(ctx context.Context, s sessionkit.Store) (int64, error) 
 		}
 		var n int64
 		err := st.DB().QueryRowContext(octx, "SELECT COUNT(*) FROM "+strings.Join(parts, ".")+" WHERE `expiry` > ?", now.UnixMilli()).Scan(&n)
+		return n, err
+	case *sqlitestore.Store:
+		var n int64
+		err := st.DB().QueryRowContext(octx, `SELECT count(*) FROM "`+st.Table()+`" WHERE expiry > ?`, now.UnixMilli()).Scan(&n)
 		return n, err
 	case *mongostore.Store:
 		return st.Collection().CountDocuments(octx, bson.D{{Key: "expires", Value: bson.D{{Key: "$gt", Value: now}}}})

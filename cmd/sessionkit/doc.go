@@ -4,9 +4,11 @@
 //
 // The store is named by a URL (package store/storeurl documents every
 // scheme and option), given with --store or the SESSIONKIT_STORE
-// environment variable:
+// environment variable. A SQLite file (sqlite://) may be inspected and
+// changed while the application has it open; a bolt file (bolt://) only
+// once the application has closed it.
 //
-//	sessionkit --store bolt://sessions.db stats
+//	sessionkit --store sqlite://data/sessions.sqlite stats
 //	export SESSIONKIT_STORE='redis://127.0.0.1:6379/0?prefix=myapp:'
 //	sessionkit list --user alice
 //	sessionkit list --limit 100 --after 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU
@@ -30,7 +32,8 @@
 //   - revoke ID-OR-KEY, revoke --user USER: delete one session, or every
 //     session of a user through the store's user index.
 //   - purge: delete expired records from stores that keep them until swept
-//     (sessionkit.Sweeper: bolt, SQL, MongoDB without TTL); a no-op on Redis.
+//     (sessionkit.Sweeper: bolt, SQLite, SQL, MongoDB without TTL); a no-op
+//     on Redis.
 //   - migrate --from URL --to URL: copy live sessions with their expiry and
 //     user; idempotent (sessions already on the target are left alone and
 //     counted); --dry-run; a progress bar with rate and ETA on a terminal
@@ -40,7 +43,8 @@
 //     session written, read and deleted (--no-write skips it); --fix creates
 //     a missing SQL table.
 //
-// Every command takes --json (machine-readable output on stdout),
+// Every command takes --json (machine-readable output on stdout, strings
+// not escaped for HTML),
 // --timeout (default 10s: bounds connecting and each store operation; a
 // listing fails if the store sends nothing for that long) and -v
 // (the stores' informational logs). Only migrate (on its target) and

@@ -25,6 +25,7 @@ import (
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
 
@@ -48,10 +49,10 @@ exits 1 if any check failed.
 With --fix it creates a missing table (PostgreSQL, MySQL).`,
 		Example: `  sessionkit doctor redis://127.0.0.1:6379/0
   sessionkit doctor postgres://app@db/app?table=sessions --fix
-  sessionkit --store bolt://sessions.db doctor --json`,
+  sessionkit --store sqlite://data/sessions.sqlite doctor --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usageError("doctor takes at most one store URL (got %d arguments)", len(args))
+				return usageError("doctor takes at most one store URL (got %s)", plural(len(args), "argument", "arguments"))
 			}
 			url := a.storeURL
 			if len(args) == 1 {
@@ -169,6 +170,8 @@ func (a *app) doctorServer(ctx context.Context, rep *doctorReport, s sessionkit.
 			size = bytesHuman(fi.Size())
 		}
 		rep.add("store", "ok", "bolt file %s (%s); buckets present", path, size)
+	case *sqlitestore.Store:
+		return a.doctorSQLite(octx, rep, st, fix)
 	case *redisstore.Store:
 		c := st.Client()
 		info, err := c.Info(octx, "server").Result()
@@ -328,7 +331,63 @@ func (a *app) doctorMySQL(ctx context.Context, rep *doctorReport, st *mysqlstore
 	if indexes < 3 {
 		status = "warn"
 	}
-	rep.add("schema", status, "table %s, %d indexes", st.Table(), indexes)
+	rep.add("schema", status, "table %s, %s", st.Table(), plural(indexes, "index", "indexes"))
+	return true
+}
+
+func (a *app) doctorSQLite(ctx context.Context, rep *doctorReport, st *sqlitestore.Store, fix bool) bool {
+	db := st.DB()
+	size := "?"
+	if fi, err := os.Stat(st.Path()); err == nil {
+		size = bytesHuman(fi.Size())
+	}
+	var version, mode string
+	if err := db.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&version); err != nil {
+		rep.add("store", "fail", "SQLite file %s: %v", st.Path(), err)
+		return false
+	}
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		rep.add("store", "fail", "SQLite file %s: journal mode: %v", st.Path(), err)
+		return false
+	}
+	rep.add("store", "ok", "SQLite %s file %s (%s), journal mode %s: other processes may open it at the same time", version, st.Path(), size, mode)
+
+	var indexes int
+	lookup := func() (bool, error) {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, st.Table()).Scan(&n)
+		if err != nil || n == 0 {
+			return false, err
+		}
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ?`, st.Table()).Scan(&indexes)
+		return true, err
+	}
+	present, err := lookup()
+	if err != nil {
+		rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
+		return false
+	}
+	if !present && fix {
+		if err := st.Migrate(ctx); err != nil {
+			rep.add("schema", "fail", "create table %s: %v", st.Table(), err)
+			return false
+		}
+		rep.add("fix", "ok", "created table %s", st.Table())
+		if present, err = lookup(); err != nil {
+			rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
+			return false
+		}
+	}
+	if !present {
+		rep.add("schema", "fail", "table %s does not exist: run `sessionkit doctor --fix` or open the store from the application", st.Table())
+		return false
+	}
+	// The primary key's automatic index, the expiry and the user index.
+	status := "ok"
+	if indexes < 3 {
+		status = "warn"
+	}
+	rep.add("schema", status, "table %s, %s", st.Table(), plural(indexes, "index", "indexes"))
 	return true
 }
 
@@ -375,7 +434,7 @@ func (a *app) doctorMongo(ctx context.Context, rep *doctorReport, st *mongostore
 	for i, x := range idx {
 		names[i] = x.Name
 	}
-	expiry := "TTL index (the server deletes expired sessions)"
+	expiry := "TTL index " + st.TTLIndex() + " (the server deletes expired sessions)"
 	if !st.TTL() {
 		expiry = "no TTL index: run `sessionkit purge` from cron or keep the application's sweeper on"
 	}

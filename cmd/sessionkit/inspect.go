@@ -38,7 +38,7 @@ func (a *app) statsCommand() *cobra.Command {
 		Long: `stats reads every live session once and prints how many there are, the
 bytes they take, how old they are (time since creation) and the users
 with the most sessions.`,
-		Example: `  sessionkit --store bolt://sessions.db stats
+		Example: `  sessionkit --store sqlite://data/sessions.sqlite stats
   sessionkit --store redis://127.0.0.1:6379 stats --top 20 --json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -135,7 +135,7 @@ func (a *app) stats(ctx context.Context, top int) error {
 		avg = res.Bytes / int64(res.Sessions)
 	}
 	fmt.Fprintf(tw, "Data\t%s (average %s, largest %s)\n", bytesHuman(res.Bytes), bytesHuman(avg), bytesHuman(int64(res.MaxBytes)))
-	fmt.Fprintf(tw, "With a user\t%d (%d users)\n", res.WithUser, res.Users)
+	fmt.Fprintf(tw, "With a user\t%d (%s)\n", res.WithUser, plural(res.Users, "user", "users"))
 	if res.Undecodable > 0 {
 		fmt.Fprintf(tw, "Not decodable\t%d (not in the age table)\n", res.Undecodable)
 	}
@@ -166,7 +166,7 @@ func (a *app) listCommand() *cobra.Command {
 		Long: `list prints live sessions sorted by store key, --limit at a time. When more
 remain it says which --after value shows the next page. With --user it
 lists one user's sessions (through the store's user index).`,
-		Example: `  sessionkit --store bolt://sessions.db list
+		Example: `  sessionkit --store sqlite://data/sessions.sqlite list
   sessionkit list --user alice --json
   sessionkit list --limit 100 --after 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU`,
 		Args: exactArgs(0, "no arguments (use --user to filter)"),
@@ -297,7 +297,7 @@ func (a *app) list(ctx context.Context, user string, limit int, after string) er
 	}
 	switch {
 	case more:
-		fmt.Fprintf(a.stderr, "%d sessions shown; next page: --after %s\n", len(entries), entries[len(entries)-1].Key)
+		fmt.Fprintf(a.stderr, "%s shown; next page: --after %s\n", plural(len(entries), "session", "sessions"), entries[len(entries)-1].Key)
 	case len(entries) == 0:
 		fmt.Fprintln(a.stderr, "no sessions")
 	}
@@ -342,7 +342,7 @@ func valuesJSON(vals []sessionkit.Value) json.RawMessage {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(v.Key)
+		k, _ := marshalJSON(v.Key)
 		b.Write(k)
 		b.WriteByte(':')
 		if len(v.JSON) == 0 {
@@ -359,7 +359,7 @@ func valuesJSON(vals []sessionkit.Value) json.RawMessage {
 		for _, v := range vals {
 			obj[v.Key] = v.JSON
 		}
-		out, _ := json.Marshal(obj)
+		out, _ := marshalJSON(obj)
 		return out
 	}
 	return b.Bytes()
@@ -373,7 +373,7 @@ func (a *app) showCommand() *cobra.Command {
 a session ID (the cookie value's ID, which is hashed into its key the way
 the Manager does it); the key is tried first. Values are printed as JSON.
 Exit code 3 when there is no such live session.`,
-		Example: `  sessionkit --store bolt://sessions.db show 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU
+		Example: `  sessionkit --store sqlite://data/sessions.sqlite show 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU
   sessionkit show "$SESSION_ID" --json`,
 		Args: exactArgs(1, "one session ID or store key"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -107,7 +109,10 @@ func (a *app) rootCommand() *cobra.Command {
 The store is named by a URL, given with --store or the SESSIONKIT_STORE
 environment variable:
 
-  bolt://PATH               a bbolt file (relative, or bolt:///absolute/path)
+  sqlite://PATH             a SQLite file (relative, or sqlite:///absolute/path);
+                            readable and writable while the application runs
+  bolt://PATH               a bbolt file (relative, or bolt:///absolute/path);
+                            one process at a time: stop the application first
   memory://                 an empty in-process store (demos only)
   redis://HOST[:PORT][/DB]  Redis; also rediss://, redis+sentinel://, redis+cluster://
   postgres://USER@HOST/DB   PostgreSQL (?table=NAME)
@@ -116,7 +121,7 @@ environment variable:
 
 Exit codes: 0 ok, 1 the operation failed, 2 usage error (bad flag,
 argument or URL), 3 not found.`,
-		Example: `  sessionkit --store bolt://sessions.db stats
+		Example: `  sessionkit --store sqlite://data/sessions.sqlite stats
   sessionkit --store redis://127.0.0.1:6379/0 list --user alice
   sessionkit show 2jmj7l5rSw0yVb_vlWAYkK_YBwk... --json
   sessionkit revoke --user alice
@@ -176,7 +181,7 @@ argument or URL), 3 not found.`,
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageError("%s takes %s (got %d arguments)", cmd.Name(), what, len(args))
+			return usageError("%s takes %s (got %s)", cmd.Name(), what, plural(len(args), "argument", "arguments"))
 		}
 		return nil
 	}
@@ -299,10 +304,24 @@ func (a *app) closeStore(s storeurl.Store) {
 	}
 }
 
+// printJSON prints v as indented JSON. Strings are written as they are:
+// '<', '>' and '&' are not escaped for HTML ("< 1h", not "\u003c 1h").
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// marshalJSON is json.Marshal without HTML escaping, like printJSON.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func (a *app) table() *tabwriter.Writer {
@@ -374,6 +393,15 @@ func bytesHuman(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// plural says how many of something there are: "1 user", "2 users",
+// "0 users".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // orDash shows "-" for an empty string in tables.

@@ -102,7 +102,7 @@ func (a *app) migrate(ctx context.Context, from, to string, dryRun bool, workers
 	case err == nil:
 		defer a.closeStore(dst)
 	case dryRun && errors.Is(err, fs.ErrNotExist):
-		dst = nil // a bolt file that does not exist yet: empty
+		dst = nil // a bolt or SQLite file that does not exist yet: empty
 	default:
 		return fmt.Errorf("migrate: target: %w", err)
 	}
@@ -185,8 +185,8 @@ func (a *app) migrate(ctx context.Context, from, to string, dryRun bool, workers
 		Seconds:        time.Since(start).Seconds(),
 	}
 	if err != nil {
-		fmt.Fprintf(a.stderr, "migrate stopped after copying %d sessions (%d already present, %d expired); running it again resumes safely\n",
-			res.Copied, res.AlreadyPresent, res.Expired)
+		fmt.Fprintf(a.stderr, "migrate stopped after copying %s (%d already present, %d expired); running it again resumes safely\n",
+			plural(int(res.Copied), "session", "sessions"), res.AlreadyPresent, res.Expired)
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if a.json {

@@ -19,7 +19,7 @@ func (a *app) revokeCommand() *cobra.Command {
 show) or, with --user, every session of that user (through the store's
 user index). The user is logged out at their next request.
 Exit code 3 when there was nothing to revoke.`,
-		Example: `  sessionkit --store bolt://sessions.db revoke 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU
+		Example: `  sessionkit --store sqlite://data/sessions.sqlite revoke 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU
   sessionkit --store redis://127.0.0.1:6379 revoke --user alice`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			byUser := cmd.Flags().Changed("user")
@@ -31,7 +31,7 @@ Exit code 3 when there was nothing to revoke.`,
 			case byUser:
 				return a.revokeUser(cmd.Context(), user)
 			case len(args) != 1:
-				return usageError("revoke takes one session ID or key, or --user USER (got %d arguments)", len(args))
+				return usageError("revoke takes one session ID or key, or --user USER (got %s)", plural(len(args), "argument", "arguments"))
 			}
 			return a.revoke(cmd.Context(), args[0])
 		},
@@ -93,7 +93,7 @@ func (a *app) revokeUser(ctx context.Context, user string) error {
 	if a.json {
 		return a.printJSON(revokeResult{Revoked: n, User: user})
 	}
-	fmt.Fprintf(a.stdout, "revoked %d session(s) of user %s\n", n, printable(user))
+	fmt.Fprintf(a.stdout, "revoked %s of user %s\n", plural(n, "session", "sessions"), printable(user))
 	return nil
 }
 
@@ -139,6 +139,6 @@ func (a *app) purge(ctx context.Context) error {
 	if a.json {
 		return a.printJSON(map[string]any{"purged": n, "native_expiry": false})
 	}
-	fmt.Fprintf(a.stdout, "purged %d expired session(s)\n", n)
+	fmt.Fprintf(a.stdout, "purged %s\n", plural(n, "expired session", "expired sessions"))
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/compat/internal/jsjson"
 )
 
 // Codec reads and writes express-session's stored session: the JSON of
@@ -60,16 +61,16 @@ type Codec struct {
 
 // opaque is what Decode passes to the next Encode through State.Opaque.
 type opaque struct {
-	cookie      []member // the stored cookie object
-	cookieIndex int      // its position among the top-level keys
-	values      []member // the values as read, to write unchanged ones verbatim
+	cookie      []jsjson.Member // the stored cookie object
+	cookieIndex int             // its position among the top-level keys
+	values      []jsjson.Member // the values as read, to write unchanged ones verbatim
 }
 
 var errNotExpress = errors.New("not an express-session record")
 
 // Decode implements sessionkit.Codec.
 func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
-	ms, err := parseObject(data)
+	ms, err := jsjson.ParseObject(data)
 	if err != nil {
 		return sessionkit.State{}, fmt.Errorf("express: decode session: %w", err)
 	}
@@ -81,12 +82,12 @@ func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
 	op := &opaque{cookieIndex: -1}
 	st.Values = make([]sessionkit.Value, 0, len(ms))
 	for i, m := range ms {
-		if m.key != "cookie" {
-			st.Values = append(st.Values, sessionkit.Value{Key: m.key, JSON: m.raw})
+		if m.Key != "cookie" {
+			st.Values = append(st.Values, sessionkit.Value{Key: m.Key, JSON: m.Raw})
 			continue
 		}
 		op.cookieIndex = i
-		if op.cookie, err = parseObject(m.raw); err != nil {
+		if op.cookie, err = jsjson.ParseObject(m.Raw); err != nil {
 			return sessionkit.State{}, fmt.Errorf("express: decode session: cookie: %w", err)
 		}
 	}
@@ -94,20 +95,20 @@ func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
 		return sessionkit.State{}, fmt.Errorf("express: decode session: %w: no cookie object", errNotExpress)
 	}
 	op.values = ms
-	if j := findMember(op.cookie, "originalMaxAge"); j >= 0 {
-		if ms, err := strconv.ParseFloat(string(op.cookie[j].raw), 64); err == nil && ms >= 1 && ms < maxAgeLimit {
+	if j := jsjson.Find(op.cookie, "originalMaxAge"); j >= 0 {
+		if ms, err := strconv.ParseFloat(string(op.cookie[j].Raw), 64); err == nil && ms >= 1 && ms < maxAgeLimit {
 			st.IdleTimeout = time.Duration(ms) * time.Millisecond
 		}
 	}
 	if st.IdleTimeout == 0 {
 		st.IdleTimeout = c.ttl()
 	}
-	if i := findMember(op.cookie, "expires"); i >= 0 && string(op.cookie[i].raw) != "null" {
+	if i := jsjson.Find(op.cookie, "expires"); i >= 0 && string(op.cookie[i].Raw) != "null" {
 		var s string
-		if err := json.Unmarshal(op.cookie[i].raw, &s); err != nil {
+		if err := json.Unmarshal(op.cookie[i].Raw, &s); err != nil {
 			return sessionkit.State{}, fmt.Errorf("express: decode session: cookie.expires: %w", err)
 		}
-		exp, err := parseJSDate(s)
+		exp, err := jsjson.ParseDate(s)
 		if err != nil {
 			return sessionkit.State{}, fmt.Errorf("express: decode session: cookie.expires: %w", err)
 		}
@@ -115,8 +116,8 @@ func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
 		st.Expires = exp
 		// express-session sets expires to now + originalMaxAge whenever it
 		// touches a session: that is when it was last active.
-		if j := findMember(op.cookie, "originalMaxAge"); j >= 0 {
-			if ms, err := strconv.ParseFloat(string(op.cookie[j].raw), 64); err == nil && ms > 0 {
+		if j := jsjson.Find(op.cookie, "originalMaxAge"); j >= 0 {
+			if ms, err := strconv.ParseFloat(string(op.cookie[j].Raw), 64); err == nil && ms > 0 {
 				if last := exp.Add(-time.Duration(ms) * time.Millisecond); last.Before(now) {
 					st.LastActive = last
 				}
@@ -141,7 +142,7 @@ func (c *Codec) ttl() time.Duration {
 // Encode implements sessionkit.Codec.
 func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
 	op, _ := st.Opaque.(*opaque)
-	var cookie []member
+	var cookie []jsjson.Member
 	idx := 0
 	if op != nil {
 		cookie = append(cookie, op.cookie...)
@@ -153,7 +154,7 @@ func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
 
 	var buf bytes.Buffer
 	buf.Grow(256 + 32*len(st.Values))
-	top := make([]member, 0, len(st.Values)+1)
+	top := make([]jsjson.Member, 0, len(st.Values)+1)
 	for _, v := range st.Values {
 		if v.Key == "cookie" {
 			return nil, errors.New(`express: "cookie" is express-session's own key, not a session value`)
@@ -161,23 +162,23 @@ func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
 		raw := []byte(v.JSON)
 		if op == nil || !unchanged(op.values, v) {
 			var err error
-			if raw, err = jsJSON(v.JSON); err != nil {
+			if raw, err = jsjson.Stringify(v.JSON); err != nil {
 				return nil, fmt.Errorf("express: value %q: %w", v.Key, err)
 			}
 		}
-		top = append(top, member{key: v.Key, raw: raw})
+		top = append(top, jsjson.Member{Key: v.Key, Raw: raw})
 	}
 	var cb bytes.Buffer
-	writeObject(&cb, cookie)
+	jsjson.WriteObject(&cb, cookie)
 	idx = min(idx, len(top))
-	top = append(top[:idx], append([]member{{key: "cookie", raw: cb.Bytes()}}, top[idx:]...)...)
-	writeObject(&buf, top)
+	top = append(top[:idx], append([]jsjson.Member{{Key: "cookie", Raw: cb.Bytes()}}, top[idx:]...)...)
+	jsjson.WriteObject(&buf, top)
 	return buf.Bytes(), nil
 }
 
-func unchanged(read []member, v sessionkit.Value) bool {
-	i := findMember(read, v.Key)
-	return i >= 0 && bytes.Equal(read[i].raw, v.JSON)
+func unchanged(read []jsjson.Member, v sessionkit.Value) bool {
+	i := jsjson.Find(read, v.Key)
+	return i >= 0 && bytes.Equal(read[i].Raw, v.JSON)
 }
 
 // cookieKeyOrder is the order of express-session's Cookie.data.
@@ -186,36 +187,36 @@ var cookieKeyOrder = []string{"originalMaxAge", "partitioned", "priority", "expi
 // newCookie returns the cookie object express-session would store for a
 // new session with the Manager's cookie settings (expires and
 // originalMaxAge are filled in by updateCookie).
-func (c *Codec) newCookie() []member {
+func (c *Codec) newCookie() []jsjson.Member {
 	ct := c.Cookie
 	if ct == nil {
 		d := sessionkit.CookieTransport{Path: "/", HttpOnly: true}
 		ct = &d
 	}
-	ms := []member{{key: "originalMaxAge", raw: json.RawMessage("null")}}
+	ms := []jsjson.Member{{Key: "originalMaxAge", Raw: json.RawMessage("null")}}
 	if ct.Partitioned {
-		ms = append(ms, member{key: "partitioned", raw: json.RawMessage("true")})
+		ms = append(ms, jsjson.Member{Key: "partitioned", Raw: json.RawMessage("true")})
 	}
-	ms = append(ms, member{key: "expires", raw: json.RawMessage("null")})
+	ms = append(ms, jsjson.Member{Key: "expires", Raw: json.RawMessage("null")})
 	if ct.Secure == sessionkit.SecureAlways {
-		ms = append(ms, member{key: "secure", raw: json.RawMessage("true")})
+		ms = append(ms, jsjson.Member{Key: "secure", Raw: json.RawMessage("true")})
 	}
-	ms = append(ms, member{key: "httpOnly", raw: json.RawMessage(strconv.FormatBool(ct.HttpOnly))})
+	ms = append(ms, jsjson.Member{Key: "httpOnly", Raw: json.RawMessage(strconv.FormatBool(ct.HttpOnly))})
 	if ct.Domain != "" {
-		ms = append(ms, member{key: "domain", raw: jsString(ct.Domain)})
+		ms = append(ms, jsjson.Member{Key: "domain", Raw: jsjson.String(ct.Domain)})
 	}
 	path := ct.Path
 	if path == "" {
 		path = "/"
 	}
-	ms = append(ms, member{key: "path", raw: jsString(path)})
+	ms = append(ms, jsjson.Member{Key: "path", Raw: jsjson.String(path)})
 	switch ct.SameSite {
 	case http.SameSiteLaxMode:
-		ms = append(ms, member{key: "sameSite", raw: json.RawMessage(`"lax"`)})
+		ms = append(ms, jsjson.Member{Key: "sameSite", Raw: json.RawMessage(`"lax"`)})
 	case http.SameSiteStrictMode:
-		ms = append(ms, member{key: "sameSite", raw: json.RawMessage(`"strict"`)})
+		ms = append(ms, jsjson.Member{Key: "sameSite", Raw: json.RawMessage(`"strict"`)})
 	case http.SameSiteNoneMode:
-		ms = append(ms, member{key: "sameSite", raw: json.RawMessage(`"none"`)})
+		ms = append(ms, jsjson.Member{Key: "sameSite", Raw: json.RawMessage(`"none"`)})
 	}
 	return ms
 }
@@ -225,10 +226,10 @@ func (c *Codec) newCookie() []member {
 // originalMaxAge and expires at st.Expires (the Manager's now + idle
 // timeout, which is express's now + originalMaxAge); a browser-session
 // cookie has both null.
-func (c *Codec) updateCookie(ms []member, st *sessionkit.State) []member {
+func (c *Codec) updateCookie(ms []jsjson.Member, st *sessionkit.State) []jsjson.Member {
 	exp, age := json.RawMessage("null"), json.RawMessage("null")
 	if st.Persistent {
-		exp = jsString(jsDate(st.Expires))
+		exp = jsjson.String(jsjson.Date(st.Expires))
 		maxAge := st.IdleTimeout
 		if maxAge <= 0 {
 			maxAge = c.MaxAge
@@ -245,9 +246,9 @@ func (c *Codec) updateCookie(ms []member, st *sessionkit.State) []member {
 
 // setCookieKey replaces key's value, or inserts it where express-session's
 // key order puts it.
-func setCookieKey(ms []member, key string, raw json.RawMessage) []member {
-	if i := findMember(ms, key); i >= 0 {
-		ms[i].raw = raw
+func setCookieKey(ms []jsjson.Member, key string, raw json.RawMessage) []jsjson.Member {
+	if i := jsjson.Find(ms, key); i >= 0 {
+		ms[i].Raw = raw
 		return ms
 	}
 	at := 0
@@ -255,15 +256,9 @@ func setCookieKey(ms []member, key string, raw json.RawMessage) []member {
 		if k == key {
 			break
 		}
-		if i := findMember(ms, k); i >= 0 {
+		if i := jsjson.Find(ms, k); i >= 0 {
 			at = i + 1
 		}
 	}
-	return append(ms[:at], append([]member{{key: key, raw: raw}}, ms[at:]...)...)
-}
-
-func jsString(s string) json.RawMessage {
-	var b bytes.Buffer
-	writeJSString(&b, s)
-	return b.Bytes()
+	return append(ms[:at], append([]jsjson.Member{{Key: key, Raw: raw}}, ms[at:]...)...)
 }

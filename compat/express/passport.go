@@ -7,6 +7,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/compat/internal/jsjson"
 )
 
 // PassportField is an auth.UserKeyField that keeps the user key where
@@ -59,15 +60,15 @@ func passportUser(raw json.RawMessage) (string, bool, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return "", false, nil // not an object: Passport finds no .user
 	}
-	ms, err := parseObject(raw)
+	ms, err := jsjson.ParseObject(raw)
 	if err != nil {
 		return "", false, fmt.Errorf("express: passport: %w", err)
 	}
-	i := findMember(ms, "user")
+	i := jsjson.Find(ms, "user")
 	if i < 0 {
 		return "", false, nil
 	}
-	u := bytes.TrimSpace(ms[i].raw)
+	u := bytes.TrimSpace(ms[i].Raw)
 	switch string(u) {
 	case "null", "false", `""`:
 		return "", false, nil
@@ -86,13 +87,13 @@ func (f PassportField) Write(s *sessionkit.Session, key string) error {
 	if enc == nil {
 		enc = auth.KeyToJSON
 	}
-	return f.update(s, func(ms []member) []member {
+	return f.update(s, func(ms []jsjson.Member) []jsjson.Member {
 		u := enc(key)
-		if i := findMember(ms, "user"); i >= 0 {
-			ms[i].raw = u
+		if i := jsjson.Find(ms, "user"); i >= 0 {
+			ms[i].Raw = u
 			return ms
 		}
-		return append(ms, member{key: "user", raw: u})
+		return append(ms, jsjson.Member{Key: "user", Raw: u})
 	})
 }
 
@@ -104,28 +105,28 @@ func (f PassportField) Clear(s *sessionkit.Session) error {
 	if !s.Has(f.key()) {
 		return nil
 	}
-	return f.update(s, func(ms []member) []member {
-		if i := findMember(ms, "user"); i >= 0 {
+	return f.update(s, func(ms []jsjson.Member) []jsjson.Member {
+		if i := jsjson.Find(ms, "user"); i >= 0 {
 			ms = append(ms[:i], ms[i+1:]...)
 		}
 		return ms
 	})
 }
 
-func (f PassportField) update(s *sessionkit.Session, change func([]member) []member) error {
+func (f PassportField) update(s *sessionkit.Session, change func([]jsjson.Member) []jsjson.Member) error {
 	raw, err := sessionkit.Get[json.RawMessage](s, f.key())
 	if err != nil {
 		return err
 	}
-	var ms []member
+	var ms []jsjson.Member
 	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
-		if ms, err = parseObject(t); err != nil {
+		if ms, err = jsjson.ParseObject(t); err != nil {
 			ms = nil // unreadable: replace it, as Passport would overwrite .user
 		}
 	}
 	ms = change(ms)
 	var buf bytes.Buffer
-	writeObject(&buf, ms)
+	jsjson.WriteObject(&buf, ms)
 	return s.Set(f.key(), json.RawMessage(buf.Bytes()))
 }
 
@@ -136,15 +137,15 @@ func (f PassportField) update(s *sessionkit.Session, change func([]member) []mem
 // logged-in session to record its owner (see the store packages'
 // Options.UserKeyOf).
 func UserKey(data []byte) string {
-	ms, err := parseObject(data)
+	ms, err := jsjson.ParseObject(data)
 	if err != nil {
 		return ""
 	}
-	i := findMember(ms, "passport")
+	i := jsjson.Find(ms, "passport")
 	if i < 0 {
 		return ""
 	}
-	key, ok, err := passportUser(ms[i].raw)
+	key, ok, err := passportUser(ms[i].Raw)
 	if err != nil || !ok {
 		return ""
 	}

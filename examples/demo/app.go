@@ -57,6 +57,8 @@ type Config struct {
 	// OIDC, if set, adds a "Sign in with …" button for an OpenID
 	// Connect provider.
 	OIDC *OIDCConfig
+	// Observer, if set, is the Manager's Observer (the -metrics flag).
+	Observer func(sessionkit.Event)
 }
 
 // app holds the demo's state; its methods are the HTTP handlers.
@@ -99,6 +101,7 @@ func New(cfg Config) (http.Handler, error) {
 	m.Cookie.Name = "demo_session"
 	m.Cookie.Secure = cfg.Secure
 	m.Logger = a.log
+	m.Observer = cfg.Observer
 
 	a.auth = auth.New(m, User.Key, cfg.Users.Get)
 	a.auth.Logger = a.log

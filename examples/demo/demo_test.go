@@ -21,6 +21,7 @@ import (
 	"github.com/sessionkit/sessionkit/auth/password"
 	"github.com/sessionkit/sessionkit/store/boltstore"
 	"github.com/sessionkit/sessionkit/store/memstore"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 )
 
 // cheap keeps password hashing fast in tests.
@@ -28,8 +29,8 @@ var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen
 
 const testPassword = "correct horse battery"
 
-// newServer starts the demo over the named store kind ("memory" or
-// "bolt", where accounts share the sessions' file).
+// newServer starts the demo over the named store kind ("memory",
+// "sqlite", or "bolt", where accounts share the sessions' file).
 func newServer(t *testing.T, kind string) *httptest.Server {
 	t.Helper()
 	var (
@@ -42,6 +43,14 @@ func newServer(t *testing.T, kind string) *httptest.Server {
 		ms := memstore.New(memstore.Options{})
 		t.Cleanup(func() { ms.Close() })
 		st = ms
+		users, err = OpenUsers(filepath.Join(t.TempDir(), "users.db"))
+	case "sqlite":
+		ss, serr := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.sqlite"))
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		t.Cleanup(func() { ss.Close() })
+		st = ss
 		users, err = OpenUsers(filepath.Join(t.TempDir(), "users.db"))
 	case "bolt":
 		bs, berr := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"))
@@ -196,7 +205,7 @@ func (b *browser) sessionRows() (current, others []string) {
 }
 
 func TestAccountFlow(t *testing.T) {
-	for _, kind := range []string{"memory", "bolt"} {
+	for _, kind := range []string{"memory", "bolt", "sqlite"} {
 		t.Run(kind, func(t *testing.T) {
 			srv := newServer(t, kind)
 			alice := newBrowser(t, srv.URL)

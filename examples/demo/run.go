@@ -26,14 +26,14 @@ const shutdownTimeout = 10 * time.Second
 
 // Run parses the command line, opens the stores, serves the demo until ctx
 // is done, then shuts the server down gracefully and closes the stores
-// (releasing the bolt file for the next start). It prints the URL to
-// stdout and logs to stderr.
+// (releasing the files for the next start). It prints the URL to stdout
+// and logs to stderr.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	dataDir := fs.String("data", "data", "directory for the bolt files (created if missing)")
-	store := fs.String("store", "", "session store URL: bolt://PATH, memory://, redis://HOST, postgres://HOST/DB, mysql://HOST/DB, mongodb://HOST/DB (default bolt://DATA/sessions.db)")
+	dataDir := fs.String("data", "data", "directory for the data files (created if missing)")
+	store := fs.String("store", "", "session store URL: sqlite://PATH, bolt://PATH, memory://, redis://HOST, postgres://HOST/DB, mysql://HOST/DB, mongodb://HOST/DB (default sqlite://DATA/sessions.sqlite)")
 	secure := fs.String("secure-cookies", "auto", "when cookies get the Secure attribute: auto (over HTTPS only), always or never")
 	var oidc OIDCConfig
 	fs.StringVar(&oidc.Issuer, "oidc-issuer", "", "OpenID Connect provider issuer URL; turns on the \"Sign in with …\" button")
@@ -41,6 +41,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&oidc.ClientSecret, "oidc-client-secret", os.Getenv("DEMO_OIDC_CLIENT_SECRET"), "the demo's client secret (default $DEMO_OIDC_CLIENT_SECRET)")
 	fs.StringVar(&oidc.Name, "oidc-name", "your provider", "the provider's name on the button")
 	fs.StringVar(&oidc.RedirectURL, "oidc-redirect-url", "", "the callback URL registered at the provider (default http://ADDR/auth/oidc/callback)")
+	withMetrics := fs.Bool("metrics", false, "serve the session metrics on /metrics (Prometheus text format)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nThe sessionkit demo web app.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -64,7 +65,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("demo: create data directory: %w", err)
 	}
 	if *store == "" {
-		*store = boltURL(filepath.Join(*dataDir, "sessions.db"))
+		*store = fileURL("sqlite", filepath.Join(*dataDir, "sessions.sqlite"))
 	}
 	st, err := storeurl.Open(ctx, *store, storeurl.Options{Logger: logger})
 	if err != nil {
@@ -72,8 +73,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	// Accounts go into the session store's bolt file when there is one,
-	// else into a small bolt file of their own.
+	// Accounts go into the session store's bolt file when the sessions
+	// are in bolt, else into a small bolt file of their own (only the demo
+	// opens it; the sessions' file is the one other processes share).
 	var users *Users
 	if bs, ok := st.(*boltstore.Store); ok {
 		users, err = NewUsers(bs.DB())
@@ -101,9 +103,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.OIDC = &oidc
 	}
+	var met *metrics
+	if *withMetrics {
+		met = newMetrics()
+		cfg.Observer = met.observe
+	}
 	handler, err := New(cfg)
 	if err != nil {
 		return err
+	}
+	if met != nil {
+		handler = met.mount(handler)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -154,14 +164,16 @@ func parseSecure(s string) (sessionkit.SecureMode, error) {
 	return 0, fmt.Errorf("demo: -secure-cookies %q: want auto, always or never", s)
 }
 
-// boltURL returns the bolt:// URL of a file path.
-func boltURL(path string) string {
-	return "bolt://" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath()
+// fileURL returns the scheme:// URL (sqlite, bolt) of a file path.
+func fileURL(scheme, path string) string {
+	return scheme + "://" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath()
 }
 
 // storeName describes a store URL for the page footer.
 func storeName(rawURL string) string {
 	switch s := storeurl.Scheme(rawURL); {
+	case s == "sqlite":
+		return "a SQLite file"
 	case s == "bolt":
 		return "a bolt file"
 	case s == "memory":

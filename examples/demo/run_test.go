@@ -94,8 +94,9 @@ func start(t *testing.T, args ...string) (string, func() error) {
 }
 
 // TestRunRestart checks that accounts, the login and the counter survive a
-// restart of the server on the same data directory, for the default bolt
-// store (one file) and for memory:// sessions with a users file.
+// restart of the server on the same data directory, for the default
+// SQLite store (with a users file), a bolt store (one file for both) and
+// memory:// sessions (with a users file).
 func TestRunRestart(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -103,14 +104,19 @@ func TestRunRestart(t *testing.T) {
 		files        []string
 		sessionsKept bool
 	}{
-		{"bolt", "", []string{"sessions.db"}, true},
+		{"default", "", []string{"sessions.sqlite", "users.db"}, true},
+		{"bolt", "bolt", []string{"sessions.db"}, true},
 		{"memory", "memory://", []string{"users.db"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "nested", "data")
 			args := []string{"-addr", "127.0.0.1:0", "-data", data}
-			if tt.store != "" {
+			switch tt.store {
+			case "":
+			case "bolt":
+				args = append(args, "-store", fileURL("bolt", filepath.Join(data, "sessions.db")))
+			default:
 				args = append(args, "-store", tt.store)
 			}
 			base, stop := start(t, args...)
@@ -128,7 +134,7 @@ func TestRunRestart(t *testing.T) {
 				}
 			}
 
-			base, _ = start(t, args...) // fails if the bolt file were still locked
+			base, _ = start(t, args...) // fails if a bolt file were still locked
 			b.base = base
 			if tt.sessionsKept {
 				if got := b.count(); got != "2" {
@@ -172,21 +178,24 @@ func TestRunErrors(t *testing.T) {
 		start(t, "-addr", "127.0.0.1:0", "-data", data)
 		var out, logs syncBuffer
 		err := Run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", data}, &out, &logs)
-		if err == nil || !strings.Contains(err.Error(), "sessions.db") {
+		// The sessions' SQLite file may be shared; the accounts' bolt
+		// file may not.
+		if err == nil || !strings.Contains(err.Error(), "users.db") {
 			t.Fatalf("second Run on the same data = %v, want an error naming the locked file", err)
 		}
 	})
 }
 
-func TestBoltURL(t *testing.T) {
+func TestFileURL(t *testing.T) {
 	tests := []struct{ path, want string }{
-		{"data/sessions.db", "bolt://data/sessions.db"},
-		{"/tmp/x y/sessions.db", "bolt:///tmp/x%20y/sessions.db"},
-		{"/tmp/100%/s.db", "bolt:///tmp/100%25/s.db"},
+		{"data/sessions.sqlite", "sqlite://data/sessions.sqlite"},
+		{"/tmp/x y/sessions.sqlite", "sqlite:///tmp/x%20y/sessions.sqlite"},
+		{"/tmp/100%/s.sqlite", "sqlite:///tmp/100%25/s.sqlite"},
+		{"/tmp/q?/s.sqlite", "sqlite:///tmp/q%3F/s.sqlite"},
 	}
 	for _, tt := range tests {
-		if got := boltURL(tt.path); got != tt.want {
-			t.Errorf("boltURL(%q) = %q, want %q", tt.path, got, tt.want)
+		if got := fileURL("sqlite", tt.path); got != tt.want {
+			t.Errorf("fileURL(%q) = %q, want %q", tt.path, got, tt.want)
 		}
 	}
 }

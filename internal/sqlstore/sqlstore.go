@@ -1,7 +1,7 @@
-// Package sqlstore holds the logic that the SQL session stores (pgstore
-// and mysqlstore) share: option defaults, the background sweeper, error
-// wrapping, reading rows into entries, keyed pagination for All, batched
-// sweeping and the user-index flow.
+// Package sqlstore holds the logic that the SQL session stores (pgstore,
+// mysqlstore and sqlitestore) share: option defaults, the background
+// sweeper, error wrapping, reading rows into entries, keyed pagination for
+// All, batched sweeping and the user-index flow.
 //
 // What differs between databases — query text, placeholders, how a value
 // is scanned, which server error means "no such table", the driver calls
@@ -38,10 +38,11 @@ type Config struct {
 	ErrNoTable error
 
 	// MissingTable reports whether err (as returned by the driver, maybe
-	// wrapped) says that the table does not exist, and if so returns the
-	// driver's error and the server's message. It must be safe to call
-	// concurrently and must not return true for any other error.
-	MissingTable func(err error) (driverErr error, message string, ok bool)
+	// wrapped) says that the table does not exist: if so it returns the
+	// server's message and the driver's error, else "" and nil. It must be
+	// safe to call concurrently and must not return a driver error for any
+	// other error.
+	MissingTable func(err error) (message string, driverErr error)
 
 	// Batch is the most rows one statement of DeleteExpired deletes, and
 	// PageSize the most rows one query of All reads. Values <= 0 mean
@@ -60,7 +61,7 @@ type Core struct {
 	name         string
 	table        string
 	errNoTable   error
-	missingTable func(error) (error, string, bool)
+	missingTable func(error) (string, error)
 	batch        int
 	pageSize     int
 	logger       *slog.Logger
@@ -155,7 +156,7 @@ func (e *tableError) Unwrap() error        { return e.err }
 // the store's ErrNoTable. The driver's error stays reachable with
 // errors.As.
 func (c *Core) Wrap(op, key string, err error) error {
-	if driverErr, msg, ok := c.missingTable(err); ok {
+	if msg, driverErr := c.missingTable(err); driverErr != nil {
 		return &tableError{name: c.name, op: op, table: c.table, message: msg, sentinel: c.errNoTable, err: driverErr}
 	}
 	if key != "" {

@@ -23,12 +23,12 @@ func newCore(batch, pageSize int) *Core {
 		Name:       "teststore",
 		Table:      "app.sessions",
 		ErrNoTable: errNoTable,
-		MissingTable: func(err error) (error, string, bool) {
+		MissingTable: func(err error) (string, error) {
 			var d *driverError
 			if errors.As(err, &d) && d.code == 1146 {
-				return d, "no such table", true
+				return "no such table", d
 			}
-			return nil, "", false
+			return "", nil
 		},
 		Batch:           batch,
 		PageSize:        pageSize,

@@ -43,8 +43,11 @@ const (
 	MongoURLEnv      = "SESSIONKIT_MONGO_URL"      // mongodb://127.0.0.1:PORT/
 	RealMongoURLEnv  = "SESSIONKIT_REAL_MONGO_URL" // optional real MongoDB
 	ChromiumEnv      = "SESSIONKIT_CHROMIUM"       // path to a chromium binary
-	NodeModulesEnv   = "SESSIONKIT_NODE_MODULES"   // installed interop packages
-	CacheDirEnv      = "SESSIONKIT_TESTENV_CACHE"  // where built helper binaries and npm packages are cached
+	NodeModulesEnv   = "SESSIONKIT_NODE_MODULES"   // installed packages of the express interop app
+
+	KoaNodeModulesEnv           = "SESSIONKIT_KOA_NODE_MODULES"            // installed packages of the koa interop app
+	CookieSessionNodeModulesEnv = "SESSIONKIT_COOKIE_SESSION_NODE_MODULES" // installed packages of the cookie-session interop app
+	CacheDirEnv                 = "SESSIONKIT_TESTENV_CACHE"               // where built helper binaries and npm packages are cached
 )
 
 // Required reports whether backend skips must fail.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 // BenchmarkSave measures committed, fsynced Saves per second with several
@@ -40,6 +41,7 @@ func benchSave(b *testing.B, writers int, delay time.Duration) {
 	var next atomic.Int64
 	// RunParallel starts parallelism×GOMAXPROCS goroutines.
 	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	cpu := storetest.ProcessCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		key := fmt.Sprintf("session-%d", next.Add(1))
@@ -54,4 +56,45 @@ func benchSave(b *testing.B, writers int, delay time.Duration) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	b.ReportMetric(float64(storetest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkLoad measures one Load of a 512-byte record among 10,000 (the
+// twin of sqlitestore's).
+func BenchmarkLoad(b *testing.B) {
+	s, err := Open(b.TempDir()+"/bench.db", WithSweepInterval(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := b.Context()
+	exp := time.Now().Add(time.Hour)
+	const n = 10_000
+	for i := range n {
+		if _, err := s.Save(ctx, fmt.Sprintf("session-%d", i), sessionkit.Record{Data: make([]byte, 512), Expiry: exp}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	cpu := storetest.ProcessCPU()
+	for b.Loop() {
+		if _, err := s.Load(ctx, fmt.Sprintf("session-%d", i%n)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(storetest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkMiddleware measures whole requests through sessionkit's
+// middleware on this store (storetest.BenchmarkMiddleware; the twin of
+// sqlitestore's).
+func BenchmarkMiddleware(b *testing.B) {
+	s, err := Open(b.TempDir()+"/bench.db", WithSweepInterval(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkMiddleware(b, s)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/sweeper"
@@ -178,7 +179,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 	}
 	db, err := bbolt.Open(path, c.fileMode, &bbolt.Options{Timeout: c.lockTimeout})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: %w (waited %s)", path, ErrLocked, c.lockTimeout)
 	}
 	if err != nil {

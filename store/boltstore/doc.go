@@ -1,7 +1,9 @@
 // Package boltstore is a sessionkit.Store kept in a single bbolt file
 // (go.etcd.io/bbolt): embedded, persistent across restarts, and crash-safe.
-// It needs no server, which makes it the default for small deployments and
-// the demo app.
+// It needs no server and has the cheapest reads of the persistent stores,
+// but only one process can have the file open: when another process — a
+// second instance, or the sessionkit CLI while the application runs —
+// must reach the same sessions, use store/sqlitestore.
 //
 //	store, err := boltstore.Open("data/sessions.db")
 //	if err != nil {
@@ -25,8 +27,9 @@
 // bbolt locks the file for the process that opened it. A second process
 // calling Open on the same file waits up to WithLockTimeout (one second by
 // default) and then fails with an error wrapping ErrLocked that names the
-// file. Run one instance per file, or use a networked store (redisstore,
-// pgstore, ...) when several processes must share sessions.
+// file. Run one instance per file, or use sqlitestore (several processes
+// on one host) or a networked store (redisstore, pgstore, ...) when several
+// processes must share sessions.
 //
 // # Expiry
 //

@@ -4,47 +4,41 @@ package boltstore
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
-// The tests below re-run this test binary as a child process (a second
-// process is the only way to hold bbolt's file lock against us, or to die
-// by SIGKILL). The child runs TestChildProcess with these variables set.
+// TestOpenLockedByOtherProcess re-runs this test binary as a child process
+// (a second process is the only way to hold bbolt's file lock against us).
+// The child runs TestChildProcess with these variables set.
 const (
-	childModeEnv = "BOLTSTORE_TEST_CHILD"      // "hold" or "write"
+	childModeEnv = "BOLTSTORE_TEST_CHILD"      // "hold"
 	childPathEnv = "BOLTSTORE_TEST_CHILD_PATH" // database file
-	childRunEnv  = "BOLTSTORE_TEST_CHILD_RUN"  // prefix for keys the child writes
 )
 
 // TestChildProcess is the child's entry point; run directly it does nothing.
 func TestChildProcess(t *testing.T) {
 	mode := os.Getenv(childModeEnv)
 	if mode == "" {
-		t.Skip("only runs as the child of TestOpenLockedByOtherProcess or TestCrashKeepsAcknowledgedWrites")
+		t.Skip("only runs as the child of TestOpenLockedByOtherProcess")
 	}
 	path := os.Getenv(childPathEnv)
 	var err error
 	switch mode {
 	case "hold":
 		err = childHold(path)
-	case "write":
-		err = childWrite(path, os.Getenv(childRunEnv))
 	default:
 		err = fmt.Errorf("unknown child mode %q", mode)
 	}
@@ -68,87 +62,17 @@ func childHold(path string) error {
 	return err
 }
 
-// childWrite saves records from several goroutines until it is killed,
-// printing one line per acknowledged write:
-//
-//	new KEY       a record created under KEY (data: payload(KEY))
-//	ctr KEY N     the counter record KEY now holds N (data: decimal N)
-//
-// It stops by itself after a bounded number of writes.
-func childWrite(path, run string) error {
-	s, err := Open(path, WithSweepInterval(0), WithLockTimeout(10*time.Second))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ctx := context.Background()
-	var (
-		mu       sync.Mutex
-		out      = bufio.NewWriter(os.Stdout)
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	ack := func(line string) {
-		mu.Lock()
-		defer mu.Unlock()
-		out.WriteString(line + "\n")
-		out.Flush() // one write(2) per line: the line is out before the next Save
-	}
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	exp := time.Now().Add(24 * time.Hour)
-	for g := range 8 {
-		wg.Go(func() {
-			ctr := fmt.Sprintf("%s-ctr-%d", run, g)
-			version, err := s.Save(ctx, ctr, sessionkit.Record{Data: []byte("0"), Expiry: exp})
-			if err != nil {
-				fail(err)
-				return
-			}
-			ack(fmt.Sprintf("ctr %s 0", ctr))
-			for i := 1; i <= 2000; i++ {
-				key := fmt.Sprintf("%s-%d-%d", run, g, i)
-				if _, err := s.Save(ctx, key, sessionkit.Record{Data: payload(key), Expiry: exp, UserKey: run}); err != nil {
-					fail(err)
-					return
-				}
-				ack("new " + key)
-				version, err = s.Save(ctx, ctr, sessionkit.Record{Data: []byte(strconv.Itoa(i)), Version: version, Expiry: exp})
-				if err != nil {
-					fail(err)
-					return
-				}
-				ack(fmt.Sprintf("ctr %s %d", ctr, i))
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
-}
-
-// payload is the data stored under key: a few hundred bytes to a few KiB,
-// so writes split and allocate pages.
-func payload(key string) []byte {
-	n := 200 + len(key)*37%4000
-	return []byte(strings.Repeat(key+";", n/(len(key)+1)+1))
-}
-
-func childCmd(t *testing.T, mode, path, run string) *exec.Cmd {
+func childCmd(t *testing.T, mode, path string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childModeEnv+"="+mode, childPathEnv+"="+path, childRunEnv+"="+run)
+	cmd.Env = append(os.Environ(), childModeEnv+"="+mode, childPathEnv+"="+path)
 	cmd.Stderr = os.Stderr
 	return cmd
 }
 
 func TestOpenLockedByOtherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	cmd := childCmd(t, "hold", path, "")
+	cmd := childCmd(t, "hold", path)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -198,87 +122,17 @@ func TestOpenLockedByOtherProcess(t *testing.T) {
 // every write the child saw acknowledged is there after reopening and that
 // the file is consistent.
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sessions.db")
-	created := map[string]bool{} // acknowledged new records
-	counters := map[string]int{} // highest acknowledged value per counter
-	for round := range 3 {
-		run := fmt.Sprintf("r%d", round)
-		cmd := childCmd(t, "write", path, run)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		r := bufio.NewReader(stdout)
-		acks, killed := 0, false
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				break // EOF after the kill; a partial last line was never acknowledged
-			}
-			acks++
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "new" {
-				created[f[1]] = true
-			} else if len(f) == 3 && f[0] == "ctr" {
-				n, _ := strconv.Atoi(f[2])
-				counters[f[1]] = max(counters[f[1]], n)
-			} else {
-				t.Fatalf("child printed %q", line)
-			}
-			if acks == 400+round*150 && !killed {
-				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				killed = true
-			}
-		}
-		err = cmd.Wait()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("round %d: child ended with %v after %d acknowledgements, want killed by SIGKILL", round, err, acks)
-		}
-		checkAcknowledged(t, path, created, counters)
+	open := func(path string) (sessionkit.Store, error) {
+		// The parent may still be closing the file when a child starts.
+		return Open(path, WithSweepInterval(0), WithLockTimeout(10*time.Second))
 	}
-}
-
-func checkAcknowledged(t *testing.T, path string, created map[string]bool, counters map[string]int) {
-	t.Helper()
-	s, err := Open(path, WithSweepInterval(0))
-	if err != nil {
-		t.Fatalf("reopen after crash: %v", err)
-	}
-	defer s.Close()
-	err = s.db.View(func(tx *bbolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
+	storetest.RunCrash(t, open, func(s sessionkit.Store) error {
+		return s.(*Store).db.View(func(tx *bbolt.Tx) error {
+			var errs []error
+			for err := range tx.Check() {
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		})
 	})
-	if err != nil {
-		t.Fatalf("consistency check after crash: %v", err)
-	}
-	ctx := t.Context()
-	for key := range created {
-		rec, err := s.Load(ctx, key)
-		if err != nil {
-			t.Fatalf("acknowledged record %s lost: %v", key, err)
-		}
-		if string(rec.Data) != string(payload(key)) {
-			t.Fatalf("record %s holds %d wrong bytes", key, len(rec.Data))
-		}
-	}
-	for key, n := range counters {
-		rec, err := s.Load(ctx, key)
-		if err != nil {
-			t.Fatalf("counter %s lost: %v", key, err)
-		}
-		// The write after the last acknowledged one may have landed too.
-		if got, err := strconv.Atoi(string(rec.Data)); err != nil || got < n {
-			t.Fatalf("counter %s = %q, acknowledged %d", key, rec.Data, n)
-		}
-	}
-	t.Logf("%d acknowledged records and %d counters intact", len(created), len(counters))
 }

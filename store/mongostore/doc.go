@@ -55,13 +55,19 @@
 //
 // Reads never return a document whose expires has passed, whether or not
 // it has been deleted yet. Deleting them is the server's job where it can:
-// New creates a TTL index (expireAfterSeconds: 0) on expires, and MongoDB's
-// TTL monitor removes expired documents about once a minute. Servers
-// without TTL indexes (FerretDB v1) refuse that index; the store then
-// starts a background sweeper (every Options.SweepInterval) that Close
-// stops. Which of the two is in use is logged when the store is created,
-// and [Store.TTL] reports it. [Store.DeleteExpired] deletes expired
-// documents on demand in both cases (the operator CLI's purge).
+// New lists the collection's indexes and, if a TTL index on expires alone
+// is already there — connect-mongo's own "expires_1", or one made by the
+// team — uses it, whatever its expireAfterSeconds (a delay only keeps
+// expired documents on disk longer). Otherwise it creates one
+// ("expires_ttl", expireAfterSeconds: 0), and MongoDB's TTL monitor
+// removes expired documents about once a minute. When there can be no TTL
+// index — the server refuses it (FerretDB v1), or a plain index on expires
+// alone is in the way (MongoDB allows one index per key pattern; drop it
+// to get the TTL index) — the store starts a background sweeper (every
+// Options.SweepInterval) that Close stops. Which mechanism is in use, and
+// why, is logged when the store is created; [Store.TTL] and
+// [Store.TTLIndex] report it. [Store.DeleteExpired] deletes expired
+// documents on demand in every case (the operator CLI's purge).
 //
 // # The connect-mongo layout
 //
@@ -80,9 +86,10 @@
 // check is best effort. There is no per-user index (UserSessions and
 // DeleteUserSessions report sessionkit.ErrNotSupported); Options.UserKeyOf
 // (compat/express's UserKey) derives Record.UserKey from the data on
-// load. connect-mongo's autoRemove: 'native' needs a TTL index, which
-// FerretDB v1 lacks: there, use autoRemove: 'disabled' on the Node side and
-// let this store sweep.
+// load. connect-mongo's autoRemove: 'native' (its default) creates the TTL
+// index "expires_1", which this store adopts, whichever of the two starts
+// first. FerretDB v1 has no TTL indexes: there, use autoRemove: 'disabled'
+// on the Node side and let this store sweep.
 //
 // Record.Data is limited to [MaxDataSize] bytes by MongoDB's 16 MiB
 // document limit.

@@ -97,9 +97,11 @@ type Store struct {
 	coll       *mongo.Collection
 	pageSize   int
 	logger     *slog.Logger
-	ttl        bool  // the server deletes expired documents (TTL index)
-	noTTL      error // why the server refused the TTL index
-	guarded    bool  // writes take claims: the server's filtered updates are not atomic
+	ttl        bool   // the server deletes expired documents (TTL index)
+	ttlIndex   string // the TTL index's name: ours, or one found (connect-mongo's)
+	ttlAfter   int32  // its expireAfterSeconds
+	noTTL      error  // why there is no TTL index
+	guarded    bool   // writes take claims: the server's filtered updates are not atomic
 	sweeper    *sweeper.Loop
 	closeOnce  sync.Once
 	closeErr   error
@@ -142,8 +144,9 @@ func (d *document) entry() sessionkit.Entry {
 // store's sweeper but does not disconnect it.
 //
 // New creates the store's indexes (an index on the user key, and a TTL
-// index on the expiry where the server supports one, else it starts the
-// background sweeper) and logs which expiry mechanism is in use.
+// index on the expiry unless a compatible one is there already; where
+// there can be none it starts the background sweeper) and logs which
+// expiry mechanism is in use and why.
 func New(ctx context.Context, client *mongo.Client, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("mongostore: nil client")
@@ -219,11 +222,11 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 	}
 	switch {
 	case s.ttl:
-		s.logger.Info("mongostore: expired sessions are deleted by the server (TTL index)", "collection", name, "index", indexExpires)
+		s.logger.Info("mongostore: expired sessions are deleted by the server (TTL index)", "collection", name, "index", s.ttlIndex, "expire_after_seconds", s.ttlAfter)
 	case interval < 0:
-		s.logger.Info("mongostore: the server has no TTL indexes and the sweeper is disabled; call DeleteExpired to delete expired sessions", "collection", name, "reason", s.noTTL)
+		s.logger.Info("mongostore: no TTL index on the expiry and the sweeper is disabled; call DeleteExpired to delete expired sessions", "collection", name, "reason", s.noTTL)
 	default:
-		s.logger.Info("mongostore: the server has no TTL indexes; expired sessions are deleted by a background sweeper", "collection", name, "interval", interval, "reason", s.noTTL)
+		s.logger.Info("mongostore: no TTL index on the expiry; expired sessions are deleted by a background sweeper", "collection", name, "interval", interval, "reason", s.noTTL)
 	}
 	if s.ttl || interval < 0 {
 		return s, nil
@@ -247,9 +250,11 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 	return s, nil
 }
 
-// createIndexes creates the user-key index and tries the TTL index. A
-// server that refuses the TTL index (rather than failing to answer) sets
-// s.ttl to false; the store then sweeps instead.
+// createIndexes creates the user-key index and settles how expired
+// documents go: through a TTL index on the expiry already there (such as
+// connect-mongo's own "expires_1"), one it creates, or — when the server
+// refuses TTL indexes, or a plain index on the expiry is in the way — the
+// sweeper. It sets s.ttl, s.ttlIndex and, without a TTL index, s.noTTL.
 func (s *Store) createIndexes(ctx context.Context) error {
 	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: fieldUser, Value: 1}},
@@ -258,6 +263,14 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mongostore: create index %s on %s: %w", indexUser, s.coll.Name(), err)
 	}
+	plan, err := s.expiryPlan(ctx)
+	if err != nil {
+		return err
+	}
+	if plan.ttl != "" {
+		s.ttl, s.ttlIndex, s.ttlAfter = true, plan.ttl, plan.after
+		return nil
+	}
 	_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: fieldExpires, Value: 1}},
 		Options: options.Index().SetName(indexExpires).SetExpireAfterSeconds(0),
@@ -265,13 +278,28 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	var cmdErr mongo.CommandError
 	switch {
 	case err == nil:
-		s.ttl = true
+		s.ttl, s.ttlIndex = true, indexExpires
+		return nil
+	case errors.As(err, &cmdErr) && (cmdErr.Code == codeIndexOptionsConflict || cmdErr.Code == codeIndexKeySpecsConflict):
+		// An index on the same keys is in the way, or another process
+		// (connect-mongo, another instance) created one since we looked.
+		if plan, lerr := s.expiryPlan(ctx); lerr != nil {
+			return lerr
+		} else if plan.ttl != "" {
+			s.ttl, s.ttlIndex, s.ttlAfter = true, plan.ttl, plan.after
+		} else if plan.plain != "" {
+			s.noTTL = fmt.Errorf("the collection has an index on %s without expireAfterSeconds (%q), and a TTL index cannot be added beside it; drop that index to let the server delete expired sessions (%w)", fieldExpires, plan.plain, err)
+		} else {
+			s.noTTL = fmt.Errorf("the TTL index %q could not be created: %w", indexExpires, err)
+		}
+		return nil
 	case errors.As(err, &cmdErr) && !mongo.IsNetworkError(err) && !mongo.IsTimeout(err):
-		// The server answered no: FerretDB v1 says NotImplemented; an
-		// existing index with other options says IndexOptionsConflict.
+		// The server answered no (FerretDB v1 says NotImplemented).
 		// Reads filter on the expiry anyway, so sweeping is enough.
-		s.ttl = false
-		s.noTTL = err
+		s.noTTL = fmt.Errorf("the server refused the TTL index: %w", err)
+		if plan.plain != "" {
+			return nil
+		}
 		// Reads and the sweeper still want an index on the expiry.
 		_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys:    bson.D{{Key: fieldExpires, Value: 1}},
@@ -280,10 +308,82 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		if err != nil && (!errors.As(err, &cmdErr) || mongo.IsNetworkError(err) || mongo.IsTimeout(err)) {
 			return fmt.Errorf("mongostore: create index on %s.%s: %w", s.coll.Name(), fieldExpires, err)
 		}
+		return nil
 	default:
 		return fmt.Errorf("mongostore: create TTL index on %s: %w", s.coll.Name(), err)
 	}
-	return nil
+}
+
+// expiryPlan lists the collection's indexes and plans the expiry index.
+func (s *Store) expiryPlan(ctx context.Context) (expiryPlan, error) {
+	specs, err := s.coll.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return expiryPlan{}, fmt.Errorf("mongostore: list indexes of %s: %w", s.coll.Name(), err)
+	}
+	return planExpiryIndex(specs), nil
+}
+
+// Server error codes createIndexes tells apart.
+const (
+	codeIndexOptionsConflict  = 85 // the same keys exist under another name or options
+	codeIndexKeySpecsConflict = 86 // the name exists with other keys
+)
+
+// expiryPlan is what planExpiryIndex found among a collection's indexes.
+type expiryPlan struct {
+	ttl   string // an existing TTL index on the expiry alone, to use
+	after int32  // its expireAfterSeconds
+	plain string // else an existing index on the expiry alone without a TTL
+}
+
+// planExpiryIndex looks for an index on the expiry field alone (ascending
+// or descending). A TTL index there is compatible whatever its
+// expireAfterSeconds — reads filter expired documents anyway, so a delay
+// only keeps them on disk longer — and the one with the shortest delay
+// wins. A plain one means a TTL index on the same keys cannot be created.
+// Neither means the store creates its own.
+func planExpiryIndex(specs []mongo.IndexSpecification) expiryPlan {
+	var p expiryPlan
+	for _, spec := range specs {
+		if !onExpiryAlone(spec.KeysDocument) {
+			continue
+		}
+		if after := spec.ExpireAfterSeconds; after != nil && *after >= 0 {
+			if p.ttl == "" || *after < p.after {
+				p.ttl, p.after = spec.Name, *after
+			}
+			continue
+		}
+		if p.plain == "" {
+			p.plain = spec.Name
+		}
+	}
+	if p.ttl != "" {
+		p.plain = ""
+	}
+	return p
+}
+
+// onExpiryAlone reports whether an index's key document is {expires: 1}
+// or {expires: -1}, however the number is typed.
+func onExpiryAlone(keys bson.Raw) bool {
+	elems, err := keys.Elements()
+	if err != nil || len(elems) != 1 || elems[0].Key() != fieldExpires {
+		return false
+	}
+	v := elems[0].Value()
+	var n float64
+	switch v.Type {
+	case bson.TypeInt32:
+		n = float64(v.Int32())
+	case bson.TypeInt64:
+		n = float64(v.Int64())
+	case bson.TypeDouble:
+		n = v.Double()
+	default:
+		return false // "hashed", "2dsphere", ...: not a TTL-able index
+	}
+	return n == 1 || n == -1
 }
 
 // Collection returns the collection the store uses.
@@ -293,6 +393,11 @@ func (s *Store) Collection() *mongo.Collection { return s.coll }
 // index is in place). When false, the background sweeper or DeleteExpired
 // does it.
 func (s *Store) TTL() bool { return s.ttl }
+
+// TTLIndex returns the name of the TTL index in use ("" without one):
+// the store's own, or one that was already on the collection, such as
+// connect-mongo's "expires_1".
+func (s *Store) TTLIndex() string { return s.ttlIndex }
 
 // live and expired are the conditions on the expiry field.
 func live(now time.Time) bson.D    { return bson.D{{Key: "$gt", Value: now}} }

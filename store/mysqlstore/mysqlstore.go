@@ -331,13 +331,14 @@ func (s *Store) Table() string { return s.table }
 // DB returns the connection pool the store uses.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// missingTable reports whether err is MySQL's error 1146 (no such table).
-func missingTable(err error) (error, string, bool) {
+// missingTable returns the message and driver error when err is MySQL's
+// error 1146 (no such table), else "" and nil.
+func missingTable(err error) (string, error) {
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) && myErr.Number == 1146 {
-		return myErr, myErr.Message, true
+		return myErr.Message, myErr
 	}
-	return nil, "", false
+	return "", nil
 }
 
 // wrap adds the operation and key to err and turns a missing table into

@@ -298,14 +298,14 @@ func (s *Store) Table() string { return s.table }
 // Pool returns the connection pool the store uses.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// missingTable reports whether err is PostgreSQL's undefined_table
-// (SQLSTATE 42P01).
-func missingTable(err error) (error, string, bool) {
+// missingTable returns the message and driver error when err is
+// PostgreSQL's undefined_table (SQLSTATE 42P01), else "" and nil.
+func missingTable(err error) (string, error) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-		return pgErr, pgErr.Message, true
+		return pgErr.Message, pgErr
 	}
-	return nil, "", false
+	return "", nil
 }
 
 // wrap adds the operation and key to err and turns a missing table into

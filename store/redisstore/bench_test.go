@@ -88,7 +88,7 @@ func ceilingHandler(client redis.UniversalClient, s *redisstore.Store) http.Hand
 		key := s.RecordKey(ck.Value)
 		vals, err := client.HMGet(ctx, key, "d", "v", "e", "u").Result()
 		if err != nil || vals[1] == nil {
-			http.Error(w, fmt.Sprint("load: ", err), 503)
+			http.Error(w, fmt.Sprint("load: ", err), http.StatusServiceUnavailable)
 			return
 		}
 		var data struct{ N int }
@@ -102,7 +102,7 @@ func ceilingHandler(client redis.UniversalClient, s *redisstore.Store) http.Hand
 			exp := time.Now().Add(time.Hour).UnixMilli()
 			res, err := redisstore.SaveScript.Run(ctx, client, []string{key, s.ReleasedKey(ck.Value)}, vals[1], enc, exp, "", "").Slice()
 			if err != nil || res[0].(int64) != 1 {
-				http.Error(w, fmt.Sprint("save: ", err, res), 503)
+				http.Error(w, fmt.Sprint("save: ", err, res), http.StatusServiceUnavailable)
 				return
 			}
 		}

@@ -1,7 +1,9 @@
 // Package redisstore keeps sessions in Redis through a go-redis v9
 // UniversalClient, so one Store serves a single node, a Sentinel-managed
 // master and a Redis Cluster alike. It needs Redis 5.0 or later (tested
-// with 7.0).
+// with 7.0): its scripts read the server's clock (TIME) before writing,
+// which needs the script-effects replication that is the default from
+// 5.0, and use no command newer than that.
 //
 // # Usage
 //
@@ -266,15 +268,21 @@
 // connect-redis's keys, so that a Go service shares sessions with an
 // Express app (see compat/express): the session JSON as a plain string
 // under Prefix + <session ID> (Prefix defaults to "sess:"), expiring with
-// the session (SET ... PXAT; a save whose expiry has passed deletes the
-// key, as connect-redis does with a TTL of zero or less). Touch is
-// PEXPIREAT; Delete is DEL; All scans Prefix*. The version is a hash of the
-// stored value, and Save is a script that compares the current value's
-// hash with it before writing, so a Go write never overwrites a change it
-// did not read; connect-redis's own writes are unconditional SETs. Saving
-// identical bytes twice yields the same version. Keys carry no hash tags
-// and every script touches one key, so the layout works in Cluster too.
-// There is no per-user index (UserSessions and DeleteUserSessions report
-// sessionkit.ErrNotSupported); Options.UserKeyOf (compat/express's UserKey)
-// derives Record.UserKey from the data on load.
+// the session (SET then PEXPIREAT, in one script; a save whose expiry has
+// passed deletes the key, as connect-redis does with a TTL of zero or
+// less). Touch is PEXPIREAT; Delete is DEL; All scans Prefix*. The version
+// is a hash of the stored value, and Save is a script that compares the
+// current value's hash with it before writing, so a Go write never
+// overwrites a change it did not read; connect-redis's own writes are
+// unconditional SETs. Saving identical bytes twice yields the same version.
+// Keys carry no hash tags and every script touches one key, so the layout
+// works in Cluster too. There is no per-user index (UserSessions and
+// DeleteUserSessions report sessionkit.ErrNotSupported); Options.UserKeyOf
+// (compat/express's UserKey) derives Record.UserKey from the data on load.
+//
+// koa-redis keeps its sessions in the same shape (the JSON under a plain
+// key, SETEX with the session's maxAge): with koa-generic-session the key
+// is its prefix ("koa:sess:") and the session ID, so set Prefix to it;
+// with koa-session's external store the key is koa-session's external key
+// as it is, so set Options.NoPrefix (see compat/koa).
 package redisstore

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -65,7 +66,8 @@ end
 if tonumber(ARGV[3]) <= nowms then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 end
 return 1
 `)
@@ -163,6 +165,9 @@ func (s *Store) crAll(ctx context.Context) iter.Seq2[sessionkit.Entry, error] {
 					res, err := crLoadScript.Run(ctx, node, []string{k}).Slice()
 					if errors.Is(err, redis.Nil) {
 						continue // expired or deleted since the SCAN
+					}
+					if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+						continue // not a string: another application's key
 					}
 					if err != nil {
 						yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %w", err))

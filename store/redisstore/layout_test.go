@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
@@ -109,6 +111,64 @@ func TestConnectRedisLayout(t *testing.T) {
 			}
 			if _, err := s.Load(ctx, "sid2"); !errors.Is(err, sessionkit.ErrNotFound) {
 				t.Fatalf("deleted Load: %v", err)
+			}
+		})
+	}
+}
+
+// NoPrefix: koa-session's external keys are the Redis keys as they are,
+// and iterating the database skips keys of other types.
+func TestConnectRedisNoPrefix(t *testing.T) {
+	unused := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer unused.Close()
+	if _, err := redisstore.New(unused, redisstore.Options{NoPrefix: true}); err == nil {
+		t.Error("NoPrefix accepted with the native layout")
+	}
+	if _, err := redisstore.New(unused, redisstore.Options{NoPrefix: true, Prefix: "p:", Layout: redisstore.LayoutConnectRedis}); err == nil {
+		t.Error("NoPrefix accepted with a Prefix")
+	}
+	for _, topo := range topologies {
+		t.Run(topo.name, func(t *testing.T) {
+			client := newClient(t, topo.url(t))
+			s, err := redisstore.New(client, redisstore.Options{Layout: redisstore.LayoutConnectRedis, NoPrefix: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			b := make([]byte, 6)
+			rand.Read(b)
+			key := "sktest-" + hex.EncodeToString(b) + "-1b4e28ba-2fa1-4d2b-883f-0016d3cca427"
+			other := "sktest-" + hex.EncodeToString(b) + "-hash"
+			t.Cleanup(func() { client.Del(context.Background(), key); client.Del(context.Background(), other) })
+			if err := client.HSet(ctx, other, "f", "v").Err(); err != nil {
+				t.Fatal(err)
+			}
+			data := `{"n":1,"_expire":1700000000000,"_maxAge":86400000}`
+			if _, err := s.Save(ctx, key, sessionkit.Record{Data: []byte(data), Expiry: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := client.Get(ctx, key).Result(); err != nil || got != data {
+				t.Fatalf("GET %s = %q, %v", key, got, err)
+			}
+			found := false
+			for e, err := range s.All(ctx) {
+				if err != nil {
+					t.Fatalf("All: %v", err)
+				}
+				if e.Key == other {
+					t.Fatalf("All yielded a hash key")
+				}
+				found = found || (e.Key == key && string(e.Record.Data) == data)
+			}
+			if !found {
+				t.Fatal("All did not yield the session")
+			}
+			if err := s.Delete(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			if n := client.Exists(ctx, key).Val(); n != 0 {
+				t.Fatal("Delete left the key")
 			}
 		})
 	}

@@ -39,6 +39,16 @@ type Options struct {
 	// sessions with an Express app (see compat/express).
 	Layout Layout
 
+	// NoPrefix, with LayoutConnectRedis, stores each session under its
+	// key as it is, with no prefix (Prefix must be empty). It is the
+	// layout of koa-session's external store through koa-redis, whose
+	// Redis keys are koa-session's external keys (koa-session's own
+	// prefix option is part of the key, so it goes into the ID scheme,
+	// not here). Iteration (All) then scans every key of the database
+	// and skips those that are not strings: give the sessions a database
+	// of their own.
+	NoPrefix bool
+
 	// UserKeyOf, with LayoutConnectRedis, derives a loaded record's
 	// UserKey from its data, since that layout does not store it (for
 	// example compat/express's UserKey, which reads Passport's user).
@@ -102,7 +112,11 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, errors.New("redisstore: nil client")
 	}
 	prefix := opts.Prefix
-	if prefix == "" {
+	if opts.NoPrefix {
+		if opts.Layout != LayoutConnectRedis || prefix != "" {
+			return nil, errors.New("redisstore: NoPrefix needs LayoutConnectRedis and an empty Prefix")
+		}
+	} else if prefix == "" {
 		prefix = DefaultPrefix
 		if opts.Layout == LayoutConnectRedis {
 			prefix = DefaultConnectRedisPrefix

@@ -481,13 +481,13 @@ func TestIndexHygiene(t *testing.T) {
 
 			v := save("ended", 0, "u", hour)
 			save("ended", v, "u", time.Now().Add(-time.Second))
-			v = save("touched", 0, "u", hour)
+			save("touched", 0, "u", hour)
 			if err := s.Touch(ctx, "touched", time.Now().Add(-time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			v = save("moved", 0, "u", hour)
 			save("moved", v, "w", hour)
-			v = save("deleted", 0, "u", hour)
+			save("deleted", 0, "u", hour)
 			if err := s.Delete(ctx, "deleted"); err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,8 @@ import (
 //
 // Each runs serially (one request's latency) and as parallel16 (16
 // goroutines on two cores, each with its own session). Every sub-benchmark
-// reports allocations and conflicts/op; any failed request fails the
+// reports allocations, conflicts/op and cpu-ns/op (this process's CPU
+// time per request, see ProcessCPU); any failed request fails the
 // benchmark. Call it from a store's BenchmarkXxx with a fresh store.
 func BenchmarkMiddleware(b *testing.B, store sessionkit.Store) {
 	var failures, conflicts atomic.Int64
@@ -79,25 +80,38 @@ func BenchmarkMiddleware(b *testing.B, store sessionkit.Store) {
 			cookie := newSession()
 			b.ReportAllocs()
 			conflicts.Store(0)
+			cpu := ProcessCPU()
 			for b.Loop() {
 				serve(bc.h, cookie)
 			}
+			reportCPU(b, cpu)
 			b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/op")
 		})
 		b.Run(bc.name+"/parallel16", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(8) // 8×GOMAXPROCS(2) goroutines on the dev machine
 			conflicts.Store(0)
+			cpu := ProcessCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				cookie := newSession()
 				for pb.Next() {
 					serve(bc.h, cookie)
 				}
 			})
+			reportCPU(b, cpu)
 			b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/op")
 		})
 	}
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("%d requests failed", n)
 	}
+}
+
+// reportCPU reports the process CPU time used since before, per
+// operation, as cpu-ns/op (nothing where ProcessCPU cannot read it).
+func reportCPU(b *testing.B, before time.Duration) {
+	if before == 0 || b.N == 0 {
+		return
+	}
+	b.ReportMetric(float64(ProcessCPU()-before)/float64(b.N), "cpu-ns/op")
 }

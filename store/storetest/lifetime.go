@@ -73,6 +73,7 @@ var lifetimeTests = []struct {
 	{"ExplicitTouch", nil, testExplicitTouch},
 	{"RollingAlways", func(m *sessionkit.Manager) { m.Rolling = sessionkit.RollingAlways }, testRollingAlways},
 	{"RollingNever", func(m *sessionkit.Manager) { m.Rolling = sessionkit.RollingNever }, testRollingNever},
+	{"RollingOnWrite", func(m *sessionkit.Manager) { m.Rolling = sessionkit.RollingOnWrite }, testRollingOnWrite},
 	{"BehindTrustedProxy", func(m *sessionkit.Manager) { m.Proxies = mustProxies("127.0.0.1", "::1") }, testTrustedProxy},
 	{"BehindUntrustedProxy", func(m *sessionkit.Manager) { m.Proxies = mustProxies("10.0.0.0/8") }, testUntrustedProxy},
 }
@@ -508,6 +509,41 @@ func testRollingNever(t *testing.T, j *journey) {
 	}
 	j.clock.Advance(10*time.Minute + time.Second)
 	j.want("POST", "/write", "signed out")
+}
+
+// RollingOnWrite extends a session only when a request changes it: reads
+// neither move the cookie's expiry nor keep the session alive, each write
+// moves both to now + idle timeout.
+func testRollingOnWrite(t *testing.T, j *journey) {
+	j.want("POST", "/login", "ok")
+	for i := 1; i <= 3; i++ {
+		exp := j.wantCookie().Expires
+		j.clock.Advance(idle / 2)
+		resp, body, err := j.client.Do("GET", "/read")
+		if err != nil || body != "ann "+strconv.Itoa(i-1) {
+			t.Fatalf("read %d: %q %v", i, body, err)
+		}
+		if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 {
+			t.Fatalf("read %d sent %v under RollingOnWrite", i, sc)
+		}
+		if got := j.wantCookie().Expires; !got.Equal(exp) {
+			t.Fatalf("read %d moved the cookie's expiry from %v to %v", i, exp, got)
+		}
+		j.clock.Advance(idle / 4)
+		if _, body, err := j.client.Do("POST", "/write"); err != nil || body != "ann "+strconv.Itoa(i) {
+			t.Fatalf("write %d: %q %v", i, body, err)
+		}
+		if left := j.wantCookie().Expires.Sub(j.clock.Now()); left < idle-time.Second {
+			t.Fatalf("cookie expires in %v after write %d, want %v", left, i, idle)
+		}
+	}
+	// Read, read, read: the last write's idle timeout still ends it.
+	for i := 0; i < 3; i++ {
+		j.clock.Advance(idle / 4)
+		j.want("GET", "/read", "ann 3")
+	}
+	j.clock.Advance(idle/4 + time.Second)
+	j.want("GET", "/read", "signed out")
 }
 
 // Behind a TLS-terminating proxy that Manager.Proxies trusts, cookies are

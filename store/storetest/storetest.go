@@ -19,6 +19,12 @@
 // sessionkit.Sweeper) are tested when the store implements them. Expiry is
 // tested against the wall clock: stores must honour Record.Expiry with at
 // least millisecond precision, so a few subtests wait for under a second.
+//
+// Beyond Run: RunFaults takes a database server down under a store;
+// RunCrash kills a process writing to an embedded store's file and checks
+// that nothing acknowledged was lost; RunProcesses has several processes
+// update one record of a shared file at once and checks that no update
+// was lost; BenchmarkMiddleware compares stores on whole requests.
 package storetest
 
 import (

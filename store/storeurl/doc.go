@@ -42,6 +42,19 @@
 //	lock_timeout     how long to wait for another process's lock (default 1s)
 //	sweep_interval   how often expired records are removed (default 1m)
 //
+// sqlite://PATH — a SQLite file (store/sqlitestore), spelled like bolt://:
+// sqlite://sessions.db is relative to the working directory,
+// sqlite:///var/lib/app/sessions.db is absolute; the path is
+// percent-decoded. The file, its directories and the table are created
+// unless Options.NoCreate is set (then a missing file is an error that
+// wraps fs.ErrNotExist). Any number of processes on the host can have the
+// file open at once — the application, and the sessionkit CLI beside it.
+//
+//	table            table (default "sessions")
+//	busy_timeout     how long a write waits for another process's write (default 5s)
+//	synchronous      full (fsync every commit, the default) or normal (fsync at checkpoints)
+//	sweep_interval   how often expired rows are deleted (default 1m)
+//
 // redis://, rediss:// — Redis (store/redisstore), a single node:
 //
 //	redis://[[user]:password@]host[:port][/db][?options]

@@ -24,6 +24,7 @@ import (
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 )
 
 // ErrBadURL is wrapped by every error that Open (or Check) returns because
@@ -39,8 +40,8 @@ var ErrBadURL = errors.New("bad store URL")
 // found by type assertion as usual.
 type Store interface {
 	sessionkit.Store
-	// Close releases what Open created: connection pools, the bolt
-	// file, background sweepers.
+	// Close releases what Open created: connection pools, the bolt or
+	// SQLite file, background sweepers.
 	Close() error
 }
 
@@ -49,14 +50,15 @@ type Store interface {
 // background sweeper.
 type Options struct {
 	// NoCreate makes Open fail instead of creating what the URL names
-	// when it does not exist: a bolt:// file is not created, and the SQL
-	// stores' table is not created (operations then fail with the
-	// store's ErrNoTable). Tools that only inspect a store set it.
+	// when it does not exist: a bolt:// or sqlite:// file is not created,
+	// and the SQL stores' table (SQLite's too) is not created (operations
+	// then fail with the store's ErrNoTable). Tools that only inspect a store set it.
 	// MongoDB stores always create their indexes.
 	NoCreate bool
 
 	// NoSweeper turns off the background sweeper of stores that have one
-	// (bolt, memory, PostgreSQL, MySQL, MongoDB without TTL indexes),
+	// (bolt, SQLite, memory, PostgreSQL, MySQL, MongoDB without TTL
+	// indexes),
 	// whatever the URL's sweep_interval says. Short-lived tools set it;
 	// expired records stay invisible and sessionkit.Sweeper removes them
 	// on demand.
@@ -112,7 +114,7 @@ func Redact(rawURL string) string {
 	if !ok {
 		return rawURL
 	}
-	if kind(strings.ToLower(scheme)) == kindBolt {
+	if k := kind(strings.ToLower(scheme)); k == kindBolt || k == kindSQLite {
 		return rawURL
 	}
 	end := len(rest)
@@ -142,6 +144,7 @@ const (
 	kindUnknown storeKind = iota
 	kindMemory
 	kindBolt
+	kindSQLite
 	kindRedis
 	kindPostgres
 	kindMySQL
@@ -154,6 +157,8 @@ func kind(scheme string) storeKind {
 		return kindMemory
 	case "bolt":
 		return kindBolt
+	case "sqlite":
+		return kindSQLite
 	case "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster":
 		return kindRedis
 	case "postgres", "postgresql":
@@ -171,6 +176,7 @@ func kind(scheme string) storeKind {
 var ownParams = map[storeKind][]string{
 	kindMemory:   {"max_entries", "max_bytes", "sweep_interval"},
 	kindBolt:     {"bucket", "lock_timeout", "sweep_interval"},
+	kindSQLite:   {"table", "busy_timeout", "synchronous", "sweep_interval"},
 	kindRedis:    {"prefix", "auto_pipeline", "near_cache", "near_cache_entries", "near_cache_bytes", "near_cache_heartbeat"},
 	kindPostgres: {"table", "sweep_interval"},
 	kindMySQL:    {"table", "sweep_interval"},
@@ -183,7 +189,7 @@ type parsed struct {
 	raw     string
 	scheme  string
 	kind    storeKind
-	rest    string            // after "scheme://", without the query (bolt, memory)
+	rest    string            // after "scheme://", without the query (bolt, sqlite, memory)
 	clean   string            // rawURL without this package's options
 	params  map[string]string // this package's options
 	secrets []string
@@ -199,16 +205,16 @@ func badURL(scheme, raw, format string, args ...any) error {
 
 func parse(rawURL string) (*parsed, error) {
 	if strings.TrimSpace(rawURL) == "" {
-		return nil, fmt.Errorf("storeurl: empty store URL (want memory://, bolt://PATH, redis://HOST, postgres://HOST/DB, mysql://HOST/DB or mongodb://HOST/DB): %w", ErrBadURL)
+		return nil, fmt.Errorf("storeurl: empty store URL (want memory://, bolt://PATH, sqlite://PATH, redis://HOST, postgres://HOST/DB, mysql://HOST/DB or mongodb://HOST/DB): %w", ErrBadURL)
 	}
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok || scheme == "" {
-		return nil, badURL("", rawURL, "no scheme (want memory://, bolt://PATH, redis://HOST, postgres://HOST/DB, mysql://HOST/DB or mongodb://HOST/DB)")
+		return nil, badURL("", rawURL, "no scheme (want memory://, bolt://PATH, sqlite://PATH, redis://HOST, postgres://HOST/DB, mysql://HOST/DB or mongodb://HOST/DB)")
 	}
 	p := &parsed{raw: rawURL, scheme: strings.ToLower(scheme)}
 	p.kind = kind(p.scheme)
 	if p.kind == kindUnknown {
-		return nil, badURL("", rawURL, "unknown scheme %q (want memory, bolt, redis, rediss, redis+sentinel, redis+cluster, postgres, mysql, mariadb, mongodb or mongodb+srv)", scheme)
+		return nil, badURL("", rawURL, "unknown scheme %q (want memory, bolt, sqlite, redis, rediss, redis+sentinel, redis+cluster, postgres, mysql, mariadb, mongodb or mongodb+srv)", scheme)
 	}
 	p.secrets = secretsOf(rest)
 
@@ -239,7 +245,7 @@ func parse(rawURL string) (*parsed, error) {
 	if len(keep) > 0 {
 		p.clean += "?" + strings.Join(keep, "&")
 	}
-	if (p.kind == kindMemory || p.kind == kindBolt) && len(keep) > 0 {
+	if (p.kind == kindMemory || p.kind == kindBolt || p.kind == kindSQLite) && len(keep) > 0 {
 		name, _, _ := strings.Cut(keep[0], "=")
 		return nil, badURL(p.scheme, rawURL, "unknown option %q (want one of %s)", name, strings.Join(own, ", "))
 	}
@@ -359,6 +365,9 @@ func (p *parsed) check() error {
 	case kindBolt:
 		_, _, err := p.boltOptions(Options{})
 		return err
+	case kindSQLite:
+		_, _, err := p.sqliteOptions(Options{})
+		return err
 	case kindRedis:
 		_, err := p.redisOptions()
 		return err
@@ -400,6 +409,20 @@ func (p *parsed) open(ctx context.Context, opts Options) (Store, error) {
 		s, err := boltstore.Open(path, bo...)
 		if err != nil {
 			return nil, fmt.Errorf("storeurl: bolt: %w", err)
+		}
+		return s, nil
+
+	case kindSQLite:
+		path, so, err := p.sqliteOptions(opts)
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("storeurl: sqlite: open %s: %w", path, err)
+		}
+		s, err := sqlitestore.Open(path, so...)
+		if err != nil {
+			return nil, fmt.Errorf("storeurl: sqlite: %w", err)
 		}
 		return s, nil
 
@@ -484,13 +507,75 @@ func (p *parsed) memOptions(opts Options) (memstore.Options, error) {
 	return o, nil
 }
 
-func (p *parsed) boltOptions(opts Options) (string, []boltstore.Option, error) {
+// filePath is the file an embedded store's URL names: everything between
+// "scheme://" and the query, percent-decoded. scheme://rel/file.db is
+// relative to the working directory, scheme:///abs/file.db absolute.
+func (p *parsed) filePath() (string, error) {
 	path, err := url.PathUnescape(p.rest)
 	if err != nil {
-		return "", nil, p.fail("bad path: %v", err)
+		return "", p.fail("bad path: %v", err)
 	}
 	if path == "" {
-		return "", nil, p.fail("no file path (want bolt://relative/file.db or bolt:///absolute/file.db)")
+		return "", p.fail("no file path (want %[1]s://relative/file.db or %[1]s:///absolute/file.db)", p.scheme)
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return "", p.fail("the path contains a NUL byte")
+	}
+	return path, nil
+}
+
+func (p *parsed) sqliteOptions(opts Options) (string, []sqlitestore.Option, error) {
+	path, err := p.filePath()
+	if err != nil {
+		return "", nil, err
+	}
+	so := []sqlitestore.Option{sqlitestore.WithLogger(opts.Logger)}
+	if t, ok := p.params["table"]; ok {
+		if err := sqlitestore.CheckTable(t); err != nil {
+			return "", nil, fmt.Errorf("storeurl: %s URL: option table: %w: %w", p.scheme, err, ErrBadURL)
+		}
+		so = append(so, sqlitestore.WithTable(t))
+	}
+	d, ok, err := p.duration("busy_timeout")
+	if err != nil {
+		return "", nil, err
+	}
+	if ok {
+		if d <= 0 {
+			return "", nil, p.fail("option busy_timeout must be positive")
+		}
+		so = append(so, sqlitestore.WithBusyTimeout(d))
+	}
+	if v, ok := p.params["synchronous"]; ok {
+		switch strings.ToLower(v) {
+		case "full":
+			so = append(so, sqlitestore.WithSynchronous(sqlitestore.SynchronousFull))
+		case "normal":
+			so = append(so, sqlitestore.WithSynchronous(sqlitestore.SynchronousNormal))
+		default:
+			return "", nil, p.fail("option synchronous=%q: want full or normal", v)
+		}
+	}
+	d, ok, err = p.duration("sweep_interval")
+	if err != nil {
+		return "", nil, err
+	}
+	if ok {
+		so = append(so, sqlitestore.WithSweepInterval(d))
+	}
+	if opts.NoSweeper {
+		so = append(so, sqlitestore.WithSweepInterval(0))
+	}
+	if opts.NoCreate {
+		so = append(so, sqlitestore.WithNoCreate())
+	}
+	return path, so, nil
+}
+
+func (p *parsed) boltOptions(opts Options) (string, []boltstore.Option, error) {
+	path, err := p.filePath()
+	if err != nil {
+		return "", nil, err
 	}
 	bo := []boltstore.Option{boltstore.WithLogger(opts.Logger)}
 	if b, ok := p.params["bucket"]; ok {

@@ -23,6 +23,7 @@ import (
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
 
@@ -43,6 +44,16 @@ func TestCheckErrors(t *testing.T) {
 		{"bolt://x.db?bucket=", "bucket is empty"},
 		{"bolt://x.db?lock_timeout=soon", "lock_timeout"},
 		{"bolt://x.db?prefix=a", `unknown option "prefix"`},
+		{"sqlite://", "no file path (want sqlite://relative/file.db or sqlite:///absolute/file.db)"},
+		{"sqlite://x.db?table=a-b", "invalid table name"},
+		{"sqlite://x.db?table=", "invalid table name"},
+		{"sqlite://x.db?busy_timeout=soon", "busy_timeout"},
+		{"sqlite://x.db?busy_timeout=off", "busy_timeout must be positive"},
+		{"sqlite://x.db?synchronous=extra", "synchronous"},
+		{"sqlite://x.db?sweep_interval=1y", "sweep_interval"},
+		{"sqlite://x.db?_pragma=foo", `unknown option "_pragma"`},
+		{"sqlite://x%00.db", "NUL"},
+		{"sqlite://x%zz.db", "bad path"},
 		{"redis://:" + secret + "@host:0", "bad port"},
 		{"redis://host/a/b", "path must be /db"},
 		{"redis://host?prefix=a{", "must not contain"},
@@ -98,6 +109,9 @@ func TestCheckAccepts(t *testing.T) {
 		"memory://?max_entries=100&max_bytes=1000000&sweep_interval=off",
 		"bolt://sessions.db",
 		"bolt:///var/lib/app/sessions%20x.db?bucket=b&lock_timeout=2s&sweep_interval=5m",
+		"sqlite://sessions.db",
+		"sqlite:///var/lib/app/sessions%20x.db?table=web_sessions&busy_timeout=2s&synchronous=normal&sweep_interval=off",
+		"SQLite://data/s.db?synchronous=FULL",
 		"redis://127.0.0.1:6379/0?prefix=app:&dial_timeout=1s",
 		"rediss://user:" + secret + "@cache.internal/2",
 		"redis+sentinel://s1,s2:26380/mymaster/1?prefix=x:&sentinel_password=" + secret,
@@ -122,6 +136,7 @@ func TestRedact(t *testing.T) {
 		{"redis+sentinel://h/m?sentinel_password=" + secret + "&prefix=p", "redis+sentinel://h/m?sentinel_password=xxxxx&prefix=p"},
 		{"mysql://app@db/app", "mysql://app@db/app"},
 		{"bolt://dir@x/file.db", "bolt://dir@x/file.db"},
+		{"sqlite://dir:x@y/file.db", "sqlite://dir:x@y/file.db"},
 	}
 	for _, tt := range tests {
 		if got := storeurl.Redact(tt.in); got != tt.want {
@@ -194,6 +209,53 @@ func TestOpenBolt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
+}
+
+func TestOpenSQLite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub dir", "s?.db")
+	u := "sqlite://" + url.PathEscape(path) + "?table=mine&synchronous=normal"
+
+	if _, err := storeurl.Open(context.Background(), u, storeurl.Options{NoCreate: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open with NoCreate on a missing file = %v, want fs.ErrNotExist", err)
+	}
+	s, err := storeurl.Open(context.Background(), u, storeurl.Options{NoSweeper: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, ok := s.(*sqlitestore.Store)
+	if !ok {
+		t.Fatalf("Open returned %T", s)
+	}
+	if ss.Path() != path || ss.Table() != "mine" {
+		t.Errorf("file %s table %s, want %s and mine", ss.Path(), ss.Table(), path)
+	}
+	roundTrip(t, s)
+	if _, err := s.Save(context.Background(), "kept", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	// A second store on the same file while the first is open (another
+	// process would do the same), without creating anything.
+	s2, err := storeurl.Open(context.Background(), u, storeurl.Options{NoCreate: true, NoSweeper: true})
+	if err != nil {
+		t.Fatalf("second Open while the first is open: %v", err)
+	}
+	if rec, err := s2.Load(context.Background(), "kept"); err != nil || string(rec.Data) != "x" {
+		t.Fatalf("Load through the second store = %q, %v", rec.Data, err)
+	}
+	s2.Close()
+	// NoCreate creates no table either.
+	s3, err := storeurl.Open(context.Background(), "sqlite://"+url.PathEscape(path)+"?table=other", storeurl.Options{NoCreate: true, NoSweeper: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if _, err := s3.Load(context.Background(), "kept"); !errors.Is(err, sqlitestore.ErrNoTable) {
+		t.Fatalf("Load from a table NoCreate did not create: %v, want ErrNoTable", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestOpenRedis(t *testing.T) {

@@ -75,6 +75,29 @@ func buildDemo(t *testing.T, root string) string {
 	return bin
 }
 
+// buildCLI builds the sessionkit operator command.
+func buildCLI(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sessionkit")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/sessionkit")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/sessionkit: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runCLI runs the sessionkit command and returns its output; a failure
+// fails the test.
+func runCLI(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sessionkit %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -412,7 +435,7 @@ func TestDemoInChromium(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	srv = startDemo(t, bin, addr, data, logs)
+	startDemo(t, bin, addr, data, logs) // stopped by its t.Cleanup
 	laptop.expectStatus(laptop.reload(), 200)
 	laptop.expectText("#count", "3")
 	laptop.expectText("#username", username)
@@ -459,6 +482,22 @@ func TestDemoInChromium(t *testing.T) {
 	phone.expectStatus(phone.open("/sessions"), 200)
 	phone.expectAt("/login")
 
+	// The operator CLI, another process on the demo's session file (the
+	// README's command), signs the user out everywhere while the demo
+	// runs; the browser is sent to sign in on its next page.
+	cli := buildCLI(t, root)
+	store := "sqlite://" + filepath.Join(data, "sessions.sqlite")
+	if out := runCLI(t, cli, "--store", store, "list", "--user", username); !strings.Contains(out, username) {
+		t.Fatalf("sessionkit list --user %s:\n%s", username, out)
+	}
+	if out := runCLI(t, cli, "--store", store, "revoke", "--user", username); !strings.Contains(out, "revoked 1 session of user "+username) {
+		t.Fatalf("sessionkit revoke --user %s: %s", username, out)
+	}
+	laptop.expectStatus(laptop.reload(), 200)
+	laptop.expectAt("/login")
+	laptop.shot("12-revoked-by-operator")
+	laptop.expectStatus(laptop.signIn(username), 200)
+
 	// Sign-out ends the session.
 	laptop.expectStatus(laptop.submit("#sign-out"), 200)
 	laptop.expectAt("/login")
@@ -468,7 +507,7 @@ func TestDemoInChromium(t *testing.T) {
 	laptop.expectText("#count", "0")
 
 	laptop.expectStatus(laptop.open("/no/such/page"), 404)
-	laptop.shot("12-not-found")
+	laptop.shot("13-not-found")
 
 	// A form on another site that posts to the demo is refused.
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -482,7 +521,7 @@ func TestDemoInChromium(t *testing.T) {
 	attacker.expectStatus(attacker.open("/"), 200)
 	attacker.expectStatus(attacker.submit("#attack"), 403)
 	attacker.expectText("main", "sent from another site")
-	attacker.shot("13-cross-site-refused")
+	attacker.shot("14-cross-site-refused")
 	laptop.expectStatus(laptop.open("/counter"), 200)
 	laptop.expectText("#count", "0")
 }

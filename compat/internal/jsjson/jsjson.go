@@ -1,4 +1,9 @@
-package express
+// Package jsjson reads and writes JSON the way JavaScript's JSON.parse and
+// JSON.stringify do, for the compat packages that share sessions with
+// Node.js: objects keep their key order (a repeated key keeps its first
+// position and its last value), values the Go side did not change keep
+// their bytes, and new values are printed as JSON.stringify prints them.
+package jsjson
 
 import (
 	"bytes"
@@ -13,16 +18,16 @@ import (
 	"unicode/utf8"
 )
 
-// member is one key of a JSON object with its value's bytes as written.
-type member struct {
-	key string
-	raw json.RawMessage
+// Member is one key of a JSON object with its value's bytes as written.
+type Member struct {
+	Key string
+	Raw json.RawMessage
 }
 
-// parseObject reads a JSON object into its members in written order. As
+// ParseObject reads a JSON object into its members in written order. As
 // JSON.parse does, a repeated key keeps its first position and its last
 // value.
-func parseObject(data []byte) ([]member, error) {
+func ParseObject(data []byte) ([]Member, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil {
@@ -31,7 +36,7 @@ func parseObject(data []byte) ([]member, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	var ms []member
+	var ms []Member
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -45,11 +50,11 @@ func parseObject(data []byte) ([]member, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, err
 		}
-		if i := findMember(ms, key); i >= 0 {
-			ms[i].raw = raw
+		if i := Find(ms, key); i >= 0 {
+			ms[i].Raw = raw
 			continue
 		}
-		ms = append(ms, member{key: key, raw: raw})
+		ms = append(ms, Member{Key: key, Raw: raw})
 	}
 	if _, err := dec.Token(); err != nil { // the closing '}'
 		return nil, err
@@ -60,40 +65,41 @@ func parseObject(data []byte) ([]member, error) {
 	return ms, nil
 }
 
-func findMember(ms []member, key string) int {
+// Find returns the index of key in ms, or -1.
+func Find(ms []Member, key string) int {
 	for i, m := range ms {
-		if m.key == key {
+		if m.Key == key {
 			return i
 		}
 	}
 	return -1
 }
 
-// writeObject writes members as a compact JSON object; values are written
+// WriteObject writes members as a compact JSON object; values are written
 // as they are.
-func writeObject(buf *bytes.Buffer, ms []member) {
+func WriteObject(buf *bytes.Buffer, ms []Member) {
 	buf.WriteByte('{')
 	for i, m := range ms {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		writeJSString(buf, m.key)
+		WriteString(buf, m.Key)
 		buf.WriteByte(':')
-		buf.Write(m.raw)
+		buf.Write(m.Raw)
 	}
 	buf.WriteByte('}')
 }
 
-// jsJSON rewrites a JSON value the way JavaScript's JSON.stringify(JSON.parse(raw))
-// would print it: no whitespace, strings escaped as JavaScript escapes
+// Stringify rewrites a JSON value the way JavaScript's
+// JSON.stringify(JSON.parse(raw)) would print it: no whitespace, strings escaped as JavaScript escapes
 // them (no HTML escaping, U+2028 and U+2029 as they are), numbers as
 // JavaScript prints doubles, and, for a repeated object key, the first
 // position with the last value.
-func jsJSON(raw []byte) ([]byte, error) {
+func Stringify(raw []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var buf bytes.Buffer
-	if err := writeJSValue(&buf, dec); err != nil {
+	if err := writeValue(&buf, dec); err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -102,7 +108,7 @@ func jsJSON(raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func writeJSValue(buf *bytes.Buffer, dec *json.Decoder) error {
+func writeValue(buf *bytes.Buffer, dec *json.Decoder) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
@@ -115,7 +121,7 @@ func writeJSValue(buf *bytes.Buffer, dec *json.Decoder) error {
 				if n > 0 {
 					buf.WriteByte(',')
 				}
-				if err := writeJSValue(buf, dec); err != nil {
+				if err := writeValue(buf, dec); err != nil {
 					return err
 				}
 			}
@@ -124,7 +130,7 @@ func writeJSValue(buf *bytes.Buffer, dec *json.Decoder) error {
 			return err
 		}
 		// An object: collect the members first, for repeated keys.
-		var ms []member
+		var ms []Member
 		for dec.More() {
 			tok, err := dec.Token()
 			if err != nil {
@@ -132,27 +138,27 @@ func writeJSValue(buf *bytes.Buffer, dec *json.Decoder) error {
 			}
 			key, _ := tok.(string)
 			var v bytes.Buffer
-			if err := writeJSValue(&v, dec); err != nil {
+			if err := writeValue(&v, dec); err != nil {
 				return err
 			}
-			if i := findMember(ms, key); i >= 0 {
-				ms[i].raw = v.Bytes()
+			if i := Find(ms, key); i >= 0 {
+				ms[i].Raw = v.Bytes()
 			} else {
-				ms = append(ms, member{key: key, raw: v.Bytes()})
+				ms = append(ms, Member{Key: key, Raw: v.Bytes()})
 			}
 		}
 		if _, err := dec.Token(); err != nil {
 			return err
 		}
-		writeObject(buf, ms)
+		WriteObject(buf, ms)
 	case string:
-		writeJSString(buf, t)
+		WriteString(buf, t)
 	case json.Number:
 		f, err := strconv.ParseFloat(string(t), 64)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return err
 		}
-		buf.WriteString(jsNumber(f))
+		buf.WriteString(Number(f))
 	case bool:
 		buf.WriteString(strconv.FormatBool(t))
 	case nil:
@@ -163,9 +169,9 @@ func writeJSValue(buf *bytes.Buffer, dec *json.Decoder) error {
 	return nil
 }
 
-// writeJSString writes s as JSON.stringify does. Invalid UTF-8 (which a
+// WriteString writes s as JSON.stringify does. Invalid UTF-8 (which a
 // JavaScript string cannot hold) becomes U+FFFD.
-func writeJSString(buf *bytes.Buffer, s string) {
+func WriteString(buf *bytes.Buffer, s string) {
 	const hex = "0123456789abcdef"
 	buf.WriteByte('"')
 	for i := 0; i < len(s); {
@@ -209,10 +215,17 @@ func writeJSString(buf *bytes.Buffer, s string) {
 	buf.WriteByte('"')
 }
 
-// jsNumber formats f as JavaScript's Number.prototype.toString does
+// String returns s as JSON.stringify prints it.
+func String(s string) json.RawMessage {
+	var b bytes.Buffer
+	WriteString(&b, s)
+	return b.Bytes()
+}
+
+// Number formats f as JavaScript's Number.prototype.toString does
 // (ECMA-262 Number::toString), which is what JSON.stringify prints.
 // Infinities and NaN, which JSON cannot hold, print as null.
-func jsNumber(f float64) string {
+func Number(f float64) string {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return "null"
 	}
@@ -252,8 +265,8 @@ func jsNumber(f float64) string {
 	return sign + s
 }
 
-// jsDate formats t as JavaScript's Date.prototype.toJSON does.
-func jsDate(t time.Time) string {
+// Date formats t as JavaScript's Date.prototype.toJSON does.
+func Date(t time.Time) string {
 	t = t.UTC()
 	if y := t.Year(); y < 0 || y > 9999 {
 		return fmt.Sprintf("%+07d", y) + t.Format("-01-02T15:04:05.000Z")
@@ -261,11 +274,11 @@ func jsDate(t time.Time) string {
 	return t.Format("2006-01-02T15:04:05.000Z")
 }
 
-// parseJSDate reads a date as JavaScript's Date constructor reads the
+// ParseDate reads a date as JavaScript's Date constructor reads the
 // ISO-8601 forms: with or without fractional seconds and zone (a missing
 // zone means UTC for date-only forms; for date-time forms JavaScript
 // would use local time, which a server cannot know — UTC is assumed).
-func parseJSDate(s string) (time.Time, error) {
+func ParseDate(s string) (time.Time, error) {
 	for _, layout := range []string{
 		time.RFC3339Nano,
 		"2006-01-02T15:04:05.999999999",

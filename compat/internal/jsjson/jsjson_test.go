@@ -1,0 +1,63 @@
+package jsjson
+
+import "testing"
+
+func TestJSNumber(t *testing.T) {
+	// JSON.stringify under Node.js 20.
+	for _, tt := range []struct {
+		in  float64
+		out string
+	}{
+		{0, "0"}, {1, "1"}, {-1.5, "-1.5"}, {0.1, "0.1"}, {1e21, "1e+21"}, {1e20, "100000000000000000000"},
+		{123456789012345680000, "123456789012345680000"}, {1.5e-7, "1.5e-7"}, {0.000001, "0.000001"},
+		{1e-7, "1e-7"}, {9007199254740994, "9007199254740994"}, {5e-324, "5e-324"},
+		{1.7976931348623157e308, "1.7976931348623157e+308"}, {100, "100"}, {1e300, "1e+300"},
+		{0.5, "0.5"}, {123.456, "123.456"},
+	} {
+		if got := Number(tt.in); got != tt.out {
+			t.Errorf("Number(%v) = %s, want %s", tt.in, got, tt.out)
+		}
+	}
+}
+
+func TestJSJSON(t *testing.T) {
+	for _, tt := range []struct{ in, out string }{
+		// JSON.stringify({s: "a<b>&\u2028\u2029\u0001\b\f\n\r\t\"\\\u007f\u00e9\ud83d\ude00"}) under Node.js 20.
+		{`{"s":"a\u003cb\u003e\u0026\u2028\u2029\u0001\b\f\n\r\t\"\\` + "\u007f" + `\u00e9\ud83d\ude00"}`,
+			"{\"s\":\"a<b>&\u2028\u2029\\u0001\\b\\f\\n\\r\\t\\\"\\\\\u007fé😀\"}"},
+		{` { "a" : [ 1.0, 2e3, -0, 12345678901234567890 ], "b":{}, "a":true } `, `{"a":true,"b":{}}`},
+		{`[null,false,"x"]`, `[null,false,"x"]`},
+		{`1e999`, `null`},
+	} {
+		got, err := Stringify([]byte(tt.in))
+		if err != nil || string(got) != tt.out {
+			t.Errorf("Stringify(%s) = %s, %v; want %s", tt.in, got, err, tt.out)
+		}
+	}
+	for _, bad := range []string{``, `{`, `[1,]`, `1 2`, `{"a"}`} {
+		if got, err := Stringify([]byte(bad)); err == nil {
+			t.Errorf("Stringify(%q) = %s, want error", bad, got)
+		}
+	}
+}
+
+func FuzzStringify(f *testing.F) {
+	f.Add([]byte(`{"a":[1.0,2e3,-0,12345678901234567890],"b":{},"a":"\u2028<&>"}`))
+	f.Add([]byte(`1e999`))
+	f.Add([]byte(`"\ud800"`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, err := Stringify(raw)
+		if err != nil {
+			return
+		}
+		// What JSON.stringify prints, JSON.parse reads back and
+		// JSON.stringify prints the same way.
+		again, err := Stringify(out)
+		if err != nil || string(again) != string(out) {
+			t.Fatalf("Stringify(%q) = %q, then %q (%v)", raw, out, again, err)
+		}
+		if _, err := ParseObject(out); err != nil && len(out) > 0 && out[0] == '{' {
+			t.Fatalf("ParseObject(%q): %v", out, err)
+		}
+	})
+}

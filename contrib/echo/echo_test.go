@@ -1,0 +1,188 @@
+package sessionecho_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v5"
+	"github.com/labstack/echo/v5/echotest"
+	"github.com/sessionkit/sessionkit"
+	sessionecho "github.com/sessionkit/sessionkit/contrib/echo"
+	"github.com/sessionkit/sessionkit/internal/frameworktest"
+)
+
+// newApp is the suite's app written as an Echo user would.
+func newApp(_ *testing.T, e *frameworktest.Env) http.Handler {
+	app := echo.New()
+	app.Use(sessionecho.Middleware(e.Manager))
+	app.GET("/quiet", func(c *echo.Context) error { return c.String(http.StatusOK, "quiet") })
+	routes(app, e)
+	return app
+}
+
+// routes registers the suite's routes but /quiet.
+func routes(r interface {
+	GET(string, echo.HandlerFunc, ...echo.MiddlewareFunc) echo.RouteInfo
+	POST(string, echo.HandlerFunc, ...echo.MiddlewareFunc) echo.RouteInfo
+}, e *frameworktest.Env) {
+	r.POST("/set", func(c *echo.Context) error {
+		if err := sessionecho.From(c).Set(c.QueryParam("k"), c.QueryParam("v")); err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, "ok")
+	})
+	r.GET("/get", func(c *echo.Context) error {
+		v, err := sessionkit.Get[string](sessionecho.From(c), c.QueryParam("k"))
+		if err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, v)
+	})
+	r.GET("/late", func(c *echo.Context) error {
+		err := c.String(http.StatusOK, "sent")
+		sessionecho.From(c).Set(c.QueryParam("k"), "late")
+		return err
+	})
+	r.POST("/login", func(c *echo.Context) error {
+		u, ok := e.Check(c.FormValue("username"), c.FormValue("password"))
+		if !ok {
+			return echo.NewHTTPError(http.StatusUnauthorized, "invalid credentials")
+		}
+		if err := sessionecho.Login(c, e.Auth, u); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/whoami")
+	})
+	r.POST("/logout", func(c *echo.Context) error {
+		if err := sessionecho.Logout(c, e.Auth); err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, "bye")
+	})
+	r.GET("/whoami", func(c *echo.Context) error {
+		u, err := sessionecho.User(c, e.Auth)
+		if err != nil {
+			return c.String(http.StatusOK, "anonymous")
+		}
+		return c.String(http.StatusOK, u.Name)
+	})
+	r.GET("/private", func(c *echo.Context) error {
+		u, _ := sessionecho.User(c, e.Auth)
+		return c.String(http.StatusOK, u.Name)
+	}, sessionecho.Require(e.Auth))
+}
+
+func TestEcho(t *testing.T) {
+	frameworktest.Run(t, newApp)
+}
+
+// TestEchoPerRoute mounts Middleware on a group instead of globally.
+func TestEchoPerRoute(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		app := echo.New()
+		app.GET("/quiet", func(c *echo.Context) error { return c.String(http.StatusOK, "quiet") })
+		routes(app.Group("", sessionecho.Middleware(e.Manager)), e)
+		return app
+	})
+}
+
+// naiveMiddleware passes the session's request on but leaves Echo's
+// response as it is, so the handlers write around the session's writer.
+func naiveMiddleware(m *sessionkit.Manager) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			var err error
+			m.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				c.SetRequest(r)
+				err = next(c)
+			})).ServeHTTP(c.Response(), c.Request())
+			return err
+		}
+	}
+}
+
+func TestEchoNaiveMiddlewareIsReported(t *testing.T) {
+	frameworktest.RunMisuse(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		app := echo.New()
+		app.Use(naiveMiddleware(e.Manager))
+		routes(app, e)
+		return app
+	})
+}
+
+// TestEchoErrorResponseCarriesCookie: a handler that changes the session
+// and returns an error gets Echo's error response with the session saved
+// and its cookie sent.
+func TestEchoErrorResponseCarriesCookie(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	app := echo.New()
+	app.Use(sessionecho.Middleware(e.Manager))
+	app.POST("/fail", func(c *echo.Context) error {
+		sessionecho.From(c).Set("tried", true)
+		return echo.NewHTTPError(http.StatusTeapot, "no")
+	})
+	rec := httptest.NewRecorder()
+	app.ServeHTTP(rec, httptest.NewRequest("POST", "/fail", nil))
+	if rec.Code != http.StatusTeapot || len(rec.Result().Cookies()) != 1 {
+		t.Errorf("POST /fail = %d, cookies %v; want 418 and a session cookie", rec.Code, rec.Result().Cookies())
+	}
+	if _, saves := e.StoreCalls(); saves != 1 {
+		t.Errorf("%d saves, want 1", saves)
+	}
+	if logs := e.Logs(); logs != "" {
+		t.Errorf("logs: %s", logs)
+	}
+}
+
+// TestEchotestContext runs a handler through Middleware with Echo's own
+// echotest context, as an Echo user unit-tests a handler.
+func TestEchotestContext(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	h := sessionecho.Middleware(e.Manager)(func(c *echo.Context) error {
+		if err := sessionecho.From(c).Set("k", "v"); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	rec := echotest.ContextConfig{Request: httptest.NewRequest("POST", "/", nil)}.ServeWithHandler(t, h)
+	if rec.Code != http.StatusNoContent || len(rec.Result().Cookies()) != 1 {
+		t.Errorf("status %d, cookies %v; want 204 and a session cookie", rec.Code, rec.Result().Cookies())
+	}
+	// Without Middleware the session is nil and says so.
+	c, _ := echotest.ContextConfig{}.ToContextRecorder(t)
+	if err := sessionecho.From(c).Set("k", "v"); !errors.Is(err, sessionkit.ErrNoSession) {
+		t.Errorf("Set without Middleware = %v, want ErrNoSession", err)
+	}
+}
+
+func BenchmarkEcho(b *testing.B) {
+	b.Run("sessionecho", func(b *testing.B) {
+		e := frameworktest.NewEnv(b)
+		app := echo.New()
+		app.Use(sessionecho.Middleware(e.Manager))
+		routes(app, e)
+		frameworktest.Bench(b, app)
+	})
+	b.Run("outer", func(b *testing.B) { // the whole app inside Manager.Handler: Echo's cost alone
+		e := frameworktest.NewEnv(b)
+		app := echo.New()
+		routes(app, e)
+		frameworktest.Bench(b, e.Manager.Handler(app))
+	})
+	b.Run("nethttp", func(b *testing.B) {
+		frameworktest.Bench(b, frameworktest.ServeMux(frameworktest.NewEnv(b)))
+	})
+}
+
+// TestEchoWholeApp: the whole app inside Manager.Handler is a correct
+// mount too (Echo's response wraps the session's writer).
+func TestEchoWholeApp(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		app := echo.New()
+		app.GET("/quiet", func(c *echo.Context) error { return c.String(http.StatusOK, "quiet") })
+		routes(app, e)
+		return e.Manager.Handler(app)
+	})
+}

@@ -1,0 +1,115 @@
+package sessiongin
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
+)
+
+// Sessions returns gin middleware that gives every request that passes
+// through it a session, committed before the response headers go out. Use
+// it once, before the handlers that use sessions (engine.Use or a group's
+// Use).
+func Sessions(m *sessionkit.Manager) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		gw := c.Writer
+		m.Handler(http.HandlerFunc(func(sw http.ResponseWriter, r *http.Request) {
+			c.Request = r
+			c.Writer = &responseWriter{ResponseWriter: gw, sw: sw}
+			defer func() { c.Writer = gw }()
+			c.Next()
+		})).ServeHTTP(gw, c.Request)
+	}
+}
+
+// From returns the request's session, or nil (whose methods report
+// sessionkit.ErrNoSession) when Sessions is not in the chain.
+func From(c *gin.Context) *sessionkit.Session {
+	return sessionkit.From(c.Request.Context())
+}
+
+// User returns the logged-in user of the request (see auth.Auth.User).
+func User[U any](c *gin.Context, a *auth.Auth[U]) (U, error) {
+	return a.User(c.Request)
+}
+
+// Login logs user in on the request's session (see auth.Auth.Login); call
+// it before writing the response.
+func Login[U any](c *gin.Context, a *auth.Auth[U], user U) error {
+	return a.Login(c.Writer, c.Request, user)
+}
+
+// Logout ends the request's login (see auth.Auth.Logout); call it before
+// writing the response.
+func Logout[U any](c *gin.Context, a *auth.Auth[U]) error {
+	return a.Logout(c.Writer, c.Request)
+}
+
+// Require returns gin middleware that lets only requests with a logged-in
+// user through, answering others as auth.Auth.Require does (401 with JSON
+// for API requests, a redirect to the login page otherwise) and aborting
+// the chain. It must come after Sessions.
+func Require[U any](a *auth.Auth[U]) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		passed := false
+		a.Require(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			passed = true
+			c.Request = r
+			c.Next()
+		})).ServeHTTP(c.Writer, c.Request)
+		if !passed {
+			c.Abort()
+		}
+	}
+}
+
+// responseWriter is gin's writer with the session's writer in front: gin
+// keeps its status and size bookkeeping (gin writes headers lazily, on the
+// first body byte or after the last handler), and the session commits
+// just before the headers really go out.
+type responseWriter struct {
+	gin.ResponseWriter                     // gin's writer; below the session's writer
+	sw                 http.ResponseWriter // the session's writer, over gin's
+}
+
+// WriteHeader records the status, as gin's writer does; the headers go
+// out with the first write or WriteHeaderNow.
+func (w *responseWriter) WriteHeader(code int) {
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// WriteHeaderNow commits the session, then writes the headers.
+func (w *responseWriter) WriteHeaderNow() {
+	if !w.ResponseWriter.Written() {
+		w.sw.WriteHeader(w.ResponseWriter.Status()) // commits; gin's writer records the status
+		w.ResponseWriter.WriteHeaderNow()
+	}
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.WriteHeaderNow()
+	return w.sw.Write(b)
+}
+
+func (w *responseWriter) WriteString(s string) (int, error) {
+	w.WriteHeaderNow()
+	return w.sw.Write([]byte(s))
+}
+
+func (w *responseWriter) Flush() {
+	w.WriteHeaderNow()
+	_ = http.NewResponseController(w.sw).Flush()
+}
+
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.sw).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the writers below.
+func (w *responseWriter) Unwrap() http.ResponseWriter {
+	return w.sw
+}

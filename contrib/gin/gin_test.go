@@ -1,0 +1,172 @@
+package sessiongin_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/sessionkit/sessionkit"
+	sessiongin "github.com/sessionkit/sessionkit/contrib/gin"
+	"github.com/sessionkit/sessionkit/internal/frameworktest"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+// newApp is the suite's app written as a gin user would.
+func newApp(_ *testing.T, e *frameworktest.Env) http.Handler {
+	r := gin.New()
+	r.Use(sessiongin.Sessions(e.Manager))
+	r.GET("/quiet", func(c *gin.Context) { c.String(http.StatusOK, "quiet") })
+	routes(r, e)
+	return r
+}
+
+// routes registers the suite's routes but /quiet.
+func routes(r gin.IRoutes, e *frameworktest.Env) {
+	r.POST("/set", func(c *gin.Context) {
+		if err := sessiongin.From(c).Set(c.Query("k"), c.Query("v")); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.String(http.StatusOK, "ok")
+	})
+	r.GET("/get", func(c *gin.Context) {
+		v, _ := sessionkit.Get[string](sessiongin.From(c), c.Query("k"))
+		c.String(http.StatusOK, v)
+	})
+	r.GET("/late", func(c *gin.Context) {
+		c.String(http.StatusOK, "sent")
+		sessiongin.From(c).Set(c.Query("k"), "late")
+	})
+	r.POST("/login", func(c *gin.Context) {
+		u, ok := e.Check(c.PostForm("username"), c.PostForm("password"))
+		if !ok {
+			c.String(http.StatusUnauthorized, "invalid credentials")
+			return
+		}
+		if err := sessiongin.Login(c, e.Auth, u); err != nil {
+			c.String(http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/whoami")
+	})
+	r.POST("/logout", func(c *gin.Context) {
+		if err := sessiongin.Logout(c, e.Auth); err != nil {
+			c.String(http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		c.String(http.StatusOK, "bye")
+	})
+	r.GET("/whoami", func(c *gin.Context) {
+		u, err := sessiongin.User(c, e.Auth)
+		if err != nil {
+			c.String(http.StatusOK, "anonymous")
+			return
+		}
+		c.String(http.StatusOK, u.Name)
+	})
+	r.GET("/private", sessiongin.Require(e.Auth), func(c *gin.Context) {
+		u, _ := sessiongin.User(c, e.Auth)
+		c.String(http.StatusOK, u.Name)
+	})
+}
+
+func TestGin(t *testing.T) {
+	frameworktest.Run(t, newApp)
+}
+
+// TestGinPerRoute mounts Sessions per route group instead of globally.
+func TestGinPerRoute(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		r := gin.New()
+		r.GET("/quiet", func(c *gin.Context) { c.String(http.StatusOK, "quiet") })
+		routes(r.Group("/", sessiongin.Sessions(e.Manager)), e)
+		return r
+	})
+}
+
+// naiveSessions is the gin middleware a user writes first: it passes the
+// session's request on but leaves c.Writer as it is, so gin's handlers
+// write around the session's writer.
+func naiveSessions(m *sessionkit.Manager) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		m.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			c.Request = r
+			c.Next()
+		})).ServeHTTP(c.Writer, c.Request)
+	}
+}
+
+func TestGinNaiveMiddlewareIsReported(t *testing.T) {
+	frameworktest.RunMisuse(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		r := gin.New()
+		routes(r.Group("/", naiveSessions(e.Manager)), e)
+		return r
+	})
+}
+
+// TestGinStatusOnly: c.Status without a body (gin writes the headers after
+// the last handler) still commits and sends the cookie.
+func TestGinStatusOnly(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	r := gin.New()
+	r.Use(sessiongin.Sessions(e.Manager))
+	r.POST("/mark", func(c *gin.Context) {
+		sessiongin.From(c).Set("marked", true)
+		c.Status(http.StatusNoContent)
+	})
+	r.POST("/abort", func(c *gin.Context) {
+		sessiongin.From(c).Set("aborted", true)
+		c.AbortWithStatus(http.StatusAccepted)
+	})
+	for _, path := range []string{"/mark", "/abort"} {
+		w := performRequest(r, "POST", path)
+		if w.Code != map[string]int{"/mark": 204, "/abort": 202}[path] || len(w.Result().Cookies()) != 1 {
+			t.Errorf("POST %s = %d, cookies %v; want its status and a session cookie", path, w.Code, w.Result().Cookies())
+		}
+	}
+	if _, saves := e.StoreCalls(); saves != 2 {
+		t.Errorf("%d saves, want 2", saves)
+	}
+}
+
+func BenchmarkGin(b *testing.B) {
+	b.Run("sessiongin", func(b *testing.B) {
+		e := frameworktest.NewEnv(b)
+		r := gin.New()
+		r.Use(sessiongin.Sessions(e.Manager))
+		benchRoutes(r)
+		frameworktest.Bench(b, r)
+	})
+	b.Run("outer", func(b *testing.B) { // the whole engine inside Manager.Handler: gin's cost alone
+		e := frameworktest.NewEnv(b)
+		r := gin.New()
+		benchRoutes(r)
+		frameworktest.Bench(b, e.Manager.Handler(r))
+	})
+	b.Run("nethttp", func(b *testing.B) {
+		frameworktest.Bench(b, frameworktest.ServeMux(frameworktest.NewEnv(b)))
+	})
+}
+
+func benchRoutes(r *gin.Engine) {
+	r.POST("/set", func(c *gin.Context) {
+		sessiongin.From(c).Set(c.Query("k"), c.Query("v"))
+		c.String(http.StatusOK, "ok")
+	})
+	r.GET("/get", func(c *gin.Context) {
+		v, _ := sessionkit.Get[string](sessiongin.From(c), c.Query("k"))
+		c.String(http.StatusOK, v)
+	})
+}
+
+// TestGinWholeEngine: the whole engine inside Manager.Handler is a correct
+// mount too (gin's writer wraps the session's).
+func TestGinWholeEngine(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		r := gin.New()
+		r.GET("/quiet", func(c *gin.Context) { c.String(http.StatusOK, "quiet") })
+		routes(r, e)
+		return e.Manager.Handler(r)
+	})
+}

@@ -1,0 +1,238 @@
+package sessionotel_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sessionkit/sessionkit"
+	sessionotel "github.com/sessionkit/sessionkit/contrib/otel"
+	"github.com/sessionkit/sessionkit/internal/frameworktest"
+	"github.com/sessionkit/sessionkit/store/memstore"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+type providers struct {
+	spans  *tracetest.SpanRecorder
+	tp     *sdktrace.TracerProvider
+	reader *sdkmetric.ManualReader
+	obs    *sessionotel.Observer
+}
+
+func newProviders(t *testing.T) *providers {
+	p := &providers{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	p.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p.spans))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(p.reader))
+	t.Cleanup(func() {
+		p.tp.Shutdown(context.Background())
+		mp.Shutdown(context.Background())
+	})
+	var err error
+	p.obs, err = sessionotel.New(sessionotel.Options{TracerProvider: p.tp, MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// traced starts a "request" span around h, as otelhttp would.
+func (p *providers) traced(h http.Handler) http.Handler {
+	tracer := p.tp.Tracer("test")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := tracer.Start(r.Context(), "request "+r.URL.Path)
+		defer span.End()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (p *providers) sums(t *testing.T) map[string]int64 {
+	var rm metricdata.ResourceMetrics
+	if err := p.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != sessionotel.ScopeName {
+			t.Errorf("scope %q", sm.Scope.Name)
+		}
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					out[m.Name] += dp.Value
+					checkBounded(t, m.Name, dp.Attributes)
+				}
+			case metricdata.Histogram[float64]:
+				if m.Unit != "s" {
+					t.Errorf("%s unit %q, want s", m.Name, m.Unit)
+				}
+				for _, dp := range d.DataPoints {
+					op, _ := dp.Attributes.Value(sessionotel.OperationKey)
+					oc, _ := dp.Attributes.Value(sessionotel.OutcomeKey)
+					out[m.Name+"/"+op.AsString()+"/"+oc.AsString()] += int64(dp.Count)
+					checkBounded(t, m.Name, dp.Attributes)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func checkBounded(t *testing.T, name string, set attribute.Set) {
+	for _, kv := range set.ToSlice() {
+		switch kv.Key {
+		case sessionotel.StoreKey, sessionotel.OperationKey, sessionotel.OutcomeKey:
+			if len(kv.Value.AsString()) > 20 {
+				t.Errorf("%s: unbounded-looking %s=%q", name, kv.Key, kv.Value.AsString())
+			}
+		default:
+			t.Errorf("%s: unexpected attribute %s", name, kv.Key)
+		}
+	}
+}
+
+// TestSpansUnderRequest drives real requests and checks that every store
+// call is a span whose parent is the request's span, with the operation,
+// outcome and store, and that the metrics count the same calls.
+func TestSpansUnderRequest(t *testing.T) {
+	p := newProviders(t)
+	env := frameworktest.NewEnv(t)
+	env.Manager.Observer = p.obs.Observe
+	srv := httptest.NewServer(p.traced(frameworktest.ServeMux(env)))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path string, form url.Values) {
+		resp, err := hc.Post(srv.URL+path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	post("/set?k=a&v=1", nil)
+	post("/login", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+	post("/logout", nil)
+
+	spans := p.spans.Ended()
+	requests := map[trace.SpanID]string{}
+	for _, s := range spans {
+		if strings.HasPrefix(s.Name(), "request ") {
+			requests[s.SpanContext().SpanID()] = s.Name()
+		}
+	}
+	ops := map[string]int{}
+	for _, s := range spans {
+		if !strings.HasPrefix(s.Name(), "sessionkit.") {
+			continue
+		}
+		parent, ok := requests[s.Parent().SpanID()]
+		if !ok || s.Parent().TraceID() != s.SpanContext().TraceID() {
+			t.Errorf("span %s is not a child of a request span", s.Name())
+		}
+		if s.SpanKind() != trace.SpanKindInternal || !s.EndTime().After(s.StartTime()) && !s.EndTime().Equal(s.StartTime()) {
+			t.Errorf("span %s: kind %v, start %v, end %v", s.Name(), s.SpanKind(), s.StartTime(), s.EndTime())
+		}
+		attrs := attribute.NewSet(s.Attributes()...)
+		op, _ := attrs.Value(sessionotel.OperationKey)
+		store, _ := attrs.Value(sessionotel.StoreKey)
+		if "sessionkit."+op.AsString() != s.Name() || store.AsString() != "frameworktest" {
+			t.Errorf("span %s: attributes %v", s.Name(), s.Attributes())
+		}
+		ops[parent+" "+s.Name()]++
+	}
+	for _, want := range []string{
+		"request /set sessionkit.save",
+		"request /login sessionkit.load", "request /login sessionkit.save", "request /login sessionkit.delete",
+		"request /logout sessionkit.load", "request /logout sessionkit.delete",
+	} {
+		if ops[want] != 1 {
+			t.Errorf("%q: %d spans, want 1 (all: %v)", want, ops[want], ops)
+		}
+	}
+	// Lifecycle events are events on the request's span.
+	var loginEvents int
+	for _, s := range spans {
+		if s.Name() == "request /login" {
+			for _, ev := range s.Events() {
+				if ev.Name == "sessionkit.login" || ev.Name == "sessionkit.regenerate" {
+					loginEvents++
+				}
+			}
+		}
+	}
+	if loginEvents != 2 {
+		t.Errorf("%d login/regenerate events on the login request's span, want 2", loginEvents)
+	}
+
+	sums := p.sums(t)
+	for name, want := range map[string]int64{
+		"sessionkit.session.created":                    2,
+		"sessionkit.session.regenerated":                1,
+		"sessionkit.session.destroyed":                  1,
+		"sessionkit.logins":                             1,
+		"sessionkit.store.operation.duration/save/ok":   2,
+		"sessionkit.store.operation.duration/delete/ok": 2,
+		"sessionkit.store.operation.duration/load/ok":   2,
+	} {
+		if sums[name] != want {
+			t.Errorf("%s = %d, want %d (all: %v)", name, sums[name], want, sums)
+		}
+	}
+}
+
+// downStore fails every call.
+type downStore struct{ sessionkit.Store }
+
+func (downStore) Save(context.Context, string, sessionkit.Record) (uint64, error) {
+	return 0, errors.New("connection refused")
+}
+
+// TestFailedCallSpan: a failed store call's span carries the error.
+func TestFailedCallSpan(t *testing.T) {
+	p := newProviders(t)
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close()
+	m := sessionkit.New(downStore{mem})
+	m.Logger = slog.New(slog.DiscardHandler)
+	m.Observer = p.obs.Observe
+	h := p.traced(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Set("a", 1)
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", rec.Code)
+	}
+	var found bool
+	for _, s := range p.spans.Ended() {
+		if s.Name() != "sessionkit.save" {
+			continue
+		}
+		found = true
+		attrs := attribute.NewSet(s.Attributes()...)
+		oc, _ := attrs.Value(sessionotel.OutcomeKey)
+		if s.Status().Code != codes.Error || oc.AsString() != "error" || len(s.Events()) == 0 {
+			t.Errorf("failed save span: status %v, outcome %q, events %v", s.Status(), oc.AsString(), s.Events())
+		}
+	}
+	if !found {
+		t.Fatal("no save span")
+	}
+	if got := p.sums(t)["sessionkit.errors"]; got != 1 {
+		t.Errorf("sessionkit.errors = %d, want 1", got)
+	}
+}

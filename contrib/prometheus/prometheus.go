@@ -1,0 +1,137 @@
+// Package sessionprom exports sessionkit's events as Prometheus metrics
+// (github.com/prometheus/client_golang).
+//
+//	import sessionprom "github.com/sessionkit/sessionkit/contrib/prometheus"
+//
+//	metrics := sessionprom.New(sessionprom.Options{})
+//	prometheus.MustRegister(metrics)
+//	sessions.Observer = metrics.Observe
+//	http.Handle("/metrics", promhttp.Handler())
+//
+// The metrics (every one labelled by store, the store's package name such
+// as "redisstore"; labels never carry session or user IDs, so cardinality
+// stays bounded):
+//
+//	sessionkit_store_operations_total{store,operation,outcome}          counter
+//	sessionkit_store_operation_duration_seconds{store,operation,outcome} histogram
+//	sessionkit_save_conflicts_total{store}            lost compare-and-swaps (each retried)
+//	sessionkit_save_retries_exhausted_total{store}    saves given up (ErrTooManyConflicts)
+//	sessionkit_bad_tokens_total{store}                refused client tokens
+//	sessionkit_sessions_created_total{store}
+//	sessionkit_sessions_regenerated_total{store}
+//	sessionkit_sessions_destroyed_total{store}
+//	sessionkit_sessions_imported_total{store}         taken over from another system (Importer)
+//	sessionkit_touches_total{store}                   idle-expiry extensions
+//	sessionkit_logins_total{store}                    package auth
+//	sessionkit_login_failures_total{store}            refused credentials (auth.FormLogin)
+//	sessionkit_errors_total{store}                    errors also logged
+//
+// operation is load, save, touch or delete; outcome is ok, not_found,
+// conflict, timeout, canceled or error (sessionkit.Outcome).
+package sessionprom
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sessionkit/sessionkit"
+)
+
+// Options configures the metrics.
+type Options struct {
+	// Namespace prefixes every metric name (default "sessionkit").
+	Namespace string
+	// Buckets are the latency histogram's upper bounds in seconds
+	// (default: 100µs to 2.5s, suited to in-memory and network stores).
+	Buckets []float64
+	// ConstLabels are added to every metric (an instance or app name;
+	// keep them bounded).
+	ConstLabels prometheus.Labels
+}
+
+// DefaultBuckets are the default latency buckets, in seconds.
+var DefaultBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+// Metrics is a prometheus.Collector fed by a Manager's Observer. It is
+// safe for concurrent use; one Metrics can serve several Managers.
+type Metrics struct {
+	ops       *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	counters  map[sessionkit.EventKind]*prometheus.CounterVec
+	collected []prometheus.Collector
+}
+
+// New returns the metrics; register them with a prometheus.Registerer and
+// set Observe as the Manager's Observer.
+func New(opts Options) *Metrics {
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "sessionkit"
+	}
+	buckets := opts.Buckets
+	if buckets == nil {
+		buckets = DefaultBuckets
+	}
+	m := &Metrics{
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: "store", Name: "operations_total",
+			Help:        "Store calls made by sessionkit, by operation and outcome.",
+			ConstLabels: opts.ConstLabels,
+		}, []string{"store", "operation", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: "store", Name: "operation_duration_seconds",
+			Help:        "Latency of store calls made by sessionkit, by operation and outcome.",
+			Buckets:     buckets,
+			ConstLabels: opts.ConstLabels,
+		}, []string{"store", "operation", "outcome"}),
+		counters: map[sessionkit.EventKind]*prometheus.CounterVec{},
+	}
+	m.collected = append(m.collected, m.ops, m.latency)
+	for _, c := range []struct {
+		kind       sessionkit.EventKind
+		name, help string
+	}{
+		{sessionkit.EventConflict, "save_conflicts_total", "Saves that lost their compare-and-swap and were retried."},
+		{sessionkit.EventTooManyConflicts, "save_retries_exhausted_total", "Saves given up after too many conflicts."},
+		{sessionkit.EventBadToken, "bad_tokens_total", "Client tokens refused (malformed, forged or unknown to the client store)."},
+		{sessionkit.EventCreate, "sessions_created_total", "New sessions stored."},
+		{sessionkit.EventRegenerate, "sessions_regenerated_total", "Sessions given a new ID."},
+		{sessionkit.EventDestroy, "sessions_destroyed_total", "Stored sessions destroyed."},
+		{sessionkit.EventImport, "sessions_imported_total", "Sessions taken over from another system (Importer)."},
+		{sessionkit.EventTouch, "touches_total", "Idle-expiry extensions (store touches)."},
+		{sessionkit.EventLogin, "logins_total", "Successful logins."},
+		{sessionkit.EventLoginFailed, "login_failures_total", "Logins refused for wrong credentials."},
+		{sessionkit.EventError, "errors_total", "Errors sessionkit reported (and logged)."},
+	} {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: c.name, Help: c.help, ConstLabels: opts.ConstLabels,
+		}, []string{"store"})
+		m.counters[c.kind] = v
+		m.collected = append(m.collected, v)
+	}
+	return m
+}
+
+// Observe records e. Use it as (or call it from) Manager.Observer.
+func (m *Metrics) Observe(e sessionkit.Event) {
+	if e.Kind.StoreOp() {
+		op, outcome := e.Kind.String(), e.Outcome.String()
+		m.ops.WithLabelValues(e.Store, op, outcome).Inc()
+		m.latency.WithLabelValues(e.Store, op, outcome).Observe(e.Duration.Seconds())
+	}
+	if c, ok := m.counters[e.Kind]; ok {
+		c.WithLabelValues(e.Store).Inc()
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collected {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collected {
+		c.Collect(ch)
+	}
+}

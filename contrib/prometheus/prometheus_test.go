@@ -1,0 +1,164 @@
+package sessionprom_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/sessionkit/sessionkit/auth"
+	sessionprom "github.com/sessionkit/sessionkit/contrib/prometheus"
+	"github.com/sessionkit/sessionkit/internal/frameworktest"
+)
+
+// scrape fetches /metrics over HTTP and parses the text exposition.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return families
+}
+
+// value sums the samples of family whose labels include want.
+func value(families map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	var sum float64
+	f := families[name]
+	if f == nil {
+		return 0
+	}
+	for _, m := range f.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			match = match && labels[k] == v
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return sum
+}
+
+// TestScrape drives real requests (login, writes, a failed login, a bad
+// cookie, logout) through a Manager observed by the metrics, scrapes them
+// through promhttp and checks the counts and the labels' bounds.
+func TestScrape(t *testing.T) {
+	env := frameworktest.NewEnv(t)
+	metrics := sessionprom.New(sessionprom.Options{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics)
+	env.Manager.Observer = metrics.Observe
+	app := httptest.NewServer(frameworktest.ServeMux(env))
+	defer app.Close()
+	metricsSrv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer metricsSrv.Close()
+
+	c := newClient(t, app.URL)
+	c.post("/set?k=a&v=1", nil)
+	c.get("/get?k=a")
+	c.post("/login", url.Values{"username": {"alice"}, "password": {"wrong"}})
+	c.post("/login", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+	c.post("/logout", nil)
+	// auth.FormLogin reports refused credentials.
+	form := httptest.NewServer(env.Auth.Handler(&auth.FormLogin[frameworktest.User]{
+		Auth: env.Auth,
+		Verify: func(context.Context, string, string) (frameworktest.User, error) {
+			return frameworktest.User{}, auth.ErrInvalidCredentials
+		},
+	}))
+	defer form.Close()
+	newClient(t, form.URL).post("/", url.Values{"username": {"alice"}, "password": {"x"}})
+	bad, _ := http.NewRequest("GET", app.URL+"/get?k=a", nil)
+	bad.Header.Set("Cookie", "session=not-a-session-id")
+	if resp, err := http.DefaultClient.Do(bad); err == nil {
+		resp.Body.Close()
+	}
+
+	f := scrape(t, metricsSrv.URL)
+	mem := map[string]string{"store": "frameworktest"} // the package of the suite's counting store
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"sessionkit_sessions_created_total", mem, 2}, // the first write, the login
+		{"sessionkit_sessions_regenerated_total", mem, 1},
+		{"sessionkit_sessions_destroyed_total", mem, 1},
+		{"sessionkit_logins_total", mem, 1},
+		{"sessionkit_login_failures_total", mem, 1},
+		{"sessionkit_bad_tokens_total", mem, 1},
+		{"sessionkit_store_operations_total", map[string]string{"operation": "save", "outcome": "ok"}, 2},
+		{"sessionkit_store_operations_total", map[string]string{"operation": "delete", "outcome": "ok"}, 2},
+		{"sessionkit_store_operation_duration_seconds", map[string]string{"operation": "load"}, value(f, "sessionkit_store_operations_total", map[string]string{"operation": "load"})},
+	} {
+		if got := value(f, tc.name, tc.labels); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+	if value(f, "sessionkit_store_operations_total", map[string]string{"operation": "load", "outcome": "ok"}) < 3 {
+		t.Errorf("too few loads counted")
+	}
+	// Bounded labels: only the known names and values.
+	allowed := map[string]map[string]bool{
+		"store":     {"frameworktest": true},
+		"operation": {"load": true, "save": true, "touch": true, "delete": true},
+		"outcome":   {"ok": true, "not_found": true, "conflict": true, "timeout": true, "canceled": true, "error": true},
+	}
+	for name, fam := range f {
+		if !strings.HasPrefix(name, "sessionkit_") {
+			t.Errorf("metric %s outside the namespace", name)
+		}
+		for _, m := range fam.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "le" {
+					continue
+				}
+				if !allowed[l.GetName()][l.GetValue()] {
+					t.Errorf("%s has label %s=%q outside its bounded set", name, l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}
+
+// TestLint runs client_golang's metric linter over what is exposed.
+func TestLint(t *testing.T) {
+	env := frameworktest.NewEnv(t)
+	metrics := sessionprom.New(sessionprom.Options{})
+	env.Manager.Observer = metrics.Observe
+	app := httptest.NewServer(frameworktest.ServeMux(env))
+	defer app.Close()
+	c := newClient(t, app.URL)
+	c.post("/set?k=a&v=1", nil)
+	problems, err := lint(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}

@@ -1,0 +1,226 @@
+package sessionkit_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/memstore"
+)
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []sessionkit.Event
+}
+
+func (l *eventLog) observe(e sessionkit.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) take() []sessionkit.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ev := l.events
+	l.events = nil
+	return ev
+}
+
+func kinds(events []sessionkit.Event) []string {
+	var k []string
+	for _, e := range events {
+		s := e.Kind.String()
+		if e.Kind.StoreOp() {
+			s += ":" + e.Outcome.String()
+		}
+		k = append(k, s)
+	}
+	return k
+}
+
+type ctxKey struct{}
+
+// TestEventsCarryRequestContext checks that every event of a request
+// carries that request's context, the store kind and, for store calls, an
+// outcome and timing, and that the lifecycle events are reported.
+func TestEventsCarryRequestContext(t *testing.T) {
+	var log eventLog
+	e := newEnv(t, func(m *sessionkit.Manager) { m.Observer = log.observe })
+	tag := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, r.URL.Path)))
+		}
+	}
+	// The Manager sees the tagged context only if the tag is outside it.
+	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tag(e.m.Handler(e.mux).ServeHTTP)(w, r)
+	})
+	e.handle("GET /set", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Set("n", 1)
+	})
+	e.handle("GET /read", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.Get[int](sessionkit.From(r.Context()), "n")
+	})
+	e.handle("GET /regenerate", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Regenerate()
+	})
+	e.handle("GET /destroy", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Destroy()
+	})
+
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/set", []string{"save:ok", "create"}},
+		{"/read", []string{"load:ok"}},
+		{"/regenerate", []string{"load:ok", "regenerate", "save:ok", "create", "delete:ok"}},
+		{"/destroy", []string{"load:ok", "destroy", "delete:ok"}},
+		{"/read", []string{}}, // the cookie was cleared: no token, no load
+	} {
+		e.get(tc.path)
+		events := log.take()
+		if got := kinds(events); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+			t.Errorf("GET %s: events %v, want %v", tc.path, got, tc.want)
+		}
+		for _, ev := range events {
+			if got, _ := ev.Ctx.Value(ctxKey{}).(string); got != tc.path {
+				t.Errorf("GET %s: %v event's context is not the request's (tag %q)", tc.path, ev.Kind, got)
+			}
+			if ev.Store != "sessionkit_test" { // countingStore, declared in this package
+				t.Errorf("GET %s: %v event's Store = %q", tc.path, ev.Kind, ev.Store)
+			}
+			if ev.Kind.StoreOp() && (ev.Start.IsZero() || ev.Duration < 0) {
+				t.Errorf("GET %s: %v event not timed: start %v, duration %v", tc.path, ev.Kind, ev.Start, ev.Duration)
+			}
+		}
+	}
+
+	// A refused token is reported with the request's context too.
+	e.requestWithCookie("/read", e.m.Cookie.Name+"=garbage")
+	if got := kinds(log.take()); !slices.Equal(got, []string{"bad-token"}) {
+		t.Errorf("garbage cookie: events %v, want [bad-token]", got)
+	}
+}
+
+// TestEventStoreKind checks Event.Store for the shipped stores' types.
+func TestEventStoreKind(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close()
+	var log eventLog
+	m := sessionkit.New(mem)
+	m.Observer = log.observe
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Set("a", 1)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	for _, ev := range log.take() {
+		if ev.Store != "memstore" {
+			t.Errorf("%v: Store = %q, want memstore", ev.Kind, ev.Store)
+		}
+	}
+}
+
+// failingStore fails every call with err.
+type failingStore struct {
+	sessionkit.Store
+	err error
+}
+
+func (f failingStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	return sessionkit.Record{}, f.err
+}
+
+func (f failingStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	return 0, f.err
+}
+
+// TestEventOutcomes checks how store errors are classified.
+func TestEventOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		outcome sessionkit.Outcome
+		hasErr  bool
+	}{
+		{sessionkit.ErrNotFound, sessionkit.OutcomeNotFound, false},
+		{sessionkit.ErrConflict, sessionkit.OutcomeConflict, false},
+		{context.DeadlineExceeded, sessionkit.OutcomeTimeout, true},
+		{context.Canceled, sessionkit.OutcomeCanceled, true},
+		{errors.New("connection refused"), sessionkit.OutcomeError, true},
+	} {
+		var log eventLog
+		m := sessionkit.New(failingStore{err: tc.err})
+		m.Logger = discardLogger()
+		m.MaxRetries = 0
+		m.Observer = log.observe
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sessionkit.From(r.Context()).Set("a", 1)
+		}))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		events := log.take()
+		if len(events) == 0 || events[0].Kind != sessionkit.EventSave {
+			t.Fatalf("%v: events %v, want a save first", tc.err, kinds(events))
+		}
+		ev := events[0]
+		if ev.Outcome != tc.outcome || (ev.Err != nil) != tc.hasErr {
+			t.Errorf("%v: outcome %v, err %v; want %v, err set %v", tc.err, ev.Outcome, ev.Err, tc.outcome, tc.hasErr)
+		}
+		if ev.Kind == sessionkit.EventSave && ev.Outcome == sessionkit.OutcomeOK {
+			t.Errorf("%v: a failed save reported as ok", tc.err)
+		}
+	}
+}
+
+// updateConflictStore loses every compare-and-swap of an existing record.
+type updateConflictStore struct{ sessionkit.Store }
+
+func (c updateConflictStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if rec.Version != 0 {
+		return 0, sessionkit.ErrConflict
+	}
+	return c.Store.Save(ctx, key, rec)
+}
+
+// TestEventTooManyConflicts checks that a save that gives up is reported
+// once, after one conflict per attempt.
+func TestEventTooManyConflicts(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close()
+	var log eventLog
+	m := sessionkit.New(updateConflictStore{mem})
+	m.Logger = discardLogger()
+	m.MaxRetries = 2
+	m.Observer = log.observe
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		n, _ := sessionkit.Get[int](s, "n")
+		s.Set("n", n+1)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(rec.Result().Cookies()[0])
+	log.take()
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", rec.Code)
+	}
+	count := map[sessionkit.EventKind]int{}
+	for _, ev := range log.take() {
+		count[ev.Kind]++
+		if ev.Kind == sessionkit.EventError && !errors.Is(ev.Err, sessionkit.ErrTooManyConflicts) {
+			t.Errorf("error event %v, want ErrTooManyConflicts", ev.Err)
+		}
+	}
+	if count[sessionkit.EventConflict] != 3 || count[sessionkit.EventTooManyConflicts] != 1 || count[sessionkit.EventError] != 1 {
+		t.Errorf("conflicts %d, too-many-conflicts %d, errors %d; want 3, 1, 1",
+			count[sessionkit.EventConflict], count[sessionkit.EventTooManyConflicts], count[sessionkit.EventError])
+	}
+}
