@@ -173,7 +173,9 @@
 // Redis reports changes with client-side caching's invalidation messages
 // (CLIENT TRACKING, Redis 6 or later) in broadcasting mode for the prefix
 // of the record keys (Prefix + "{" in the native layout, Prefix in
-// connect-redis's): every write, touch, deletion, logout, revocation or
+// connect-redis's; with Options.NoPrefix every key of the server, in
+// every database, so each write to it reaches each process with a near
+// cache): every write, touch, deletion, logout, revocation or
 // expiry of a record, by any process or client — an Express app sharing
 // the connect-redis layout included — makes Redis send the key to every
 // process tracking the prefix. The store receives them on one connection

@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -594,54 +596,79 @@ func TestNearCacheServerPaused(t *testing.T) {
 // store's own writes.
 func TestNearCacheConnectRedisLayout(t *testing.T) {
 	for _, topo := range topologies {
-		t.Run(topo.name, func(t *testing.T) {
-			client := newClient(t, topo.url(t))
-			near := newStoreWith(t, client, redisstore.Options{Layout: redisstore.LayoutConnectRedis, NearCache: &redisstore.NearCache{}})
-			ctx := t.Context()
-			var invalidated atomic.Int64
-			redisstore.SetNearCacheHook(near, func(key string) {
-				if key == "sid" {
-					invalidated.Add(1)
-				}
-			})
-			node := newClient(t, topo.url(t)) // the Express app's connection
-			key := near.RecordKey("sid")
-			t.Cleanup(func() { node.Del(context.Background(), key) })
-			// Load the layout's script (on the key's node) before counting
-			// round trips.
-			if _, err := near.Load(ctx, "sid"); !errors.Is(err, sessionkit.ErrNotFound) {
-				t.Fatal(err)
+		for _, noPrefix := range []bool{false, true} {
+			name := topo.name
+			if noPrefix {
+				name += "/NoPrefix"
 			}
-			rt := &roundTrips{}
-			client.AddHook(rt)
-			load := func(want string, wantTrips int64) sessionkit.Record {
-				t.Helper()
-				before := rt.n.Load()
-				rec, err := near.Load(ctx, "sid")
-				if want == "" {
-					if !errors.Is(err, sessionkit.ErrNotFound) {
-						t.Fatalf("Load = %q, %v; want ErrNotFound", rec.Data, err)
-					}
-				} else if err != nil || string(rec.Data) != want {
-					t.Fatalf("Load = %q, %v; want %q", rec.Data, err, want)
-				}
-				if got := rt.n.Load() - before; got != wantTrips {
-					t.Errorf("Load(%s): %d round trips, want %d", want, got, wantTrips)
-				}
-				return rec
-			}
-			waitInvalidated(t, &invalidated, func() error { return node.Set(ctx, key, `{"n":1}`, time.Hour).Err() })
-			load(`{"n":1}`, 1)
-			load(`{"n":1}`, 0)
-			waitInvalidated(t, &invalidated, func() error { return node.Set(ctx, key, `{"n":2}`, time.Hour).Err() })
-			load(`{"n":2}`, 1)
-			waitInvalidated(t, &invalidated, func() error { return node.PExpire(ctx, key, 3*time.Hour).Err() })
-			if rec := load(`{"n":2}`, 1); time.Until(rec.Expiry) < 2*time.Hour {
-				t.Errorf("expiry after the app's touch: %v", rec.Expiry)
-			}
-			load(`{"n":2}`, 0)
-			waitInvalidated(t, &invalidated, func() error { return node.Del(ctx, key).Err() })
-			load("", 1)
-		})
+			t.Run(name, func(t *testing.T) { testNearCacheConnectRedis(t, topo.url(t), noPrefix) })
+		}
 	}
+}
+
+func testNearCacheConnectRedis(t *testing.T, url string, noPrefix bool) {
+	client := newClient(t, url)
+	opts := redisstore.Options{Layout: redisstore.LayoutConnectRedis, NearCache: &redisstore.NearCache{}}
+	sid := "sid"
+	var near *redisstore.Store
+	if noPrefix {
+		// Every key of the server is tracked: the session key is unique.
+		b := make([]byte, 6)
+		rand.Read(b)
+		sid = "sktest-nc-" + hex.EncodeToString(b)
+		opts.NoPrefix = true
+		var err error
+		if near, err = redisstore.New(client, opts); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { near.Close() })
+		waitTracking(t, near)
+	} else {
+		near = newStoreWith(t, client, opts)
+	}
+	ctx := t.Context()
+	var invalidated atomic.Int64
+	redisstore.SetNearCacheHook(near, func(key string) {
+		if key == sid {
+			invalidated.Add(1)
+		}
+	})
+	node := newClient(t, url) // the Express app's connection
+	key := near.RecordKey(sid)
+	t.Cleanup(func() { node.Del(context.Background(), key) })
+	// Load the layout's script (on the key's node) before counting round
+	// trips.
+	if _, err := near.Load(ctx, sid); !errors.Is(err, sessionkit.ErrNotFound) {
+		t.Fatal(err)
+	}
+	rt := &roundTrips{}
+	client.AddHook(rt)
+	load := func(want string, wantTrips int64) sessionkit.Record {
+		t.Helper()
+		before := rt.n.Load()
+		rec, err := near.Load(ctx, sid)
+		if want == "" {
+			if !errors.Is(err, sessionkit.ErrNotFound) {
+				t.Fatalf("Load = %q, %v; want ErrNotFound", rec.Data, err)
+			}
+		} else if err != nil || string(rec.Data) != want {
+			t.Fatalf("Load = %q, %v; want %q", rec.Data, err, want)
+		}
+		if got := rt.n.Load() - before; got != wantTrips {
+			t.Errorf("Load(%s): %d round trips, want %d", want, got, wantTrips)
+		}
+		return rec
+	}
+	waitInvalidated(t, &invalidated, func() error { return node.Set(ctx, key, `{"n":1}`, time.Hour).Err() })
+	load(`{"n":1}`, 1)
+	load(`{"n":1}`, 0)
+	waitInvalidated(t, &invalidated, func() error { return node.Set(ctx, key, `{"n":2}`, time.Hour).Err() })
+	load(`{"n":2}`, 1)
+	waitInvalidated(t, &invalidated, func() error { return node.PExpire(ctx, key, 3*time.Hour).Err() })
+	if rec := load(`{"n":2}`, 1); time.Until(rec.Expiry) < 2*time.Hour {
+		t.Errorf("expiry after the app's touch: %v", rec.Expiry)
+	}
+	load(`{"n":2}`, 0)
+	waitInvalidated(t, &invalidated, func() error { return node.Del(ctx, key).Err() })
+	load("", 1)
 }

@@ -340,7 +340,11 @@ func (tr *tracker) session(ctx context.Context) error {
 	timeout := 2*tr.t.heartbeat + time.Second
 	sent := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
-	err := conn.Do(cctx, "client", "tracking", "on", "bcast", "prefix", tr.t.prefix).Err()
+	args := []any{"client", "tracking", "on", "bcast"}
+	if tr.t.prefix != "" {
+		args = append(args, "prefix", tr.t.prefix)
+	} // else every key (Options.NoPrefix)
+	err := conn.Do(cctx, args...).Err()
 	cancel()
 	if err != nil {
 		return fmt.Errorf("CLIENT TRACKING: %w", err)
