@@ -39,7 +39,9 @@ type Importer interface {
 type Imported struct {
 	// State is the session's content for the Manager's Codec: values,
 	// persistence, and the lifetime it had (IdleTimeout, Deadline,
-	// Created; a zero Created means now). Opaque is dropped.
+	// Created; a zero Created means now). A session whose absolute
+	// deadline (its Deadline, or Created + Manager.Lifetime) has passed
+	// is not imported. Opaque is dropped.
 	State State
 	// UserKey is the owner's key for the per-user index ("" when none).
 	UserKey string
@@ -81,6 +83,11 @@ func (s *Session) importSession() bool {
 	st.Opaque = nil
 	if st.Created.IsZero() || st.Created.After(s.st.Created) {
 		st.Created = s.st.Created
+	}
+	if d := s.m.deadline(st); !d.IsZero() && !s.st.Created.Before(d) {
+		// Past its absolute deadline (Created + Lifetime, or its own):
+		// the session is over, nothing to take over.
+		return false
 	}
 	st.LastActive = s.st.LastActive
 	s.st, s.userKey, s.imported = st, found.UserKey, found

@@ -18,6 +18,7 @@
 //	sessionkit revoke --user alice
 //	sessionkit --store 'postgres://app@db/app?table=sessions' purge
 //	sessionkit migrate --from redis://old:6379/0 --to 'postgres://app@db/app?table=sessions'
+//	sessionkit migrate --from 'redis://cache:6379/0?layout=connect-redis' --to redis://cache:6379/0
 //	sessionkit doctor 'mysql://app:secret@db:3306/app' --fix
 //
 // # Commands
@@ -37,7 +38,13 @@
 //   - migrate --from URL --to URL: copy live sessions with their expiry and
 //     user; idempotent (sessions already on the target are left alone and
 //     counted); --dry-run; a progress bar with rate and ETA on a terminal
-//     (or with --progress); --workers concurrent writes (default 8).
+//     (or with --progress); --workers concurrent writes (default 8). From
+//     an express-session store (?layout=connect-redis, connect-pg-simple or
+//     connect-mongo) to a native one it makes native copies of the express
+//     sessions for compat/express's Importer instead: Passport's user as
+//     the owner, the cookie's lifetime, kept up to date by each run (copies
+//     of sessions that ended are removed after a complete run); --ttl, the
+//     Node store's ttl, and --user-field (default _user).
 //   - doctor [URL]: URL, connectivity, server version, table and indexes,
 //     clock skew where the server's clock expires sessions, and a probe
 //     session written, read and deleted (--no-write skips it); --fix creates

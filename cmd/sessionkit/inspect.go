@@ -80,7 +80,7 @@ func (a *app) stats(ctx context.Context, top int) error {
 		return err
 	}
 	defer a.closeStore(s)
-	m := sessionkit.New(s)
+	m := a.manager(s)
 	now := a.now()
 	res := statsResult{ByAge: make([]ageCount, len(ageBuckets)), TopUsers: []userCount{}}
 	for i, b := range ageBuckets {
@@ -137,7 +137,11 @@ func (a *app) stats(ctx context.Context, top int) error {
 	fmt.Fprintf(tw, "Data\t%s (average %s, largest %s)\n", bytesHuman(res.Bytes), bytesHuman(avg), bytesHuman(int64(res.MaxBytes)))
 	fmt.Fprintf(tw, "With a user\t%d (%s)\n", res.WithUser, plural(res.Users, "user", "users"))
 	if res.Undecodable > 0 {
-		fmt.Fprintf(tw, "Not decodable\t%d (not in the age table)\n", res.Undecodable)
+		what := "Not decodable"
+		if a.expressLayout() != "" {
+			what = "Age unknown" // express-session records keep no creation time
+		}
+		fmt.Fprintf(tw, "%s\t%d (not in the age table)\n", what, res.Undecodable)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "AGE\tSESSIONS")
@@ -266,7 +270,7 @@ func (a *app) list(ctx context.Context, user string, limit int, after string) er
 	entries := []sessionkit.Entry(*h)
 	slices.SortFunc(entries, func(x, y sessionkit.Entry) int { return cmp.Compare(x.Key, y.Key) })
 
-	m := sessionkit.New(s)
+	m := a.manager(s)
 	now := a.now()
 	if a.json {
 		out := struct {
@@ -392,7 +396,7 @@ func (a *app) show(ctx context.Context, arg string) error {
 	if err != nil {
 		return err
 	}
-	d := describe(sessionkit.New(s), sessionkit.Entry{Key: key, Record: rec}, true)
+	d := describe(a.manager(s), sessionkit.Entry{Key: key, Record: rec}, true)
 	if a.json {
 		return a.printJSON(d)
 	}
@@ -401,7 +405,7 @@ func (a *app) show(ctx context.Context, arg string) error {
 	fmt.Fprintf(tw, "Key\t%s\n", printable(key))
 	fmt.Fprintf(tw, "User\t%s\n", printable(orDash(rec.UserKey)))
 	if d.DecodeErr == "" {
-		info, _ := sessionkit.New(s).Info(rec)
+		info, _ := a.manager(s).Info(rec)
 		fmt.Fprintf(tw, "Created\t%s (%s)\n", formatTime(info.Created), relative(info.Created, now))
 		fmt.Fprintf(tw, "Last active\t%s (%s)\n", formatTime(info.LastActive), relative(info.LastActive, now))
 		fmt.Fprintf(tw, "Persistent\t%t\n", info.Persistent)

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -119,6 +119,10 @@ environment variable:
   mysql://USER@HOST/DB      MySQL or MariaDB (?table=NAME)
   mongodb://HOST/DB         MongoDB (?collection=NAME)
 
+Redis, PostgreSQL and MongoDB URLs take ?layout=connect-redis,
+connect-pg-simple or connect-mongo for the stores of an Express app
+(express-session), which migrate turns into native sessions.
+
 Exit codes: 0 ok, 1 the operation failed, 2 usage error (bad flag,
 argument or URL), 3 not found.`,
 		Example: `  sessionkit --store sqlite://data/sessions.sqlite stats
@@ -126,6 +130,7 @@ argument or URL), 3 not found.`,
   sessionkit show 2jmj7l5rSw0yVb_vlWAYkK_YBwk... --json
   sessionkit revoke --user alice
   sessionkit migrate --from redis://old:6379 --to postgres://app@db/app
+  sessionkit migrate --from 'redis://cache:6379?layout=connect-redis' --to redis://cache:6379
   sessionkit doctor postgres://app@db/app`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -284,7 +289,7 @@ func (a *app) resolve(ctx context.Context, s sessionkit.Store, arg string) (stri
 	if !errors.Is(err, sessionkit.ErrNotFound) {
 		return "", sessionkit.Record{}, err
 	}
-	key := sessionkit.New(s).KeyOf(arg)
+	key := a.manager(s).KeyOf(arg)
 	if key != arg {
 		rec, err = load(key)
 		if err == nil {

@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/compat/express"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
@@ -24,6 +26,7 @@ func (a *app) migrateCommand() *cobra.Command {
 		dryRun   bool
 		workers  = 8
 		progress bool
+		ex       = expressMigration{ttl: express.DefaultTTL, userField: string(auth.DefaultUserKeyField)}
 	)
 	cmd := &cobra.Command{
 		Use:   "migrate --from URL --to URL",
@@ -45,9 +48,31 @@ and a pass over the records on bolt files and in-memory stores. Without a
 progress bar nothing is counted ahead.
 
 Keep the application running on the source while migrating, then switch it
-to the target and run migrate again to copy sessions created meanwhile.`,
+to the target and run migrate again to copy sessions created meanwhile.
+
+From an express-session store — a --from URL with layout=connect-redis,
+layout=connect-pg-simple or layout=connect-mongo — to a native store,
+migrate makes a native copy of every live express session for
+compat/express's Importer, which signs its user in natively on their next
+request: the values, with Passport's passport.user as the owner (per-user
+index) and under --user-field; the idle timeout and persistence of the
+express cookie (--ttl for browser-session cookies: the Node store's ttl);
+the expiry; created now, which is where the native absolute lifetime
+counts from. Copies are keyed by a hash of the express ID that only the
+Importer derives (compat/express.MigratedKey). It may run while Node still
+serves, and as often as needed: a copy is written where none exists,
+rewritten where the express session changed since, and left alone
+otherwise; a session that ends while it is copied loses its copy, and once
+a pass has read the whole source, copies of sessions that ended since an
+earlier pass are removed. A run that stops (error, Ctrl-C) removes nothing
+and can simply be run again. It reports sessions read, written, updated,
+unchanged, skipped (expired, not an express-session record, ended during
+the copy) and copies removed. See docs/migrating-from-express.md.`,
 		Example: `  sessionkit migrate --from redis://127.0.0.1:6379/0 --to postgres://app@db/app?table=sessions
-  sessionkit migrate --from bolt://sessions.db --to redis://cache:6379 --dry-run`,
+  sessionkit migrate --from bolt://sessions.db --to redis://cache:6379 --dry-run
+  sessionkit migrate --from 'redis://cache:6379/0?layout=connect-redis' --to 'redis://cache:6379/0'
+  sessionkit migrate --from 'postgres://app@db/app?layout=connect-pg-simple' --to 'postgres://app@db/app?table=sessions'
+  sessionkit migrate --from 'mongodb://db/app?layout=connect-mongo' --to 'mongodb://db/app?collection=native' --ttl 336h`,
 		Args: exactArgs(0, "no arguments (use --from and --to)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -62,6 +87,16 @@ to the target and run migrate again to copy sessions created meanwhile.`,
 			if cmd.Flags().Changed("progress") {
 				show = progress
 			}
+			layout, err := migrateLayouts(from, to)
+			if err != nil {
+				return err
+			}
+			if layout != "" {
+				return a.migrateExpress(cmd.Context(), layout, from, to, ex, dryRun, workers, show)
+			}
+			if cmd.Flags().Changed("ttl") || cmd.Flags().Changed("user-field") {
+				return usageError("--ttl and --user-field apply to a source in an express layout (?layout=connect-redis, connect-pg-simple or connect-mongo)")
+			}
 			return a.migrate(cmd.Context(), from, to, dryRun, workers, show)
 		},
 	}
@@ -71,6 +106,8 @@ to the target and run migrate again to copy sessions created meanwhile.`,
 	f.BoolVar(&dryRun, "dry-run", false, "write nothing; report what would be copied")
 	f.IntVar(&workers, "workers", workers, "concurrent writes to the target")
 	f.BoolVar(&progress, "progress", false, "show a progress bar (default: when stderr is a terminal)")
+	f.DurationVar(&ex.ttl, "ttl", ex.ttl, "express source: how long the Node store keeps a session with a browser-session cookie (its ttl option; connect-mongo's default is 336h)")
+	f.StringVar(&ex.userField, "user-field", ex.userField, "express source: the session value the native auth package keeps the user in")
 	return cmd
 }
 

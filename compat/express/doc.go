@@ -18,6 +18,12 @@
 //     Passport's passport.user.
 //   - Configure: all of the above on a sessionkit.Manager, with the
 //     timing of an express cookie maxAge.
+//   - Importer and Migrator: the way out. An Importer lets a native
+//     Manager (hashed keys, per-user index, absolute lifetime) take over
+//     express sessions on their next request, so that leaving
+//     express-session signs nobody out; a Migrator (the sessionkit
+//     command's migrate) copies them into the native store first, so the
+//     express store can be retired before every user has come back.
 //
 // The store must use the layout of the Node store, with the session ID as
 // the key (Configure sets Manager.RawKeys): redisstore's
@@ -65,6 +71,28 @@
 //     only the idle expiry too.
 //   - Login metadata that auth records (the "_login" value) is kept by
 //     express-session like any other value; Passport ignores it.
+//
+// # Leaving express-session
+//
+// When Go serves everything, a native Manager with an Importer takes the
+// sessions over one request at a time:
+//
+//	imp, err := express.NewImporter(express.ImportOptions{
+//		Secrets:  secrets,
+//		Express:  expressStore, // the store above
+//		Migrated: nativeStore,  // where `sessionkit migrate` copies them
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	m := sessionkit.New(nativeStore)
+//	m.Import = imp
+//
+// The user keeps their values, their Passport user (now the native owner
+// and auth's "_user" value) and their cookie's lifetime, gets a native
+// cookie, and their express session and cookie are gone. Copies made by a
+// Migrator live under MigratedKey(id) in the native store. The steps, in
+// order, are in docs/migrating-from-express.md, section 5.
 //
 // See docs/migrating-from-express.md for a side-by-side of the options.
 package express

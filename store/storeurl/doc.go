@@ -71,9 +71,12 @@
 //
 // The rediss forms use TLS. Options:
 //
-//	prefix           key prefix (default "sessionkit:"); no '{' or '}'
+//	prefix           key prefix (default "sessionkit:", or "sess:" with
+//	                 layout=connect-redis); no '{' or '}'
 //	auto_pipeline    true: send concurrent requests' commands in shared
 //	                 pipelines (redisstore.Options.AutoPipeline)
+//	layout           native (default) or connect-redis (see "Express
+//	                 layouts" below)
 //	near_cache       true: keep loaded sessions in the process, invalidated
 //	                 by Redis (redisstore.Options.NearCache; Redis 6+)
 //	near_cache_entries, near_cache_bytes, near_cache_heartbeat
@@ -89,8 +92,10 @@
 //
 //	postgres://user:password@host:5432/dbname?sslmode=disable&table=sessions
 //
-//	table            table, optionally schema.table (default "sessions")
+//	table            table, optionally schema.table (default "sessions",
+//	                 or "session" with layout=connect-pg-simple)
 //	sweep_interval   how often expired rows are deleted (default 5m)
+//	layout           native (default) or connect-pg-simple
 //
 // The table and its indexes are created if missing, unless
 // Options.NoCreate is set.
@@ -115,9 +120,27 @@
 //
 //	collection       collection (default "sessions")
 //	sweep_interval   sweeper period when the server has no TTL index (default 1m)
+//	layout           native (default) or connect-mongo
 //
 // The store always creates its indexes (a TTL index where the server has
 // them).
+//
+// # Express layouts
+//
+// layout=connect-redis (on every redis scheme), layout=connect-pg-simple
+// (postgres) and layout=connect-mongo (mongodb) open the store in the
+// layout the express-session store of that name writes, with the session
+// ID as the key: connect-redis's Prefix + ID strings (prefix default
+// "sess:"), connect-pg-simple's session(sid, sess, expire) table (table
+// default "session"), connect-mongo's {_id, session, expires} documents
+// with stringify: true (collection default "sessions"). Each record's
+// user is Passport's passport.user (compat/express's UserKey), so
+// listings show who owns a session; these layouts have no per-user index.
+// This is what a Go service sharing sessions with an Express app uses
+// (see compat/express), and what the sessionkit command's migrate reads
+// to move those sessions into the native layout
+// (docs/migrating-from-express.md). [Layout] reports which layout a URL
+// names.
 //
 // # Errors
 //

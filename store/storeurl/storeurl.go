@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/compat/express"
 	"github.com/sessionkit/sessionkit/store/boltstore"
 	"github.com/sessionkit/sessionkit/store/memstore"
 	"github.com/sessionkit/sessionkit/store/mongostore"
@@ -177,10 +178,10 @@ var ownParams = map[storeKind][]string{
 	kindMemory:   {"max_entries", "max_bytes", "sweep_interval"},
 	kindBolt:     {"bucket", "lock_timeout", "sweep_interval"},
 	kindSQLite:   {"table", "busy_timeout", "synchronous", "sweep_interval"},
-	kindRedis:    {"prefix", "auto_pipeline", "near_cache", "near_cache_entries", "near_cache_bytes", "near_cache_heartbeat"},
-	kindPostgres: {"table", "sweep_interval"},
+	kindRedis:    {"prefix", "auto_pipeline", "layout", "near_cache", "near_cache_entries", "near_cache_bytes", "near_cache_heartbeat"},
+	kindPostgres: {"table", "sweep_interval", "layout"},
 	kindMySQL:    {"table", "sweep_interval"},
-	kindMongo:    {"collection", "sweep_interval"},
+	kindMongo:    {"collection", "sweep_interval", "layout"},
 }
 
 // parsed is a URL split into what this package reads (params) and what is
@@ -619,6 +620,13 @@ func (p *parsed) redisOptions() (redisstore.Options, error) {
 		return redisstore.Options{}, p.fail("option prefix=%q must not contain '{' or '}'", prefix)
 	}
 	ro := redisstore.Options{Prefix: prefix}
+	layout, err := p.layout()
+	if err != nil {
+		return redisstore.Options{}, err
+	}
+	if layout != "" {
+		ro.Layout, ro.UserKeyOf = redisstore.LayoutConnectRedis, express.UserKey
+	}
 	if v, ok := p.params["auto_pipeline"]; ok {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
@@ -669,6 +677,13 @@ func (p *parsed) pgOptions(ctx context.Context, opts Options) (*pgxpool.Config, 
 	if t, ok := p.params["table"]; ok && t == "" {
 		return nil, po, p.fail("option table is empty")
 	}
+	layout, err := p.layout()
+	if err != nil {
+		return nil, po, err
+	}
+	if layout != "" {
+		po.Layout, po.UserKeyOf = pgstore.LayoutConnectPgSimple, express.UserKey
+	}
 	if po.CleanupInterval, _, err = p.duration("sweep_interval"); err != nil {
 		return nil, po, err
 	}
@@ -682,7 +697,7 @@ func (p *parsed) pgOptions(ctx context.Context, opts Options) (*pgxpool.Config, 
 		return nil, po, fmt.Errorf("storeurl: %s URL: %w: %w", p.scheme, err, ErrBadURL)
 	}
 	defer pool.Close()
-	probe, err := pgstore.New(pool, pgstore.Options{Table: po.Table, CleanupInterval: -1})
+	probe, err := pgstore.New(pool, pgstore.Options{Table: po.Table, Layout: po.Layout, CleanupInterval: -1})
 	if err != nil {
 		return nil, po, fmt.Errorf("storeurl: %s URL: option table: %w: %w", p.scheme, err, ErrBadURL)
 	}
@@ -727,7 +742,13 @@ func (p *parsed) mongoOptions(opts Options) (mongostore.Options, error) {
 	if c, ok := p.params["collection"]; ok && (c == "" || strings.ContainsAny(c, "$\x00")) {
 		return mo, p.fail("option collection=%q: want a non-empty name without '$'", c)
 	}
-	var err error
+	layout, err := p.layout()
+	if err != nil {
+		return mo, err
+	}
+	if layout != "" {
+		mo.Layout, mo.UserKeyOf = mongostore.LayoutConnectMongo, express.UserKey
+	}
 	if mo.SweepInterval, _, err = p.duration("sweep_interval"); err != nil {
 		return mo, err
 	}
@@ -735,4 +756,49 @@ func (p *parsed) mongoOptions(opts Options) (mongostore.Options, error) {
 		mo.SweepInterval = -1
 	}
 	return mo, nil
+}
+
+// The layouts of the express-session stores, for the layout option (see
+// the package documentation) and Layout.
+const (
+	LayoutConnectRedis    = "connect-redis"     // redis:// and its variants
+	LayoutConnectPgSimple = "connect-pg-simple" // postgres://
+	LayoutConnectMongo    = "connect-mongo"     // mongodb://
+)
+
+// expressLayout is the express-session store layout each kind of store
+// can speak.
+var expressLayout = map[storeKind]string{
+	kindRedis:    LayoutConnectRedis,
+	kindPostgres: LayoutConnectPgSimple,
+	kindMongo:    LayoutConnectMongo,
+}
+
+// Layout returns the layout rawURL's layout option names: "" for the
+// store's own (native) layout, or LayoutConnectRedis,
+// LayoutConnectPgSimple or LayoutConnectMongo for the layout of the
+// express-session store of that kind. It validates rawURL as Check does.
+func Layout(rawURL string) (string, error) {
+	p, err := parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	if err := p.redact(p.check()); err != nil {
+		return "", err
+	}
+	return p.layout()
+}
+
+// layout reads the layout option: "" (absent or "native") or the
+// express-session layout of the URL's kind of store.
+func (p *parsed) layout() (string, error) {
+	v, ok := p.params["layout"]
+	if !ok || v == "native" {
+		return "", nil
+	}
+	want := expressLayout[p.kind]
+	if v != want {
+		return "", p.fail("option layout=%q: want native or %s", v, want)
+	}
+	return v, nil
 }
