@@ -8,6 +8,7 @@ require (
 	github.com/boj/redistore v1.4.1
 	github.com/gorilla/sessions v1.4.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/redis/rueidis v1.0.79
 	github.com/sessionkit/sessionkit v0.0.0
 )
 

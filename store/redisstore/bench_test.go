@@ -18,19 +18,25 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/memstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
 // The middleware benchmarks compare sessionkit.Manager + redisstore with a
 // ceiling: a bare handler that sends exactly the same Redis commands with
 // go-redis directly (HMGET to read; HMGET and the same CAS script to
-// read-modify-write) and does nothing else a session library would.
+// read-modify-write) and does nothing else a session library would; and
+// redisstore with its near cache with sessionkit over memstore.
 //
 //	go run ./internal/testenv/cmd/withbackends -only redis -- \
 //	    go test -run '^$' -bench Middleware -benchtime 2s ./store/redisstore/
 
 func benchManager(b *testing.B, client redis.UniversalClient) (*sessionkit.Manager, *redisstore.Store) {
-	s := newStore(b, client)
+	return benchManagerWith(b, client, redisstore.Options{})
+}
+
+func benchManagerWith(b *testing.B, client redis.UniversalClient, opts redisstore.Options) (*sessionkit.Manager, *redisstore.Store) {
+	s := newStoreWith(b, client, opts)
 	m := sessionkit.New(s)
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return m, s
@@ -110,6 +116,19 @@ func BenchmarkMiddleware(b *testing.B) {
 		name := map[string]string{"/read": "ReadOnly", "/write": "ReadModifyWrite"}[path]
 		b.Run(name+"/sessionkit", func(b *testing.B) {
 			m, _ := benchManager(b, client)
+			h := sessionkitHandler(m)
+			runParallel(b, client, h, path, func() *http.Cookie { return sessionCookie(b, h) })
+		})
+		b.Run(name+"/nearcache", func(b *testing.B) {
+			m, _ := benchManagerWith(b, client, redisstore.Options{NearCache: &redisstore.NearCache{}})
+			h := sessionkitHandler(m)
+			runParallel(b, client, h, path, func() *http.Cookie { return sessionCookie(b, h) })
+		})
+		b.Run(name+"/memstore", func(b *testing.B) {
+			st := memstore.New(memstore.Options{})
+			defer st.Close()
+			m := sessionkit.New(st)
+			m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 			h := sessionkitHandler(m)
 			runParallel(b, client, h, path, func() *http.Cookie { return sessionCookie(b, h) })
 		})

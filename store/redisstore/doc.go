@@ -94,8 +94,9 @@
 // another user, and when a session's expiry grows past what its index
 // entry covers (about once per idle period for a session kept alive by
 // Touch). A request that only reads its session costs exactly one round
-// trip. The first use of each script on a server costs one more (EVALSHA,
-// then EVAL on NOSCRIPT).
+// trip (none with the near cache, below, once the record is cached). The
+// first use of each script on a server costs one more (EVALSHA, then EVAL
+// on NOSCRIPT).
 //
 // With Options.AutoPipeline the per-request operations go through
 // go-redis's AutoPipeliner: commands issued concurrently by many requests
@@ -108,8 +109,11 @@
 // # Consistency
 //
 // The record is the truth. Save's compare-and-swap, Touch and Delete are
-// atomic on the record (each is one script on the session's keys). Reads of a record
-// see the latest write: the store talks only to masters.
+// atomic on the record (each is one script on the session's keys). Reads
+// of a record see the latest write: the store talks only to masters. With
+// the near cache a record another process changed can still be read
+// until Redis's invalidation arrives (see Near cache); a Save from such a
+// read then fails its compare-and-swap, and the Manager reloads.
 //
 // The user index lives in another slot than the records, so it cannot be
 // updated atomically with them in Cluster; the same protocol is used on
@@ -157,6 +161,108 @@
 // drop an entry whose record survived. Use WAIT or min-replicas-to-write
 // on the server if that matters to you. Reads from replicas are not supported (go-redis's
 // ReadOnly and RouteBy* options must stay off).
+//
+// # Near cache
+//
+// With Options.NearCache the store keeps the records it loads in the
+// process (bounded in entries and bytes, least recently used out first)
+// and answers a repeated Load from there, without a round trip, until
+// Redis reports that the record changed. A read-only request on a hot
+// session then sends no Redis command at all.
+//
+// Redis reports changes with client-side caching's invalidation messages
+// (CLIENT TRACKING, Redis 6 or later) in broadcasting mode for the prefix
+// of the record keys (Prefix + "{" in the native layout, Prefix in
+// connect-redis's; with Options.NoPrefix every key of the server, in
+// every database, so each write to it reaches each process with a near
+// cache): every write, touch, deletion, logout, revocation or
+// expiry of a record, by any process or client — an Express app sharing
+// the connect-redis layout included — makes Redis send the key to every
+// process tracking the prefix. The store receives them on one connection
+// of its own per master: a *redis.Client built from the options of the
+// client it was given (address or Sentinel dialer, credentials, TLS),
+// with one connection, RESP3 and no retries, so that the application's
+// pool, hooks and cache are untouched and a broken connection is never
+// silently replaced by one that tracks nothing. That connection blocks in
+// a WAIT that returns every heartbeat, and while it blocks go-redis hands
+// each invalidation message to the cache as it arrives.
+//
+// What it guarantees:
+//
+//   - A load that begins after an invalidation was applied never returns
+//     what the record held before the change that caused it. A load fills
+//     the cache only if nothing invalidated its key between sending its
+//     HMGET and receiving the answer (it leaves a placeholder before
+//     sending; an invalidation removes it).
+//   - This process's own Save, Touch, Delete and DeleteUserSessions drop
+//     the key before they return, so a load that follows them reads the
+//     write even before Redis's message for it arrives.
+//   - Records are served only while every master's tracking connection is
+//     up and was confirmed alive within two heartbeats. A connection that
+//     fails, or is established again, drops the whole cache, and until
+//     tracking is back on every master each load goes to Redis. In
+//     Cluster the masters are listed every two heartbeats and a change of
+//     masters drops the cache too. A frozen server, or a partition that
+//     leaves the connection open, stops the cache after at most two
+//     heartbeats (1s by default): that is how long a change can go unseen
+//     if its message is lost.
+//   - An expired record is never served: a record found expired in the
+//     cache is reported not found, without a round trip.
+//   - FLUSHALL and FLUSHDB drop the cache.
+//
+// How soon after a change other processes stop serving the previous
+// record is how long its message takes to arrive and be applied. On
+// loopback, under HTTP load on the busy 2-core development machine, that
+// was 2–10ms at the 99th percentile and 28ms at most; it is longer when a
+// process's CPUs are saturated by goroutines that never block, since the
+// goroutine applying the messages then waits for the Go scheduler (80–130ms
+// at the 99th percentile). docs/RELIABILITY.md has the measurement and
+// its command.
+//
+// What it costs. In Redis: one invalidation message per change of a record
+// to each process with a near cache (broadcasting mode sends every change
+// under the prefix, cached by that process or not; Redis batches the keys
+// of one event-loop turn into one message), and no memory per key (the
+// default tracking mode, by contrast, remembers every key each client
+// read). Per process: one connection per master and one WAIT per master
+// per heartbeat (shown in Redis's blocked_clients); the ACL user needs the
+// CLIENT and WAIT commands. After this process's own write the key's next
+// load or two go to Redis: the write's own message arrives after the
+// write returns and drops what a load cached meanwhile. A store with a
+// near cache must be closed to stop its connections.
+//
+// Why broadcasting mode. Redis's default tracking mode sends a key's
+// invalidation only to the connections that read it, which would spare
+// the processes that never read a record and the message on writes
+// nobody cached; but it tracks each key for the connection that read it,
+// and once that connection closes Redis drops its invalidations without a
+// word. Loads go through the application's go-redis pool, which closes and
+// replaces connections (idle timeouts, errors, lifetimes) without telling
+// the store. Broadcasting ties tracking to the one connection per master
+// that the store watches, whose loss it sees.
+//
+// Why this mechanism rather than go-redis's or rueidis's client-side
+// cache. go-redis has an experimental client-side cache since v9.22
+// (Options.ClientSideCacheConfig); it works on a standalone client only
+// (no Sentinel, no Cluster), is configured on the client the application
+// passes (so it would change every read the application makes with that
+// client), and applies invalidations that arrive on idle pool connections
+// from a sweep every 5ms, so a process can read its own write stale
+// (its documentation says reads are not monotonic). rueidis has a cache
+// built in, on every topology, but it is a second client: a go-redis
+// client, a Sentinel failover client in particular, cannot be turned into
+// rueidis options, so users would have to configure and pass a second
+// client for the same deployment, and the store would depend on a second
+// Redis library for one optional feature. The broadcasting connection
+// needs neither: it works with the *redis.Client or *redis.ClusterClient
+// the application already passes, on all three topologies, and go-redis
+// does all the RESP3 work. Measured in bench-compare (docs/BENCHMARKS.md),
+// a cached read through sessionkit costs the server about the CPU of a
+// read from memstore, and the bare ceilings built on go-redis's and
+// rueidis's caches, which do no session work at all, save only about the
+// session library's own cost. Since it imports nothing new, the near
+// cache lives in this package rather than a nested module, and
+// store/storeurl's near_cache=true can turn it on.
 //
 // # The connect-redis layout
 //

@@ -30,3 +30,16 @@ func LoadScripts(ctx context.Context, c redis.UniversalClient) error {
 	}
 	return load(ctx, c)
 }
+
+// SetNearCacheHook makes the near cache call f with each session key
+// Redis reports changed, after its entry was dropped.
+func SetNearCacheHook(s *Store, f func(key string)) {
+	if f == nil {
+		s.near.onInvalidate.Store(nil)
+		return
+	}
+	s.near.onInvalidate.Store(&f)
+}
+
+// Prefix returns the store's key prefix.
+func (s *Store) Prefix() string { return s.prefix }

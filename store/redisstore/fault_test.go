@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +113,9 @@ func testFaultServerDown(t *testing.T, opts redisstore.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opts.NearCache != nil {
+		waitTracking(t, store)
+	}
 	const opTimeout = 300 * time.Millisecond
 	app := newCounterApp(store, opTimeout)
 	for want := 1; want <= 2; want++ {
@@ -168,6 +172,13 @@ func testFaultServerDown(t *testing.T, opts redisstore.Options) {
 // under a Manager: requests fail cleanly (503) while the sentinels fail
 // over, then succeed on the new master with the session intact.
 func TestFaultSentinelFailover(t *testing.T) {
+	t.Run("Plain", func(t *testing.T) { testFaultSentinelFailover(t, redisstore.Options{}) })
+	t.Run("NearCache", func(t *testing.T) {
+		testFaultSentinelFailover(t, redisstore.Options{NearCache: &redisstore.NearCache{}})
+	})
+}
+
+func testFaultSentinelFailover(t *testing.T, opts redisstore.Options) {
 	testenv.Getenv(t, testenv.RedisSentinelEnv) // the Sentinel backend is available
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -178,9 +189,12 @@ func TestFaultSentinelFailover(t *testing.T) {
 	defer g.Stop()
 
 	base := runtime.NumGoroutine()
-	store, err := redisstore.NewFromURL(ctx, sentinelURL(g.Spec())+"?max_retries=1", redisstore.Options{})
+	store, err := redisstore.NewFromURL(ctx, sentinelURL(g.Spec())+"?max_retries=1", opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.NearCache != nil {
+		waitTracking(t, store)
 	}
 	app := newCounterApp(store, 500*time.Millisecond)
 	for want := 1; want <= 2; want++ {
@@ -210,6 +224,9 @@ func TestFaultSentinelFailover(t *testing.T) {
 	if code, body := app.do(); code != 200 || body != "4" {
 		t.Errorf("next request on the new master = %d %q, want 200 4", code, body)
 	}
+	if opts.NearCache != nil {
+		nearCacheFollowsFailover(t, ctx, store, sentinelURL(g.Spec()))
+	}
 
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
@@ -235,6 +252,9 @@ func testFaultEveryCallBounded(t *testing.T, opts redisstore.Options) {
 	store, err := redisstore.NewFromURL(ctx, srv.URL(), opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.NearCache != nil {
+		waitTracking(t, store)
 	}
 	rec := sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "u"}
 	if _, err := store.Save(ctx, "k", rec); err != nil {
@@ -288,14 +308,55 @@ func testFaultEveryCallBounded(t *testing.T, opts redisstore.Options) {
 	settleGoroutines(t, base)
 }
 
-// forEachMode runs a fault test with the plain client and with
-// Options.AutoPipeline.
+// forEachMode runs a fault test in every mode (plain client,
+// Options.AutoPipeline, Options.NearCache, both).
 func forEachMode(t *testing.T, test func(*testing.T, redisstore.Options)) {
-	for _, ap := range []bool{false, true} {
-		name := "Plain"
-		if ap {
-			name = "AutoPipeline"
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { test(t, mode.opts()) })
+	}
+}
+
+// nearCacheFollowsFailover checks that, after a failover, the near cache
+// receives the invalidations of the new master: a change made there by
+// another client replaces what this process cached.
+func nearCacheFollowsFailover(t *testing.T, ctx context.Context, near *redisstore.Store, url string) {
+	t.Helper()
+	waitTracking(t, near)
+	other, err := redisstore.NewFromURL(ctx, url, redisstore.Options{Prefix: near.Prefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var invalidated atomic.Int64
+	redisstore.SetNearCacheHook(near, func(key string) {
+		if key == "after" {
+			invalidated.Add(1)
 		}
-		t.Run(name, func(t *testing.T) { test(t, redisstore.Options{AutoPipeline: ap}) })
+	})
+	v, err := other.Save(ctx, "after", sessionkit.Record{Data: []byte("v1"), Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); invalidated.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no invalidation from the new master")
+		}
+	}
+	for range 2 {
+		if rec, err := near.Load(ctx, "after"); err != nil || string(rec.Data) != "v1" {
+			t.Fatalf("Load = %q, %v", rec.Data, err)
+		}
+	}
+	before := invalidated.Load()
+	if _, err := other.Save(ctx, "after", sessionkit.Record{Data: []byte("v2"), Version: v, Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); invalidated.Load() == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a change on the new master was not invalidated")
+		}
+	}
+	if rec, err := near.Load(ctx, "after"); err != nil || string(rec.Data) != "v2" {
+		t.Errorf("Load after a change on the new master = %q, %v; want v2", rec.Data, err)
 	}
 }

@@ -25,14 +25,10 @@ func TestIndexInvariant(t *testing.T) {
 	users := []string{"", "ann", "ben", "cat"}
 	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5"}
 	for _, topo := range topologies {
-		for _, ap := range []bool{false, true} {
-			name := topo.name
-			if ap {
-				name += "/AutoPipeline"
-			}
-			t.Run(name, func(t *testing.T) {
+		for _, mode := range modes {
+			t.Run(topo.name+"/"+mode.name, func(t *testing.T) {
 				client := newClient(t, topo.url(t))
-				s := newStoreWith(t, client, redisstore.Options{AutoPipeline: ap})
+				s := newStoreWith(t, client, mode.opts())
 				for round := range 8 {
 					raceIndex(t, s, users, keys, uint64(round))
 					checkIndex(t, client, s, keys)

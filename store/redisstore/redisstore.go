@@ -66,6 +66,16 @@ type Options struct {
 	// pipelines use the client directly. go-redis marks the
 	// AutoPipeliner experimental. Not supported on a *redis.Ring.
 	AutoPipeline bool
+
+	// NearCache, if not nil, keeps loaded records in the process and
+	// answers repeated loads from there without a round trip, while Redis
+	// reports every change to a record key, by any process, so that it is
+	// dropped (see the package documentation, "Near cache"). It needs
+	// Redis 6 or later and a *redis.Client (single node or Sentinel,
+	// without go-redis's own client-side cache) or a *redis.ClusterClient;
+	// the store then keeps one more connection per master, and Close must
+	// be called to stop it.
+	NearCache *NearCache
 }
 
 // Store is a sessionkit.Store on Redis. It also implements
@@ -79,6 +89,8 @@ type Store struct {
 	scanPattern string
 	layout      Layout
 	userKeyOf   func([]byte) string
+	near        *nearCache // nil unless Options.NearCache
+	tracking    *tracking
 }
 
 var (
@@ -127,6 +139,14 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		}
 		s.pipeliner = ap
 	}
+	if opts.NearCache != nil {
+		if err := s.startNearCache(*opts.NearCache); err != nil {
+			if s.pipeliner != nil {
+				s.pipeliner.Close()
+			}
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -155,10 +175,14 @@ func NewFromURL(ctx context.Context, rawURL string, opts Options) (*Store, error
 // Client returns the client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
-// Close stops the auto-pipeliner if Options.AutoPipeline started one
+// Close stops the near cache's connections if Options.NearCache started
+// them, stops the auto-pipeliner if Options.AutoPipeline started one
 // (after the commands it holds have been sent), and closes the client if
 // the store created it (NewFromURL).
 func (s *Store) Close() error {
+	if s.tracking != nil {
+		s.tracking.close()
+	}
 	if s.pipeliner != nil {
 		if err := s.pipeliner.Close(); err != nil {
 			if s.ownsClient {
@@ -261,6 +285,31 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 	if key == "" {
 		return sessionkit.Record{}, errEmptyKey
 	}
+	if s.near == nil {
+		return s.load(ctx, key)
+	}
+	// An ended context is refused even when the cache could answer.
+	if err := ctx.Err(); err != nil {
+		return sessionkit.Record{}, fmt.Errorf("redisstore: load %s: %w", key, err)
+	}
+	rec, state, f := s.near.lookup(key)
+	switch state {
+	case nearHit:
+		return rec, nil
+	case nearExpired:
+		return sessionkit.Record{}, sessionkit.ErrNotFound
+	}
+	rec, err := s.load(ctx, key)
+	if err != nil {
+		s.near.cancel(key, f)
+		return rec, err
+	}
+	s.near.fill(key, f, rec)
+	return rec, nil
+}
+
+// load is Load from Redis.
+func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, error) {
 	if s.layout == LayoutConnectRedis {
 		return s.crLoad(ctx, key)
 	}
@@ -312,6 +361,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 	if key == "" {
 		return 0, errEmptyKey
 	}
+	defer s.forget(key)
 	if s.layout == LayoutConnectRedis {
 		return s.crSave(ctx, key, rec)
 	}
@@ -379,6 +429,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if key == "" {
 		return errEmptyKey
 	}
+	defer s.forget(key)
 	if s.layout == LayoutConnectRedis {
 		return s.crTouch(ctx, key, expiry)
 	}
@@ -420,6 +471,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if key == "" {
 		return errEmptyKey
 	}
+	defer s.forget(key)
 	if s.layout == LayoutConnectRedis {
 		return s.crDelete(ctx, key)
 	}
@@ -479,6 +531,11 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userKey string) (int, er
 	if err != nil || len(keys) == 0 {
 		return 0, err
 	}
+	defer func() {
+		for _, k := range keys {
+			s.forget(k)
+		}
+	}()
 	cmds := make([]*redis.Cmd, len(keys))
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {

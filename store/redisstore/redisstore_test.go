@@ -87,7 +87,43 @@ func newStoreWith(t testing.TB, client redis.UniversalClient, opts redisstore.Op
 			t.Errorf("Close: %v", err)
 		}
 	})
+	if opts.NearCache != nil {
+		waitTracking(t, s)
+	}
 	return s
+}
+
+// waitTracking waits until the store's near cache receives invalidations
+// from every master, so that what a test does next is served by it.
+func waitTracking(t testing.TB, s *redisstore.Store) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, ok := s.NearCacheStats()
+		if !ok {
+			t.Fatal("the store has no near cache")
+		}
+		if st.Tracking {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("near cache not tracking after 20s: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// modes are the store configurations the shared suites run under.
+var modes = []struct {
+	name string
+	opts func() redisstore.Options
+}{
+	{"Plain", func() redisstore.Options { return redisstore.Options{} }},
+	{"AutoPipeline", func() redisstore.Options { return redisstore.Options{AutoPipeline: true} }},
+	{"NearCache", func() redisstore.Options { return redisstore.Options{NearCache: &redisstore.NearCache{}} }},
+	{"NearCache+AutoPipeline", func() redisstore.Options {
+		return redisstore.Options{NearCache: &redisstore.NearCache{}, AutoPipeline: true}
+	}},
 }
 
 // deletePrefix removes every key under the store's prefix on every master.
@@ -115,33 +151,43 @@ func deletePrefix(t testing.TB, s *redisstore.Store) {
 }
 
 func TestConformance(t *testing.T) {
-	for _, topo := range topologies {
-		for _, ap := range []bool{false, true} {
-			name := topo.name
-			if ap {
-				name += "/AutoPipeline"
+	// Two modes at a time on every topology (six suites in parallel): all
+	// twelve at once time out on a busy 2-core machine.
+	for i := 0; i < len(modes); i += 2 {
+		group := modes[i:min(i+2, len(modes))]
+		t.Run(group[0].name, func(t *testing.T) {
+			for _, topo := range topologies {
+				for _, mode := range group {
+					t.Run(topo.name+"/"+mode.name, func(t *testing.T) {
+						t.Parallel()
+						client := newClient(t, topo.url(t))
+						storetest.Run(t, func(t *testing.T) sessionkit.Store {
+							return newStoreWith(t, client, mode.opts())
+						})
+					})
+				}
 			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				client := newClient(t, topo.url(t))
-				storetest.Run(t, func(t *testing.T) sessionkit.Store {
-					return newStoreWith(t, client, redisstore.Options{AutoPipeline: ap})
-				})
-			})
-		}
+		})
 	}
 }
 
-// TestLifetime runs the client-side lifetime journeys on every topology.
+// TestLifetime runs the client-side lifetime journeys on every topology,
+// with and without the near cache.
 func TestLifetime(t *testing.T) {
 	for _, topo := range topologies {
-		t.Run(topo.name, func(t *testing.T) {
-			t.Parallel()
-			client := newClient(t, topo.url(t))
-			storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
-				return sessionkit.New(newStoreWith(t, client, redisstore.Options{}))
+		for _, mode := range []string{"Plain", "NearCache"} {
+			t.Run(topo.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				client := newClient(t, topo.url(t))
+				storetest.RunLifetime(t, func(t *testing.T, _ func() time.Time) *sessionkit.Manager {
+					opts := redisstore.Options{}
+					if mode == "NearCache" {
+						opts.NearCache = &redisstore.NearCache{}
+					}
+					return sessionkit.New(newStoreWith(t, client, opts))
+				})
 			})
-		})
+		}
 	}
 }
 

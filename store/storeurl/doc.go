@@ -77,6 +77,11 @@
 //	                 pipelines (redisstore.Options.AutoPipeline)
 //	layout           native (default) or connect-redis (see "Express
 //	                 layouts" below)
+//	near_cache       true: keep loaded sessions in the process, invalidated
+//	                 by Redis (redisstore.Options.NearCache; Redis 6+)
+//	near_cache_entries, near_cache_bytes, near_cache_heartbeat
+//	                 its bounds and heartbeat (redisstore.NearCache's
+//	                 MaxEntries, MaxBytes, Heartbeat); need near_cache=true
 //
 // and redisstore.ParseURL's: dial_timeout, read_timeout, write_timeout,
 // pool_timeout, pool_size, min_idle_conns, max_retries, protocol,

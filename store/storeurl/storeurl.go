@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -177,7 +178,7 @@ var ownParams = map[storeKind][]string{
 	kindMemory:   {"max_entries", "max_bytes", "sweep_interval"},
 	kindBolt:     {"bucket", "lock_timeout", "sweep_interval"},
 	kindSQLite:   {"table", "busy_timeout", "synchronous", "sweep_interval"},
-	kindRedis:    {"prefix", "auto_pipeline", "layout"},
+	kindRedis:    {"prefix", "auto_pipeline", "layout", "near_cache", "near_cache_entries", "near_cache_bytes", "near_cache_heartbeat"},
 	kindPostgres: {"table", "sweep_interval", "layout"},
 	kindMySQL:    {"table", "sweep_interval"},
 	kindMongo:    {"collection", "sweep_interval", "layout"},
@@ -632,6 +633,37 @@ func (p *parsed) redisOptions() (redisstore.Options, error) {
 			return redisstore.Options{}, p.fail("option auto_pipeline=%q is not true or false", v)
 		}
 		ro.AutoPipeline = on
+	}
+	nc := redisstore.NearCache{}
+	var set [3]bool
+	entries, set0, err := p.integer("near_cache_entries")
+	if err != nil {
+		return redisstore.Options{}, err
+	}
+	if entries > math.MaxInt32 {
+		return redisstore.Options{}, p.fail("option near_cache_entries=%d is too large", entries)
+	}
+	nc.MaxEntries, set[0] = int(entries), set0
+	if nc.MaxBytes, set[1], err = p.integer("near_cache_bytes"); err != nil {
+		return redisstore.Options{}, err
+	}
+	if nc.Heartbeat, set[2], err = p.duration("near_cache_heartbeat"); err != nil {
+		return redisstore.Options{}, err
+	}
+	if set[2] && nc.Heartbeat < 10*time.Millisecond {
+		return redisstore.Options{}, p.fail("option near_cache_heartbeat=%q: want at least 10ms", p.params["near_cache_heartbeat"])
+	}
+	on := false
+	if v, ok := p.params["near_cache"]; ok {
+		if on, err = strconv.ParseBool(v); err != nil {
+			return redisstore.Options{}, p.fail("option near_cache=%q is not true or false", v)
+		}
+	}
+	if !on && (set[0] || set[1] || set[2]) {
+		return redisstore.Options{}, p.fail("options near_cache_entries, near_cache_bytes and near_cache_heartbeat need near_cache=true")
+	}
+	if on {
+		ro.NearCache = &nc
 	}
 	return ro, nil
 }

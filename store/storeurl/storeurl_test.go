@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"path/filepath"
@@ -58,6 +59,13 @@ func TestCheckErrors(t *testing.T) {
 		{"redis://host?prefix=a{", "must not contain"},
 		{"redis://host?prefix=", "prefix is empty"},
 		{"redis://host?auto_pipeline=maybe", "auto_pipeline"},
+		{"redis://host?near_cache=maybe", "near_cache"},
+		{"redis://host?near_cache_entries=10", "need near_cache=true"},
+		{"redis://host?near_cache=false&near_cache_bytes=1000", "need near_cache=true"},
+		{"redis://host?near_cache=true&near_cache_entries=0", "near_cache_entries"},
+		{"redis://host?near_cache=true&near_cache_bytes=-5", "near_cache_bytes"},
+		{"redis://host?near_cache=true&near_cache_heartbeat=1ms", "near_cache_heartbeat"},
+		{"redis://host?near_cache=true&near_cache_heartbeat=soon", "near_cache_heartbeat"},
 		{"redis://h1,h2", "names one host"},
 		{"redis+sentinel://:" + secret + "@h1,h2", "master"},
 		{"redis+cluster://h1/3", "no path"},
@@ -108,6 +116,7 @@ func TestCheckAccepts(t *testing.T) {
 		"rediss://user:" + secret + "@cache.internal/2",
 		"redis+sentinel://s1,s2:26380/mymaster/1?prefix=x:&sentinel_password=" + secret,
 		"rediss+cluster://n1:7000,n2:7000?pool_size=10&auto_pipeline=true",
+		"redis://h?near_cache=true&near_cache_entries=5000&near_cache_bytes=1048576&near_cache_heartbeat=250ms",
 		"postgres://app:" + secret + "@db:5432/app?sslmode=disable&table=auth.sessions&sweep_interval=1m",
 		"postgresql://db/app?pool_max_conns=4",
 		"mysql://app:" + secret + "@db:3306/app?table=sessions&parseTime=true",
@@ -265,6 +274,56 @@ func TestOpenRedis(t *testing.T) {
 		t.Errorf("record key %q: the prefix option was not used", got)
 	}
 	roundTrip(t, s)
+}
+
+// TestOpenRedisNearCache opens a store with a near cache and checks that
+// its bound applies.
+func TestOpenRedisNearCache(t *testing.T) {
+	base := testenv.Getenv(t, testenv.RedisURLEnv)
+	ctx := context.Background()
+	s, err := storeurl.Open(ctx, base+"?near_cache=true&near_cache_entries=64&near_cache_heartbeat=100ms&prefix="+unique("su")+":", storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rs := s.(*redisstore.Store)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, ok := rs.NearCacheStats()
+		if !ok {
+			t.Fatal("near_cache=true: the store has no near cache")
+		}
+		if st.Tracking {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not tracking after 20s: %+v", st)
+		}
+	}
+	roundTrip(t, s)
+	for i := range 100 {
+		if _, err := s.Save(ctx, fmt.Sprint("k", i), sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		for i := range 100 {
+			if _, err := s.Load(ctx, fmt.Sprint("k", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st, _ := rs.NearCacheStats()
+	if st.Entries > 64 || st.Evictions == 0 {
+		t.Errorf("with near_cache_entries=64, after loading 100 records twice: %+v", st)
+	}
+	for range 2 {
+		if _, err := s.Load(ctx, "k99"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st2, _ := rs.NearCacheStats(); st2.Hits <= st.Hits {
+		t.Errorf("a record just loaded was not served from the cache: %+v", st2)
+	}
 }
 
 func TestOpenRedisSentinelAndCluster(t *testing.T) {

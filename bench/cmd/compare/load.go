@@ -114,13 +114,18 @@ type loadResult struct {
 	Seconds   float64
 	P50, P99  time.Duration
 	FirstFail string
+	// CPU is the CPU time each probe given to runLoad used over the
+	// measured window (-1 where it could not be read).
+	CPU []time.Duration
 }
 
 func (r loadResult) RPS() float64 { return float64(r.Requests) / r.Seconds }
 
 // runLoad drives workers clients, each with its own session created by one
-// /write, against path for warmup (not measured) and then duration.
-func runLoad(ctx context.Context, base, path string, workers int, warmup, duration time.Duration) (loadResult, error) {
+// /write, against path for warmup (not measured) and then duration, and
+// samples the CPU time of probes when the measured window opens and when
+// it closes.
+func runLoad(ctx context.Context, base, path string, workers int, warmup, duration time.Duration, probes []cpuProbe) (loadResult, error) {
 	hc := newHTTPClient(workers)
 	defer hc.CloseIdleConnections()
 	clients := make([]*client, workers)
@@ -139,6 +144,19 @@ func runLoad(ctx context.Context, base, path string, workers int, warmup, durati
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	stopAt := measureFrom.Add(duration)
+	var cpuBefore, cpuAfter cpuSample
+	sampled := make(chan bool, 1)
+	go func() {
+		ok := sleepUntil(ctx, measureFrom)
+		if ok {
+			cpuBefore = sampleCPU(probes)
+			ok = sleepUntil(ctx, stopAt)
+		}
+		if ok {
+			cpuAfter = sampleCPU(probes)
+		}
+		sampled <- ok
+	}()
 	type tally struct {
 		lat       []time.Duration
 		errors    int
@@ -184,10 +202,18 @@ func runLoad(ctx context.Context, base, path string, workers int, warmup, durati
 		})
 	}
 	wg.Wait()
+	cpuOK := <-sampled
 	if err := ctx.Err(); err != nil {
 		return loadResult{}, err
 	}
 	var res loadResult
+	for i := range probes {
+		d := time.Duration(-1)
+		if cpuOK {
+			d = cpuOver(cpuBefore, cpuAfter, i, duration)
+		}
+		res.CPU = append(res.CPU, d)
+	}
 	var all []time.Duration
 	for _, t := range tallies {
 		all = append(all, t.lat...)
@@ -252,4 +278,16 @@ func lostUpdates(ctx context.Context, base string, n int) (acked, kept int, err 
 	}
 	kept, err = strconv.Atoi(strings.TrimSpace(r.body))
 	return acked, kept, err
+}
+
+// sleepUntil waits until t; it returns false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }

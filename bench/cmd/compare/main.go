@@ -58,11 +58,14 @@ var allTargets = []target{
 	{Name: "bare", Library: "net/http (ceiling)", Store: "none", Ceiling: true},
 	{Name: "redis-bare", Library: "net/http + go-redis (ceiling)", Store: "Redis", Needs: "redis", Ceiling: true},
 	{Name: "redis-bare-ap", Library: "net/http + go-redis AutoPipeline (ceiling)", Store: "Redis", Needs: "redis", Ceiling: true},
+	{Name: "redis-bare-csc", Library: "net/http + go-redis client-side cache (ceiling)", Store: "Redis", Needs: "redis", Ceiling: true},
+	{Name: "redis-bare-rueidis", Library: "net/http + rueidis client-side cache (ceiling)", Store: "Redis", Needs: "redis", Ceiling: true},
 	{Name: "sessionkit-mem", Library: "sessionkit", Store: "memstore"},
 	{Name: "sessionkit-cookie", Library: "sessionkit", Store: "cookiestore"},
 	{Name: "sessionkit-bolt", Library: "sessionkit", Store: "boltstore"},
 	{Name: "sessionkit-redis", Library: "sessionkit", Store: "redisstore", Needs: "redis"},
 	{Name: "sessionkit-redis-ap", Library: "sessionkit", Store: "redisstore, AutoPipeline", Needs: "redis"},
+	{Name: "sessionkit-redis-nc", Library: "sessionkit", Store: "redisstore, NearCache", Needs: "redis"},
 	{Name: "sessionkit-pg", Library: "sessionkit", Store: "pgstore", Needs: "postgres"},
 	{Name: "scs-mem", Library: "scs v2", Store: "memstore"},
 	{Name: "scs-redis", Library: "scs v2", Store: "goredisstore", Needs: "redis"},
@@ -134,7 +137,11 @@ type cell struct {
 	Workload string
 	Result   loadResult
 	Allocs   float64 // per request; -1 when not measured
-	Skipped  string
+	// CPU time per request over the measured window, in µs (-1 when not
+	// measured): of the server process, of the store's server (Redis or
+	// PostgreSQL, the whole process tree) and of the load generator.
+	ServerCPU, StoreCPU, ClientCPU float64
+	Skipped                        string
 }
 
 // lost is a target's lost-update figure.
@@ -193,6 +200,21 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	// The store servers' processes, whose CPU time is sampled with each
+	// cell of a target that uses them.
+	storePIDs := map[string]int{}
+	for name, u := range map[string]string{"redis": o.redisURL, "postgres": o.postgresURL} {
+		if u == "" {
+			continue
+		}
+		pid, err := storePID(u)
+		if err != nil {
+			log.Printf("%s CPU time not measured: %v", name, err)
+			continue
+		}
+		storePIDs[name] = pid
+	}
+
 	if o.waitLoad > 0 {
 		waitQuiet(ctx, o.waitLoad, o.waitMax)
 	}
@@ -224,7 +246,7 @@ func run(ctx context.Context, o options) error {
 			}
 			if skip == "" {
 				log.Printf("pass %d of %d: %s", pass+1, o.repeat, t.Name)
-				cells, l, err := runTarget(ctx, o, t, serverBin, nodeDir, tmp, fmt.Sprintf("%s%d", prefix, pass), pass == 0)
+				cells, l, err := runTarget(ctx, o, t, serverBin, nodeDir, tmp, fmt.Sprintf("%s%d", prefix, pass), pass == 0, storePIDs[t.Needs])
 				if err == nil {
 					for _, c := range cells {
 						passes[t.Name+"/"+c.Workload] = append(passes[t.Name+"/"+c.Workload], c)
@@ -285,8 +307,9 @@ func median(cs []cell) cell {
 }
 
 // runTarget starts t's server, runs every workload and the lost-update
-// probe against it, and stops it.
-func runTarget(ctx context.Context, o options, t target, serverBin, nodeDir, tmp, prefix string, probeLost bool) ([]cell, lost, error) {
+// probe against it, and stops it. storePID is the process of the store's
+// server (0 if none or unknown).
+func runTarget(ctx context.Context, o options, t target, serverBin, nodeDir, tmp, prefix string, probeLost bool, storePID int) ([]cell, lost, error) {
 	var cmd *exec.Cmd
 	if t.Node {
 		cmd = exec.CommandContext(ctx, "node", filepath.Join(nodeDir, "server.js"),
@@ -321,17 +344,27 @@ func runTarget(ctx context.Context, o options, t target, serverBin, nodeDir, tmp
 	for _, w := range workloads {
 		before, errB := stats(ctx, base)
 		log.Printf("%s %s: %d workers, %s warm-up, %s measured", t.Name, w.Name, o.workers, o.warmup, o.duration)
-		res, err := runLoad(ctx, base, w.Path, o.workers, o.warmup, o.duration)
+		probes := []cpuProbe{{pid: cmd.Process.Pid, tree: true}, {pid: storePID, tree: true}, {pid: os.Getpid()}}
+		res, err := runLoad(ctx, base, w.Path, o.workers, o.warmup, o.duration, probes)
 		if err != nil {
 			return nil, lost{}, fmt.Errorf("%s: %w", w.Name, err)
+		}
+		perRequest := func(d time.Duration) float64 {
+			if d < 0 || res.Requests+res.Errors == 0 {
+				return -1
+			}
+			return float64(d.Nanoseconds()) / 1e3 / float64(res.Requests+res.Errors)
 		}
 		after, errA := stats(ctx, base)
 		allocs := -1.0
 		if !t.Node && errB == nil && errA == nil && after.Requests > before.Requests {
 			allocs = float64(after.Mallocs-before.Mallocs) / float64(after.Requests-before.Requests)
 		}
-		log.Printf("%s %s: %.0f req/s, p50 %v, p99 %v, %d errors %s", t.Name, w.Name, res.RPS(), res.P50, res.P99, res.Errors, res.FirstFail)
-		cells = append(cells, cell{Target: t, Workload: w.Name, Result: res, Allocs: allocs})
+		c := cell{Target: t, Workload: w.Name, Result: res, Allocs: allocs,
+			ServerCPU: perRequest(res.CPU[0]), StoreCPU: perRequest(res.CPU[1]), ClientCPU: perRequest(res.CPU[2])}
+		log.Printf("%s %s: %.0f req/s, p50 %v, p99 %v, %d errors %s; CPU µs/request: server %.1f, store %.1f, load generator %.1f",
+			t.Name, w.Name, res.RPS(), res.P50, res.P99, res.Errors, res.FirstFail, c.ServerCPU, c.StoreCPU, c.ClientCPU)
+		cells = append(cells, c)
 	}
 
 	l := lost{Target: t}

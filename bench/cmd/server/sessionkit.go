@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/boltstore"
@@ -84,16 +86,37 @@ func newSessionkitBolt(ctx context.Context, c config) (app, func(), error) {
 }
 
 func newSessionkitRedis(ctx context.Context, c config) (app, func(), error) {
-	return newSessionkitRedisWith(ctx, c, false)
+	return newSessionkitRedisWith(ctx, c, redisstore.Options{})
 }
 
 // newSessionkitRedisAP is sessionkit-redis with Options.AutoPipeline.
 func newSessionkitRedisAP(ctx context.Context, c config) (app, func(), error) {
-	return newSessionkitRedisWith(ctx, c, true)
+	return newSessionkitRedisWith(ctx, c, redisstore.Options{AutoPipeline: true})
 }
 
-func newSessionkitRedisWith(ctx context.Context, c config, autoPipeline bool) (app, func(), error) {
-	st, err := redisstore.NewFromURL(ctx, c.redisURL, redisstore.Options{Prefix: c.prefix + ":", AutoPipeline: autoPipeline})
+// newSessionkitRedisNC is sessionkit-redis with Options.NearCache (its
+// defaults); it serves once the cache receives invalidations.
+func newSessionkitRedisNC(ctx context.Context, c config) (app, func(), error) {
+	a, closeApp, err := newSessionkitRedisWith(ctx, c, redisstore.Options{NearCache: &redisstore.NearCache{}})
+	if err != nil {
+		return nil, nil, err
+	}
+	st := a.(*sessionkitApp).m.Store().(*redisstore.Store)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if s, _ := st.NearCacheStats(); s.Tracking {
+			return a, closeApp, nil
+		}
+		if time.Now().After(deadline) {
+			closeApp()
+			s, _ := st.NearCacheStats()
+			return nil, nil, fmt.Errorf("near cache not tracking after 10s: %s", s.LastError)
+		}
+	}
+}
+
+func newSessionkitRedisWith(ctx context.Context, c config, opts redisstore.Options) (app, func(), error) {
+	opts.Prefix = c.prefix + ":"
+	st, err := redisstore.NewFromURL(ctx, c.redisURL, opts)
 	if err != nil {
 		return nil, nil, err
 	}
