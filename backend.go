@@ -26,10 +26,14 @@ type backend interface {
 	// the session does not change.
 	reseal(token string) bool
 	clientSide() bool
+	// commitQueues returns where commits to one stored session meet
+	// (nil for client-side sessions, which share nothing).
+	commitQueues() *commitQueues
 }
 
 type serverBackend struct {
-	store Store
+	store   Store
+	commits *commitQueues
 }
 
 func (b *serverBackend) open(ctx context.Context, m *Manager, token string) (string, string, Record, error) {
@@ -69,6 +73,8 @@ func (b *serverBackend) token(Record) (string, error) {
 func (b *serverBackend) reseal(string) bool { return false }
 func (b *serverBackend) clientSide() bool   { return false }
 
+func (b *serverBackend) commitQueues() *commitQueues { return b.commits }
+
 // clientBackend keeps the whole record in the client's token. There is
 // nothing on the server to save, touch or delete: every change is a new
 // token.
@@ -99,6 +105,7 @@ func (b *clientBackend) touch(context.Context, *Manager, string, time.Time) erro
 func (b *clientBackend) delete(context.Context, *Manager, string) error           { return nil }
 func (b *clientBackend) token(rec Record) (string, error)                         { return b.cs.Seal(rec) }
 func (b *clientBackend) clientSide() bool                                         { return true }
+func (b *clientBackend) commitQueues() *commitQueues                              { return nil }
 
 func (b *clientBackend) reseal(token string) bool {
 	r, ok := b.cs.(ClientResealer)

@@ -45,7 +45,9 @@ func addVary(h http.Header, field string) {
 	if field == "" {
 		return
 	}
-	for _, line := range h.Values("Vary") {
+	// "Vary" is in canonical form: index the map directly, without
+	// Header.Values canonicalising it again.
+	for _, line := range h["Vary"] {
 		for v := range strings.SplitSeq(line, ",") {
 			v = strings.TrimSpace(v)
 			if v == "*" || strings.EqualFold(v, field) {
@@ -53,7 +55,7 @@ func addVary(h http.Header, field string) {
 			}
 		}
 	}
-	h.Add("Vary", field)
+	h["Vary"] = append(h["Vary"], field)
 }
 
 // keepTokenPrivate makes h's Cache-Control forbid shared caches from

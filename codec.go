@@ -40,13 +40,17 @@ type State struct {
 	Expires time.Time
 	// Opaque is whatever a codec wants to carry from Decode to the next
 	// Encode of the same session (for example fields of a foreign format
-	// it does not model). The Manager never looks at it.
+	// it does not model). The Manager never looks at it, and may hand
+	// one decoded Opaque to several requests' states (commits merged in
+	// its queue), so Encode must not modify what it refers to.
 	Opaque any
 }
 
 // Codec turns a session's State into the bytes a store keeps and back.
 // Implementations must be safe for concurrent use. Decode must return an
-// error, never panic, on any input.
+// error, never panic, on any input. Encode may set fields of st but must
+// not modify the bytes of its Values or what its Opaque refers to: states
+// of several requests may share them.
 //
 // A format that records its own expiry in the data (koa-session's
 // "_expire") may have Decode report a record that has expired by it with
@@ -207,10 +211,18 @@ func writeJSONString(buf *bytes.Buffer, s string) error {
 func decodeBasic(raw json.RawMessage, dst any) bool {
 	switch p := dst.(type) {
 	case *int:
+		if n, ok := smallInt(raw); ok {
+			*p = int(n)
+			return true
+		}
 		n, err := strconv.ParseInt(string(raw), 10, strconv.IntSize)
 		*p = int(n)
 		return err == nil
 	case *int64:
+		if n, ok := smallInt(raw); ok {
+			*p = n
+			return true
+		}
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		*p = n
 		return err == nil
@@ -236,4 +248,29 @@ func decodeBasic(raw json.RawMessage, dst any) bool {
 		}
 	}
 	return false
+}
+
+// smallInt parses an optional minus sign and 1 to 9 decimal digits, which
+// fit every int, without strconv's generality; it reports false for
+// anything else, which strconv.ParseInt then handles.
+func smallInt(raw []byte) (int64, bool) {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 9 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(d)
+	}
+	if len(digits) < len(raw) {
+		n = -n
+	}
+	return n, true
 }

@@ -24,10 +24,17 @@ type opDeadline struct {
 }
 
 func newOpDeadline(parent context.Context, d time.Time) *opDeadline {
+	c := new(opDeadline)
+	c.init(parent, d)
+	return c
+}
+
+// init is newOpDeadline for a zero opDeadline the caller provides.
+func (c *opDeadline) init(parent context.Context, d time.Time) {
 	if pd, ok := parent.Deadline(); ok && pd.Before(d) {
 		d = pd
 	}
-	return &opDeadline{parent: parent, deadline: d}
+	c.parent, c.deadline = parent, d
 }
 
 // Deadline implements context.Context.
@@ -73,7 +80,10 @@ func (c *opDeadline) expired() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.deadline) {
+	// With a deadline made from time.Now (a monotonic reading), Until
+	// reads only the monotonic clock: cheaper than time.Now, which reads
+	// the wall clock as well.
+	if time.Until(c.deadline) <= 0 {
 		return context.DeadlineExceeded
 	}
 	return nil

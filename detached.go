@@ -66,11 +66,12 @@ func (m *Manager) loadDetached(ctx context.Context, id, key string) (*Session, e
 	s := &Session{m: m, detached: true, loaded: true}
 	s.r = (&http.Request{URL: &url.URL{}, Header: http.Header{}}).WithContext(ctx)
 	s.w = responseWriter{s: s, wroteHeader: true}
+	now := m.now()
 	rec, err := m.backend.load(ctx, m, key)
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: load session: %w", err)
 	}
-	if !s.adopt(id, key, rec) {
+	if !s.adopt(id, key, rec, now) {
 		return nil, fmt.Errorf("sessionkit: load session: %w", ErrNotFound)
 	}
 	return s, nil

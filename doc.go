@@ -121,11 +121,25 @@
 // # No lost updates
 //
 // The Session records each change (set key, delete key, clear, owner,
-// remember-me). Stores save with compare-and-swap on a version; when another
-// request saved first, the Manager reloads the record, replays this request's
-// changes and tries again (up to Manager.MaxRetries). Two concurrent requests
-// that change different keys therefore both win. A session destroyed or
-// revoked meanwhile stays gone: its changes are dropped.
+// remember-me, lifetime). Stores save with compare-and-swap on a version.
+// Commits to one session from one Manager meet in the Manager first: while
+// one is being saved, the others wait behind it, and are then saved
+// together, their changes applied in arrival order to what was just saved,
+// with one compare-and-swap. Each request learns the merged result (its
+// later reads see it, and its cookie carries the expiry that was saved), so
+// any number of concurrent writers in one process are all answered and
+// none of them conflicts. When a writer elsewhere (another process, or
+// another Manager over the same store) saved first, the Manager reloads the
+// record, replays the changes and tries again, after a short random
+// backoff from the second conflict on, up to Manager.MaxRetries times. Two
+// concurrent requests that change different keys therefore both win. A
+// session destroyed or revoked meanwhile stays gone: its changes are
+// dropped.
+//
+// A request waiting in the queue is bounded by its own context, not by
+// OpTimeout (which bounds each store call): if its context ends while it
+// waits, it returns at once and its changes are not saved. A batch's store
+// calls go on as long as any of its requests still waits for them.
 //
 // # Security defaults
 //

@@ -2,6 +2,7 @@ package sessionkit_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -113,6 +114,28 @@ func FuzzHMACVerify(f *testing.F) {
 		token, ok := s.Verify(signed)
 		if ok && s.Sign(token) != signed {
 			t.Fatalf("Verify accepted %q, which Sign would write as %q", signed, s.Sign(token))
+		}
+	})
+}
+
+// FuzzRandomIDsValidID: ValidID accepts exactly the 43-character strings
+// that base64.RawURLEncoding.Strict() decodes into 32 bytes (the decoder
+// skips CR and LF, so the length is checked first).
+func FuzzRandomIDsValidID(f *testing.F) {
+	good := sessionkit.RandomIDs{}.NewID()
+	f.Add(good)
+	f.Add(good[:42] + "B") // padding bits set
+	f.Add(good[:42] + "E")
+	f.Add(good[:42] + "=")
+	f.Add(good[:20] + "\n" + good[21:])
+	f.Add(good[:20] + "+" + good[21:])
+	f.Add(good + "A")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, id string) {
+		b, err := base64.RawURLEncoding.Strict().DecodeString(id)
+		want := len(id) == 43 && err == nil && len(b) == 32
+		if got := (sessionkit.RandomIDs{}).ValidID(id); got != want {
+			t.Fatalf("ValidID(%q) = %v, want %v", id, got, want)
 		}
 	})
 }

@@ -43,10 +43,31 @@ func (RandomIDs) ValidID(id string) bool {
 	if len(id) != randomIDLen {
 		return false
 	}
-	var b [randomIDBytes]byte
-	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(id))
-	return err == nil && n == randomIDBytes
+	// The 43-character strings base64.RawURLEncoding.Strict() decodes
+	// into 32 bytes, without decoding: characters of the alphabet only,
+	// the last of which carries 2 padding bits that must be zero
+	// (43 × 6 = 258 bits).
+	for i := 0; i < len(id)-1; i++ {
+		if base64URLValues[id[i]] < 0 {
+			return false
+		}
+	}
+	v := base64URLValues[id[len(id)-1]]
+	return v >= 0 && v&3 == 0
 }
+
+// base64URLValues maps each byte to its value in the base64url alphabet,
+// or -1. It is never modified.
+var base64URLValues = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range len(alphabet) {
+		t[alphabet[i]] = int8(i)
+	}
+	return t
+}()
 
 // hashedKey derives the store key from an ID: base64url(SHA-256(id)), so a
 // copy of the store does not hand out live session tokens.

@@ -154,6 +154,15 @@ func (s *scanner) skipValue() error {
 
 func (s *scanner) skipString() error {
 	s.pos++ // opening quote
+	// Plain characters first, without the general loop's cases.
+	data, i := s.data, s.pos
+	for i < len(data) {
+		if c := data[i]; c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+		i++
+	}
+	s.pos = i
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
@@ -230,6 +239,9 @@ func (s *scanner) skipNumber() error {
 }
 
 func (s *scanner) int(dst *int64) error {
+	if s.fastInt(dst) {
+		return nil
+	}
 	raw, err := s.value()
 	if err != nil {
 		return err
@@ -240,6 +252,43 @@ func (s *scanner) int(dst *int64) error {
 	}
 	*dst = n
 	return nil
+}
+
+// fastInt reads the commonest integers (at most 18 digits, so no
+// overflow) without a copy, accepting exactly what int's general path
+// accepts for them. It reports false, consuming nothing, for anything
+// else: int then takes the general path.
+func (s *scanner) fastInt(dst *int64) bool {
+	s.skipSpace()
+	data, i := s.data, s.pos
+	neg := i < len(data) && data[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var n int64
+	for end := min(len(data), start+18); i < end; i++ {
+		d := data[i] - '0'
+		if d > 9 {
+			break
+		}
+		n = n*10 + int64(d)
+	}
+	digits := i - start
+	if digits == 0 || (digits > 1 && data[start] == '0') {
+		return false
+	}
+	if i < len(data) {
+		if c := data[i]; c-'0' <= 9 || c == '.' || c == 'e' || c == 'E' {
+			return false // longer, a fraction or an exponent
+		}
+	}
+	if neg {
+		n = -n
+	}
+	s.pos = i
+	*dst = n
+	return true
 }
 
 func (s *scanner) bool(dst *bool) error {

@@ -19,7 +19,10 @@ var (
 	// reaches the Logger and the Observer; the client never sees it.
 	ErrHeadersSent = errors.New("sessionkit: session changed after the response headers were sent")
 	// ErrTooManyConflicts is returned when a save lost its
-	// compare-and-swap more than Manager.MaxRetries times in a row.
+	// compare-and-swap more than Manager.MaxRetries times in a row to
+	// writers outside the Manager (other processes, or other Managers
+	// over the same store); writers through one Manager never conflict
+	// with one another.
 	ErrTooManyConflicts = errors.New("sessionkit: too many concurrent updates")
 )
 
@@ -75,8 +78,10 @@ type Manager struct {
 	// MaxDataSize bounds an encoded session (default 1 MiB); larger saves
 	// fail with ErrTooLarge.
 	MaxDataSize int
-	// MaxRetries bounds compare-and-swap retries on conflicting
-	// concurrent updates (default 8).
+	// MaxRetries bounds compare-and-swap retries when a writer outside
+	// this Manager saved the same session first (default 8). Commits
+	// through one Manager are merged, never retried against each other
+	// (see the package documentation's "No lost updates").
 	MaxRetries int
 
 	// OpTimeout bounds every store call (default 3s).
@@ -106,7 +111,7 @@ type Manager struct {
 // every field.
 func New(store Store) *Manager {
 	m := newManager()
-	m.backend = &serverBackend{store: store}
+	m.backend = &serverBackend{store: store, commits: newCommitQueues()}
 	m.storeKind = kindOf(store)
 	return m
 }
@@ -186,7 +191,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		}
 		s.w = responseWriter{ResponseWriter: w, s: s}
 		s.w.watch()
-		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, s))
+		s.ctx = sessionContext{Context: r.Context(), s: s}
+		r = r.WithContext(&s.ctx)
 		s.r = r
 		next.ServeHTTP(&s.w, r)
 		s.w.finish()
@@ -288,7 +294,7 @@ type EventKind int
 const (
 	EventLoad     EventKind = iota + 1 // a store Load (or client token Open)
 	EventSave                          // a store Save (Outcome tells success from a lost compare-and-swap)
-	EventConflict                      // a Save lost its compare-and-swap; the Manager retries
+	EventConflict                      // a Save lost its compare-and-swap to a writer outside the Manager; it retries
 	EventTouch                         // a store Touch
 	EventDelete                        // a store Delete
 	EventBadToken                      // the client sent a token that was refused
@@ -388,13 +394,19 @@ func (m *Manager) observe(e Event) {
 }
 
 // timed runs a store operation under OpTimeout and reports it to the
-// Observer (timing it only when there is one).
+// Observer (timing it only when there is one). When ctx is a Session's
+// request context, s.mu must be held.
 func (m *Manager) timed(ctx context.Context, kind EventKind, op func(context.Context) error) error {
 	reqCtx := ctx
 	if m.OpTimeout > 0 {
-		op := newOpDeadline(ctx, time.Now().Add(m.OpTimeout))
-		defer op.release()
-		ctx = op
+		var od *opDeadline
+		if sc, ok := ctx.(*sessionContext); ok {
+			od = sc.s.opContext(ctx, m.OpTimeout)
+		} else {
+			od = newOpDeadline(ctx, time.Now().Add(m.OpTimeout))
+		}
+		defer od.release()
+		ctx = od
 	}
 	if m.Observer == nil {
 		return op(ctx)

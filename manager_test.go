@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,16 +129,12 @@ func TestUnmodifiedSessionIsNotRewritten(t *testing.T) {
 }
 
 // TestConcurrentRequestsKeepBothChanges forces two requests to load the
-// same version before either saves; both changes must survive.
+// same version before either saves; both changes must survive, whether
+// their commits meet in the Manager's queue or the second finds its
+// version overtaken (TestMergedCommits and TestTwoManagersRetryConflicts
+// pin each path down).
 func TestConcurrentRequestsKeepBothChanges(t *testing.T) {
-	var conflicts atomic.Int64
-	e := newEnv(t, func(m *sessionkit.Manager) {
-		m.Observer = func(ev sessionkit.Event) {
-			if ev.Kind == sessionkit.EventConflict {
-				conflicts.Add(1)
-			}
-		}
-	})
+	e := newEnv(t)
 	e.counterRoutes()
 	var loaded sync.WaitGroup
 	loaded.Add(2)
@@ -169,9 +164,6 @@ func TestConcurrentRequestsKeepBothChanges(t *testing.T) {
 	wg.Wait()
 	if _, body, _ := e.get("/keys"); body != "a,b,n" {
 		t.Fatalf("keys = %q, want a,b,n (a lost update?)", body)
-	}
-	if conflicts.Load() == 0 {
-		t.Fatal("no conflict was observed, so the test did not exercise the retry")
 	}
 }
 

@@ -55,6 +55,60 @@ type Session struct {
 	forget   bool      // imported.Forget must run when the headers go out
 
 	cookie cookieUpdate // what to tell the client when headers go out
+
+	// ctx is the request's context with the session in it, what
+	// context.WithValue would make, kept here to save an allocation.
+	ctx sessionContext
+	// od is the deadline context of the request's first store call
+	// (see Manager.timed), kept here for the same reason.
+	od      opDeadline
+	odUsed  bool
+	opStart time.Time // see readClock
+}
+
+// sessionContext is a request's context carrying its Session (for From).
+type sessionContext struct {
+	context.Context
+	s *Session
+}
+
+// Value implements context.Context.
+func (c *sessionContext) Value(key any) any {
+	if key == (contextKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
+// opContext returns the deadline context of a store call made for the
+// session under ctx (its request's context): the one kept in the Session
+// for the first call, a new one after that. The call's timeout counts from
+// s.opStart when the caller has just read the clock (see readClock), so as
+// not to read it again, and from now otherwise. s.mu must be held.
+func (s *Session) opContext(ctx context.Context, timeout time.Duration) *opDeadline {
+	start := s.opStart
+	s.opStart = time.Time{}
+	if start.IsZero() {
+		start = time.Now()
+	}
+	if s.odUsed {
+		return newOpDeadline(ctx, start.Add(timeout))
+	}
+	s.odUsed = true
+	s.od.init(ctx, start.Add(timeout))
+	return &s.od
+}
+
+// readClock returns the Manager's now, and keeps it as the start of the
+// next store call's timeout when it is the real clock. The caller must
+// make that call at once, or clear s.opStart. s.mu must be held.
+func (s *Session) readClock() time.Time {
+	if s.m.Now != nil {
+		return s.m.Now()
+	}
+	now := time.Now()
+	s.opStart = now
+	return now
 }
 
 type opKind uint8
@@ -100,10 +154,17 @@ func Get[T any](s *Session, key string) (T, error) {
 	if decodeBasic(raw, &v) {
 		return v, nil
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, fmt.Errorf("sessionkit: value %q does not decode into %T: %w", key, v, err)
+	return unmarshalValue[T](key, raw)
+}
+
+// unmarshalValue decodes raw with encoding/json, into a T of its own so
+// that Get's does not escape to the heap.
+func unmarshalValue[T any](key string, raw json.RawMessage) (T, error) {
+	p := new(T)
+	if err := json.Unmarshal(raw, p); err != nil {
+		return *p, fmt.Errorf("sessionkit: value %q does not decode into %T: %w", key, *p, err)
 	}
-	return v, nil
+	return *p, nil
 }
 
 // Pop is Get followed by Delete: a value read once, such as a flash
@@ -209,7 +270,11 @@ func (s *Session) Clear() {
 }
 
 func (s *Session) find(key string) int {
-	for i, v := range s.st.Values {
+	return findValue(s.st.Values, key)
+}
+
+func findValue(vs []Value, key string) int {
+	for i, v := range vs {
 		if v.Key == key {
 			return i
 		}
@@ -221,32 +286,33 @@ func (s *Session) find(key string) int {
 func (s *Session) apply(o op) {
 	s.checkLive()
 	s.ops = append(s.ops, o)
-	s.applyToState(o)
+	applyOp(&s.st, &s.userKey, o)
 	s.changed = true
 }
 
-func (s *Session) applyToState(o op) {
+// applyOp applies o to a session's state and owner.
+func applyOp(st *State, userKey *string, o op) {
 	switch o.kind {
 	case opSet:
-		if i := s.find(o.key); i >= 0 {
-			s.st.Values[i].JSON = o.value
+		if i := findValue(st.Values, o.key); i >= 0 {
+			st.Values[i].JSON = o.value
 		} else {
-			s.st.Values = append(s.st.Values, Value{Key: o.key, JSON: o.value})
+			st.Values = append(st.Values, Value{Key: o.key, JSON: o.value})
 		}
 	case opDelete:
-		if i := s.find(o.key); i >= 0 {
-			s.st.Values = slices.Delete(s.st.Values, i, i+1)
+		if i := findValue(st.Values, o.key); i >= 0 {
+			st.Values = slices.Delete(st.Values, i, i+1)
 		}
 	case opClear:
-		s.st.Values = s.st.Values[:0]
+		st.Values = st.Values[:0]
 	case opUser:
-		s.userKey = o.key
+		*userKey = o.key
 	case opPersist:
-		s.st.Persistent = o.persist
+		st.Persistent = o.persist
 	case opSetIdle:
-		s.st.IdleTimeout = o.idle
+		st.IdleTimeout = o.idle
 	case opSetDeadline:
-		s.st.Deadline = o.deadline
+		st.Deadline = o.deadline
 	}
 }
 
@@ -524,7 +590,9 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	s.hadToken = true
+	now := s.readClock()
 	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
+	s.opStart = time.Time{}
 	switch {
 	case errors.Is(err, errBadToken):
 		s.m.observe(Event{Kind: EventBadToken, Ctx: s.r.Context()})
@@ -535,17 +603,18 @@ func (s *Session) loadStored() bool {
 		s.loadErr = fmt.Errorf("sessionkit: load session: %w", err)
 		return false
 	}
-	if !s.adopt(id, key, rec) {
+	if !s.adopt(id, key, rec, now) {
 		return false
 	}
 	s.reseal = stale || s.m.backend.reseal(token)
 	return true
 }
 
-// adopt makes the loaded record rec under key this request's session. It
-// reports false, adopting nothing, when the record does not decode or the
-// session is over (an expired record is deleted at commit).
-func (s *Session) adopt(id, key string, rec Record) bool {
+// adopt makes the loaded record rec under key this request's session, as
+// of now (read just before the load). It reports false, adopting nothing,
+// when the record does not decode or the session is over (an expired
+// record is deleted at commit).
+func (s *Session) adopt(id, key string, rec Record, now time.Time) bool {
 	st, err := s.m.Codec.Decode(rec.Data)
 	if errors.Is(err, ErrNotFound) {
 		return false // expired by the format's own clock (see Codec)
@@ -556,7 +625,6 @@ func (s *Session) adopt(id, key string, rec Record) bool {
 		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return false
 	}
-	now := s.m.now()
 	if st.Created.IsZero() {
 		// The format keeps no creation time (express-session's does not):
 		// only the idle expiry applies.
@@ -574,25 +642,16 @@ func (s *Session) adopt(id, key string, rec Record) bool {
 
 // reloadLocked reads the current record for s.key, dropping local changes.
 func (s *Session) reloadLocked() error {
-	rec, err := s.m.backend.load(s.r.Context(), s.m, s.key)
-	if errors.Is(err, ErrNotFound) {
+	sn, err := s.m.loadSnapshot(s.r.Context(), s.key)
+	if err != nil {
+		return err
+	}
+	if sn == nil {
 		s.reset()
 		s.renewed = true
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("sessionkit: reload session: %w", err)
-	}
-	st, err := s.m.Codec.Decode(rec.Data)
-	if errors.Is(err, ErrNotFound) {
-		s.reset() // expired by the format's own clock (see Codec)
-		s.renewed = true
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("sessionkit: reload session: %w", err)
-	}
-	s.rec, s.st, s.userKey, s.ops = rec, st, rec.UserKey, nil
+	s.rec, s.st, s.userKey, s.ops = sn.rec, sn.st, sn.userKey, nil
 	return nil
 }
 
@@ -615,7 +674,8 @@ func (s *Session) commitLocked() error {
 	m, b := s.m, s.m.backend
 	ctx := s.r.Context()
 	late := s.w.wroteHeader
-	now := m.now()
+	now := s.readClock()
+	defer func() { s.opStart = time.Time{} }()
 	if s.detached && !s.touchNow {
 		// A background change is not a use by the client: the session
 		// keeps the expiry of its last use.
@@ -756,21 +816,38 @@ func (s *Session) touchDue(exp time.Time) bool {
 }
 
 func (s *Session) record(now, exp time.Time) (Record, error) {
-	s.st.LastActive = now
-	s.st.Expires = exp
-	data, err := s.m.Codec.Encode(&s.st)
+	return s.m.record(&s.st, s.userKey, s.rec.Version, now, exp)
+}
+
+// record encodes st as the record to save under version, used at now and
+// expiring at exp.
+func (m *Manager) record(st *State, userKey string, version uint64, now, exp time.Time) (Record, error) {
+	st.LastActive = now
+	st.Expires = exp
+	data, err := m.Codec.Encode(st)
 	if err != nil {
 		return Record{}, fmt.Errorf("sessionkit: encode session: %w", err)
 	}
-	if s.m.MaxDataSize > 0 && len(data) > s.m.MaxDataSize {
-		return Record{}, fmt.Errorf("sessionkit: session of %d bytes exceeds MaxDataSize %d: %w", len(data), s.m.MaxDataSize, ErrTooLarge)
+	if m.MaxDataSize > 0 && len(data) > m.MaxDataSize {
+		return Record{}, fmt.Errorf("sessionkit: session of %d bytes exceeds MaxDataSize %d: %w", len(data), m.MaxDataSize, ErrTooLarge)
 	}
-	return Record{Data: data, Version: s.rec.Version, Expiry: exp, UserKey: s.userKey}, nil
+	return Record{Data: data, Version: version, Expiry: exp, UserKey: userKey}, nil
+}
+
+// saveRecord is one store Save, timed and bounded by OpTimeout.
+func (m *Manager) saveRecord(ctx context.Context, key string, rec Record) (uint64, error) {
+	var v uint64
+	err := m.timed(ctx, EventSave, func(ctx context.Context) error {
+		var err error
+		v, err = m.backend.save(ctx, m, key, rec)
+		return err
+	})
+	return v, err
 }
 
 // create stores a new session under a fresh ID.
 func (s *Session) create(now, exp time.Time) error {
-	m, b := s.m, s.m.backend
+	b := s.m.backend
 	rec, err := s.record(now, exp)
 	if err != nil {
 		return err
@@ -780,12 +857,7 @@ func (s *Session) create(now, exp time.Time) error {
 		if !b.clientSide() {
 			s.ensureID()
 		}
-		var v uint64
-		err = m.timed(s.r.Context(), EventSave, func(ctx context.Context) error {
-			var err error
-			v, err = b.save(ctx, m, s.key, rec)
-			return err
-		})
+		v, err := s.m.saveRecord(s.r.Context(), s.key, rec)
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
@@ -801,57 +873,115 @@ func (s *Session) create(now, exp time.Time) error {
 	}
 }
 
-// update saves changes to a stored session with compare-and-swap,
-// reloading and replaying the changes on conflict.
+// update saves changes to a stored session. Commits to the same session
+// from this Manager go through its queue (see commitqueue.go): the first
+// saves on what it loaded, and those arriving meanwhile are merged into
+// one compare-and-swap after it. A conflict (a writer elsewhere saved
+// first) reloads, replays the changes and retries.
 func (s *Session) update(now, exp time.Time) error {
-	m, b := s.m, s.m.backend
-	for attempt := 0; ; attempt++ {
-		if s.detached && !s.touchNow && attempt > 0 {
-			// Reloaded: keep the last use the store now knows of.
-			now = m.lastActive(s.st, s.rec)
-			exp = m.expiry(s.st, now)
-		}
-		rec, err := s.record(now, exp)
-		if err != nil {
-			return err
-		}
-		var v uint64
-		err = m.timed(s.r.Context(), EventSave, func(ctx context.Context) error {
-			var err error
-			v, err = b.save(ctx, m, s.key, rec)
-			return err
-		})
-		if err == nil {
-			rec.Version = v
-			s.rec, s.ops, s.touchNow = rec, nil, false
-			return nil
-		}
-		if !errors.Is(err, ErrConflict) {
-			return fmt.Errorf("sessionkit: save session: %w", err)
-		}
-		m.observe(Event{Kind: EventConflict, Ctx: s.r.Context()})
-		if attempt >= m.MaxRetries {
-			m.observe(Event{Kind: EventTooManyConflicts, Ctx: s.r.Context()})
-			return fmt.Errorf("sessionkit: save session after %d attempts: %w", attempt+1, ErrTooManyConflicts)
-		}
-		if err := backoff(s.r.Context(), attempt); err != nil {
-			return fmt.Errorf("sessionkit: save session: %w", err)
-		}
-		ops := s.ops
-		if err := s.reloadLocked(); err != nil {
-			return err
-		}
-		if !s.stored {
-			// Destroyed or revoked meanwhile: the changes must not
-			// bring it back.
-			s.ended()
-			return nil
-		}
-		for _, o := range ops {
-			s.apply(o)
-		}
-		exp = m.expiry(s.st, now)
+	m := s.m
+	ctx := s.r.Context()
+	qs := m.backend.commitQueues()
+	if qs == nil {
+		// Client-side: nothing is shared, so nothing can conflict.
+		return s.saveOwn(ctx, now, exp)
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sessionkit: save session: %w", err)
+	}
+	key := s.key // s.key is cleared if the session ends meanwhile
+	own := change{now: now, ops: s.ops, lastUse: s.detached && !s.touchNow}
+	q := qs.shard(key)
+	w := q.join(ctx, key, own)
+	var (
+		batch []*queuedCommit
+		base  *snapshot
+	)
+	if w != nil {
+		s.opStart = time.Time{} // stale once it has waited
+		lead, err := q.wait(key, w)
+		if err != nil {
+			return fmt.Errorf("sessionkit: save session: %w", err)
+		}
+		if !lead {
+			return s.takeResult(w.saved, w.ended, w.err)
+		}
+		batch, base = q.take(key)
+	}
+	for _, w := range batch {
+		w.err = errCommitAbandoned // until saveBatch sets its result
+	}
+	ok := false // the batch saved (the session may have ended)
+	defer func() {
+		q.finish(key, batch, func() *snapshot {
+			if !ok || !s.stored {
+				return nil
+			}
+			return (&snapshot{rec: s.rec, st: s.st, userKey: s.userKey}).clone()
+		})
+	}()
+
+	attempt := 0
+	if base == nil && len(batch) == 0 {
+		// Alone, on what this request loaded: one save, as if there
+		// were no queue.
+		err := s.saveOwn(ctx, now, exp)
+		if err != ErrConflict {
+			ok = err == nil
+			return err
+		}
+		m.observe(Event{Kind: EventConflict, Ctx: ctx})
+		if m.MaxRetries < 1 {
+			m.observe(Event{Kind: EventTooManyConflicts, Ctx: ctx})
+			return fmt.Errorf("sessionkit: save session after 1 attempt: %w", ErrTooManyConflicts)
+		}
+		attempt = 1
+	}
+	if len(batch) > 0 {
+		var stop func()
+		ctx, stop = batchContext(ctx, batch)
+		defer stop()
+	}
+	saved, err := m.saveBatch(ctx, key, own, batch, base, attempt)
+	ok = err == nil
+	return s.takeResult(saved, ok && saved == nil, err)
+}
+
+// saveOwn saves the session's own state on the version it loaded, once.
+// A lost compare-and-swap is returned as ErrConflict itself.
+func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
+	rec, err := s.record(now, exp)
+	if err != nil {
+		return err
+	}
+	v, err := s.m.saveRecord(ctx, s.key, rec)
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ErrConflict
+		}
+		return fmt.Errorf("sessionkit: save session: %w", err)
+	}
+	rec.Version = v
+	s.rec, s.ops, s.touchNow = rec, nil, false
+	return nil
+}
+
+// takeResult takes the result of a commit: the state saved (which
+// becomes the session's, with every change merged into it), or the end of
+// the session, or an error that leaves the changes pending.
+func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case ended:
+		// Destroyed or revoked meanwhile: the changes must not bring it
+		// back.
+		s.ended()
+	case saved != nil:
+		s.rec, s.st, s.userKey = saved.rec, saved.st, saved.userKey
+		s.ops, s.touchNow = nil, false
+	}
+	return nil
 }
 
 // Conflict retries wait a random time up to a cap that doubles with each

@@ -199,13 +199,21 @@ func requestToken(t Transport, r *http.Request) (token string, stale bool) {
 // a cookie value (the same check net/http applies).
 func validCookieValue(v string) bool {
 	for i := 0; i < len(v); i++ {
-		b := v[i]
-		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+		if !cookieValueBytes[v[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// cookieValueBytes marks the bytes validCookieValue accepts. It is never
+// modified.
+var cookieValueBytes = func() (t [256]bool) {
+	for b := 0x20; b < 0x7f; b++ {
+		t[b] = b != '"' && b != ';' && b != '\\'
+	}
+	return t
+}()
 
 func (c *CookieTransport) value(token string) string {
 	if c.Signer != nil {
