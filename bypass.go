@@ -17,11 +17,10 @@ var ErrResponseBypassed = errors.New("sessionkit: the response was written aroun
 
 // ErrSessionAfterHandler reports a session used after the Manager.Handler
 // that made it returned: its commit has run, so nothing done to it now is
-// saved or sent. It is the mark of middleware adapted so that the session
-// middleware ends before the handlers run, such as Fiber's
-// adaptor.HTTPMiddleware (see contrib/fiber), or of a goroutine that
-// outlives its request.
-var ErrSessionAfterHandler = errors.New("sessionkit: session used after its Manager.Handler returned; its changes are not saved (the session middleware must wrap the handlers that use the session, e.g. not Fiber's adaptor.HTTPMiddleware: see contrib/fiber)")
+// saved or sent. It is the mark of a goroutine that outlives its request
+// (use Manager.Load for background work), or of middleware adapted so that
+// the session middleware ends before the handlers run.
+var ErrSessionAfterHandler = errors.New("sessionkit: session used after its Manager.Handler returned; its changes are not saved (the session middleware must wrap the handlers that use the session; background work should use Manager.Load)")
 
 // A response writer can tell Handler that its headers went out, so that a
 // response written around the session's writer is reported instead of

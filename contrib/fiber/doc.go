@@ -26,9 +26,10 @@
 // adaptor.HTTPMiddleware(sessions.Handler), Fiber's way of using net/http
 // middleware. It runs Manager.Handler to completion — commit included —
 // before any Fiber handler runs, then copies the request context's values
-// into Fiber's context. A Fiber handler can still reach the session
-// (sessionkit.From(c) finds it), but its changes are never saved and no
-// cookie is sent. sessionkit reports each such request as
-// sessionkit.ErrSessionAfterHandler (an error log and an Observer event);
-// reading an existing session works, but is reported the same way.
+// into Fiber's context by reflecting over context.WithValue's fields. The
+// session would be committed before the handler could change it; in fact
+// the copy does not find it at all (sessionkit's request context is not a
+// context.WithValue), so sessionkit.From(c) is nil and every Session
+// method reports sessionkit.ErrNoSession: the misuse fails at the first
+// request, and nothing is stored or sent.
 package sessionfiber
