@@ -254,29 +254,27 @@ func (c Codec) Decode(data []byte) (sessionkit.State, error) {
 // Encode implements sessionkit.Codec.
 func (Codec) Encode(st *sessionkit.State) ([]byte, error) {
 	op, _ := st.Opaque.(*opaque)
-	out := make([]jsjson.Member, 0, len(st.Values))
-	for _, v := range st.Values {
-		switch v.Key {
-		case "isChanged", "isNew", "isPopulated", "_ctx":
-			return nil, fmt.Errorf("cookiesession: %q is cookie-session's own key, not a session value", v.Key)
-		}
-		raw := []byte(v.JSON)
-		if op == nil || !unchanged(op.values, v) {
-			var err error
-			if raw, err = jsjson.Stringify(v.JSON); err != nil {
-				return nil, fmt.Errorf("cookiesession: value %q: %w", v.Key, err)
-			}
-		}
-		out = append(out, jsjson.Member{Key: v.Key, Raw: raw})
+	var read []jsjson.Member
+	if op != nil {
+		read = op.values
+	}
+	out, err := jsjson.Values(st.Values, read, isSessionKey, "cookiesession", 0)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	jsjson.WriteObject(&buf, out)
 	return buf.Bytes(), nil
 }
 
-func unchanged(read []jsjson.Member, v sessionkit.Value) bool {
-	i := jsjson.Find(read, v.Key)
-	return i >= 0 && bytes.Equal(read[i].Raw, v.JSON)
+// isSessionKey reports the keys cookie-session's Session object keeps for
+// itself.
+func isSessionKey(key string) bool {
+	switch key {
+	case "isChanged", "isNew", "isPopulated", "_ctx":
+		return true
+	}
+	return false
 }
 
 // Importer is a sessionkit.Importer for cookie-session's sessions: a

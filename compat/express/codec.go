@@ -152,22 +152,16 @@ func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
 	}
 	cookie = c.updateCookie(cookie, st)
 
+	var read []jsjson.Member
+	if op != nil {
+		read = op.values
+	}
+	top, err := jsjson.Values(st.Values, read, isCookieKey, "express", 1)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	buf.Grow(256 + 32*len(st.Values))
-	top := make([]jsjson.Member, 0, len(st.Values)+1)
-	for _, v := range st.Values {
-		if v.Key == "cookie" {
-			return nil, errors.New(`express: "cookie" is express-session's own key, not a session value`)
-		}
-		raw := []byte(v.JSON)
-		if op == nil || !unchanged(op.values, v) {
-			var err error
-			if raw, err = jsjson.Stringify(v.JSON); err != nil {
-				return nil, fmt.Errorf("express: value %q: %w", v.Key, err)
-			}
-		}
-		top = append(top, jsjson.Member{Key: v.Key, Raw: raw})
-	}
 	var cb bytes.Buffer
 	jsjson.WriteObject(&cb, cookie)
 	idx = min(idx, len(top))
@@ -176,10 +170,8 @@ func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func unchanged(read []jsjson.Member, v sessionkit.Value) bool {
-	i := jsjson.Find(read, v.Key)
-	return i >= 0 && bytes.Equal(read[i].Raw, v.JSON)
-}
+// isCookieKey reports express-session's own key, "cookie".
+func isCookieKey(key string) bool { return key == "cookie" }
 
 // cookieKeyOrder is the order of express-session's Cookie.data.
 var cookieKeyOrder = []string{"originalMaxAge", "partitioned", "priority", "expires", "secure", "httpOnly", "domain", "path", "sameSite"}

@@ -155,20 +155,13 @@ func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
 // Encode implements sessionkit.Codec.
 func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
 	op, _ := st.Opaque.(*opaque)
-	out := make([]jsjson.Member, 0, len(st.Values)+2)
-	for _, v := range st.Values {
-		switch v.Key {
-		case keyExpire, keyMaxAge, keySession:
-			return nil, fmt.Errorf("koa: %q is koa-session's own key, not a session value", v.Key)
-		}
-		raw := []byte(v.JSON)
-		if op == nil || !unchanged(op.values, v) {
-			var err error
-			if raw, err = jsjson.Stringify(v.JSON); err != nil {
-				return nil, fmt.Errorf("koa: value %q: %w", v.Key, err)
-			}
-		}
-		out = append(out, jsjson.Member{Key: v.Key, Raw: raw})
+	var read []jsjson.Member
+	if op != nil {
+		read = op.values
+	}
+	out, err := jsjson.Values(st.Values, read, isSessionKey, "koa", 2)
+	if err != nil {
+		return nil, err
 	}
 	if st.Persistent {
 		maxAge := st.IdleTimeout
@@ -191,9 +184,9 @@ func (c *Codec) Encode(st *sessionkit.State) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func unchanged(read []jsjson.Member, v sessionkit.Value) bool {
-	i := jsjson.Find(read, v.Key)
-	return i >= 0 && bytes.Equal(read[i].Raw, v.JSON)
+// isSessionKey reports koa-session's own keys.
+func isSessionKey(key string) bool {
+	return key == keyExpire || key == keyMaxAge || key == keySession
 }
 
 // setExpire returns data with its "_expire" set to exp, or data itself

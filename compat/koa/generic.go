@@ -261,19 +261,13 @@ func (c *GenericCodec) Encode(st *sessionkit.State) ([]byte, error) {
 		}
 	}
 
-	top := make([]jsjson.Member, 0, len(st.Values)+1)
-	for _, v := range st.Values {
-		if v.Key == "cookie" {
-			return nil, errors.New(`koa: "cookie" is koa-generic-session's own key, not a session value`)
-		}
-		raw := []byte(v.JSON)
-		if op == nil || !unchanged(op.values, v) {
-			var err error
-			if raw, err = jsjson.Stringify(v.JSON); err != nil {
-				return nil, fmt.Errorf("koa: value %q: %w", v.Key, err)
-			}
-		}
-		top = append(top, jsjson.Member{Key: v.Key, Raw: raw})
+	var read []jsjson.Member
+	if op != nil {
+		read = op.values
+	}
+	top, err := jsjson.Values(st.Values, read, func(k string) bool { return k == "cookie" }, "koa", 1)
+	if err != nil {
+		return nil, err
 	}
 	var cb bytes.Buffer
 	jsjson.WriteObject(&cb, cookie)

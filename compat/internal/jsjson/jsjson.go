@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // Member is one key of a JSON object with its value's bytes as written.
@@ -291,4 +293,29 @@ func ParseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("unreadable date %q", s)
+}
+
+// Values returns a session's values as the members of a Node session
+// object, in their order: a value equal to the one read (read holds the
+// members the codec decoded; nil for a new session) keeps its bytes, and
+// any other is printed as JSON.stringify prints it. A key that own
+// reports as the format's own cannot be a session value. owner names the
+// format in errors ("express", "koa", ...); room is how many more members
+// the caller will append.
+func Values(values []sessionkit.Value, read []Member, own func(key string) bool, owner string, room int) ([]Member, error) {
+	out := make([]Member, 0, len(values)+room)
+	for _, v := range values {
+		if own(v.Key) {
+			return nil, fmt.Errorf("%s: %q is the format's own key, not a session value", owner, v.Key)
+		}
+		raw := []byte(v.JSON)
+		if i := Find(read, v.Key); i < 0 || !bytes.Equal(read[i].Raw, v.JSON) {
+			var err error
+			if raw, err = Stringify(v.JSON); err != nil {
+				return nil, fmt.Errorf("%s: value %q: %w", owner, v.Key, err)
+			}
+		}
+		out = append(out, Member{Key: v.Key, Raw: raw})
+	}
+	return out, nil
 }

@@ -1,6 +1,11 @@
 package jsjson
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+
+	"github.com/sessionkit/sessionkit"
+)
 
 func TestJSNumber(t *testing.T) {
 	// JSON.stringify under Node.js 20.
@@ -60,4 +65,32 @@ func FuzzStringify(f *testing.F) {
 			t.Fatalf("ParseObject(%q): %v", out, err)
 		}
 	})
+}
+
+func TestValues(t *testing.T) {
+	read, err := ParseObject([]byte(`{"kept":{"a" : 1e21},"changed":1,"cookie":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []sessionkit.Value{
+		{Key: "kept", JSON: []byte(`{"a" : 1e21}`)},
+		{Key: "changed", JSON: []byte(`2.50`)},
+		{Key: "new", JSON: []byte(`"<\u2028>"`)},
+	}
+	isCookie := func(k string) bool { return k == "cookie" }
+	ms, err := Values(values, read, isCookie, "test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	WriteObject(&buf, ms)
+	if want := `{"kept":{"a" : 1e21},"changed":2.5,"new":"<` + "\u2028" + `>"}`; buf.String() != want {
+		t.Fatalf("Values = %s, want %s", buf.String(), want)
+	}
+	if _, err := Values(append(values, sessionkit.Value{Key: "cookie", JSON: []byte(`1`)}), read, isCookie, "test", 0); err == nil {
+		t.Fatal("the format's own key was accepted as a value")
+	}
+	if _, err := Values([]sessionkit.Value{{Key: "bad", JSON: []byte(`{`)}}, nil, isCookie, "test", 0); err == nil {
+		t.Fatal("invalid JSON was accepted")
+	}
 }
