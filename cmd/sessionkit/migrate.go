@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -144,28 +143,17 @@ func (a *app) migrate(ctx context.Context, from, to string, dryRun bool, workers
 		return fmt.Errorf("migrate: target: %w", err)
 	}
 
-	var bar *progressbar.ProgressBar
+	var bar *progress
 	if showProgress {
 		total, err := a.countLive(ctx, src)
 		if err != nil {
 			return fmt.Errorf("migrate: count the source: %w", err)
 		}
-		bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(a.stderr),
-			progressbar.OptionSetDescription("migrating"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("sessions"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
-		)
+		bar = newProgress(a, total, "migrating")
 	}
 
 	start := time.Now()
-	var copied, present, expired, done atomic.Int64
+	var copied, present, expired atomic.Int64
 	entries := make(chan sessionkit.Entry, 4*workers)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -194,26 +182,13 @@ func (a *app) migrate(ctx context.Context, from, to string, dryRun bool, workers
 				case expiredState:
 					expired.Add(1)
 				}
-				if bar != nil {
-					if n := done.Add(1); n > bar.GetMax64() {
-						bar.ChangeMax64(n) // the count was an estimate
-					}
-					_ = bar.Add(1)
-				}
+				bar.tick()
 			}
 			return nil
 		})
 	}
 	err = g.Wait()
-	if bar != nil {
-		if err == nil {
-			bar.ChangeMax64(done.Load())
-			_ = bar.Finish()
-		} else {
-			_ = bar.Exit()
-			fmt.Fprintln(a.stderr)
-		}
-	}
+	bar.finish(a, err)
 	res := migrateResult{
 		DryRun:         dryRun,
 		Copied:         copied.Load(),

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sessionkit/sessionkit"
@@ -132,19 +131,18 @@ func (a *app) migrateExpress(ctx context.Context, layout, from, to string, o exp
 		Now:       a.now,
 	}
 
-	var bar *progressbar.ProgressBar
+	var bar *progress
 	if showProgress {
 		total, err := a.countExpress(ctx, src)
 		if err != nil {
 			return fmt.Errorf("migrate: count the source: %w", err)
 		}
-		bar = newBar(a, total, "migrating")
+		bar = newProgress(a, total, "migrating")
 	}
 
 	start := time.Now()
 	res := expressResult{DryRun: dryRun, Layout: layout}
 	var counts [express.MigrateEnded + 1]atomic.Int64
-	var done atomic.Int64
 	entries := make(chan sessionkit.Entry, 4*workers)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -168,26 +166,13 @@ func (a *app) migrateExpress(ctx context.Context, layout, from, to string, o exp
 					return err
 				}
 				counts[outcome].Add(1)
-				if bar != nil {
-					if n := done.Add(1); n > bar.GetMax64() {
-						bar.ChangeMax64(n) // the count was an estimate
-					}
-					_ = bar.Add(1)
-				}
+				bar.tick()
 			}
 			return nil
 		})
 	}
 	err = g.Wait()
-	if bar != nil {
-		if err == nil {
-			bar.ChangeMax64(done.Load())
-			_ = bar.Finish()
-		} else {
-			_ = bar.Exit()
-			fmt.Fprintln(a.stderr)
-		}
-	}
+	bar.finish(a, err)
 	for o := range counts {
 		res.add(express.Outcome(o), counts[o].Load())
 	}
@@ -261,21 +246,6 @@ func (a *app) printExpress(res expressResult) error {
 	}
 	fmt.Fprintf(tw, "took\t%s (%.0f sessions/s)\n", time.Duration(res.Seconds*float64(time.Second)).Round(time.Millisecond), rate)
 	return tw.Flush()
-}
-
-func newBar(a *app, total int64, what string) *progressbar.ProgressBar {
-	return progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(a.stderr),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("sessions"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
-	)
 }
 
 // countExpress counts the live sessions of a store in an express layout,
