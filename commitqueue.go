@@ -273,9 +273,9 @@ func batchContext(leader context.Context, batch []*queuedCommit) (ctx context.Co
 		}
 	}
 	stops := make([]func() bool, 0, len(batch)+1)
-	stops = append(stops, context.AfterFunc(leader, gone))
+	stops = append(stops, context.AfterFunc(heldDone(leader), gone))
 	for _, w := range batch {
-		stops = append(stops, context.AfterFunc(w.ctx, gone))
+		stops = append(stops, context.AfterFunc(heldDone(w.ctx), gone))
 	}
 	return ctx, func() {
 		for _, s := range stops {
@@ -283,6 +283,37 @@ func batchContext(leader context.Context, batch []*queuedCommit) (ctx context.Co
 		}
 		cancel()
 	}
+}
+
+// doneHeld is a request's context seen through the Done channel it
+// returned while the request was being served.
+type doneHeld struct {
+	context.Context
+	done <-chan struct{}
+}
+
+func (c doneHeld) Done() <-chan struct{} { return c.done }
+
+// Err reports the end of the held channel without asking the request's
+// context again (the batch only needs to know that it ended).
+func (c doneHeld) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// heldDone returns ctx with its Done channel read now, on the request's
+// goroutine. context.AfterFunc watches a context of a type it does not
+// know (fasthttp's RequestCtx under Fiber) from a goroutine of its own,
+// which may first call Done after the request has ended; fasthttp's Done
+// reads server state that its Shutdown writes without synchronisation.
+// The held channel is the one Done would return, so contexts the context
+// package knows keep its fast path (no goroutine).
+func heldDone(ctx context.Context) context.Context {
+	return doneHeld{Context: ctx, done: ctx.Done()}
 }
 
 // recordError is a change set that cannot be encoded into a record (too
