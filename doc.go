@@ -78,13 +78,16 @@
 //   - RollingNever: the expiry is fixed at creation, Created + idle
 //     timeout.
 //   - RollingOnWrite: only a request that changes the session extends
-//     it (and sends the cookie again); reads do not. koa-session's,
+//     it (and sends a persistent cookie again); reads do not. koa-session's,
 //     koa-generic-session's and cookie-session's default.
 //
 // Session.Touch extends a session on a request that does not read it.
 // Whenever the store's expiry moves, a persistent cookie is sent with the
 // new expiry (Max-Age and Expires), so the browser keeps the cookie exactly
-// as long as the server keeps the session; Session.RememberMe chooses a
+// as long as the server keeps the session. Except under RollingAlways, an
+// expiry that does not move sends no cookie: a write to a session whose
+// expiry is already capped by its absolute deadline leaves the browser the
+// cookie it holds, which expires then too. Session.RememberMe chooses a
 // persistent cookie (the default, Manager.Persistent) or a browser-session
 // cookie, which the browser drops when it closes while the server still
 // applies the idle timeout. A touch the store refuses (say, Redis is out of

@@ -18,8 +18,9 @@ const (
 	// that only reads moves it with a cheap Touch at most once per touch
 	// interval (the smaller of Manager.TouchInterval and a quarter of the
 	// session's idle timeout). A session last used at T therefore ends
-	// between T + idle − interval and T + idle. The cookie is sent again
-	// with every write and every touch.
+	// between T + idle − interval and T + idle. A persistent cookie is
+	// sent again with every write or touch that moves the expiry (one
+	// already capped by the absolute deadline does not move).
 	//
 	// This is express-session's default (rolling: false, resave: false,
 	// whose store touch runs on every request), except that the cookie's
@@ -39,13 +40,15 @@ const (
 	// RollingNever fixes a session's expiry when it is created: it ends
 	// at Created + idle timeout (or at its absolute deadline, if that
 	// comes first), however it is used. Writes keep that expiry and the
-	// cookie is sent only when the session is created, changes ID,
-	// changes its lifetime or its remember-me choice.
+	// cookie is sent only when the session is created, changes ID or its
+	// remember-me choice, or (a persistent one) when a new idle timeout
+	// or deadline moves its expiry.
 	RollingNever
 
 	// RollingOnWrite extends a session's idle expiry only when a request
 	// changes it: the write saves it with the new expiry, now + idle
-	// timeout, and the cookie is sent again with it. A request that only
+	// timeout, and a persistent cookie is sent again with it (unless the
+	// absolute deadline caps the expiry where it was). A request that only
 	// reads the session does not extend it (Session.Touch still does), so
 	// a session last changed at T ends at T + idle however often it is
 	// read. It is koa-session's, koa-generic-session's and
