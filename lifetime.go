@@ -121,20 +121,37 @@ func (m *Manager) touchInterval(idle time.Duration) time.Duration {
 }
 
 // lastActive combines the last write with the last touch, which the
-// record's expiry reveals while it is idle-bound.
+// record's expiry reveals: a use at t saved the expiry min(t + idle,
+// deadline), so t is at least expiry − idle. While the expiry is
+// idle-bound that is t exactly; once it is capped by the deadline it is
+// the earliest the last use can have been (a background write must not
+// move such an expiry back). st must be the state rec was saved with:
+// the expiry was computed with its idle timeout.
 func (m *Manager) lastActive(st State, rec Record) time.Time {
 	last := st.LastActive
 	idle := m.idleTimeout(st)
 	if m.Rolling == RollingNever || idle <= 0 || rec.Expiry.IsZero() {
 		return last
 	}
-	if d := m.deadline(st); !d.IsZero() && !rec.Expiry.Before(d) {
-		return last // deadline-bound: the expiry says nothing of use
-	}
 	if touched := rec.Expiry.Add(-idle); touched.After(last) {
 		last = touched
 	}
 	return last
+}
+
+// storedLastActive is lastActive of the session as stored, before this
+// request's pending changes (a new idle timeout would misread the
+// stored expiry). s.mu must be held.
+func (s *Session) storedLastActive() time.Time {
+	st := s.st
+	if len(s.ops) > 0 && s.stored {
+		stored, err := s.m.Codec.Decode(s.rec.Data)
+		if err != nil {
+			return st.LastActive
+		}
+		st = stored
+	}
+	return s.m.lastActive(st, s.rec)
 }
 
 // errBadLifetime reports an idle timeout a session cannot have.

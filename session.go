@@ -364,7 +364,10 @@ func (s *Session) Created() time.Time {
 }
 
 // LastActive returns when the session was last used, to within its touch
-// interval (see Manager.TouchInterval).
+// interval (see Manager.TouchInterval). Once its expiry is capped by its
+// absolute deadline, uses no longer move the expiry, and LastActive is the
+// earliest the last use can have been: the last write, or the deadline
+// minus the idle timeout if that is later.
 func (s *Session) LastActive() time.Time {
 	if s == nil {
 		return time.Time{}
@@ -372,7 +375,7 @@ func (s *Session) LastActive() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.loadLocked()
-	return s.m.lastActive(s.st, s.rec)
+	return s.storedLastActive()
 }
 
 // Expires returns when the session ends if it is not used again: the
@@ -674,12 +677,13 @@ func (s *Session) commitLocked() error {
 	m, b := s.m, s.m.backend
 	ctx := s.r.Context()
 	late := s.w.wroteHeader
-	now := s.readClock()
+	clock := s.readClock()
+	now := clock // the use the expiry counts from
 	defer func() { s.opStart = time.Time{} }()
 	if s.detached && !s.touchNow {
 		// A background change is not a use by the client: the session
 		// keeps the expiry of its last use.
-		now = m.lastActive(s.st, s.rec)
+		now = s.storedLastActive()
 	}
 	exp := m.expiry(s.st, now)
 
@@ -703,9 +707,10 @@ func (s *Session) commitLocked() error {
 		if !late {
 			s.supersedeImported(ctx) // imported, then destroyed or emptied
 		}
-	case !exp.After(now):
+	case !exp.After(clock):
 		// Its deadline has passed during the request (or a change moved
-		// it into the past): the session is over.
+		// it into the past, such as a background job's idle timeout
+		// shorter than the time since the last use): the session is over.
 		if late && b.clientSide() {
 			return ErrHeadersSent
 		}
