@@ -418,3 +418,28 @@ func TestLoadOutsideRequestShortensIdleTimeoutAfterConflict(t *testing.T) {
 		t.Fatalf("read 10 minutes after the last use: %q, want a new session", body)
 	}
 }
+
+// A job's save keeps an expiry that a request's touch moved after the job
+// loaded the session: touches do not change the record's version, so the
+// job must not save the expiry it read. (It did, and signed the user out
+// at the expiry the job had loaded.)
+func TestLoadOutsideRequestKeepsConcurrentTouch(t *testing.T) {
+	e, job := newJobEnv(t) // idle 30 minutes; last use now
+	e.clock.Advance(20 * time.Minute)
+	if _, body := e.do("GET", "/read"); body != "1" { // touches: expiry now +30m
+		t.Fatalf("read: %q", body)
+	}
+	touched := e.clock.Now().Add(30 * time.Minute).Truncate(time.Millisecond)
+	e.clock.Advance(time.Minute)
+	job.Set("note", "from the job")
+	if err := job.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if got := job.Expires(); !got.Equal(touched) {
+		t.Fatalf("expiry after the job's save = %v, want the request's touch's %v", got, touched)
+	}
+	e.clock.Advance(20 * time.Minute) // 40 minutes after the job loaded it
+	if _, body := e.do("GET", "/read"); body != "1" {
+		t.Fatalf("read after the job's save: %q, want the session kept", body)
+	}
+}

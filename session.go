@@ -677,8 +677,7 @@ func (s *Session) commitLocked() error {
 	m, b := s.m, s.m.backend
 	ctx := s.r.Context()
 	late := s.w.wroteHeader
-	clock := s.readClock()
-	now := clock // the use the expiry counts from
+	now := s.readClock()
 	defer func() { s.opStart = time.Time{} }()
 	if s.detached && !s.touchNow {
 		// A background change is not a use by the client: the session
@@ -707,10 +706,9 @@ func (s *Session) commitLocked() error {
 		if !late {
 			s.supersedeImported(ctx) // imported, then destroyed or emptied
 		}
-	case !exp.After(clock):
+	case !exp.After(now):
 		// Its deadline has passed during the request (or a change moved
-		// it into the past, such as a background job's idle timeout
-		// shorter than the time since the last use): the session is over.
+		// it into the past): the session is over.
 		if late && b.clientSide() {
 			return ErrHeadersSent
 		}
@@ -927,7 +925,7 @@ func (s *Session) update(now, exp time.Time) error {
 	}()
 
 	attempt := 0
-	if base == nil && len(batch) == 0 {
+	if base == nil && len(batch) == 0 && !own.lastUse {
 		// Alone, on what this request loaded: one save, as if there
 		// were no queue.
 		err := s.saveOwn(ctx, now, exp)
@@ -942,6 +940,9 @@ func (s *Session) update(now, exp time.Time) error {
 		}
 		attempt = 1
 	}
+	// A background change (own.lastUse) saves on the record as stored
+	// now, not as it was loaded: a request's touch since then moved the
+	// expiry without changing the version, and the change must keep it.
 	if len(batch) > 0 {
 		var stop func()
 		ctx, stop = batchContext(ctx, batch)
