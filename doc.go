@@ -78,8 +78,8 @@
 //   - RollingNever: the expiry is fixed at creation, Created + idle
 //     timeout.
 //   - RollingOnWrite: only a request that changes the session extends
-//     it (and sends a persistent cookie again); reads do not. koa-session's,
-//     koa-generic-session's and cookie-session's default.
+//     it (and sends a persistent cookie again); reads do not.
+//     koa-session's, koa-generic-session's and cookie-session's default.
 //
 // Session.Touch extends a session on a request that does not read it.
 // Whenever the store's expiry moves, a persistent cookie is sent with the
