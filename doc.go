@@ -32,9 +32,10 @@
 //
 // A request that never touches its session costs no store call. The first
 // Get, Set, Has or similar loads it. A new session is stored (and its cookie
-// sent) only once it holds data, unless Manager.SaveUninitialized is set. An
-// unmodified session is never rewritten; its idle expiry is extended by a
-// cheap Touch (see Session lifetime).
+// sent) only once it holds data, unless Manager.SaveUninitialized is set
+// (then as soon as it is loaded; an untouched one is still never stored).
+// An unmodified session is never rewritten; its idle expiry is extended by
+// a cheap Touch (see Session lifetime).
 //
 // Changes are committed when the handler first writes headers (WriteHeader,
 // Write or Flush), calls Session.Save, or returns. If the commit fails, the

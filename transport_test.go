@@ -261,6 +261,11 @@ func TestCookieAttributes(t *testing.T) {
 func TestSaveUninitialized(t *testing.T) {
 	e := newEnv(t, func(m *sessionkit.Manager) { m.SaveUninitialized = true })
 	e.counterRoutes()
+	// A first visit that never touches its session: no session, as the
+	// field's doc says (unlike express-session, which saves every one).
+	if _, _, resp := e.do(e.newClient(), "/untouched"); sessionCookie(resp, "session") != nil || e.store.calls() != 0 {
+		t.Fatalf("an untouched first visit got a cookie or made %d store calls", e.store.calls())
+	}
 	_, _, resp := e.get("/read")
 	if sessionCookie(resp, "session") == nil {
 		t.Fatal("SaveUninitialized: an accessed new session was not stored")
