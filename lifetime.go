@@ -245,8 +245,11 @@ func (s *Session) SetDeadline(t time.Time) error {
 
 // Touch counts this request as a use of the session even where the
 // throttle would skip it: its idle expiry is moved to now plus its idle
-// timeout when the response is committed, and a persistent cookie is sent
-// with it. It is for routes that must keep a session alive without
+// timeout (no later than its deadline) when the response is committed,
+// and a persistent cookie is sent with it. An expiry that would not move
+// (already there, or capped by the deadline) is left alone, and no cookie
+// is sent but under RollingAlways. It is for routes that must keep a
+// session alive without
 // reading it (a keep-alive ping), and for extending a session at a chosen
 // moment. Under RollingNever the expiry is fixed and Touch has no effect.
 // Touching a session that is not stored does nothing.
