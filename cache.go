@@ -34,7 +34,7 @@ func tokenHeaders(t Transport) (request, response string) {
 	case *CookieTransport:
 		return "Cookie", "Set-Cookie"
 	case *HeaderTransport:
-		return t.RequestHeader, t.ResponseHeader
+		return t.requestHeader(), t.responseHeader()
 	}
 	return "", ""
 }

@@ -345,12 +345,14 @@ func (m *Manager) saveChanges(ctx context.Context, key string, base *snapshot, c
 				return nil, err
 			}
 		}
-		for _, c := range changes {
-			base.apply(c.ops)
-		}
 		now := used
 		if now.IsZero() {
+			// Read from the stored state, before the changes: its
+			// expiry was set with its own idle timeout.
 			now = m.lastActive(base.st, base.rec)
+		}
+		for _, c := range changes {
+			base.apply(c.ops)
 		}
 		exp := m.expiry(base.st, now)
 		rec, err := m.record(&base.st, base.userKey, base.rec.Version, now, exp)

@@ -25,7 +25,10 @@ var ErrNoClient = errors.New("sessionkit: the change needs a new session token, 
 // lifetime and size rules, except that there is no response: changes are
 // saved only by Save, and a change that would need a new token fails with
 // ErrNoClient. A background change is not a use by the client, so it does
-// not extend the session's idle expiry (Touch does, when asked). Destroy
+// not extend the session's idle expiry (Touch does, when asked), nor
+// shorten it: Save keeps the expiry of the client's last use, one made
+// after Load included (a new idle timeout or deadline counts from that
+// use, and ends the session if that is already past). Destroy
 // and Save end the session in the store; the client finds it gone on its
 // next request. ctx bounds every store call the session makes; a Session
 // from Load is safe for concurrent use and valid as long as ctx is.

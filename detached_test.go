@@ -318,3 +318,128 @@ func TestStatus(t *testing.T) {
 		t.Fatal("Status of nil or unknown")
 	}
 }
+
+// A background change keeps the expiry of the session's last use, also
+// when that expiry is capped by the absolute deadline. (The job's save
+// used to count from the last write instead of the last touch once the
+// deadline capped the expiry, and saved an expiry in the past: the user
+// was signed out by a background write.)
+func TestLoadOutsideRequestNearTheDeadline(t *testing.T) {
+	e := newBrowserEnv(t, nil, func(m *sessionkit.Manager) {
+		m.IdleTimeout = time.Hour
+		m.Lifetime = 3 * time.Hour
+	})
+	var id string
+	e.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("n", 1)
+		id = s.ID()
+	})
+	e.do("POST", "/login")
+	for range 5 { // reads touch it; the last one caps its expiry at the deadline
+		e.clock.Advance(30 * time.Minute)
+		if _, body := e.do("GET", "/read"); body != "1" {
+			t.Fatalf("read at +%v: %q", e.clock.Now(), body)
+		}
+	}
+	e.clock.Advance(10 * time.Minute)
+	job, err := e.m.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := job.Deadline()
+	if got := job.Expires(); !got.Equal(deadline.Truncate(time.Millisecond)) {
+		t.Fatalf("expiry before the job = %v, want the deadline %v", got, deadline)
+	}
+	job.Set("note", "from the job")
+	if err := job.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if got := job.Expires(); !got.Equal(deadline.Truncate(time.Millisecond)) {
+		t.Fatalf("expiry after the job's save = %v, want it kept at the deadline %v", got, deadline)
+	}
+	if _, body := e.do("GET", "/read"); body != "1" {
+		t.Fatalf("after the job's write the client reads %q: signed out", body)
+	}
+}
+
+// A background job that gives a session a shorter idle timeout ends it
+// that long after its last use, as SetIdleTimeout documents; when that is
+// already past, the session is over. (The stored expiry used to be read
+// with the new idle timeout, which moved the last use forward and left
+// the expiry where it was.)
+func TestLoadOutsideRequestShortensIdleTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		idle      time.Duration // set by the job, 5 minutes after the last use
+		readAfter time.Duration // after the last use
+		want      string
+	}{
+		{"still within", 10 * time.Minute, 9 * time.Minute, "1"},
+		{"ended at last use + idle", 10 * time.Minute, 10 * time.Minute, "0"},
+		{"already past", 2 * time.Minute, 6 * time.Minute, "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, job := newJobEnv(t) // idle 30 minutes; last use now
+			e.clock.Advance(5 * time.Minute)
+			if err := job.SetIdleTimeout(tc.idle); err != nil {
+				t.Fatal(err)
+			}
+			if err := job.Save(); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(tc.readAfter - 5*time.Minute)
+			if _, body := e.do("GET", "/read"); body != tc.want {
+				t.Fatalf("read %v after the last use: %q, want %q", tc.readAfter, body, tc.want)
+			}
+		})
+	}
+}
+
+// The same when the job's save meets a request's write first and is
+// replayed on what that request saved.
+func TestLoadOutsideRequestShortensIdleTimeoutAfterConflict(t *testing.T) {
+	e, job := newJobEnv(t) // idle 30 minutes
+	e.clock.Advance(5 * time.Minute)
+	if _, body := e.do("POST", "/write"); body != "2" { // the last use, after the job loaded
+		t.Fatalf("write: %q", body)
+	}
+	if err := job.SetIdleTimeout(10 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := job.Expires(), e.clock.Now().Add(10*time.Minute).Truncate(time.Millisecond); !got.Equal(want) {
+		t.Fatalf("expiry after the replayed save = %v, want the last use + 10m = %v", got, want)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if _, body := e.do("GET", "/read"); body != "0" {
+		t.Fatalf("read 10 minutes after the last use: %q, want a new session", body)
+	}
+}
+
+// A job's save keeps an expiry that a request's touch moved after the job
+// loaded the session: touches do not change the record's version, so the
+// job must not save the expiry it read. (It did, and signed the user out
+// at the expiry the job had loaded.)
+func TestLoadOutsideRequestKeepsConcurrentTouch(t *testing.T) {
+	e, job := newJobEnv(t) // idle 30 minutes; last use now
+	e.clock.Advance(20 * time.Minute)
+	if _, body := e.do("GET", "/read"); body != "1" { // touches: expiry now +30m
+		t.Fatalf("read: %q", body)
+	}
+	touched := e.clock.Now().Add(30 * time.Minute).Truncate(time.Millisecond)
+	e.clock.Advance(time.Minute)
+	job.Set("note", "from the job")
+	if err := job.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if got := job.Expires(); !got.Equal(touched) {
+		t.Fatalf("expiry after the job's save = %v, want the request's touch's %v", got, touched)
+	}
+	e.clock.Advance(20 * time.Minute) // 40 minutes after the job loaded it
+	if _, body := e.do("GET", "/read"); body != "1" {
+		t.Fatalf("read after the job's save: %q, want the session kept", body)
+	}
+}

@@ -32,9 +32,10 @@
 //
 // A request that never touches its session costs no store call. The first
 // Get, Set, Has or similar loads it. A new session is stored (and its cookie
-// sent) only once it holds data, unless Manager.SaveUninitialized is set. An
-// unmodified session is never rewritten; its idle expiry is extended by a
-// cheap Touch (see Session lifetime).
+// sent) only once it holds data, unless Manager.SaveUninitialized is set
+// (then as soon as it is loaded; an untouched one is still never stored).
+// An unmodified session is never rewritten; its idle expiry is extended by
+// a cheap Touch (see Session lifetime).
 //
 // Changes are committed when the handler first writes headers (WriteHeader,
 // Write or Flush), calls Session.Save, or returns. If the commit fails, the
@@ -78,13 +79,16 @@
 //   - RollingNever: the expiry is fixed at creation, Created + idle
 //     timeout.
 //   - RollingOnWrite: only a request that changes the session extends
-//     it (and sends the cookie again); reads do not. koa-session's,
-//     koa-generic-session's and cookie-session's default.
+//     it (and sends a persistent cookie again); reads do not.
+//     koa-session's, koa-generic-session's and cookie-session's default.
 //
 // Session.Touch extends a session on a request that does not read it.
 // Whenever the store's expiry moves, a persistent cookie is sent with the
 // new expiry (Max-Age and Expires), so the browser keeps the cookie exactly
-// as long as the server keeps the session; Session.RememberMe chooses a
+// as long as the server keeps the session. Except under RollingAlways, an
+// expiry that does not move sends no cookie: a write to a session whose
+// expiry is already capped by its absolute deadline leaves the browser the
+// cookie it holds, which expires then too. Session.RememberMe chooses a
 // persistent cookie (the default, Manager.Persistent) or a browser-session
 // cookie, which the browser drops when it closes while the server still
 // applies the idle timeout. A touch the store refuses (say, Redis is out of

@@ -18,8 +18,9 @@ const (
 	// that only reads moves it with a cheap Touch at most once per touch
 	// interval (the smaller of Manager.TouchInterval and a quarter of the
 	// session's idle timeout). A session last used at T therefore ends
-	// between T + idle − interval and T + idle. The cookie is sent again
-	// with every write and every touch.
+	// between T + idle − interval and T + idle. A persistent cookie is
+	// sent again with every write or touch that moves the expiry (one
+	// already capped by the absolute deadline does not move).
 	//
 	// This is express-session's default (rolling: false, resave: false,
 	// whose store touch runs on every request), except that the cookie's
@@ -39,13 +40,15 @@ const (
 	// RollingNever fixes a session's expiry when it is created: it ends
 	// at Created + idle timeout (or at its absolute deadline, if that
 	// comes first), however it is used. Writes keep that expiry and the
-	// cookie is sent only when the session is created, changes ID,
-	// changes its lifetime or its remember-me choice.
+	// cookie is sent only when the session is created, changes ID or its
+	// remember-me choice, or (a persistent one) when a new idle timeout
+	// or deadline moves its expiry.
 	RollingNever
 
 	// RollingOnWrite extends a session's idle expiry only when a request
 	// changes it: the write saves it with the new expiry, now + idle
-	// timeout, and the cookie is sent again with it. A request that only
+	// timeout, and a persistent cookie is sent again with it (unless the
+	// absolute deadline caps the expiry where it was). A request that only
 	// reads the session does not extend it (Session.Touch still does), so
 	// a session last changed at T ends at T + idle however often it is
 	// read. It is koa-session's, koa-generic-session's and
@@ -118,20 +121,37 @@ func (m *Manager) touchInterval(idle time.Duration) time.Duration {
 }
 
 // lastActive combines the last write with the last touch, which the
-// record's expiry reveals while it is idle-bound.
+// record's expiry reveals: a use at t saved the expiry min(t + idle,
+// deadline), so t is at least expiry − idle. While the expiry is
+// idle-bound that is t exactly; once it is capped by the deadline it is
+// the earliest the last use can have been (a background write must not
+// move such an expiry back). st must be the state rec was saved with:
+// the expiry was computed with its idle timeout.
 func (m *Manager) lastActive(st State, rec Record) time.Time {
 	last := st.LastActive
 	idle := m.idleTimeout(st)
 	if m.Rolling == RollingNever || idle <= 0 || rec.Expiry.IsZero() {
 		return last
 	}
-	if d := m.deadline(st); !d.IsZero() && !rec.Expiry.Before(d) {
-		return last // deadline-bound: the expiry says nothing of use
-	}
 	if touched := rec.Expiry.Add(-idle); touched.After(last) {
 		last = touched
 	}
 	return last
+}
+
+// storedLastActive is lastActive of the session as stored, before this
+// request's pending changes (a new idle timeout would misread the
+// stored expiry). s.mu must be held.
+func (s *Session) storedLastActive() time.Time {
+	st := s.st
+	if len(s.ops) > 0 && s.stored {
+		stored, err := s.m.Codec.Decode(s.rec.Data)
+		if err != nil {
+			return st.LastActive
+		}
+		st = stored
+	}
+	return s.m.lastActive(st, s.rec)
 }
 
 // errBadLifetime reports an idle timeout a session cannot have.
@@ -225,8 +245,11 @@ func (s *Session) SetDeadline(t time.Time) error {
 
 // Touch counts this request as a use of the session even where the
 // throttle would skip it: its idle expiry is moved to now plus its idle
-// timeout when the response is committed, and a persistent cookie is sent
-// with it. It is for routes that must keep a session alive without
+// timeout (no later than its deadline) when the response is committed,
+// and a persistent cookie is sent with it. An expiry that would not move
+// (already there, or capped by the deadline) is left alone, and no cookie
+// is sent but under RollingAlways. It is for routes that must keep a
+// session alive without
 // reading it (a keep-alive ping), and for extending a session at a chosen
 // moment. Under RollingNever the expiry is fixed and Touch has no effect.
 // Touching a session that is not stored does nothing.

@@ -328,3 +328,54 @@ func TestManagerConfigurationChecked(t *testing.T) {
 		}
 	}
 }
+
+// The cookie follows the store's expiry, and only when it moves: a write
+// or a Touch that leaves the expiry where it is (no time has passed, or
+// the absolute deadline caps it) sends no cookie, except under
+// RollingAlways, which sends it on every response that uses the session.
+func TestCookieSentOnlyWhenExpiryMoves(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rolling sessionkit.Rolling
+		capped  bool          // writes every 30 minutes up to 2h, when the 3h deadline caps the 1h idle expiry
+		advance time.Duration // then, before the request
+		path    string
+		want    bool // a cookie is sent
+	}{
+		{"touch, no time passed", sessionkit.RollingThrottled, false, 0, "POST /touch", false},
+		{"touch, a second later", sessionkit.RollingThrottled, false, time.Second, "POST /touch", true},
+		{"touch, no time passed, always", sessionkit.RollingAlways, false, 0, "POST /touch", true},
+		{"write, no time passed", sessionkit.RollingThrottled, false, 0, "POST /write", false},
+		{"write, a second later", sessionkit.RollingThrottled, false, time.Second, "POST /write", true},
+		{"touch at the deadline's cap", sessionkit.RollingThrottled, true, 10 * time.Minute, "POST /touch", false},
+		{"write at the deadline's cap", sessionkit.RollingThrottled, true, 10 * time.Minute, "POST /write", false},
+		{"write at the deadline's cap, on write", sessionkit.RollingOnWrite, true, 10 * time.Minute, "POST /write", false},
+		{"write at the deadline's cap, always", sessionkit.RollingAlways, true, 10 * time.Minute, "POST /write", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newBrowserEnv(t, nil, func(m *sessionkit.Manager) {
+				m.Rolling = tc.rolling
+				m.IdleTimeout = time.Hour
+				m.Lifetime = 3 * time.Hour
+			})
+			e.mux.HandleFunc("POST /touch", func(w http.ResponseWriter, r *http.Request) {
+				if err := sessionkit.From(r.Context()).Touch(); err != nil {
+					t.Error(err)
+				}
+			})
+			e.do("POST", "/write")
+			if tc.capped {
+				for range 4 {
+					e.clock.Advance(30 * time.Minute)
+					e.do("POST", "/write")
+				}
+			}
+			e.clock.Advance(tc.advance)
+			method, path, _ := strings.Cut(tc.path, " ")
+			resp, _ := e.do(method, path)
+			if got := sessionCookie(resp, "session") != nil; got != tc.want {
+				t.Fatalf("%s: cookie sent = %v, want %v (Set-Cookie %q)", tc.path, got, tc.want, resp.Header.Values("Set-Cookie"))
+			}
+		})
+	}
+}

@@ -56,7 +56,9 @@ type Manager struct {
 	Persistent bool
 	// SaveUninitialized stores a brand-new session (and sends its cookie)
 	// even when the request put nothing in it, like express-session's
-	// saveUninitialized. Default false.
+	// saveUninitialized, once the request uses it (a Get, Has, ID, ...):
+	// a request that never touches its session still costs no store call
+	// and gets no cookie. Default false.
 	SaveUninitialized bool
 
 	// Cookie is the default transport's configuration.

@@ -364,7 +364,10 @@ func (s *Session) Created() time.Time {
 }
 
 // LastActive returns when the session was last used, to within its touch
-// interval (see Manager.TouchInterval).
+// interval (see Manager.TouchInterval). Once its expiry is capped by its
+// absolute deadline, uses no longer move the expiry, and LastActive is the
+// earliest the last use can have been: the last write, or the deadline
+// minus the idle timeout if that is later.
 func (s *Session) LastActive() time.Time {
 	if s == nil {
 		return time.Time{}
@@ -372,7 +375,7 @@ func (s *Session) LastActive() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.loadLocked()
-	return s.m.lastActive(s.st, s.rec)
+	return s.storedLastActive()
 }
 
 // Expires returns when the session ends if it is not used again: the
@@ -679,7 +682,7 @@ func (s *Session) commitLocked() error {
 	if s.detached && !s.touchNow {
 		// A background change is not a use by the client: the session
 		// keeps the expiry of its last use.
-		now = m.lastActive(s.st, s.rec)
+		now = s.storedLastActive()
 	}
 	exp := m.expiry(s.st, now)
 
@@ -922,7 +925,7 @@ func (s *Session) update(now, exp time.Time) error {
 	}()
 
 	attempt := 0
-	if base == nil && len(batch) == 0 {
+	if base == nil && len(batch) == 0 && !own.lastUse {
 		// Alone, on what this request loaded: one save, as if there
 		// were no queue.
 		err := s.saveOwn(ctx, now, exp)
@@ -937,6 +940,9 @@ func (s *Session) update(now, exp time.Time) error {
 		}
 		attempt = 1
 	}
+	// A background change (own.lastUse) saves on the record as stored
+	// now, not as it was loaded: a request's touch since then moved the
+	// expiry without changing the version, and the change must keep it.
 	if len(batch) > 0 {
 		var stop func()
 		ctx, stop = batchContext(ctx, batch)

@@ -297,11 +297,14 @@ func (c *CookieTransport) secure(r *http.Request, proxies *TrustedProxies) bool 
 // API clients that do not keep cookies. By default the client sends
 // "Authorization: Bearer <token>" and the server returns a new token in
 // "Session-Token" (an empty Session-Token means "forget your token").
+// Empty fields take their defaults, so &HeaderTransport{} is the default
+// transport too.
 type HeaderTransport struct {
 	// RequestHeader is read for the token (default "Authorization").
 	RequestHeader string
-	// Scheme, if set, must prefix the request header's value followed by
-	// one space (default "Bearer" when RequestHeader is Authorization).
+	// Scheme must prefix the request header's value, followed by one
+	// space. Empty means "Bearer" when the request header is
+	// Authorization, and no scheme for any other header.
 	Scheme string
 	// ResponseHeader is set to a new token (default "Session-Token").
 	ResponseHeader string
@@ -314,16 +317,40 @@ func NewHeaderTransport() *HeaderTransport {
 	return &HeaderTransport{RequestHeader: "Authorization", Scheme: "Bearer", ResponseHeader: "Session-Token"}
 }
 
+// requestHeader is RequestHeader or its default.
+func (h *HeaderTransport) requestHeader() string {
+	if h.RequestHeader != "" {
+		return h.RequestHeader
+	}
+	return "Authorization"
+}
+
+// scheme is Scheme or its default: "Bearer" for the Authorization header.
+func (h *HeaderTransport) scheme() string {
+	if h.Scheme == "" && http.CanonicalHeaderKey(h.requestHeader()) == "Authorization" {
+		return "Bearer"
+	}
+	return h.Scheme
+}
+
+// responseHeader is ResponseHeader or its default.
+func (h *HeaderTransport) responseHeader() string {
+	if h.ResponseHeader != "" {
+		return h.ResponseHeader
+	}
+	return "Session-Token"
+}
+
 // Token implements Transport.
 func (h *HeaderTransport) Token(r *http.Request) string {
-	values := r.Header.Values(h.RequestHeader)
+	values := r.Header.Values(h.requestHeader())
 	if len(values) != 1 {
 		return "" // absent, or ambiguous
 	}
 	v := values[0]
-	if h.Scheme != "" {
+	if scheme := h.scheme(); scheme != "" {
 		prefix, rest, ok := strings.Cut(v, " ")
-		if !ok || !strings.EqualFold(prefix, h.Scheme) {
+		if !ok || !strings.EqualFold(prefix, scheme) {
 			return ""
 		}
 		v = rest
@@ -340,12 +367,12 @@ func (h *HeaderTransport) Token(r *http.Request) string {
 
 // SetToken implements Transport.
 func (h *HeaderTransport) SetToken(w http.ResponseWriter, _ *http.Request, token string, _ time.Time) {
-	w.Header().Set(h.ResponseHeader, token)
+	w.Header().Set(h.responseHeader(), token)
 }
 
 // ClearToken implements Transport.
 func (h *HeaderTransport) ClearToken(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set(h.ResponseHeader, "")
+	w.Header().Set(h.responseHeader(), "")
 }
 
 // TrustedProxies says which peers may speak for the client through

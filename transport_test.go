@@ -92,6 +92,59 @@ func TestHeaderTransport(t *testing.T) {
 	}
 }
 
+// TestHeaderTransportDefaults: empty HeaderTransport fields take the
+// defaults the field docs name, so a zero HeaderTransport works as
+// NewHeaderTransport's does, and the response varies on the header read.
+func TestHeaderTransportDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		transport *sessionkit.HeaderTransport
+		reqHeader string // header the client sends the token in
+		prefix    string // what precedes the token in it
+		respName  string // header the new token comes back in
+	}{
+		{"zero value", &sessionkit.HeaderTransport{}, "Authorization", "Bearer ", "Session-Token"},
+		{"authorization only", &sessionkit.HeaderTransport{RequestHeader: "Authorization"}, "Authorization", "Bearer ", "Session-Token"},
+		{"own request header", &sessionkit.HeaderTransport{RequestHeader: "X-Session"}, "X-Session", "", "Session-Token"},
+		{"own response header", &sessionkit.HeaderTransport{ResponseHeader: "X-New-Token"}, "Authorization", "Bearer ", "X-New-Token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(m *sessionkit.Manager) { m.Transport = tc.transport })
+			e.counterRoutes()
+			do := func(token string) (string, *http.Response) {
+				t.Helper()
+				req, _ := http.NewRequest("GET", e.srv.URL+"/inc", nil)
+				if token != "" {
+					req.Header.Set(tc.reqHeader, tc.prefix+token)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var b bytes.Buffer
+				b.ReadFrom(resp.Body)
+				return b.String(), resp
+			}
+			body, resp := do("")
+			token := resp.Header.Get(tc.respName)
+			if body != "1" || token == "" {
+				t.Fatalf("first request: body %q, %s %q (headers %v)", body, tc.respName, token, resp.Header)
+			}
+			if !strings.Contains(resp.Header.Get("Cache-Control"), "private") {
+				t.Errorf("first request: Cache-Control %q, want private", resp.Header.Get("Cache-Control"))
+			}
+			body, resp = do(token)
+			if body != "2" {
+				t.Fatalf("second request with the token: body %q, want 2", body)
+			}
+			if v := resp.Header.Get("Vary"); v != tc.reqHeader {
+				t.Errorf("Vary %q, want %q", v, tc.reqHeader)
+			}
+		})
+	}
+}
+
 func TestRememberMe(t *testing.T) {
 	e := newEnv(t, func(m *sessionkit.Manager) { m.Persistent = false })
 	e.counterRoutes()
@@ -208,6 +261,11 @@ func TestCookieAttributes(t *testing.T) {
 func TestSaveUninitialized(t *testing.T) {
 	e := newEnv(t, func(m *sessionkit.Manager) { m.SaveUninitialized = true })
 	e.counterRoutes()
+	// A first visit that never touches its session: no session, as the
+	// field's doc says (unlike express-session, which saves every one).
+	if _, _, resp := e.do(e.newClient(), "/untouched"); sessionCookie(resp, "session") != nil || e.store.calls() != 0 {
+		t.Fatalf("an untouched first visit got a cookie or made %d store calls", e.store.calls())
+	}
 	_, _, resp := e.get("/read")
 	if sessionCookie(resp, "session") == nil {
 		t.Fatal("SaveUninitialized: an accessed new session was not stored")
