@@ -31,7 +31,6 @@ type Session struct {
 	loaded  bool
 	loadErr error // sticky: the session cannot be used this request
 
-	hadToken bool     // the client presented a token we tried
 	id       string   // "" for a new session until it is needed
 	key      string   // store key of id
 	stored   bool     // a record exists under key (as of the last load or save)
@@ -48,6 +47,7 @@ type Session struct {
 	detached  bool     // loaded by Manager.Load outside a request: no client
 	changed   bool     // something changed in this request (see Status)
 	destroyed bool     // Destroy ran in this request (see Status)
+	dropped   bool     // Regenerate gave up the stored session the client's token names
 	committed bool     // a change of this request has been committed
 
 	imported *Imported // the foreign session this one replaces (Importer)
@@ -469,6 +469,7 @@ func (s *Session) Regenerate() error {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
+	s.dropped = s.dropped || s.stored
 	s.id, s.key = "", ""
 	if !s.m.backend.clientSide() {
 		s.ensureID()
@@ -592,7 +593,6 @@ func (s *Session) loadStored() bool {
 	if token == "" {
 		return false
 	}
-	s.hadToken = true
 	now := s.readClock()
 	id, key, rec, err := s.m.backend.open(s.r.Context(), s.m, token)
 	s.opStart = time.Time{}
@@ -699,8 +699,14 @@ func (s *Session) commitLocked() error {
 		}
 		s.supersedeImported(ctx)
 	case !s.stored:
-		// Nothing to keep. A client holding a dead token is told to drop it.
-		if (s.renewed || s.hadToken) && !late {
+		// Nothing to keep. The client is told to drop its token only if
+		// this request ended the session it names (Destroy, or
+		// Regenerate with nothing left to store). A token that was
+		// already dead is left alone: a request sent with it before a
+		// login and answered after the login's response would otherwise
+		// clear the cookie the login just set (the same cookie name),
+		// signing the user out. express-session does not clear it either.
+		if (s.destroyed || s.dropped) && !late {
 			s.cookie = cookieUpdate{pending: true, clear: true}
 		}
 		if !late {
@@ -1019,9 +1025,9 @@ func backoff(ctx context.Context, attempt int) error {
 func (s *Session) ended() {
 	s.m.logger().InfoContext(s.r.Context(), "sessionkit: session ended by another request; its changes were dropped")
 	s.reset()
-	if !s.w.wroteHeader {
-		s.cookie = cookieUpdate{pending: true, clear: true}
-	}
+	// The token is left alone, as for any token found dead (see
+	// commitLocked): the request that ended the session told the client,
+	// and a login since may have given it a new one.
 }
 
 // setCookie prepares the token the client gets when the headers go out.
