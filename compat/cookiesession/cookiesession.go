@@ -279,7 +279,8 @@ func isSessionKey(key string) bool {
 
 // Importer is a sessionkit.Importer for cookie-session's sessions: a
 // Manager with it (Manager.Import) takes over a request's cookie-session
-// session — its values and Passport's user — as a new session of its own,
+// session — its values, Passport's user and the lifetime its cookie had
+// (see NewImporter) — as a new session of its own,
 // typically sealed and encrypted by store/cookiestore or in a server-side
 // store, and has the browser drop the session and session.sig cookies.
 // The user stays signed in (give the new Manager's Auth
@@ -294,16 +295,24 @@ type Importer struct {
 var _ sessionkit.Importer = (*Importer)(nil)
 
 // NewImporter returns an importer for the cookie-session cookie o
-// describes (Name, Keys or Signer, MaxAge, Path, Domain). Imported
-// sessions are persistent when MaxAge is set.
+// describes (Name, Keys or Signer, MaxAge, Path, Domain, TTL). An imported
+// session keeps the lifetime the Node side gave it: MaxAge as its idle
+// timeout and a persistent cookie, or, without MaxAge, a browser-session
+// cookie and TTL as its idle timeout — not the new Manager's IdleTimeout.
 func NewImporter(o Options) (*Importer, error) {
 	ct, err := o.cookie(nil)
 	if err != nil {
 		return nil, err
 	}
-	store := &Store{TTL: o.lifetime()}
+	idle := o.lifetime()
+	store := &Store{TTL: idle}
 	codec := Codec{Persistent: o.MaxAge > 0}
-	return &Importer{im: nodecookie.Importer{Cookie: ct, Open: store.Open, Decode: codec.Decode}}, nil
+	decode := func(data []byte) (sessionkit.State, error) {
+		st, err := codec.Decode(data)
+		st.IdleTimeout = idle
+		return st, err
+	}
+	return &Importer{im: nodecookie.Importer{Cookie: ct, Open: store.Open, Decode: decode}}, nil
 }
 
 // Import implements sessionkit.Importer.

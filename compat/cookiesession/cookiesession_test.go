@@ -14,6 +14,7 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/compat/cookiesession"
 	"github.com/sessionkit/sessionkit/compat/keygrip"
+	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
 func app(t *testing.T, m *sessionkit.Manager) *httptest.Server {
@@ -184,4 +185,61 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("Seal(Open(%q)) = %q", token, again)
 		}
 	})
+}
+
+// An imported session keeps the lifetime cookie-session gave it — MaxAge,
+// or TTL for a browser-session cookie — rather than taking the new
+// Manager's IdleTimeout, which would sign out a user who comes back
+// later than that but before their cookie-session cookie expired.
+func TestImportKeepsLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		o           cookiesession.Options
+		wantMaxAge  int
+		wantBrowser bool
+		wantIdle    time.Duration
+	}{
+		{"MaxAge", cookiesession.Options{Keys: []string{"k"}, MaxAge: 12 * time.Hour}, 12 * 3600, false, 12 * time.Hour},
+		{"BrowserSession", cookiesession.Options{Keys: []string{"k"}, TTL: 10 * time.Hour}, 0, true, 10 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			node, err := cookiesession.New(tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, cs := rawGet(t, app(t, node).URL+"/set?k=n&v=1", "")
+			pair := "session=" + cs["session"].Value + "; session.sig=" + cs["session.sig"].Value
+
+			mem := memstore.New(memstore.Options{})
+			t.Cleanup(func() { mem.Close() })
+			m := sessionkit.New(mem)
+			m.Cookie.Name = "sk"
+			m.IdleTimeout = time.Hour // shorter than the imported lifetime
+			if m.Import, err = cookiesession.NewImporter(tc.o); err != nil {
+				t.Fatal(err)
+			}
+			var idle time.Duration
+			mux := http.NewServeMux()
+			mux.HandleFunc("/idle", func(w http.ResponseWriter, r *http.Request) {
+				idle = sessionkit.From(r.Context()).IdleTimeout()
+			})
+			srv := httptest.NewServer(m.Handler(mux))
+			t.Cleanup(srv.Close)
+
+			_, _, set := rawGet(t, srv.URL+"/idle", pair)
+			ck := set["sk"]
+			if ck == nil || ck.Value == "" {
+				t.Fatalf("not imported: sent %v", set)
+			}
+			if idle != tc.wantIdle {
+				t.Errorf("imported session's idle timeout = %v, want %v", idle, tc.wantIdle)
+			}
+			if tc.wantBrowser && (ck.MaxAge != 0 || !ck.Expires.IsZero()) {
+				t.Errorf("imported cookie %v, want a browser-session cookie", ck)
+			}
+			if !tc.wantBrowser && ck.MaxAge != tc.wantMaxAge {
+				t.Errorf("imported cookie Max-Age = %d, want %d", ck.MaxAge, tc.wantMaxAge)
+			}
+		})
+	}
 }

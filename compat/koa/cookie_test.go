@@ -14,6 +14,7 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/compat/keygrip"
 	"github.com/sessionkit/sessionkit/compat/koa"
+	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
 // valueApp serves /set?k=&v= (JSON), /get?k= and /keys over m.
@@ -168,5 +169,57 @@ func TestCookieModeRefusesTampering(t *testing.T) {
 	}
 	if _, got, _ := rawGet(t, srv.URL+"/get?k=n", "koa.sess="+val+"; koa.sess.sig="+sig); got != `{"deep":[1,2]}` {
 		t.Fatalf("the genuine cookie: %q", got)
+	}
+}
+
+// A koa-session cookie imported into a Manager of its own keeps the idle
+// timeout the koa side gives it — its "_maxAge", or MaxAge for a
+// browser-session cookie ("_session") — rather than the new Manager's
+// IdleTimeout, which would sign its user out sooner.
+func TestCookieImportKeepsLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		node        koa.Options
+		wantIdle    time.Duration
+		wantBrowser bool
+	}{
+		{"MaxAge", koa.Options{Keys: []string{"k"}, MaxAge: 12 * time.Hour}, 12 * time.Hour, false},
+		{"BrowserSession", koa.Options{Keys: []string{"k"}, MaxAge: 12 * time.Hour, BrowserSession: true}, 12 * time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			node, err := koa.NewCookieMode(tc.node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, cs := rawGet(t, valueApp(t, node).URL+"/set?k=n&v=1", "")
+			pair := "koa.sess=" + cs["koa.sess"].Value + "; koa.sess.sig=" + cs["koa.sess.sig"].Value
+
+			mem := memstore.New(memstore.Options{})
+			t.Cleanup(func() { mem.Close() })
+			m := sessionkit.New(mem)
+			m.IdleTimeout = time.Hour // shorter than the imported lifetime
+			if m.Import, err = koa.NewCookieImporter(koa.Options{Keys: []string{"k"}, MaxAge: 12 * time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			var idle time.Duration
+			mux := http.NewServeMux()
+			mux.HandleFunc("/idle", func(w http.ResponseWriter, r *http.Request) {
+				idle = sessionkit.From(r.Context()).IdleTimeout()
+			})
+			srv := httptest.NewServer(m.Handler(mux))
+			t.Cleanup(srv.Close)
+
+			_, _, set := rawGet(t, srv.URL+"/idle", pair)
+			ck := set["session"]
+			if ck == nil || ck.Value == "" {
+				t.Fatalf("not imported: sent %v", set)
+			}
+			if idle != tc.wantIdle {
+				t.Errorf("imported session's idle timeout = %v, want %v", idle, tc.wantIdle)
+			}
+			if browser := ck.MaxAge == 0 && ck.Expires.IsZero(); browser != tc.wantBrowser {
+				t.Errorf("imported cookie %v, want browser-session %v", ck, tc.wantBrowser)
+			}
+		})
 	}
 }

@@ -11,7 +11,8 @@
 //   - koa-session with an external store (ConfigureStore): the cookie
 //     holds an external key (a UUID, after koa-session's prefix option),
 //     the store the session JSON; for koa-redis, redisstore's
-//     LayoutConnectRedis with Options.NoPrefix.
+//     LayoutConnectRedis with Options.NoPrefix, wrapped by
+//     NewExternalStore so that renewals move the JSON's "_expire".
 //   - koa-generic-session (ConfigureGeneric): the "koa.sid" cookie holds
 //     the session ID, the store the session JSON with its "cookie"
 //     object under "koa:sess:" + ID; for koa-redis, redisstore's

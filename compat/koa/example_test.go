@@ -41,7 +41,7 @@ func ExampleConfigureStore() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m := sessionkit.New(store)
+	m := sessionkit.New(koa.NewExternalStore(store)) // renewals move "_expire" too
 	if err := koa.ConfigureStore(m, koa.Options{Keys: []string{"the current key"}, Prefix: "sess:"}); err != nil {
 		log.Fatal(err)
 	}

@@ -28,7 +28,10 @@ type CookieImporter struct {
 var _ sessionkit.Importer = (*CookieImporter)(nil)
 
 // NewCookieImporter returns an importer for the koa-session cookie o
-// describes (Key, Keys or Signer, MaxAge, Path, Domain).
+// describes (Key, Keys or Signer, MaxAge, Path, Domain). An imported
+// session's idle timeout is its "_maxAge"; a session without one (maxAge
+// 'session', "_session") gets MaxAge, as NewCookieMode gives it on the Go
+// side — not the new Manager's IdleTimeout.
 func NewCookieImporter(o Options) (*CookieImporter, error) {
 	signer, err := o.signer()
 	if err != nil {
@@ -36,7 +39,14 @@ func NewCookieImporter(o Options) (*CookieImporter, error) {
 	}
 	store := &CookieStore{TTL: o.maxAge()}
 	codec := &Codec{MaxAge: o.maxAge()}
-	ci := &CookieImporter{im: nodecookie.Importer{Cookie: sessionkit.DefaultCookie(), Open: store.Open, Decode: codec.Decode}}
+	decode := func(data []byte) (sessionkit.State, error) {
+		st, err := codec.Decode(data)
+		if st.IdleTimeout <= 0 {
+			st.IdleTimeout = o.maxAge()
+		}
+		return st, err
+	}
+	ci := &CookieImporter{im: nodecookie.Importer{Cookie: sessionkit.DefaultCookie(), Open: store.Open, Decode: decode}}
 	ci.im.Cookie.Name = o.key()
 	ci.im.Cookie.DetachedSigner = signer
 	if o.Path != "" {

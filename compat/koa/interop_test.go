@@ -157,7 +157,7 @@ func storeMode(t *testing.T, o koa.Options, env ...string) (interoptest.Mode, *r
 		Start: func(t *testing.T) (string, string) {
 			nodeURL := testenv.StartNodeApp(t, testenv.KoaNodeModulesEnv, script,
 				append([]string{"MODE=store", "KEYS=" + interoptest.KeysJSON, "MAX_AGE=3600000", "PREFIX=" + prefix, "REDIS=" + nodeRedis}, env...)...)
-			m := quiet(sessionkit.New(store))
+			m := quiet(sessionkit.New(koa.NewExternalStore(store)))
 			o.Keys, o.Prefix = keys, prefix
 			if o.MaxAge == 0 {
 				o.MaxAge = time.Hour
@@ -240,6 +240,33 @@ func TestInteropStoreMode(t *testing.T) {
 		md, store := storeMode(t, koa.Options{})
 		runStoreLifetime(t, md, store, "_maxAge")
 	})
+	t.Run("Renew", func(t *testing.T) {
+		t.Parallel()
+		md, _ := storeMode(t, koa.Options{Renew: true, MaxAge: 4 * time.Second}, "MAX_AGE=4000")
+		runStoreRenew(t, md)
+	})
+}
+
+// runStoreRenew checks that a Go read that renews a koa-session
+// external-store session moves its "_expire", so that Node (which ends a
+// session at its "_expire", whatever the store's expiry) still has it
+// after the "_expire" of its last write.
+func runStoreRenew(t *testing.T, md interoptest.Mode) {
+	nodeURL, goURL := md.Start(t)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	before := expireOf(t, md.Body(t, c, nodeURL))
+	time.Sleep(1200 * time.Millisecond)
+	_, who, set := c.Req("GET", goURL+"/whoami")
+	if who["user"] != "ann" || set["koa.sess"] == nil {
+		t.Fatalf("a session past a quarter of its maxAge was not renewed: %v %v", who, set)
+	}
+	if after := expireOf(t, md.Body(t, c, nodeURL)); !after.After(before.Add(time.Second)) {
+		t.Fatalf("renewed _expire %v, was %v", after, before)
+	}
+	time.Sleep(time.Until(before) + 300*time.Millisecond)
+	c.WantUser(nodeURL, "ann")
+	c.WantUser(goURL, "ann")
 }
 
 func TestInteropGenericSession(t *testing.T) {

@@ -114,7 +114,13 @@ func NewCookieMode(o Options) (*sessionkit.Manager, error) {
 // store must use the layout of the Node side's store with the external
 // key as the store key (ConfigureStore sets Manager.RawKeys): for
 // koa-redis, redisstore's LayoutConnectRedis with Options.NoPrefix and
-// UserKeyOf set to express.UserKey. New sessions get koa-session's
+// UserKeyOf set to express.UserKey, wrapped by NewExternalStore so that
+// extending a session also moves its "_expire" (required with Rolling or
+// Renew):
+//
+//	m := sessionkit.New(koa.NewExternalStore(store))
+//
+// New sessions get koa-session's
 // default external keys, Prefix and a random UUID (see UUIDs); set
 // m.IDs afterwards for a custom genid.
 //
@@ -127,6 +133,9 @@ func ConfigureStore(m *sessionkit.Manager, o Options) error {
 	}
 	if m.Store() == nil {
 		return errors.New("koa: ConfigureStore needs a server-side Manager (sessionkit.New); use NewCookieMode for cookie mode")
+	}
+	if _, ok := m.Store().(*ExternalStore); !ok && (o.Rolling || o.Renew) {
+		return errors.New("koa: ConfigureStore with Rolling or Renew needs the Manager's store wrapped, sessionkit.New(koa.NewExternalStore(store)), or reads would not move the sessions' \"_expire\"")
 	}
 	if err := configure(m, o); err != nil {
 		return err
