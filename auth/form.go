@@ -40,14 +40,16 @@ type LoginForm struct {
 
 // FormLogin is an http.Handler for the common username/password login
 // form: the Local strategy with a login page. GET (or HEAD) renders the
-// form. POST checks the credentials with Verify (through Local); on success it logs the user in and redirects (303) to the
-// validated return-to page or DefaultReturnTo; on failure it renders the
-// form again with a message that does not reveal whether the username
-// exists (status 422, or 503 when Verify or the store failed).
+// form. POST checks the credentials with Verify (through Local); on
+// success it logs the user in and redirects (303) to the validated
+// return-to page or DefaultReturnTo; on failure it renders the form again
+// with a message that does not reveal whether the username exists (status
+// 422, or 503 when Verify or the store failed). Other methods get 405.
 //
 // Cross-origin POSTs are refused (403, through Auth.CrossOrigin), which
-// stops login CSRF from other sites. Make Verify take as long for an unknown user
-// as for a wrong password; PasswordVerifier does.
+// stops login CSRF from other sites. Make Verify take as long for an
+// unknown user as for a wrong password; PasswordVerifier does. FormLogin
+// includes Auth.Handler, so it works with or without it around.
 type FormLogin[U any] struct {
 	Auth *Auth[U]
 	// Verify returns the user the credentials belong to, or an error
@@ -92,7 +94,7 @@ func (f *FormLogin[U]) form(r *http.Request) LoginForm {
 
 // ServeHTTP implements http.Handler.
 func (f *FormLogin[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.Auth.protect(http.HandlerFunc(f.serve)).ServeHTTP(w, r)
+	f.Auth.protect(f.Auth.Handler(http.HandlerFunc(f.serve))).ServeHTTP(w, r)
 }
 
 func (f *FormLogin[U]) serve(w http.ResponseWriter, r *http.Request) {

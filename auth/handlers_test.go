@@ -3,6 +3,7 @@ package auth_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 
@@ -229,5 +230,47 @@ func TestRevokeHandler(t *testing.T) {
 	}
 	if r := laptop.do("POST", "/revoke-others", nil, "Accept", "application/json"); r.code != http.StatusUnauthorized {
 		t.Errorf("anonymous API revoke = %d", r.code)
+	}
+}
+
+// The shipped handlers include Auth.Handler, as Authenticator and Require
+// do: mounted on a mux that nothing wraps (or only Manager.Handler wraps)
+// they log in, list, revoke and log out instead of answering 503.
+func TestShippedHandlersWithoutAuthHandler(t *testing.T) {
+	e := newEnv(t)
+	mux := http.NewServeMux()
+	mux.Handle("/login", &auth.FormLogin[User]{Auth: e.a, Verify: auth.PasswordVerifier(cheap, e.lookup, nil)})
+	mux.Handle("/out", &auth.LogoutHandler[User]{Auth: e.a, Redirect: "/bye"})
+	mux.Handle("/revoke-others", &auth.RevokeHandler[User]{Auth: e.a, Scope: auth.RevokeOthers, Redirect: "/sessions"})
+	mux.Handle("/whoami", e.a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		_, _ = w.Write([]byte(u.Name))
+	})))
+	for name, h := range map[string]http.Handler{"bare": mux, "Manager.Handler": e.m.Handler(mux)} {
+		t.Run(name, func(t *testing.T) {
+			e.srv = httptest.NewServer(h)
+			defer e.srv.Close()
+			c, other := e.client(), e.client()
+			for _, cl := range []*client{c, other} {
+				if r := cl.login("alice", "wonderland", ""); r.code != http.StatusSeeOther || r.location != "/" {
+					t.Fatalf("login = %d to %q (%s), want 303 to /", r.code, r.location, r.body)
+				}
+			}
+			if got := c.whoami(); got != "alice" {
+				t.Fatalf("whoami after login = %q", got)
+			}
+			if r := c.do("POST", "/revoke-others", url.Values{}, "Accept", "application/json"); r.code != http.StatusOK || r.body != `{"revoked":1,"current":false}` {
+				t.Errorf("revoke-others = %d %s", r.code, r.body)
+			}
+			if r := other.do("GET", "/whoami", nil); r.code != http.StatusSeeOther {
+				t.Errorf("revoked session: GET /whoami = %d, want 303 to the login page", r.code)
+			}
+			if r := c.do("POST", "/out", url.Values{}); r.code != http.StatusSeeOther || r.location != "/bye" {
+				t.Errorf("logout = %d to %q, want 303 to /bye", r.code, r.location)
+			}
+			if r := c.do("GET", "/whoami", nil); r.code != http.StatusSeeOther {
+				t.Errorf("after logout: GET /whoami = %d, want 303", r.code)
+			}
+		})
 	}
 }
