@@ -241,7 +241,7 @@ func (a *Auth[U]) resolve(r *http.Request) (U, error) {
 	}
 	user, err := a.Deserialize(ctx, key)
 	if errors.Is(err, ErrUserNotFound) {
-		a.logger().InfoContext(ctx, "auth: session's user no longer exists; logging the request out", "session", s.Key())
+		a.logger().InfoContext(ctx, "auth: session's user no longer exists; logging the request out", "session", Handle(s.Key()))
 		a.clearLogin(s)
 		return zero, ErrNotAuthenticated
 	}

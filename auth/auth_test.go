@@ -519,6 +519,31 @@ func TestDeletedUserNo500(t *testing.T) {
 	}
 }
 
+// Logging out a session whose user was deleted names the session by its
+// Handle, never by its store key: under Manager.RawKeys (the express
+// layout) the key is the session ID itself, a credential.
+func TestDeletedUserLogNamesHandle(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, func(a *auth.Auth[User]) {
+		a.Manager.RawKeys = true
+		a.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	c := e.client()
+	c.login("bob", "builder", "")
+	id := c.cookie().Value
+	e.deleteUser("2")
+	if got := c.whoami(); got != "anonymous" {
+		t.Fatalf("whoami = %q", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "no longer exists") || !strings.Contains(out, auth.Handle(e.m.KeyOf(id))) {
+		t.Errorf("log does not name the session's handle:\n%s", out)
+	}
+	if strings.Contains(out, id) {
+		t.Errorf("log holds the session ID:\n%s", out)
+	}
+}
+
 func TestLogoutThenFlash(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
