@@ -360,6 +360,12 @@ func TestRequireAPIvsPage(t *testing.T) {
 		{"browser", "GET", "text/html,application/xhtml+xml,*/*;q=0.8", 303, "/login?return_to=%2Fprivate%2Fx"},
 		{"no accept", "GET", "", 303, "/login?return_to=%2Fprivate%2Fx"},
 		{"json and html", "GET", "application/json, text/html", 303, "/login?return_to=%2Fprivate%2Fx"},
+		// q=0 refuses a type (RFC 9110, 12.5.1): refused HTML does not
+		// make a page request, refused JSON does not make an API one.
+		{"json, html refused", "GET", "application/json, text/html;q=0", 401, ""},
+		{"json, html q=0.000", "GET", "application/json, text/html; q=0.000", 401, ""},
+		{"json refused", "GET", "application/json;q=0", 303, "/login?return_to=%2Fprivate%2Fx"},
+		{"json, html q=0.001", "GET", "application/json, text/html;q=0.001", 303, "/login?return_to=%2Fprivate%2Fx"},
 		{"page post", "POST", "", 303, "/login"},
 		{"api post", "POST", "application/json", 401, ""},
 	}
