@@ -100,7 +100,9 @@
 //
 // OIDC and OAuth2 run the authorization code flow with PKCE (S256). The
 // state (and nonce) are kept in the session, single-use, for at most 10
-// minutes; the callback is a top-level GET, so the SameSite=Lax session
+// minutes, and for at most three logins in progress per strategy (tabs):
+// a fourth start forgets the oldest, whose callback then fails as
+// expired; the callback is a top-level GET, so the SameSite=Lax session
 // cookie arrives with it; the return-to page is kept under ReturnToKey
 // across the round trip and validated when used; the login regenerates
 // the session ID. The design rules of a careful relying party hold: users

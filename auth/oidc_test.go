@@ -430,6 +430,32 @@ func TestOIDCStateFaults(t *testing.T) {
 	e.noLeaks()
 }
 
+// A session keeps at most three logins in progress (tabs): a fourth start
+// forgets the oldest, whose callback then fails as expired, while the
+// others still complete.
+func TestOIDCLoginsInProgress(t *testing.T) {
+	e := newOIDCEnv(t)
+	c := e.client()
+	var cbs []string
+	for range 4 {
+		cbs = append(cbs, e.start(c, "/auth/oidc"))
+	}
+	if r := c.do("GET", cbs[0], nil); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Errorf("oldest of four callbacks = %d to %q, want 303 to /login", r.code, r.location)
+	}
+	if got := c.do("GET", "/flashes", nil).body; got != "error: "+auth.MsgLoginExpired {
+		t.Errorf("flash = %q", got)
+	}
+	for _, cb := range cbs[1:] {
+		if r := c.do("GET", cb, nil); r.code != http.StatusSeeOther || r.location != "/home" {
+			t.Errorf("callback %s = %d to %q, want 303 to /home", cb, r.code, r.location)
+		}
+	}
+	if got := c.whoami(); got != "alice" {
+		t.Errorf("user %q", got)
+	}
+}
+
 func TestOIDCLoginExpires(t *testing.T) {
 	now := time.Now()
 	var mu sync.Mutex

@@ -12,8 +12,9 @@ const MaxReturnTo = 2048
 
 // Require returns middleware that lets only requests with a logged-in user
 // through to next. Others get 401 with a JSON body when they are API
-// requests (see IsAPI), or a redirect to LoginPath carrying the page to
-// return to. A request whose user cannot be determined goes to the
+// requests (see IsAPI), or a redirect (303) to LoginPath carrying the
+// page to return to (for GET and HEAD; other methods are sent to
+// LoginPath alone, as returning there would repeat them as a GET). A request whose user cannot be determined goes to the
 // ErrorHandler. Require includes Handler, so next can call User cheaply.
 func (a *Auth[U]) Require(next http.Handler) http.Handler {
 	return a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
