@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -273,4 +274,63 @@ func TestShippedHandlersWithoutAuthHandler(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The password-change flow RevokeAll documents: called with the request's
+// context it ends every session of the user, the current one included, and
+// a Login in the same request continues under a new ID. The other device
+// and the old cookie are signed out; one session is listed.
+func TestRevokeAllThenLoginInOneRequest(t *testing.T) {
+	e := newEnv(t)
+	withShippedHandlers(e)
+	e.mux.Handle("POST /password", e.a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		n, err := e.a.RevokeAll(r.Context(), u.ID)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if e.a.IsAuthenticated(r) {
+			http.Error(w, "still logged in after RevokeAll", 500)
+			return
+		}
+		if err := e.a.Login(w, r, u); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_, _ = fmt.Fprint(w, n)
+	})))
+	c, other := e.client(), e.client()
+	c.login("alice", "wonderland", "")
+	other.login("alice", "wonderland", "")
+	old := c.cookie().Value
+	if r := c.do("POST", "/password", url.Values{}); r.code != 200 || r.body != "2" {
+		t.Fatalf("password change = %d %q, want 200 ending 2 sessions", r.code, r.body)
+	}
+	if c.cookie().Value == old {
+		t.Error("the session ID survived RevokeAll and Login")
+	}
+	if got := c.whoami(); got != "alice" {
+		t.Errorf("after the change: %q, want alice", got)
+	}
+	if got := other.whoami(); got != "anonymous" {
+		t.Errorf("the other device: %q, want anonymous", got)
+	}
+	replay := e.client()
+	replay.jar.SetCookies(mustURL(t, e.srv.URL), []*http.Cookie{{Name: "session", Value: old, Path: "/"}})
+	if got := replay.whoami(); got != "anonymous" {
+		t.Errorf("the old cookie replayed: %q, want anonymous", got)
+	}
+	if list := c.handles(); len(list) != 1 || !list[0].Current {
+		t.Errorf("sessions after the change: %+v, want the current one only", list)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

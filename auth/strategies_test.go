@@ -307,3 +307,36 @@ func TestRequireRecentPassword(t *testing.T) {
 		t.Fatalf("after re-authentication: %d %q", r.code, r.body)
 	}
 }
+
+// FormLogin tells its Render function when the page is a re-authentication:
+// a logged-in user sent by RequireRecent (MaxAgeParam set). An anonymous
+// visitor of the same URL, or a logged-in one without the parameter, gets
+// the plain login page.
+func TestFormLoginReauthFlag(t *testing.T) {
+	e := newEnv(t)
+	e.mux.Handle("/signin", &auth.FormLogin[User]{
+		Auth:   e.a,
+		Verify: auth.PasswordVerifier(cheap, e.lookup, nil),
+		Render: func(w http.ResponseWriter, _ *http.Request, status int, f auth.LoginForm) {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "reauth=%v return_to=%s", f.Reauth, f.ReturnTo)
+		},
+	})
+	page := e.a.ReauthURL("/danger", 10*time.Minute)
+	page = "/signin" + strings.TrimPrefix(page, "/login")
+	anon, c := e.client(), e.client()
+	c.login("alice", "wonderland", "")
+	for _, tc := range []struct {
+		c    *client
+		path string
+		want string
+	}{
+		{c, page, "reauth=true return_to=/danger"},
+		{anon, page, "reauth=false return_to=/danger"},
+		{c, "/signin?return_to=%2Fdanger", "reauth=false return_to=/danger"},
+	} {
+		if r := tc.c.do("GET", tc.path, nil); r.code != 200 || r.body != tc.want {
+			t.Errorf("GET %s = %d %q, want %q", tc.path, r.code, r.body, tc.want)
+		}
+	}
+}
