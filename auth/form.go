@@ -179,9 +179,12 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 // argon2id password hashes. lookup returns the user and their encoded
 // hash, or an error wrapping ErrUserNotFound. For an unknown user it runs a
 // dummy verification with p, so timing does not reveal which usernames
-// exist. When a password matches a hash made with other parameters than
-// p, rehash (if not nil) receives a new hash to store; its failure does
-// not fail the login.
+// exist. A stored hash that is not one password.Verify can check (empty
+// for an account without a password, or corrupted) fails like a wrong
+// password, after the same dummy verification. Other lookup errors are
+// returned as they are (a failure to check, 503). When a password matches
+// a hash made with other parameters than p, rehash (if not nil) receives
+// a new hash to store; its failure does not fail the login.
 func PasswordVerifier[U any](p password.Params,
 	lookup func(ctx context.Context, username string) (user U, hash string, err error),
 	rehash func(ctx context.Context, user U, newHash string),
