@@ -110,12 +110,13 @@ func (h *Authenticator[U]) Then(next http.Handler) http.Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Authenticator[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Before the cross-origin check, so that its 403 carries them too.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	h.Auth.protect(h.Auth.Handler(http.HandlerFunc(h.serve))).ServeHTTP(w, r)
 }
 
 func (h *Authenticator[U]) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	var (
 		first      *Result[U]
 		challenges []string

@@ -334,3 +334,30 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// Every answer of the authenticate handler carries Cache-Control: no-store
+// and Referrer-Policy: no-referrer, the cross-origin refusal included.
+func TestAuthenticatorHeadersOnEveryAnswer(t *testing.T) {
+	e := newEnv(t)
+	withShippedHandlers(e)
+	c := e.client()
+	good := url.Values{"username": {"alice"}, "password": {"wonderland"}}
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		header []string
+		code   int
+	}{
+		{"cross-site", good, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"failure", url.Values{"username": {"alice"}, "password": {"nope"}}, nil, http.StatusSeeOther},
+		{"success", good, nil, http.StatusSeeOther},
+	} {
+		r := c.do("POST", "/auth/local", tc.form, tc.header...)
+		if r.code != tc.code {
+			t.Errorf("%s: %d, want %d", tc.name, r.code, tc.code)
+		}
+		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: Cache-Control %q, Referrer-Policy %q", tc.name, r.header.Get("Cache-Control"), r.header.Get("Referrer-Policy"))
+		}
+	}
+}
