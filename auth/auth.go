@@ -47,8 +47,8 @@ type LoginInfo struct {
 	IP        string `json:"ip,omitempty"`
 	// AuthAt is when the user last proved who they are, in Unix
 	// milliseconds: the login itself for a password, the provider's
-	// auth_time for OpenID Connect. 0 means unknown: such a login never
-	// counts as recent (see RequireRecent).
+	// auth_time for OpenID Connect, never later than At. 0 means unknown:
+	// such a login never counts as recent (see RequireRecent).
 	AuthAt int64 `json:"authAt,omitempty"`
 	// Method names the strategy that logged the user in ("password",
 	// "oidc", …); "" for a plain Login.
@@ -312,8 +312,14 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 	if err := s.Regenerate(); err != nil {
 		return fmt.Errorf("auth: login: %w", err)
 	}
+	now := a.now()
+	if authAt.After(now) {
+		// A provider's clock ahead of ours, or a broken auth_time: the
+		// login counts as made now, not as recent until that time.
+		authAt = now
+	}
 	info := LoginInfo{
-		At:        a.now().UnixMilli(),
+		At:        now.UnixMilli(),
 		UserAgent: truncate(r.UserAgent(), MaxUserAgent),
 		IP:        a.Manager.ClientIP(r),
 		Method:    method,

@@ -340,3 +340,32 @@ func TestFormLoginReauthFlag(t *testing.T) {
 		}
 	}
 }
+
+// A strategy (or a provider whose clock runs ahead) reporting an AuthTime
+// in the future does not make the login count as recent until then: the
+// login counts as made when it happened.
+func TestFutureAuthTimeIsTheLoginTime(t *testing.T) {
+	now := time.Now()
+	e := newEnv(t)
+	e.m.Now = func() time.Time { return now }
+	ahead := auth.StrategyFunc[User](func(r *http.Request) auth.Result[User] {
+		res := auth.Success(User{ID: "1", Name: "alice"})
+		res.AuthTime = now.Add(24 * time.Hour)
+		return res
+	})
+	e.mux.Handle("POST /auth/ahead", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/"}, ahead))
+	e.mux.Handle("/danger", e.a.RequireRecent(10*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "danger zone")
+	})))
+	c := e.client()
+	if r := c.do("POST", "/auth/ahead", url.Values{}); r.code != http.StatusSeeOther {
+		t.Fatalf("login = %d", r.code)
+	}
+	if r := c.do("GET", "/danger", nil); r.body != "danger zone" {
+		t.Fatalf("right after the login: %d %q", r.code, r.body)
+	}
+	now = now.Add(11 * time.Minute)
+	if r := c.do("GET", "/danger", nil); r.code != http.StatusSeeOther || !strings.Contains(r.location, "max_age=600") {
+		t.Errorf("11 minutes after a login with a future AuthTime: %d to %q, want 303 to re-authenticate", r.code, r.location)
+	}
+}

@@ -79,7 +79,8 @@ type Result[U any] struct {
 	// OAuth 2.0 strategies put the Identity here.
 	Info any
 	// AuthTime is when the user authenticated (Succeeded). Zero means
-	// now; a zero Unix time (time.Unix(0, 0)) means unknown, and such a
+	// now, and so does a time after now (a provider's clock ahead of
+	// ours); a zero Unix time (time.Unix(0, 0)) means unknown, and such a
 	// login never counts as recent (see RequireRecent).
 	AuthTime time.Time
 	// Method names the strategy in the session's LoginInfo (Succeeded).
