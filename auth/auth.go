@@ -274,7 +274,7 @@ func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
 // before Login returns, so a failure is reported here; call it before
 // writing the response.
 func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
-	return a.login(w, r, user, a.now(), "")
+	return a.login(w, r, user, a.now(), "", nil)
 }
 
 // LoginResult logs in the user of a successful strategy result, as the
@@ -289,10 +289,12 @@ func (a *Auth[U]) LoginResult(w http.ResponseWriter, r *http.Request, res Result
 	if at.IsZero() {
 		at = a.now()
 	}
-	return a.login(w, r, res.User, at, res.Method)
+	return a.login(w, r, res.User, at, res.Method, res.remember)
 }
 
-func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string) error {
+// login logs user in; remember, when not nil, is the "keep me signed in"
+// choice for the session's cookie.
+func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string, remember *bool) error {
 	ctx := r.Context()
 	s := sessionkit.From(ctx)
 	if s == nil {
@@ -311,6 +313,11 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 	}
 	if err := s.Regenerate(); err != nil {
 		return fmt.Errorf("auth: login: %w", err)
+	}
+	if remember != nil {
+		if err := s.RememberMe(*remember); err != nil {
+			return fmt.Errorf("auth: login: %w", err)
+		}
 	}
 	now := a.now()
 	if authAt.After(now) {

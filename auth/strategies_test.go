@@ -369,3 +369,34 @@ func TestFutureAuthTimeIsTheLoginTime(t *testing.T) {
 		t.Errorf("11 minutes after a login with a future AuthTime: %d to %q, want 303 to re-authenticate", r.code, r.location)
 	}
 }
+
+// Local's "keep me signed in" choice belongs to the login: a stateless
+// success (Options.Stateless, Passport's session: false) leaves the
+// request's session as it was, its cookie persistence included, while
+// the same form through a stateful handler applies it.
+func TestLocalRememberOnlyAtLogin(t *testing.T) {
+	e := newEnv(t)
+	local := &auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil), RememberField: "remember"}
+	who := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		fmt.Fprint(w, u.Name)
+	})
+	e.mux.Handle("POST /api/check", e.a.Authenticate(auth.Options[User]{Stateless: true}, local).Then(who))
+	e.mux.Handle("POST /auth/local", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/"}, local))
+	c := e.client()
+	c.do("POST", "/set?k=cart&v=1", nil) // a persistent session (Manager.Persistent)
+	r := c.do("POST", "/api/check", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+	if r.code != 200 || r.body != "alice" {
+		t.Fatalf("stateless check = %d %q", r.code, r.body)
+	}
+	if got := r.header.Values("Set-Cookie"); len(got) != 0 {
+		t.Errorf("a stateless success without the remember box sent %q", got)
+	}
+	r = c.do("POST", "/auth/local", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("login = %d", r.code)
+	}
+	if sc := strings.Join(r.header.Values("Set-Cookie"), "; "); sc == "" || strings.Contains(sc, "Max-Age") || strings.Contains(sc, "Expires") {
+		t.Errorf("login without the remember box: Set-Cookie %q, want a browser-session cookie", sc)
+	}
+}

@@ -101,6 +101,10 @@ type Result[U any] struct {
 	// Err says what went wrong (Errored; optional for Failed). It is
 	// logged, never shown.
 	Err error
+
+	// remember is Local's "keep me signed in" choice, applied by the
+	// login (LoginResult), never by a stateless success.
+	remember *bool
 }
 
 // Success returns a Succeeded result for user.
