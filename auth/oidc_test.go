@@ -414,6 +414,9 @@ func TestOIDCBadAnswers(t *testing.T) {
 		{"access denied", func(op *fakeOP) { op.authErr = "access_denied" }, auth.MsgLoginCancelled},
 		{"other provider error", func(op *fakeOP) { op.authErr = "invalid_scope" }, auth.MsgProviderFailed},
 		{"token endpoint refuses", func(op *fakeOP) { op.status = http.StatusBadRequest }, auth.MsgNotVerified},
+		{"at_hash of another access token", func(op *fakeOP) {
+			op.mutate = func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }
+		}, auth.MsgNotVerified},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
