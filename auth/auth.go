@@ -172,12 +172,16 @@ func (a *Auth[U]) state(ctx context.Context) *reqState[U] {
 
 // Handler returns middleware that lets User deserialize at most once per
 // request. It wraps next in a.Manager.Handler as well when the request has
-// no session yet, so both
+// no session of a.Manager yet, so both
 //
 //	a.Handler(mux)
 //	a.Manager.Handler(a.Handler(mux))
 //
 // work. Without it User still works, but deserializes on every call.
+//
+// Auth always works in a.Manager's session (Manager.From), so other
+// Managers may wrap the handler inside or outside it (a short checkout
+// session beside the login session): the login never lands in theirs.
 func (a *Auth[U]) Handler(next http.Handler) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.state(r.Context()) == nil {
@@ -187,7 +191,7 @@ func (a *Auth[U]) Handler(next http.Handler) http.Handler {
 	})
 	withSessions := a.Manager.Handler(inner)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sessionkit.From(r.Context()) == nil {
+		if a.session(r.Context()) == nil {
 			withSessions.ServeHTTP(w, r)
 			return
 		}
@@ -223,7 +227,7 @@ func (a *Auth[U]) IsAuthenticated(r *http.Request) bool {
 func (a *Auth[U]) resolve(r *http.Request) (U, error) {
 	var zero U
 	ctx := r.Context()
-	s := sessionkit.From(ctx)
+	s := a.session(ctx)
 	if s == nil {
 		return zero, fmt.Errorf("auth: %w", sessionkit.ErrNoSession)
 	}
@@ -296,7 +300,7 @@ func (a *Auth[U]) LoginResult(w http.ResponseWriter, r *http.Request, res Result
 // choice for the session's cookie.
 func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string, remember *bool) error {
 	ctx := r.Context()
-	s := sessionkit.From(ctx)
+	s := a.session(ctx)
 	if s == nil {
 		return fmt.Errorf("auth: login: %w", sessionkit.ErrNoSession)
 	}
@@ -362,7 +366,7 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 // does; see Auth.CrossOrigin).
 func (a *Auth[U]) Logout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	s := sessionkit.From(ctx)
+	s := a.session(ctx)
 	if s == nil {
 		return fmt.Errorf("auth: logout: %w", sessionkit.ErrNoSession)
 	}
@@ -414,6 +418,31 @@ func (a *Auth[U]) now() time.Time {
 	return time.Now()
 }
 
+// session returns the request's session of a.Manager. It is
+// Manager.From, not sessionkit.From: when several Managers wrap the
+// handler (a long login session beside a short checkout one), the login
+// lives in Auth's own, whichever is innermost.
+func (a *Auth[U]) session(ctx context.Context) *sessionkit.Session {
+	return a.Manager.From(ctx)
+}
+
+// strategySessionKey is the context key under which an Authenticator
+// hands its Manager's session to the strategies it runs.
+type strategySessionKey struct{}
+
+// withStrategySession returns r with s as the session sessionFrom finds.
+func withStrategySession(r *http.Request, s *sessionkit.Session) *http.Request {
+	if s == nil || s == sessionkit.From(r.Context()) {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), strategySessionKey{}, s))
+}
+
+// sessionFrom returns the session a strategy works with: the one its
+// Authenticator's Manager gave the request, else the innermost.
 func sessionFrom(r *http.Request) *sessionkit.Session {
+	if s, ok := r.Context().Value(strategySessionKey{}).(*sessionkit.Session); ok {
+		return s
+	}
 	return sessionkit.From(r.Context())
 }

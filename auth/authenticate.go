@@ -124,8 +124,11 @@ func (h *Authenticator[U]) serve(w http.ResponseWriter, r *http.Request) {
 		// stateless.
 		stateless = h.Stateless || len(h.Strategies) > 0
 	)
+	// The strategies see the Manager's session as the request's (see
+	// Strategy), however many Managers wrap the handler.
+	sr := withStrategySession(r, h.Auth.session(r.Context()))
 	for _, st := range h.Strategies {
-		res := st.Authenticate(r)
+		res := st.Authenticate(sr)
 		stateless = stateless && (h.Stateless || isStateless(st))
 		switch res.Outcome {
 		case Passed:
@@ -179,7 +182,7 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 		return
 	}
 	dest := ""
-	if s := sessionFrom(r); s != nil && s.Err() == nil && s.Has(ReturnToKey) {
+	if s := h.Auth.session(r.Context()); s != nil && s.Err() == nil && s.Has(ReturnToKey) {
 		v, _ := sessionkit.Pop[string](s, ReturnToKey)
 		dest, _ = SafeReturnTo(v)
 	}
@@ -195,7 +198,7 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 	}
 	if h.SuccessFlash {
 		msg := orDefault(h.SuccessMessage, orDefault(res.Message, MsgSignedIn))
-		if err := AddFlash(sessionFrom(r), FlashSuccess, msg); err != nil {
+		if err := AddFlash(h.Auth.session(r.Context()), FlashSuccess, msg); err != nil {
 			a.logger().WarnContext(r.Context(), "auth: success flash", "err", err)
 		}
 	}
@@ -212,7 +215,7 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 }
 
 func (h *Authenticator[U]) redirect(w http.ResponseWriter, r *http.Request, res Result[U]) {
-	if s := sessionFrom(r); s != nil && s.Err() == nil {
+	if s := h.Auth.session(r.Context()); s != nil && s.Err() == nil {
 		if rt := h.Auth.ReturnTo(r); rt != "" {
 			if err := s.Set(ReturnToKey, rt); err != nil {
 				h.error(w, r, Error[U](err), false)
@@ -249,7 +252,7 @@ func (h *Authenticator[U]) failure(w http.ResponseWriter, r *http.Request, res R
 	}
 	api := stateless || a.isAPI(r)
 	if h.FailureFlash && !stateless {
-		if err := AddFlash(sessionFrom(r), FlashError, msg); err != nil {
+		if err := AddFlash(h.Auth.session(r.Context()), FlashError, msg); err != nil {
 			a.logger().WarnContext(r.Context(), "auth: failure flash", "err", err)
 		}
 	}

@@ -37,7 +37,7 @@ func (h *LogoutHandler[U]) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.Flash != "" {
-		if err := AddFlash(sessionFrom(r), FlashInfo, h.Flash); err != nil {
+		if err := AddFlash(h.Auth.session(r.Context()), FlashInfo, h.Flash); err != nil {
 			h.Auth.logger().WarnContext(r.Context(), "auth: flash after logout", "err", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
@@ -359,5 +360,69 @@ func TestAuthenticatorHeadersOnEveryAnswer(t *testing.T) {
 		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
 			t.Errorf("%s: Cache-Control %q, Referrer-Policy %q", tc.name, r.header.Get("Cache-Control"), r.header.Get("Referrer-Policy"))
 		}
+	}
+}
+
+// Auth works in its own Manager's session when several Managers wrap the
+// handler (a long login session beside a short checkout one, see
+// Manager.From), whichever is innermost: the login, the OpenID Connect
+// login in progress, the session list and the logout all use the login
+// session's cookie and store, and the checkout session keeps only its own
+// values.
+func TestBesideAnotherManager(t *testing.T) {
+	for name, wrap := range map[string]func(e *env, checkout *sessionkit.Manager) http.Handler{
+		"auth outside": func(e *env, co *sessionkit.Manager) http.Handler { return e.a.Handler(co.Handler(e.mux)) },
+		"auth inside":  func(e *env, co *sessionkit.Manager) http.Handler { return co.Handler(e.a.Handler(e.mux)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newOIDCEnv(t)
+			withShippedHandlers(e.env)
+			co := sessionkit.New(newMemStore(t))
+			co.Cookie.Name = "checkout"
+			co.Logger = e.m.Logger
+			e.mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
+				_ = co.From(r.Context()).Set("cart", "1")
+			})
+			e.mux.HandleFunc("GET /checkout-keys", func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, strings.Join(co.From(r.Context()).Keys(), ","))
+			})
+			e.srv = httptest.NewServer(wrap(e.env, co))
+			t.Cleanup(e.srv.Close)
+			e.oidc.RedirectURL = e.srv.URL + "/auth/oidc/callback"
+
+			c := e.client()
+			c.do("POST", "/cart", nil)
+			if r := c.login("alice", "wonderland", ""); r.code != http.StatusSeeOther {
+				t.Fatalf("login = %d %s", r.code, r.body)
+			}
+			if c.cookie() == nil {
+				t.Fatal("the login set no login-session cookie")
+			}
+			if got := c.whoami(); got != "alice" {
+				t.Fatalf("whoami = %q", got)
+			}
+			if list := c.handles(); len(list) != 1 || !list[0].Current {
+				t.Errorf("sessions = %+v, want the current one", list)
+			}
+			if r := c.do("POST", "/out", nil); r.code != http.StatusSeeOther {
+				t.Errorf("logout = %d", r.code)
+			}
+			if got := c.whoami(); got != "anonymous" {
+				t.Errorf("after logout: %q", got)
+			}
+			cb := e.start(c, "/auth/oidc")
+			if got := c.do("GET", "/checkout-keys", nil).body; got != "cart" {
+				t.Errorf("checkout session holds %q, want only its cart", got)
+			}
+			if r := c.do("GET", cb, nil); r.code != http.StatusSeeOther || r.location != "/home" {
+				t.Fatalf("OIDC callback = %d to %q, want 303 to /home", r.code, r.location)
+			}
+			if got := c.whoami(); got != "alice" {
+				t.Errorf("after the OIDC login: %q", got)
+			}
+			if got := c.do("GET", "/checkout-keys", nil).body; got != "cart" {
+				t.Errorf("checkout session holds %q after the logins, want only its cart", got)
+			}
+		})
 	}
 }

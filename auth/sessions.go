@@ -80,7 +80,7 @@ func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) 
 	if _, err := a.User(r); err != nil {
 		return nil, "", err
 	}
-	s := sessionkit.From(r.Context())
+	s := a.session(r.Context())
 	key, ok, err := a.field().Read(s)
 	if err != nil || !ok {
 		return nil, "", ErrNotAuthenticated
@@ -229,7 +229,7 @@ func (a *Auth[U]) RevokeAll(ctx context.Context, userKey string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if s := sessionkit.From(ctx); s != nil && s.Err() == nil && userKey != "" && a.owns(s, userKey) {
+	if s := a.session(ctx); s != nil && s.Err() == nil && userKey != "" && a.owns(s, userKey) {
 		if err := a.endLogin(ctx, s); err != nil {
 			return 0, fmt.Errorf("auth: revoke all: %w", err)
 		}

@@ -15,9 +15,10 @@ import (
 // An implementation must be safe for concurrent use, must not keep the
 // request, and must not put a credential (password, token, code) into the
 // Result's Message or Err, which are shown or logged. It may read and
-// change the request's session (sessionkit.From(r.Context())), as the
-// OpenID Connect strategy does to remember a login in progress; the
-// session may be nil when the request has none.
+// change the request's session, as the OpenID Connect strategy does to
+// remember a login in progress: the Auth's, Auth.Manager.From(r.Context()),
+// which is sessionkit.From(r.Context()) unless several Managers wrap the
+// handler. The session may be nil when the request has none.
 type Strategy[U any] interface {
 	Authenticate(r *http.Request) Result[U]
 }
