@@ -109,11 +109,12 @@
 // are keyed by issuer and subject (Identity), never by e-mail alone; the
 // redirect URI comes from configuration, never the request's Host; the
 // token endpoint's client authentication is configured or taken from
-// discovery, never guessed by retrying; with FailureRedirect the callback
-// always ends with a redirect that drops code and state from the URL; no
-// token, code or state reaches a log, a message or a cookie. A provider
-// that is down or slow is a 503 after the HTTP client's timeout, never a
-// redirect loop.
+// discovery, never guessed by retrying; with FailureRedirect a callback
+// that succeeds or fails ends with a redirect that drops code and state
+// from the URL; no token, code or state reaches a log, a message or a
+// cookie. A provider that is down or slow is a 503 after the HTTP client's
+// timeout, never a redirect loop (its URL still holds the code and state,
+// used up by then).
 //
 // # Flash messages
 //
