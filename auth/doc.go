@@ -113,8 +113,9 @@
 // that succeeds or fails ends with a redirect that drops code and state
 // from the URL; no token, code or state reaches a log, a message or a
 // cookie. A provider that is down or slow is a 503 after the HTTP client's
-// timeout, never a redirect loop (its URL still holds the code and state,
-// used up by then).
+// timeout, never a redirect loop; its URL still holds the code and state,
+// worthless by then: the state is used up, and the code needs the PKCE
+// verifier that left the session with it.
 //
 // # Flash messages
 //
