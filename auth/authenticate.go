@@ -28,8 +28,12 @@ type Options[U any] struct {
 	SuccessRedirect string
 	// SuccessReturnTo prefers the page to return to over SuccessRedirect
 	// (Passport's successReturnToOrRedirect): the validated return-to
-	// parameter of the request (see Auth.ReturnTo), else the one kept
-	// under ReturnToKey when the login went to a provider.
+	// parameter of the request (see Auth.ReturnTo), else the validated
+	// page under ReturnToKey in the session — kept there when the login
+	// went to a provider, or put there by a Node app sharing the session
+	// (connect-ensure-login). A login the handler makes itself (not
+	// through a Callback) removes ReturnToKey from the session, used or
+	// not.
 	SuccessReturnTo bool
 	// FailureRedirect is where a failed page request goes (303). API
 	// requests (see Auth.IsAPI) and stateless logins never redirect: they

@@ -400,3 +400,32 @@ func TestLocalRememberOnlyAtLogin(t *testing.T) {
 		t.Errorf("login without the remember box: Set-Cookie %q, want a browser-session cookie", sc)
 	}
 }
+
+// SuccessReturnTo honours a return-to page a Node app sharing the session
+// put under ReturnToKey (connect-ensure-login's req.session.returnTo), once
+// and only when it is a safe local path; the request's parameter wins.
+func TestSuccessReturnToFromSession(t *testing.T) {
+	e := newEnv(t)
+	local := &auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil)}
+	e.mux.Handle("POST /auth/local", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home", SuccessReturnTo: true}, local))
+	c := e.client()
+	form := url.Values{"username": {"alice"}, "password": {"wonderland"}}
+	for _, tc := range []struct{ stored, param, want string }{
+		{"/orders/7", "", "/orders/7"},
+		{"", "", "/home"}, // used once
+		{"//evil.example", "", "/home"},
+		{"/orders/7", "/cart", "/cart"},
+		{"", "", "/home"}, // removed even when the parameter won
+	} {
+		if tc.stored != "" {
+			c.do("POST", "/set?k="+auth.ReturnToKey+"&v="+url.QueryEscape(tc.stored), nil)
+		}
+		path := "/auth/local"
+		if tc.param != "" {
+			path += "?return_to=" + url.QueryEscape(tc.param)
+		}
+		if r := c.do("POST", path, form); r.code != http.StatusSeeOther || r.location != tc.want {
+			t.Errorf("stored %q, parameter %q: %d to %q, want 303 to %q", tc.stored, tc.param, r.code, r.location, tc.want)
+		}
+	}
+}
