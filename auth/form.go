@@ -42,7 +42,9 @@ type LoginForm struct {
 // form: the Local strategy with a login page. GET (or HEAD) renders the
 // form. POST checks the credentials with Verify (through Local); on
 // success it logs the user in and redirects (303) to the validated
-// return-to page or DefaultReturnTo; on failure it renders the form again
+// return-to parameter (Auth.ReturnTo, carried in the form's hidden field)
+// or DefaultReturnTo — not to a page under ReturnToKey, which only the
+// authenticate handler reads; on failure it renders the form again
 // with a message that does not reveal whether the username exists (status
 // 422, or 503 when Verify or the store failed). Other methods get 405.
 //
