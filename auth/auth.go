@@ -278,7 +278,7 @@ func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
 // before Login returns, so a failure is reported here; call it before
 // writing the response.
 func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
-	return a.login(w, r, user, a.now(), "", nil)
+	return a.login(w, r, user, a.now(), "", 0)
 }
 
 // LoginResult logs in the user of a successful strategy result, as the
@@ -296,9 +296,9 @@ func (a *Auth[U]) LoginResult(w http.ResponseWriter, r *http.Request, res Result
 	return a.login(w, r, res.User, at, res.Method, res.remember)
 }
 
-// login logs user in; remember, when not nil, is the "keep me signed in"
-// choice for the session's cookie.
-func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string, remember *bool) error {
+// login logs user in; remember, when not 0, is the "keep me signed in"
+// choice for the session's cookie (see Result.remember).
+func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string, remember int8) error {
 	ctx := r.Context()
 	s := a.session(ctx)
 	if s == nil {
@@ -318,8 +318,8 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 	if err := s.Regenerate(); err != nil {
 		return fmt.Errorf("auth: login: %w", err)
 	}
-	if remember != nil {
-		if err := s.RememberMe(*remember); err != nil {
+	if remember != 0 {
+		if err := s.RememberMe(remember == rememberYes); err != nil {
 			return fmt.Errorf("auth: login: %w", err)
 		}
 	}

@@ -64,8 +64,10 @@ func (l *Local[U]) Authenticate(r *http.Request) Result[U] {
 	res := Success(user)
 	res.Method = "password"
 	if l.RememberField != "" {
-		remember := r.PostForm.Get(l.RememberField) != ""
-		res.remember = &remember
+		res.remember = rememberNo
+		if r.PostForm.Get(l.RememberField) != "" {
+			res.remember = rememberYes
+		}
 	}
 	return res
 }

@@ -103,10 +103,17 @@ type Result[U any] struct {
 	// logged, never shown.
 	Err error
 
-	// remember is Local's "keep me signed in" choice, applied by the
-	// login (LoginResult), never by a stateless success.
-	remember *bool
+	// remember is Local's "keep me signed in" choice (rememberYes or
+	// rememberNo; 0: none), applied by the login (LoginResult), never by a
+	// stateless success.
+	remember int8
 }
+
+// Values of Result.remember.
+const (
+	rememberNo  int8 = -1
+	rememberYes int8 = 1
+)
 
 // Success returns a Succeeded result for user.
 func Success[U any](user U) Result[U] {
