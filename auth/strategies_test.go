@@ -46,6 +46,7 @@ func basic(user, pw string) string {
 func TestStatelessStrategies(t *testing.T) {
 	e := newEnv(t)
 	withAPI(e)
+	e.addUser("3", "carol", "pass:word") // RFC 7617: the password may hold colons
 	cases := []struct {
 		path      string
 		header    []string
@@ -68,6 +69,8 @@ func TestStatelessStrategies(t *testing.T) {
 		{"/api/key", []string{"X-API-Key", "a\u00e9b"}, 400, `"invalid_request"`, ""},
 		{"/api/key", nil, 401, `"unauthorized"`, ""},
 		{"/api/basic", []string{"Authorization", basic("alice", "wonderland")}, 200, "alice", ""},
+		{"/api/basic", []string{"Authorization", basic("carol", "pass:word")}, 200, "carol", ""},
+		{"/api/basic", []string{"Authorization", basic("ali\x00ce", "wonderland")}, 400, `"invalid_request"`, ""},
 		{"/api/basic", []string{"Authorization", basic("alice", "wrong")}, 401, auth.MsgInvalidCredentials, `Basic realm="admin", charset="UTF-8"`},
 		{"/api/basic", []string{"Authorization", basic("nobody", "wrong")}, 401, auth.MsgInvalidCredentials, `Basic realm="admin", charset="UTF-8"`},
 		{"/api/basic", []string{"Authorization", "Basic !!!"}, 400, `"invalid_request"`, ""},
