@@ -73,7 +73,8 @@ type Options[U any] struct {
 //     Options say, with the first failure's message and status and every
 //     failure's challenge;
 //   - on a redirect, remembers the validated return-to parameter under
-//     ReturnToKey and sends the user agent on (303);
+//     ReturnToKey (without one, a page already there stays) and sends the
+//     user agent on (303);
 //   - on an error, logs it and answers with Auth.ErrorHandler (default
 //     503, "try again later"), never a redirect that could loop.
 //
@@ -220,13 +221,14 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 
 func (h *Authenticator[U]) redirect(w http.ResponseWriter, r *http.Request, res Result[U]) {
 	if s := h.Auth.session(r.Context()); s != nil && s.Err() == nil {
+		// Without a parameter, a page already there stays: Passport
+		// leaves req.session.returnTo alone too, and a Node app sharing
+		// the session (connect-ensure-login) may have put it there.
 		if rt := h.Auth.ReturnTo(r); rt != "" {
 			if err := s.Set(ReturnToKey, rt); err != nil {
 				h.error(w, r, Error[U](err), false)
 				return
 			}
-		} else if s.Has(ReturnToKey) {
-			s.Delete(ReturnToKey) // left over from an abandoned login
 		}
 	}
 	status := res.Status

@@ -784,3 +784,24 @@ func TestOIDCUserInfo(t *testing.T) {
 	}
 	e.noLeaks()
 }
+
+// A provider login started without a return-to parameter keeps the page a
+// Node app sharing the session put under ReturnToKey (connect-ensure-login
+// before sending the user to sign in), as Passport does, and returns there
+// after the callback; a parameter replaces it.
+func TestOIDCKeepsSessionReturnTo(t *testing.T) {
+	e := newOIDCEnv(t)
+	for _, tc := range []struct{ start, want string }{
+		{"/auth/oidc", "/orders/7"},
+		{"/auth/oidc?return_to=%2Fcart", "/cart"},
+	} {
+		c := e.client()
+		c.do("POST", "/set?k="+auth.ReturnToKey+"&v="+url.QueryEscape("/orders/7"), nil)
+		if r := c.do("GET", e.start(c, tc.start), nil); r.code != http.StatusSeeOther || r.location != tc.want {
+			t.Errorf("start %s: callback = %d to %q, want 303 to %q", tc.start, r.code, r.location, tc.want)
+		}
+		if got := c.do("GET", "/get?k="+auth.ReturnToKey, nil).body; got != "" {
+			t.Errorf("start %s: ReturnToKey %q left after the login", tc.start, got)
+		}
+	}
+}
