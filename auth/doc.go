@@ -151,11 +151,16 @@
 // but the current one ("sign out everywhere else"), and RevokeAll ends all
 // of a user's sessions (password change, account disabled; it also logs
 // out the current request if it belongs to that user). These need a store
-// with sessionkit.UserIndex (memstore, boltstore, redisstore, pgstore,
-// mysqlstore, mongostore); others report an error wrapping
+// with sessionkit.UserIndex (memstore, sqlitestore, boltstore, redisstore,
+// pgstore, mysqlstore, mongostore); others report an error wrapping
 // ErrNotSupported. LogoutHandler and RevokeHandler are the shipped
-// handlers for these routes. Client-side sessions (cookiestore) cannot be revoked at
-// all: a copied cookie stays valid until it expires.
+// handlers for these routes. Client-side sessions (cookiestore) cannot be
+// revoked at all: a copied cookie stays valid until it expires.
+//
+// Sessions, Revoke, RevokeOthers and RevokeHandler work from the request's
+// login session: a request authenticated only statelessly (a bearer token,
+// an API key) has none and is answered as anonymous. For such a user, call
+// UserSessions and RevokeAll with the user's key (Serialize).
 //
 // # What the session holds
 //

@@ -90,8 +90,9 @@ func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) 
 
 // Sessions lists the sessions of the request's user, the current one
 // first, then the most recently active. It returns ErrNotAuthenticated for
-// an anonymous request and an error wrapping ErrNotSupported when the
-// store has no per-user index.
+// a request without a login session (anonymous, or authenticated only by
+// a stateless strategy such as Bearer) and an error wrapping
+// ErrNotSupported when the store has no per-user index.
 func (a *Auth[U]) Sessions(r *http.Request) ([]SessionInfo, error) {
 	s, userKey, err := a.current(r)
 	if err != nil {
