@@ -82,11 +82,11 @@ type Revoked struct {
 //
 // A request without a login session (anonymous, or authenticated only by
 // a stateless strategy) is answered like Require answers an anonymous one
-// (401 or a redirect to the login page); a store without a per-user index or a store failure goes
-// to Auth.ErrorHandler (503 by default). Cross-origin POSTs are refused
-// (403, through Auth.CrossOrigin); other methods than POST get 405.
-// RevokeHandler includes Auth.Handler, so it works with or without it
-// around.
+// (401 or a redirect to the login page); a store without a per-user index
+// or a store failure goes to Auth.ErrorHandler (503 by default).
+// Cross-origin POSTs are refused (403, through Auth.CrossOrigin); other
+// methods than POST get 405. RevokeHandler includes Auth.Handler, so it
+// works with or without it around.
 type RevokeHandler[U any] struct {
 	Auth  *Auth[U]
 	Scope RevokeScope
