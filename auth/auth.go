@@ -47,8 +47,8 @@ type LoginInfo struct {
 	IP        string `json:"ip,omitempty"`
 	// AuthAt is when the user last proved who they are, in Unix
 	// milliseconds: the login itself for a password, the provider's
-	// auth_time for OpenID Connect. 0 means unknown: such a login never
-	// counts as recent (see RequireRecent).
+	// auth_time for OpenID Connect, never later than At. 0 means unknown:
+	// such a login never counts as recent (see RequireRecent).
 	AuthAt int64 `json:"authAt,omitempty"`
 	// Method names the strategy that logged the user in ("password",
 	// "oidc", …); "" for a plain Login.
@@ -172,12 +172,16 @@ func (a *Auth[U]) state(ctx context.Context) *reqState[U] {
 
 // Handler returns middleware that lets User deserialize at most once per
 // request. It wraps next in a.Manager.Handler as well when the request has
-// no session yet, so both
+// no session of a.Manager yet, so both
 //
 //	a.Handler(mux)
 //	a.Manager.Handler(a.Handler(mux))
 //
 // work. Without it User still works, but deserializes on every call.
+//
+// Auth always works in a.Manager's session (Manager.From), so other
+// Managers may wrap the handler inside or outside it (a short checkout
+// session beside the login session): the login never lands in theirs.
 func (a *Auth[U]) Handler(next http.Handler) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.state(r.Context()) == nil {
@@ -187,7 +191,7 @@ func (a *Auth[U]) Handler(next http.Handler) http.Handler {
 	})
 	withSessions := a.Manager.Handler(inner)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sessionkit.From(r.Context()) == nil {
+		if a.session(r.Context()) == nil {
 			withSessions.ServeHTTP(w, r)
 			return
 		}
@@ -223,7 +227,7 @@ func (a *Auth[U]) IsAuthenticated(r *http.Request) bool {
 func (a *Auth[U]) resolve(r *http.Request) (U, error) {
 	var zero U
 	ctx := r.Context()
-	s := sessionkit.From(ctx)
+	s := a.session(ctx)
 	if s == nil {
 		return zero, fmt.Errorf("auth: %w", sessionkit.ErrNoSession)
 	}
@@ -241,7 +245,7 @@ func (a *Auth[U]) resolve(r *http.Request) (U, error) {
 	}
 	user, err := a.Deserialize(ctx, key)
 	if errors.Is(err, ErrUserNotFound) {
-		a.logger().InfoContext(ctx, "auth: session's user no longer exists; logging the request out", "session", s.Key())
+		a.logger().InfoContext(ctx, "auth: session's user no longer exists; logging the request out", "session", Handle(s.Key()))
 		a.clearLogin(s)
 		return zero, ErrNotAuthenticated
 	}
@@ -274,7 +278,7 @@ func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
 // before Login returns, so a failure is reported here; call it before
 // writing the response.
 func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
-	return a.login(w, r, user, a.now(), "")
+	return a.login(w, r, user, a.now(), "", 0)
 }
 
 // LoginResult logs in the user of a successful strategy result, as the
@@ -289,12 +293,14 @@ func (a *Auth[U]) LoginResult(w http.ResponseWriter, r *http.Request, res Result
 	if at.IsZero() {
 		at = a.now()
 	}
-	return a.login(w, r, res.User, at, res.Method)
+	return a.login(w, r, res.User, at, res.Method, res.remember)
 }
 
-func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string) error {
+// login logs user in; remember, when not 0, is the "keep me signed in"
+// choice for the session's cookie (see Result.remember).
+func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt time.Time, method string, remember int8) error {
 	ctx := r.Context()
-	s := sessionkit.From(ctx)
+	s := a.session(ctx)
 	if s == nil {
 		return fmt.Errorf("auth: login: %w", sessionkit.ErrNoSession)
 	}
@@ -312,8 +318,19 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 	if err := s.Regenerate(); err != nil {
 		return fmt.Errorf("auth: login: %w", err)
 	}
+	if remember != 0 {
+		if err := s.RememberMe(remember == rememberYes); err != nil {
+			return fmt.Errorf("auth: login: %w", err)
+		}
+	}
+	now := a.now()
+	if authAt.After(now) {
+		// A provider's clock ahead of ours, or a broken auth_time: the
+		// login counts as made now, not as recent until that time.
+		authAt = now
+	}
 	info := LoginInfo{
-		At:        a.now().UnixMilli(),
+		At:        now.UnixMilli(),
 		UserAgent: truncate(r.UserAgent(), MaxUserAgent),
 		IP:        a.Manager.ClientIP(r),
 		Method:    method,
@@ -349,7 +366,7 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 // does; see Auth.CrossOrigin).
 func (a *Auth[U]) Logout(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	s := sessionkit.From(ctx)
+	s := a.session(ctx)
 	if s == nil {
 		return fmt.Errorf("auth: logout: %w", sessionkit.ErrNoSession)
 	}
@@ -401,6 +418,31 @@ func (a *Auth[U]) now() time.Time {
 	return time.Now()
 }
 
+// session returns the request's session of a.Manager. It is
+// Manager.From, not sessionkit.From: when several Managers wrap the
+// handler (a long login session beside a short checkout one), the login
+// lives in Auth's own, whichever is innermost.
+func (a *Auth[U]) session(ctx context.Context) *sessionkit.Session {
+	return a.Manager.From(ctx)
+}
+
+// strategySessionKey is the context key under which an Authenticator
+// hands its Manager's session to the strategies it runs.
+type strategySessionKey struct{}
+
+// withStrategySession returns r with s as the session sessionFrom finds.
+func withStrategySession(r *http.Request, s *sessionkit.Session) *http.Request {
+	if s == nil || s == sessionkit.From(r.Context()) {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), strategySessionKey{}, s))
+}
+
+// sessionFrom returns the session a strategy works with: the one its
+// Authenticator's Manager gave the request, else the innermost.
 func sessionFrom(r *http.Request) *sessionkit.Session {
+	if s, ok := r.Context().Value(strategySessionKey{}).(*sessionkit.Session); ok {
+		return s
+	}
 	return sessionkit.From(r.Context())
 }

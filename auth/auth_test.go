@@ -360,6 +360,12 @@ func TestRequireAPIvsPage(t *testing.T) {
 		{"browser", "GET", "text/html,application/xhtml+xml,*/*;q=0.8", 303, "/login?return_to=%2Fprivate%2Fx"},
 		{"no accept", "GET", "", 303, "/login?return_to=%2Fprivate%2Fx"},
 		{"json and html", "GET", "application/json, text/html", 303, "/login?return_to=%2Fprivate%2Fx"},
+		// q=0 refuses a type (RFC 9110, 12.5.1): refused HTML does not
+		// make a page request, refused JSON does not make an API one.
+		{"json, html refused", "GET", "application/json, text/html;q=0", 401, ""},
+		{"json, html q=0.000", "GET", "application/json, text/html; q=0.000", 401, ""},
+		{"json refused", "GET", "application/json;q=0", 303, "/login?return_to=%2Fprivate%2Fx"},
+		{"json, html q=0.001", "GET", "application/json, text/html;q=0.001", 303, "/login?return_to=%2Fprivate%2Fx"},
 		{"page post", "POST", "", 303, "/login"},
 		{"api post", "POST", "application/json", 401, ""},
 	}
@@ -516,6 +522,31 @@ func TestDeletedUserNo500(t *testing.T) {
 	}
 	if strings.Contains(string(rec.Data), `"_user"`) || rec.UserKey != "" {
 		t.Errorf("stale login left in the record: %s (UserKey %q)", rec.Data, rec.UserKey)
+	}
+}
+
+// Logging out a session whose user was deleted names the session by its
+// Handle, never by its store key: under Manager.RawKeys (the express
+// layout) the key is the session ID itself, a credential.
+func TestDeletedUserLogNamesHandle(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, func(a *auth.Auth[User]) {
+		a.Manager.RawKeys = true
+		a.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	c := e.client()
+	c.login("bob", "builder", "")
+	id := c.cookie().Value
+	e.deleteUser("2")
+	if got := c.whoami(); got != "anonymous" {
+		t.Fatalf("whoami = %q", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "no longer exists") || !strings.Contains(out, auth.Handle(e.m.KeyOf(id))) {
+		t.Errorf("log does not name the session's handle:\n%s", out)
+	}
+	if strings.Contains(out, id) {
+		t.Errorf("log holds the session ID:\n%s", out)
 	}
 }
 

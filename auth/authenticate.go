@@ -28,8 +28,12 @@ type Options[U any] struct {
 	SuccessRedirect string
 	// SuccessReturnTo prefers the page to return to over SuccessRedirect
 	// (Passport's successReturnToOrRedirect): the validated return-to
-	// parameter of the request (see Auth.ReturnTo), else the one kept
-	// under ReturnToKey when the login went to a provider.
+	// parameter of the request (see Auth.ReturnTo), else the validated
+	// page under ReturnToKey in the session — kept there when the login
+	// went to a provider, or put there by a Node app sharing the session
+	// (connect-ensure-login). A login the handler makes itself (not
+	// through a Callback) removes ReturnToKey from the session, used or
+	// not.
 	SuccessReturnTo bool
 	// FailureRedirect is where a failed page request goes (303). API
 	// requests (see Auth.IsAPI) and stateless logins never redirect: they
@@ -69,7 +73,8 @@ type Options[U any] struct {
 //     Options say, with the first failure's message and status and every
 //     failure's challenge;
 //   - on a redirect, remembers the validated return-to parameter under
-//     ReturnToKey and sends the user agent on (303);
+//     ReturnToKey (without one, a page already there stays) and sends the
+//     user agent on (303);
 //   - on an error, logs it and answers with Auth.ErrorHandler (default
 //     503, "try again later"), never a redirect that could loop.
 //
@@ -110,12 +115,13 @@ func (h *Authenticator[U]) Then(next http.Handler) http.Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Authenticator[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Before the cross-origin check, so that its 403 carries them too.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	h.Auth.protect(h.Auth.Handler(http.HandlerFunc(h.serve))).ServeHTTP(w, r)
 }
 
 func (h *Authenticator[U]) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	var (
 		first      *Result[U]
 		challenges []string
@@ -123,8 +129,11 @@ func (h *Authenticator[U]) serve(w http.ResponseWriter, r *http.Request) {
 		// stateless.
 		stateless = h.Stateless || len(h.Strategies) > 0
 	)
+	// The strategies see the Manager's session as the request's (see
+	// Strategy), however many Managers wrap the handler.
+	sr := withStrategySession(r, h.Auth.session(r.Context()))
 	for _, st := range h.Strategies {
-		res := st.Authenticate(r)
+		res := st.Authenticate(sr)
 		stateless = stateless && (h.Stateless || isStateless(st))
 		switch res.Outcome {
 		case Passed:
@@ -178,7 +187,7 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 		return
 	}
 	dest := ""
-	if s := sessionFrom(r); s != nil && s.Err() == nil && s.Has(ReturnToKey) {
+	if s := h.Auth.session(r.Context()); s != nil && s.Err() == nil && s.Has(ReturnToKey) {
 		v, _ := sessionkit.Pop[string](s, ReturnToKey)
 		dest, _ = SafeReturnTo(v)
 	}
@@ -194,7 +203,7 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 	}
 	if h.SuccessFlash {
 		msg := orDefault(h.SuccessMessage, orDefault(res.Message, MsgSignedIn))
-		if err := AddFlash(sessionFrom(r), FlashSuccess, msg); err != nil {
+		if err := AddFlash(h.Auth.session(r.Context()), FlashSuccess, msg); err != nil {
 			a.logger().WarnContext(r.Context(), "auth: success flash", "err", err)
 		}
 	}
@@ -211,14 +220,15 @@ func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res R
 }
 
 func (h *Authenticator[U]) redirect(w http.ResponseWriter, r *http.Request, res Result[U]) {
-	if s := sessionFrom(r); s != nil && s.Err() == nil {
+	if s := h.Auth.session(r.Context()); s != nil && s.Err() == nil {
+		// Without a parameter, a page already there stays: Passport
+		// leaves req.session.returnTo alone too, and a Node app sharing
+		// the session (connect-ensure-login) may have put it there.
 		if rt := h.Auth.ReturnTo(r); rt != "" {
 			if err := s.Set(ReturnToKey, rt); err != nil {
 				h.error(w, r, Error[U](err), false)
 				return
 			}
-		} else if s.Has(ReturnToKey) {
-			s.Delete(ReturnToKey) // left over from an abandoned login
 		}
 	}
 	status := res.Status
@@ -248,7 +258,7 @@ func (h *Authenticator[U]) failure(w http.ResponseWriter, r *http.Request, res R
 	}
 	api := stateless || a.isAPI(r)
 	if h.FailureFlash && !stateless {
-		if err := AddFlash(sessionFrom(r), FlashError, msg); err != nil {
+		if err := AddFlash(h.Auth.session(r.Context()), FlashError, msg); err != nil {
 			a.logger().WarnContext(r.Context(), "auth: failure flash", "err", err)
 		}
 	}

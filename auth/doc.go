@@ -100,18 +100,22 @@
 //
 // OIDC and OAuth2 run the authorization code flow with PKCE (S256). The
 // state (and nonce) are kept in the session, single-use, for at most 10
-// minutes; the callback is a top-level GET, so the SameSite=Lax session
+// minutes, and for at most three logins in progress per strategy (tabs):
+// a fourth start forgets the oldest, whose callback then fails as
+// expired; the callback is a top-level GET, so the SameSite=Lax session
 // cookie arrives with it; the return-to page is kept under ReturnToKey
 // across the round trip and validated when used; the login regenerates
 // the session ID. The design rules of a careful relying party hold: users
 // are keyed by issuer and subject (Identity), never by e-mail alone; the
 // redirect URI comes from configuration, never the request's Host; the
 // token endpoint's client authentication is configured or taken from
-// discovery, never guessed by retrying; with FailureRedirect the callback
-// always ends with a redirect that drops code and state from the URL; no
-// token, code or state reaches a log, a message or a cookie. A provider
-// that is down or slow is a 503 after the HTTP client's timeout, never a
-// redirect loop.
+// discovery, never guessed by retrying; with FailureRedirect a callback
+// that succeeds or fails ends with a redirect that drops code and state
+// from the URL; no token, code or state reaches a log, a message or a
+// cookie. A provider that is down or slow is a 503 after the HTTP client's
+// timeout, never a redirect loop; its URL still holds the code and state,
+// worthless by then: the state is used up, and the code needs the PKCE
+// verifier that left the session with it.
 //
 // # Flash messages
 //
@@ -147,11 +151,16 @@
 // but the current one ("sign out everywhere else"), and RevokeAll ends all
 // of a user's sessions (password change, account disabled; it also logs
 // out the current request if it belongs to that user). These need a store
-// with sessionkit.UserIndex (memstore, boltstore, redisstore, pgstore,
-// mysqlstore, mongostore); others report an error wrapping
+// with sessionkit.UserIndex (memstore, sqlitestore, boltstore, redisstore,
+// pgstore, mysqlstore, mongostore); others report an error wrapping
 // ErrNotSupported. LogoutHandler and RevokeHandler are the shipped
-// handlers for these routes. Client-side sessions (cookiestore) cannot be revoked at
-// all: a copied cookie stays valid until it expires.
+// handlers for these routes. Client-side sessions (cookiestore) cannot be
+// revoked at all: a copied cookie stays valid until it expires.
+//
+// Sessions, Revoke, RevokeOthers and RevokeHandler work from the request's
+// login session: a request authenticated only statelessly (a bearer token,
+// an API key) has none and is answered as anonymous. For such a user, call
+// UserSessions and RevokeAll with the user's key (Serialize).
 //
 // # What the session holds
 //

@@ -40,14 +40,18 @@ type LoginForm struct {
 
 // FormLogin is an http.Handler for the common username/password login
 // form: the Local strategy with a login page. GET (or HEAD) renders the
-// form. POST checks the credentials with Verify (through Local); on success it logs the user in and redirects (303) to the
-// validated return-to page or DefaultReturnTo; on failure it renders the
-// form again with a message that does not reveal whether the username
-// exists (status 422, or 503 when Verify or the store failed).
+// form. POST checks the credentials with Verify (through Local); on
+// success it logs the user in and redirects (303) to the validated
+// return-to parameter (Auth.ReturnTo, carried in the form's hidden field)
+// or DefaultReturnTo — not to a page under ReturnToKey, which only the
+// authenticate handler reads; on failure it renders the form again
+// with a message that does not reveal whether the username exists (status
+// 422, or 503 when Verify or the store failed). Other methods get 405.
 //
 // Cross-origin POSTs are refused (403, through Auth.CrossOrigin), which
-// stops login CSRF from other sites. Make Verify take as long for an unknown user
-// as for a wrong password; PasswordVerifier does.
+// stops login CSRF from other sites. Make Verify take as long for an
+// unknown user as for a wrong password; PasswordVerifier does. FormLogin
+// includes Auth.Handler, so it works with or without it around.
 type FormLogin[U any] struct {
 	Auth *Auth[U]
 	// Verify returns the user the credentials belong to, or an error
@@ -92,7 +96,7 @@ func (f *FormLogin[U]) form(r *http.Request) LoginForm {
 
 // ServeHTTP implements http.Handler.
 func (f *FormLogin[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.Auth.protect(http.HandlerFunc(f.serve)).ServeHTTP(w, r)
+	f.Auth.protect(f.Auth.Handler(http.HandlerFunc(f.serve))).ServeHTTP(w, r)
 }
 
 func (f *FormLogin[U]) serve(w http.ResponseWriter, r *http.Request) {
@@ -177,9 +181,12 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 // argon2id password hashes. lookup returns the user and their encoded
 // hash, or an error wrapping ErrUserNotFound. For an unknown user it runs a
 // dummy verification with p, so timing does not reveal which usernames
-// exist. When a password matches a hash made with other parameters than
-// p, rehash (if not nil) receives a new hash to store; its failure does
-// not fail the login.
+// exist. A stored hash that is not one password.Verify can check (empty
+// for an account without a password, or corrupted) fails like a wrong
+// password, after the same dummy verification. Other lookup errors are
+// returned as they are (a failure to check, 503). When a password matches
+// a hash made with other parameters than p, rehash (if not nil) receives
+// a new hash to store; its failure does not fail the login.
 func PasswordVerifier[U any](p password.Params,
 	lookup func(ctx context.Context, username string) (user U, hash string, err error),
 	rehash func(ctx context.Context, user U, newHash string),

@@ -12,6 +12,8 @@ import (
 // without a login is redirected the same way: logging out twice is not an
 // error. Cross-origin POSTs are refused (403, through Auth.CrossOrigin), so
 // another site cannot sign the user out; other methods than POST get 405.
+// LogoutHandler includes Auth.Handler, so it works with or without it
+// around.
 type LogoutHandler[U any] struct {
 	Auth *Auth[U]
 	// Redirect is where to go afterwards (default "/").
@@ -23,7 +25,7 @@ type LogoutHandler[U any] struct {
 
 // ServeHTTP implements http.Handler.
 func (h *LogoutHandler[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.Auth.protect(http.HandlerFunc(h.serve)).ServeHTTP(w, r)
+	h.Auth.protect(h.Auth.Handler(http.HandlerFunc(h.serve))).ServeHTTP(w, r)
 }
 
 func (h *LogoutHandler[U]) serve(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +37,7 @@ func (h *LogoutHandler[U]) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.Flash != "" {
-		if err := AddFlash(sessionFrom(r), FlashInfo, h.Flash); err != nil {
+		if err := AddFlash(h.Auth.session(r.Context()), FlashInfo, h.Flash); err != nil {
 			h.Auth.logger().WarnContext(r.Context(), "auth: flash after logout", "err", err)
 		}
 	}
@@ -78,10 +80,13 @@ type Revoked struct {
 // redirects (303) to Redirect — to Auth.LoginPath when the current session
 // ended — and answers an API request with JSON {"revoked":n,"current":b}.
 //
-// An anonymous request is answered like Require does (401 or a redirect to
-// the login page); a store without a per-user index or a store failure goes
-// to Auth.ErrorHandler (503 by default). Cross-origin POSTs are refused
-// (403, through Auth.CrossOrigin); other methods than POST get 405.
+// A request without a login session (anonymous, or authenticated only by
+// a stateless strategy) is answered like Require answers an anonymous one
+// (401 or a redirect to the login page); a store without a per-user index
+// or a store failure goes to Auth.ErrorHandler (503 by default).
+// Cross-origin POSTs are refused (403, through Auth.CrossOrigin); other
+// methods than POST get 405. RevokeHandler includes Auth.Handler, so it
+// works with or without it around.
 type RevokeHandler[U any] struct {
 	Auth  *Auth[U]
 	Scope RevokeScope
@@ -96,7 +101,7 @@ type RevokeHandler[U any] struct {
 
 // ServeHTTP implements http.Handler.
 func (h *RevokeHandler[U]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.Auth.protect(http.HandlerFunc(h.serve)).ServeHTTP(w, r)
+	h.Auth.protect(h.Auth.Handler(http.HandlerFunc(h.serve))).ServeHTTP(w, r)
 }
 
 func (h *RevokeHandler[U]) serve(w http.ResponseWriter, r *http.Request) {

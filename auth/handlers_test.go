@@ -2,8 +2,11 @@ package auth_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
@@ -229,5 +232,197 @@ func TestRevokeHandler(t *testing.T) {
 	}
 	if r := laptop.do("POST", "/revoke-others", nil, "Accept", "application/json"); r.code != http.StatusUnauthorized {
 		t.Errorf("anonymous API revoke = %d", r.code)
+	}
+}
+
+// The shipped handlers include Auth.Handler, as Authenticator and Require
+// do: mounted on a mux that nothing wraps (or only Manager.Handler wraps)
+// they log in, list, revoke and log out instead of answering 503.
+func TestShippedHandlersWithoutAuthHandler(t *testing.T) {
+	e := newEnv(t)
+	mux := http.NewServeMux()
+	mux.Handle("/login", &auth.FormLogin[User]{Auth: e.a, Verify: auth.PasswordVerifier(cheap, e.lookup, nil)})
+	mux.Handle("/out", &auth.LogoutHandler[User]{Auth: e.a, Redirect: "/bye"})
+	mux.Handle("/revoke-others", &auth.RevokeHandler[User]{Auth: e.a, Scope: auth.RevokeOthers, Redirect: "/sessions"})
+	mux.Handle("/whoami", e.a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		_, _ = w.Write([]byte(u.Name))
+	})))
+	for name, h := range map[string]http.Handler{"bare": mux, "Manager.Handler": e.m.Handler(mux)} {
+		t.Run(name, func(t *testing.T) {
+			e.srv = httptest.NewServer(h)
+			defer e.srv.Close()
+			c, other := e.client(), e.client()
+			for _, cl := range []*client{c, other} {
+				if r := cl.login("alice", "wonderland", ""); r.code != http.StatusSeeOther || r.location != "/" {
+					t.Fatalf("login = %d to %q (%s), want 303 to /", r.code, r.location, r.body)
+				}
+			}
+			if got := c.whoami(); got != "alice" {
+				t.Fatalf("whoami after login = %q", got)
+			}
+			if r := c.do("POST", "/revoke-others", url.Values{}, "Accept", "application/json"); r.code != http.StatusOK || r.body != `{"revoked":1,"current":false}` {
+				t.Errorf("revoke-others = %d %s", r.code, r.body)
+			}
+			if r := other.do("GET", "/whoami", nil); r.code != http.StatusSeeOther {
+				t.Errorf("revoked session: GET /whoami = %d, want 303 to the login page", r.code)
+			}
+			if r := c.do("POST", "/out", url.Values{}); r.code != http.StatusSeeOther || r.location != "/bye" {
+				t.Errorf("logout = %d to %q, want 303 to /bye", r.code, r.location)
+			}
+			if r := c.do("GET", "/whoami", nil); r.code != http.StatusSeeOther {
+				t.Errorf("after logout: GET /whoami = %d, want 303", r.code)
+			}
+		})
+	}
+}
+
+// The password-change flow RevokeAll documents: called with the request's
+// context it ends every session of the user, the current one included, and
+// a Login in the same request continues under a new ID. The other device
+// and the old cookie are signed out; one session is listed.
+func TestRevokeAllThenLoginInOneRequest(t *testing.T) {
+	e := newEnv(t)
+	withShippedHandlers(e)
+	e.mux.Handle("POST /password", e.a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		n, err := e.a.RevokeAll(r.Context(), u.ID)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if e.a.IsAuthenticated(r) {
+			http.Error(w, "still logged in after RevokeAll", 500)
+			return
+		}
+		if err := e.a.Login(w, r, u); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		_, _ = fmt.Fprint(w, n)
+	})))
+	c, other := e.client(), e.client()
+	c.login("alice", "wonderland", "")
+	other.login("alice", "wonderland", "")
+	old := c.cookie().Value
+	if r := c.do("POST", "/password", url.Values{}); r.code != 200 || r.body != "2" {
+		t.Fatalf("password change = %d %q, want 200 ending 2 sessions", r.code, r.body)
+	}
+	if c.cookie().Value == old {
+		t.Error("the session ID survived RevokeAll and Login")
+	}
+	if got := c.whoami(); got != "alice" {
+		t.Errorf("after the change: %q, want alice", got)
+	}
+	if got := other.whoami(); got != "anonymous" {
+		t.Errorf("the other device: %q, want anonymous", got)
+	}
+	replay := e.client()
+	replay.jar.SetCookies(mustURL(t, e.srv.URL), []*http.Cookie{{Name: "session", Value: old, Path: "/"}})
+	if got := replay.whoami(); got != "anonymous" {
+		t.Errorf("the old cookie replayed: %q, want anonymous", got)
+	}
+	if list := c.handles(); len(list) != 1 || !list[0].Current {
+		t.Errorf("sessions after the change: %+v, want the current one only", list)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// Every answer of the authenticate handler carries Cache-Control: no-store
+// and Referrer-Policy: no-referrer, the cross-origin refusal included.
+func TestAuthenticatorHeadersOnEveryAnswer(t *testing.T) {
+	e := newEnv(t)
+	withShippedHandlers(e)
+	c := e.client()
+	good := url.Values{"username": {"alice"}, "password": {"wonderland"}}
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		header []string
+		code   int
+	}{
+		{"cross-site", good, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"failure", url.Values{"username": {"alice"}, "password": {"nope"}}, nil, http.StatusSeeOther},
+		{"success", good, nil, http.StatusSeeOther},
+	} {
+		r := c.do("POST", "/auth/local", tc.form, tc.header...)
+		if r.code != tc.code {
+			t.Errorf("%s: %d, want %d", tc.name, r.code, tc.code)
+		}
+		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: Cache-Control %q, Referrer-Policy %q", tc.name, r.header.Get("Cache-Control"), r.header.Get("Referrer-Policy"))
+		}
+	}
+}
+
+// Auth works in its own Manager's session when several Managers wrap the
+// handler (a long login session beside a short checkout one, see
+// Manager.From), whichever is innermost: the login, the OpenID Connect
+// login in progress, the session list and the logout all use the login
+// session's cookie and store, and the checkout session keeps only its own
+// values.
+func TestBesideAnotherManager(t *testing.T) {
+	for name, wrap := range map[string]func(e *env, checkout *sessionkit.Manager) http.Handler{
+		"auth outside": func(e *env, co *sessionkit.Manager) http.Handler { return e.a.Handler(co.Handler(e.mux)) },
+		"auth inside":  func(e *env, co *sessionkit.Manager) http.Handler { return co.Handler(e.a.Handler(e.mux)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newOIDCEnv(t)
+			withShippedHandlers(e.env)
+			co := sessionkit.New(newMemStore(t))
+			co.Cookie.Name = "checkout"
+			co.Logger = e.m.Logger
+			e.mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
+				_ = co.From(r.Context()).Set("cart", "1")
+			})
+			e.mux.HandleFunc("GET /checkout-keys", func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, strings.Join(co.From(r.Context()).Keys(), ","))
+			})
+			e.srv = httptest.NewServer(wrap(e.env, co))
+			t.Cleanup(e.srv.Close)
+			e.oidc.RedirectURL = e.srv.URL + "/auth/oidc/callback"
+
+			c := e.client()
+			c.do("POST", "/cart", nil)
+			if r := c.login("alice", "wonderland", ""); r.code != http.StatusSeeOther {
+				t.Fatalf("login = %d %s", r.code, r.body)
+			}
+			if c.cookie() == nil {
+				t.Fatal("the login set no login-session cookie")
+			}
+			if got := c.whoami(); got != "alice" {
+				t.Fatalf("whoami = %q", got)
+			}
+			if list := c.handles(); len(list) != 1 || !list[0].Current {
+				t.Errorf("sessions = %+v, want the current one", list)
+			}
+			if r := c.do("POST", "/out", nil); r.code != http.StatusSeeOther {
+				t.Errorf("logout = %d", r.code)
+			}
+			if got := c.whoami(); got != "anonymous" {
+				t.Errorf("after logout: %q", got)
+			}
+			cb := e.start(c, "/auth/oidc")
+			if got := c.do("GET", "/checkout-keys", nil).body; got != "cart" {
+				t.Errorf("checkout session holds %q, want only its cart", got)
+			}
+			if r := c.do("GET", cb, nil); r.code != http.StatusSeeOther || r.location != "/home" {
+				t.Fatalf("OIDC callback = %d to %q, want 303 to /home", r.code, r.location)
+			}
+			if got := c.whoami(); got != "alice" {
+				t.Errorf("after the OIDC login: %q", got)
+			}
+			if got := c.do("GET", "/checkout-keys", nil).body; got != "cart" {
+				t.Errorf("checkout session holds %q after the logins, want only its cart", got)
+			}
+		})
 	}
 }

@@ -28,7 +28,9 @@ type Local[U any] struct {
 	// Form field names (defaults "username" and "password").
 	UsernameField, PasswordField string
 	// RememberField, if set, names a checkbox: checked makes the session
-	// cookie persistent, unchecked a browser-session cookie.
+	// cookie persistent, unchecked a browser-session cookie. The choice
+	// is applied when the user is logged in (Auth.LoginResult), so a
+	// stateless success leaves the session as it was.
 	RememberField string
 }
 
@@ -59,12 +61,13 @@ func (l *Local[U]) Authenticate(r *http.Request) Result[U] {
 	case err != nil:
 		return Error[U](fmt.Errorf("auth: checking credentials: %w", err))
 	}
-	if l.RememberField != "" {
-		if s := sessionFrom(r); s != nil {
-			_ = s.RememberMe(r.PostForm.Get(l.RememberField) != "")
-		}
-	}
 	res := Success(user)
 	res.Method = "password"
+	if l.RememberField != "" {
+		res.remember = rememberNo
+		if r.PostForm.Get(l.RememberField) != "" {
+			res.remember = rememberYes
+		}
+	}
 	return res
 }

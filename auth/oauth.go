@@ -29,8 +29,9 @@ const (
 	MsgNotRecent      = "The provider did not confirm a recent sign-in. Please try again."
 )
 
-// DefaultProviderTimeout bounds each call to an identity provider
-// (discovery, token exchange, profile) when no HTTP client is given.
+// DefaultProviderTimeout bounds the calls to an identity provider
+// (discovery, token exchange, profile, UserInfo) when no HTTP client is
+// given, or the given one has no Timeout.
 const DefaultProviderTimeout = 10 * time.Second
 
 // Identity is who a provider says signed in, for the application's MapUser
@@ -279,8 +280,9 @@ func providerClient(c *http.Client) *http.Client {
 // MsgLoginExpired); error=access_denied fails (401, MsgLoginCancelled);
 // other provider errors fail (401), or are errors (503) for
 // server_error and temporarily_unavailable; a provider that is down or
-// slower than the client's timeout is an error (503). No token, code or
-// state reaches a log or a message.
+// slower than the HTTP client's timeout (DefaultProviderTimeout when it
+// has none) is an error (503), the token exchange and the profile fetch
+// sharing that budget. No token, code or state reaches a log or a message.
 type OAuth2[U any] struct {
 	// Name identifies the strategy in the session and in LoginInfo.Method
 	// (default "oauth2").
@@ -293,14 +295,17 @@ type OAuth2[U any] struct {
 	Config *oauth2.Config
 	// Profile returns who the token belongs to; Identity.Subject must be
 	// the provider's stable user ID (GitHub's numeric id, not the login).
-	// client is an HTTP client that sends the token.
+	// client is an HTTP client that sends the token, with a timeout; ctx
+	// ends when the login's time with the provider is up.
 	Profile func(ctx context.Context, client *http.Client, token *oauth2.Token) (Identity, error)
 	// MapUser finds, links or creates the application's user for an
 	// identity, or returns ErrUserNotFound to refuse it (403,
 	// MsgNoAccount).
 	MapUser func(ctx context.Context, id Identity) (U, error)
 	// HTTPClient makes the calls to the provider (default: one with a
-	// DefaultProviderTimeout timeout).
+	// DefaultProviderTimeout timeout). Its Timeout, or else
+	// DefaultProviderTimeout, also bounds the exchange and the profile
+	// fetch together.
 	HTTPClient *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -333,12 +338,20 @@ func (o *OAuth2[U]) Authenticate(r *http.Request) Result[U] {
 		return *bad
 	}
 	client := providerClient(o.HTTPClient)
-	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, client)
+	// One budget for the exchange and the profile, as OIDC has: a client
+	// without a Timeout of its own gets DefaultProviderTimeout.
+	ctx, cancel := context.WithTimeout(r.Context(), timeoutOf(client))
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 	tok, bad := exchange[U](ctx, &cfg, code, p)
 	if bad != nil {
 		return *bad
 	}
-	id, err := o.Profile(ctx, cfg.Client(ctx, tok), tok)
+	pc := cfg.Client(ctx, tok)
+	if pc.Timeout <= 0 {
+		pc.Timeout = timeoutOf(client)
+	}
+	id, err := o.Profile(ctx, pc, tok)
 	if err != nil {
 		return Error[U](fmt.Errorf("auth: %s profile: %w", o.name(), redactURLError(err)))
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -88,5 +90,84 @@ func TestOAuth2Login(t *testing.T) {
 	cb, _ = url.Parse(resp.Header.Get("Location"))
 	if r := c2.do("GET", cb.RequestURI(), nil); r.location != "/login" || c2.whoami() != "anonymous" {
 		t.Errorf("wrong secret: callback = %d to %q, user %q", r.code, r.location, c2.whoami())
+	}
+}
+
+// The client handed to Profile is bounded like every other call to the
+// provider: a profile endpoint slower than HTTPClient's timeout (or
+// DefaultProviderTimeout without one, as OIDC does) makes the callback a
+// 503, not a request that waits as long as the provider does.
+func TestOAuth2SlowProfile(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":4242}`))
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	for name, hc := range map[string]*http.Client{
+		"client timeout":         {Timeout: 200 * time.Millisecond},
+		"client without timeout": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			op := newFakeOP(t)
+			e := newEnv(t)
+			var deadline bool
+			gh := &auth.OAuth2[User]{
+				Config: &oauth2.Config{
+					ClientID: op.client, ClientSecret: op.secret,
+					Endpoint:    oauth2.Endpoint{AuthURL: op.srv.URL + "/authorize", TokenURL: op.srv.URL + "/token"},
+					RedirectURL: e.srv.URL + "/auth/gh",
+				},
+				HTTPClient: hc,
+				Profile: func(ctx context.Context, client *http.Client, _ *oauth2.Token) (auth.Identity, error) {
+					_, deadline = ctx.Deadline()
+					if hc.Timeout == 0 {
+						// Waiting DefaultProviderTimeout out would make a slow
+						// test: check the bound instead of running into it.
+						if client.Timeout != auth.DefaultProviderTimeout {
+							t.Errorf("profile client timeout = %v, want DefaultProviderTimeout", client.Timeout)
+						}
+						return auth.Identity{Subject: "4242"}, nil
+					}
+					resp, err := client.Get(slow.URL)
+					if err != nil {
+						return auth.Identity{}, err
+					}
+					defer resp.Body.Close()
+					return auth.Identity{Subject: "4242"}, nil
+				},
+				MapUser: func(context.Context, auth.Identity) (User, error) { return User{ID: "1", Name: "alice"}, nil },
+			}
+			e.mux.Handle("GET /auth/gh", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home", FailureRedirect: "/login"}, gh))
+			c := e.client()
+			r := c.do("GET", "/auth/gh", nil)
+			resp, err := c.hc.Get(r.location)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cb, _ := url.Parse(resp.Header.Get("Location"))
+			r = c.do("GET", cb.RequestURI(), nil)
+			if !deadline {
+				t.Errorf("Profile's context has no deadline")
+			}
+			if hc.Timeout == 0 {
+				if r.code != http.StatusSeeOther || r.location != "/home" {
+					t.Errorf("callback = %d to %q, want 303 to /home", r.code, r.location)
+				}
+				return
+			}
+			if r.code != http.StatusServiceUnavailable {
+				t.Errorf("callback with a slow profile endpoint = %d to %q, want 503", r.code, r.location)
+			}
+			if got := c.whoami(); got != "anonymous" {
+				t.Errorf("user %q", got)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
@@ -50,6 +53,14 @@ type fakeOP struct {
 	authAsk  url.Values // the last authorization request
 	clock    func() time.Time
 	exchange int // token requests answered
+	// methods is the discovery document's
+	// token_endpoint_auth_methods_supported (nil: client_secret_basic);
+	// the token endpoint accepts the client's credentials the way it
+	// lists and records the way they came in authUsed.
+	methods       []string
+	authUsed      string
+	discoveryDown bool   // discovery answers 500
+	userinfoSub   string // the UserInfo endpoint's sub ("": the ID token's)
 }
 
 type fakeGrant struct {
@@ -66,11 +77,22 @@ func newFakeOP(t *testing.T) *fakeOP {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		u := op.srv.URL
+		op.mu.Lock()
+		methods, down := op.methods, op.discoveryDown
+		op.mu.Unlock()
+		if down {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		if methods == nil {
+			methods = []string{"client_secret_basic"}
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer": u, "authorization_endpoint": u + "/authorize", "token_endpoint": u + "/token",
 			"jwks_uri": u + "/jwks", "response_types_supported": []string{"code"},
 			"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"ES256"},
-			"token_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+			"token_endpoint_auth_methods_supported": methods,
+			"userinfo_endpoint":                     u + "/userinfo",
 		})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
@@ -110,7 +132,17 @@ func newFakeOP(t *testing.T) *fakeOP {
 			}
 		}
 		id, secret, ok := r.BasicAuth()
-		if !ok || id != op.client || secret != op.secret {
+		used := "client_secret_basic"
+		if !ok {
+			_ = r.ParseForm()
+			id, secret, used = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), "client_secret_post"
+			ok = secret != ""
+		}
+		op.mu.Lock()
+		op.authUsed = used
+		allowed := op.methods == nil && used == "client_secret_basic" || slices.Contains(op.methods, used)
+		op.mu.Unlock()
+		if !ok || !allowed || id != op.client || secret != op.secret {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `{"error":"invalid_client"}`)
@@ -170,6 +202,19 @@ func newFakeOP(t *testing.T) *fakeOP {
 		op.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 3600, "id_token": idToken})
+	})
+	mux.HandleFunc("GET /userinfo", func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		op.mu.Lock()
+		known := tok != "" && slices.Contains(op.issued, tok)
+		sub := cmp.Or(op.userinfoSub, "sub-alice")
+		op.mu.Unlock()
+		if !known {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"sub": sub, "name": "Alice Liddell", "picture": "https://example.com/a.png"})
 	})
 	mux.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -369,6 +414,9 @@ func TestOIDCBadAnswers(t *testing.T) {
 		{"access denied", func(op *fakeOP) { op.authErr = "access_denied" }, auth.MsgLoginCancelled},
 		{"other provider error", func(op *fakeOP) { op.authErr = "invalid_scope" }, auth.MsgProviderFailed},
 		{"token endpoint refuses", func(op *fakeOP) { op.status = http.StatusBadRequest }, auth.MsgNotVerified},
+		{"at_hash of another access token", func(op *fakeOP) {
+			op.mutate = func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }
+		}, auth.MsgNotVerified},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -428,6 +476,32 @@ func TestOIDCStateFaults(t *testing.T) {
 		t.Errorf("callback without a session = %d to %q", r.code, r.location)
 	}
 	e.noLeaks()
+}
+
+// A session keeps at most three logins in progress (tabs): a fourth start
+// forgets the oldest, whose callback then fails as expired, while the
+// others still complete.
+func TestOIDCLoginsInProgress(t *testing.T) {
+	e := newOIDCEnv(t)
+	c := e.client()
+	var cbs []string
+	for range 4 {
+		cbs = append(cbs, e.start(c, "/auth/oidc"))
+	}
+	if r := c.do("GET", cbs[0], nil); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Errorf("oldest of four callbacks = %d to %q, want 303 to /login", r.code, r.location)
+	}
+	if got := c.do("GET", "/flashes", nil).body; got != "error: "+auth.MsgLoginExpired {
+		t.Errorf("flash = %q", got)
+	}
+	for _, cb := range cbs[1:] {
+		if r := c.do("GET", cb, nil); r.code != http.StatusSeeOther || r.location != "/home" {
+			t.Errorf("callback %s = %d to %q, want 303 to /home", cb, r.code, r.location)
+		}
+	}
+	if got := c.whoami(); got != "alice" {
+		t.Errorf("user %q", got)
+	}
 }
 
 func TestOIDCLoginExpires(t *testing.T) {
@@ -589,3 +663,145 @@ func TestOIDCUnknownAuthTimeIsNotRecent(t *testing.T) {
 }
 
 func sessionFrom(r *http.Request) *sessionkit.Session { return sessionkit.From(r.Context()) }
+
+// Each login in progress has its own PKCE verifier: a code issued for one
+// (another tab's, or one an attacker lifted) redeemed with another login's
+// state is refused by the provider, and nobody is logged in.
+func TestOIDCCodeBoundToItsLogin(t *testing.T) {
+	e := newOIDCEnv(t)
+	c := e.client()
+	first, _ := url.Parse(e.start(c, "/auth/oidc"))
+	second, _ := url.Parse(e.start(c, "/auth/oidc"))
+	q := second.Query()
+	q.Set("code", first.Query().Get("code"))
+	second.RawQuery = q.Encode()
+	if r := c.do("GET", second.RequestURI(), nil); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Fatalf("callback with another login's code = %d to %q, want 303 to /login", r.code, r.location)
+	}
+	if got := c.whoami(); got != "anonymous" {
+		t.Fatalf("logged in %q", got)
+	}
+	if got := c.do("GET", "/flashes", nil).body; got != "error: "+auth.MsgNotVerified {
+		t.Errorf("flash = %q", got)
+	}
+	e.noLeaks()
+}
+
+// The redirect URI comes from configuration: a request with a forged Host
+// header starts a login whose redirect_uri is still RedirectURL.
+func TestOIDCRedirectURIIgnoresHost(t *testing.T) {
+	e := newOIDCEnv(t)
+	c := e.client()
+	req, err := http.NewRequest("GET", e.srv.URL+"/auth/oidc", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example"
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ask, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := ask.Query().Get("redirect_uri"); got != e.oidc.RedirectURL {
+		t.Errorf("redirect_uri = %q, want %q", got, e.oidc.RedirectURL)
+	}
+}
+
+// The token endpoint's client authentication follows discovery
+// (client_secret_basic when listed or when the list is absent, else
+// client_secret_post) or AuthStyle, and a discovery that failed is tried
+// again at the next login.
+func TestOIDCClientAuthFromDiscovery(t *testing.T) {
+	cases := []struct {
+		name    string
+		methods []string
+		style   oauth2.AuthStyle
+		want    string
+	}{
+		{"basic listed", []string{"client_secret_post", "client_secret_basic"}, 0, "client_secret_basic"},
+		{"only post", []string{"client_secret_post"}, 0, "client_secret_post"},
+		{"AuthStyle overrides", []string{"client_secret_basic", "client_secret_post"}, oauth2.AuthStyleInParams, "client_secret_post"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newOIDCEnv(t, func(o *auth.OIDC[User]) { o.AuthStyle = tc.style })
+			e.op.set(func(op *fakeOP) { op.methods, op.discoveryDown = tc.methods, true })
+			c := e.client()
+			if r := c.do("GET", "/auth/oidc", nil); r.code != http.StatusServiceUnavailable {
+				t.Fatalf("start with discovery down = %d to %q, want 503", r.code, r.location)
+			}
+			e.op.set(func(op *fakeOP) { op.discoveryDown = false })
+			if r := c.do("GET", e.start(c, "/auth/oidc"), nil); r.code != http.StatusSeeOther || r.location != "/home" {
+				t.Fatalf("callback = %d to %q, want 303 to /home", r.code, r.location)
+			}
+			e.op.set(func(op *fakeOP) {
+				if op.authUsed != tc.want {
+					t.Errorf("client authentication %q, want %q", op.authUsed, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// With UserInfo the UserInfo endpoint's claims are merged into the
+// identity (the ID token's win), and an answer about another subject is
+// refused: its subject must match the ID token's.
+func TestOIDCUserInfo(t *testing.T) {
+	var ids []auth.Identity
+	e := newOIDCEnv(t, func(o *auth.OIDC[User]) {
+		o.UserInfo = true
+		mapUser := o.MapUser
+		o.MapUser = func(ctx context.Context, id auth.Identity) (User, error) {
+			ids = append(ids, id)
+			return mapUser(ctx, id)
+		}
+	})
+	c := e.client()
+	if r := c.do("GET", e.start(c, "/auth/oidc"), nil); r.code != http.StatusSeeOther || r.location != "/home" {
+		t.Fatalf("callback = %d to %q, want 303 to /home", r.code, r.location)
+	}
+	var claims map[string]any
+	if len(ids) != 1 || json.Unmarshal(ids[0].Claims, &claims) != nil {
+		t.Fatalf("identities %+v", ids)
+	}
+	if ids[0].Name != "Alice Liddell" || claims["picture"] != "https://example.com/a.png" || claims["sub"] != "sub-alice" || ids[0].Username != "alice" {
+		t.Errorf("merged identity %+v, claims %v", ids[0], claims)
+	}
+	e.op.set(func(op *fakeOP) { op.userinfoSub = "sub-mallory" })
+	c2 := e.client()
+	if r := c2.do("GET", e.start(c2, "/auth/oidc"), nil); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Fatalf("callback with another subject's UserInfo = %d to %q, want 303 to /login", r.code, r.location)
+	}
+	if got := c2.whoami(); got != "anonymous" {
+		t.Errorf("logged in %q", got)
+	}
+	if got := c2.do("GET", "/flashes", nil).body; got != "error: "+auth.MsgNotVerified {
+		t.Errorf("flash = %q", got)
+	}
+	e.noLeaks()
+}
+
+// A provider login started without a return-to parameter keeps the page a
+// Node app sharing the session put under ReturnToKey (connect-ensure-login
+// before sending the user to sign in), as Passport does, and returns there
+// after the callback; a parameter replaces it.
+func TestOIDCKeepsSessionReturnTo(t *testing.T) {
+	e := newOIDCEnv(t)
+	for _, tc := range []struct{ start, want string }{
+		{"/auth/oidc", "/orders/7"},
+		{"/auth/oidc?return_to=%2Fcart", "/cart"},
+	} {
+		c := e.client()
+		c.do("POST", "/set?k="+auth.ReturnToKey+"&v="+url.QueryEscape("/orders/7"), nil)
+		if r := c.do("GET", e.start(c, tc.start), nil); r.code != http.StatusSeeOther || r.location != tc.want {
+			t.Errorf("start %s: callback = %d to %q, want 303 to %q", tc.start, r.code, r.location, tc.want)
+		}
+		if got := c.do("GET", "/get?k="+auth.ReturnToKey, nil).body; got != "" {
+			t.Errorf("start %s: ReturnToKey %q left after the login", tc.start, got)
+		}
+	}
+}

@@ -22,7 +22,7 @@ func (a *Auth[U]) LoginInfo(r *http.Request) (LoginInfo, error) {
 	if _, err := a.User(r); err != nil {
 		return LoginInfo{}, err
 	}
-	li, err := sessionkit.Get[LoginInfo](sessionFrom(r), LoginInfoKey)
+	li, err := sessionkit.Get[LoginInfo](a.session(r.Context()), LoginInfoKey)
 	if err != nil {
 		// Unreadable metadata: the login stands, its recency is unknown.
 		return LoginInfo{}, nil

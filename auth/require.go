@@ -12,8 +12,9 @@ const MaxReturnTo = 2048
 
 // Require returns middleware that lets only requests with a logged-in user
 // through to next. Others get 401 with a JSON body when they are API
-// requests (see IsAPI), or a redirect to LoginPath carrying the page to
-// return to. A request whose user cannot be determined goes to the
+// requests (see IsAPI), or a redirect (303) to LoginPath carrying the
+// page to return to (for GET and HEAD; other methods are sent to
+// LoginPath alone, as returning there would repeat them as a GET). A request whose user cannot be determined goes to the
 // ErrorHandler. Require includes Handler, so next can call User cheaply.
 func (a *Auth[U]) Require(next http.Handler) http.Handler {
 	return a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,13 +38,17 @@ func (a *Auth[U]) isAPI(r *http.Request) bool {
 }
 
 // WantsJSON reports whether the request's Accept header asks for JSON (any
-// application/json or +json type) and not for HTML. It is the default
-// IsAPI.
+// application/json or +json type) and not for HTML (text/html or
+// application/xhtml+xml). A type listed with q=0 is one the client refuses
+// (RFC 9110, 12.5.1): it counts as not asked for. It is the default IsAPI.
 func WantsJSON(r *http.Request) bool {
 	accept := strings.ToLower(strings.Join(r.Header.Values("Accept"), ","))
 	json := false
 	for part := range strings.SplitSeq(accept, ",") {
-		mt, _, _ := strings.Cut(part, ";")
+		mt, params, _ := strings.Cut(part, ";")
+		if refused(params) {
+			continue
+		}
 		mt = strings.TrimSpace(mt)
 		switch {
 		case mt == "text/html" || mt == "application/xhtml+xml":
@@ -53,6 +58,21 @@ func WantsJSON(r *http.Request) bool {
 		}
 	}
 	return json
+}
+
+// refused reports whether the parameters of one Accept element carry a
+// zero weight (q=0, q=0.0, q=0.000).
+func refused(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		name, value, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || strings.TrimSpace(name) != "q" {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		whole, frac, _ := strings.Cut(value, ".")
+		return whole == "0" && strings.Trim(frac, "0") == ""
+	}
+	return false
 }
 
 func (a *Auth[U]) unauthorized(w http.ResponseWriter, r *http.Request) {

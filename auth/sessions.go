@@ -80,7 +80,7 @@ func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) 
 	if _, err := a.User(r); err != nil {
 		return nil, "", err
 	}
-	s := sessionkit.From(r.Context())
+	s := a.session(r.Context())
 	key, ok, err := a.field().Read(s)
 	if err != nil || !ok {
 		return nil, "", ErrNotAuthenticated
@@ -90,8 +90,9 @@ func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) 
 
 // Sessions lists the sessions of the request's user, the current one
 // first, then the most recently active. It returns ErrNotAuthenticated for
-// an anonymous request and an error wrapping ErrNotSupported when the
-// store has no per-user index.
+// a request without a login session (anonymous, or authenticated only by
+// a stateless strategy such as Bearer) and an error wrapping
+// ErrNotSupported when the store has no per-user index.
 func (a *Auth[U]) Sessions(r *http.Request) ([]SessionInfo, error) {
 	s, userKey, err := a.current(r)
 	if err != nil {
@@ -229,7 +230,7 @@ func (a *Auth[U]) RevokeAll(ctx context.Context, userKey string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if s := sessionkit.From(ctx); s != nil && s.Err() == nil && userKey != "" && a.owns(s, userKey) {
+	if s := a.session(ctx); s != nil && s.Err() == nil && userKey != "" && a.owns(s, userKey) {
 		if err := a.endLogin(ctx, s); err != nil {
 			return 0, fmt.Errorf("auth: revoke all: %w", err)
 		}

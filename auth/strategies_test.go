@@ -46,6 +46,7 @@ func basic(user, pw string) string {
 func TestStatelessStrategies(t *testing.T) {
 	e := newEnv(t)
 	withAPI(e)
+	e.addUser("3", "carol", "pass:word") // RFC 7617: the password may hold colons
 	cases := []struct {
 		path      string
 		header    []string
@@ -68,6 +69,8 @@ func TestStatelessStrategies(t *testing.T) {
 		{"/api/key", []string{"X-API-Key", "a\u00e9b"}, 400, `"invalid_request"`, ""},
 		{"/api/key", nil, 401, `"unauthorized"`, ""},
 		{"/api/basic", []string{"Authorization", basic("alice", "wonderland")}, 200, "alice", ""},
+		{"/api/basic", []string{"Authorization", basic("carol", "pass:word")}, 200, "carol", ""},
+		{"/api/basic", []string{"Authorization", basic("ali\x00ce", "wonderland")}, 400, `"invalid_request"`, ""},
 		{"/api/basic", []string{"Authorization", basic("alice", "wrong")}, 401, auth.MsgInvalidCredentials, `Basic realm="admin", charset="UTF-8"`},
 		{"/api/basic", []string{"Authorization", basic("nobody", "wrong")}, 401, auth.MsgInvalidCredentials, `Basic realm="admin", charset="UTF-8"`},
 		{"/api/basic", []string{"Authorization", "Basic !!!"}, 400, `"invalid_request"`, ""},
@@ -305,5 +308,127 @@ func TestRequireRecentPassword(t *testing.T) {
 	}
 	if r := c.do("GET", "/danger", nil); r.body != "danger zone" {
 		t.Fatalf("after re-authentication: %d %q", r.code, r.body)
+	}
+}
+
+// FormLogin tells its Render function when the page is a re-authentication:
+// a logged-in user sent by RequireRecent (MaxAgeParam set). An anonymous
+// visitor of the same URL, or a logged-in one without the parameter, gets
+// the plain login page.
+func TestFormLoginReauthFlag(t *testing.T) {
+	e := newEnv(t)
+	e.mux.Handle("/signin", &auth.FormLogin[User]{
+		Auth:   e.a,
+		Verify: auth.PasswordVerifier(cheap, e.lookup, nil),
+		Render: func(w http.ResponseWriter, _ *http.Request, status int, f auth.LoginForm) {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "reauth=%v return_to=%s", f.Reauth, f.ReturnTo)
+		},
+	})
+	page := e.a.ReauthURL("/danger", 10*time.Minute)
+	page = "/signin" + strings.TrimPrefix(page, "/login")
+	anon, c := e.client(), e.client()
+	c.login("alice", "wonderland", "")
+	for _, tc := range []struct {
+		c    *client
+		path string
+		want string
+	}{
+		{c, page, "reauth=true return_to=/danger"},
+		{anon, page, "reauth=false return_to=/danger"},
+		{c, "/signin?return_to=%2Fdanger", "reauth=false return_to=/danger"},
+	} {
+		if r := tc.c.do("GET", tc.path, nil); r.code != 200 || r.body != tc.want {
+			t.Errorf("GET %s = %d %q, want %q", tc.path, r.code, r.body, tc.want)
+		}
+	}
+}
+
+// A strategy (or a provider whose clock runs ahead) reporting an AuthTime
+// in the future does not make the login count as recent until then: the
+// login counts as made when it happened.
+func TestFutureAuthTimeIsTheLoginTime(t *testing.T) {
+	now := time.Now()
+	e := newEnv(t)
+	e.m.Now = func() time.Time { return now }
+	ahead := auth.StrategyFunc[User](func(r *http.Request) auth.Result[User] {
+		res := auth.Success(User{ID: "1", Name: "alice"})
+		res.AuthTime = now.Add(24 * time.Hour)
+		return res
+	})
+	e.mux.Handle("POST /auth/ahead", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/"}, ahead))
+	e.mux.Handle("/danger", e.a.RequireRecent(10*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "danger zone")
+	})))
+	c := e.client()
+	if r := c.do("POST", "/auth/ahead", url.Values{}); r.code != http.StatusSeeOther {
+		t.Fatalf("login = %d", r.code)
+	}
+	if r := c.do("GET", "/danger", nil); r.body != "danger zone" {
+		t.Fatalf("right after the login: %d %q", r.code, r.body)
+	}
+	now = now.Add(11 * time.Minute)
+	if r := c.do("GET", "/danger", nil); r.code != http.StatusSeeOther || !strings.Contains(r.location, "max_age=600") {
+		t.Errorf("11 minutes after a login with a future AuthTime: %d to %q, want 303 to re-authenticate", r.code, r.location)
+	}
+}
+
+// Local's "keep me signed in" choice belongs to the login: a stateless
+// success (Options.Stateless, Passport's session: false) leaves the
+// request's session as it was, its cookie persistence included, while
+// the same form through a stateful handler applies it.
+func TestLocalRememberOnlyAtLogin(t *testing.T) {
+	e := newEnv(t)
+	local := &auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil), RememberField: "remember"}
+	who := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		fmt.Fprint(w, u.Name)
+	})
+	e.mux.Handle("POST /api/check", e.a.Authenticate(auth.Options[User]{Stateless: true}, local).Then(who))
+	e.mux.Handle("POST /auth/local", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/"}, local))
+	c := e.client()
+	c.do("POST", "/set?k=cart&v=1", nil) // a persistent session (Manager.Persistent)
+	r := c.do("POST", "/api/check", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+	if r.code != 200 || r.body != "alice" {
+		t.Fatalf("stateless check = %d %q", r.code, r.body)
+	}
+	if got := r.header.Values("Set-Cookie"); len(got) != 0 {
+		t.Errorf("a stateless success without the remember box sent %q", got)
+	}
+	r = c.do("POST", "/auth/local", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("login = %d", r.code)
+	}
+	if sc := strings.Join(r.header.Values("Set-Cookie"), "; "); sc == "" || strings.Contains(sc, "Max-Age") || strings.Contains(sc, "Expires") {
+		t.Errorf("login without the remember box: Set-Cookie %q, want a browser-session cookie", sc)
+	}
+}
+
+// SuccessReturnTo honours a return-to page a Node app sharing the session
+// put under ReturnToKey (connect-ensure-login's req.session.returnTo), once
+// and only when it is a safe local path; the request's parameter wins.
+func TestSuccessReturnToFromSession(t *testing.T) {
+	e := newEnv(t)
+	local := &auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil)}
+	e.mux.Handle("POST /auth/local", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home", SuccessReturnTo: true}, local))
+	c := e.client()
+	form := url.Values{"username": {"alice"}, "password": {"wonderland"}}
+	for _, tc := range []struct{ stored, param, want string }{
+		{"/orders/7", "", "/orders/7"},
+		{"", "", "/home"}, // used once
+		{"//evil.example", "", "/home"},
+		{"/orders/7", "/cart", "/cart"},
+		{"", "", "/home"}, // removed even when the parameter won
+	} {
+		if tc.stored != "" {
+			c.do("POST", "/set?k="+auth.ReturnToKey+"&v="+url.QueryEscape(tc.stored), nil)
+		}
+		path := "/auth/local"
+		if tc.param != "" {
+			path += "?return_to=" + url.QueryEscape(tc.param)
+		}
+		if r := c.do("POST", path, form); r.code != http.StatusSeeOther || r.location != tc.want {
+			t.Errorf("stored %q, parameter %q: %d to %q, want 303 to %q", tc.stored, tc.param, r.code, r.location, tc.want)
+		}
 	}
 }

@@ -15,9 +15,10 @@ import (
 // An implementation must be safe for concurrent use, must not keep the
 // request, and must not put a credential (password, token, code) into the
 // Result's Message or Err, which are shown or logged. It may read and
-// change the request's session (sessionkit.From(r.Context())), as the
-// OpenID Connect strategy does to remember a login in progress; the
-// session may be nil when the request has none.
+// change the request's session, as the OpenID Connect strategy does to
+// remember a login in progress: the Auth's, Auth.Manager.From(r.Context()),
+// which is sessionkit.From(r.Context()) unless several Managers wrap the
+// handler. The session may be nil when the request has none.
 type Strategy[U any] interface {
 	Authenticate(r *http.Request) Result[U]
 }
@@ -79,7 +80,8 @@ type Result[U any] struct {
 	// OAuth 2.0 strategies put the Identity here.
 	Info any
 	// AuthTime is when the user authenticated (Succeeded). Zero means
-	// now; a zero Unix time (time.Unix(0, 0)) means unknown, and such a
+	// now, and so does a time after now (a provider's clock ahead of
+	// ours); a zero Unix time (time.Unix(0, 0)) means unknown, and such a
 	// login never counts as recent (see RequireRecent).
 	AuthTime time.Time
 	// Method names the strategy in the session's LoginInfo (Succeeded).
@@ -100,7 +102,18 @@ type Result[U any] struct {
 	// Err says what went wrong (Errored; optional for Failed). It is
 	// logged, never shown.
 	Err error
+
+	// remember is Local's "keep me signed in" choice (rememberYes or
+	// rememberNo; 0: none), applied by the login (LoginResult), never by a
+	// stateless success.
+	remember int8
 }
+
+// Values of Result.remember.
+const (
+	rememberNo  int8 = -1
+	rememberYes int8 = 1
+)
 
 // Success returns a Succeeded result for user.
 func Success[U any](user U) Result[U] {
