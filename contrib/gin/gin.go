@@ -17,12 +17,21 @@ import (
 func Sessions(m *sessionkit.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		gw := c.Writer
+		served := false
 		m.Handler(http.HandlerFunc(func(sw http.ResponseWriter, r *http.Request) {
+			served = true
 			c.Request = r
 			c.Writer = &responseWriter{ResponseWriter: gw, sw: sw}
 			defer func() { c.Writer = gw }()
 			c.Next()
 		})).ServeHTTP(gw, c.Request)
+		if !served {
+			// The Manager answered the request itself (its ErrorHandler:
+			// a misconfigured Manager, or nested Managers sharing a
+			// cookie). gin would otherwise go on to the next handler,
+			// which would run without a session after that response.
+			c.Abort()
+		}
 	}
 }
 
