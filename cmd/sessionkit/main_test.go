@@ -505,6 +505,12 @@ func TestBoltDoctor(t *testing.T) {
 	}
 	// The same for every other command.
 	mustRun(t, 1, "stats", "--store", "bolt://"+missing)
+	// Except doctor --fix, which creates it.
+	r = mustRun(t, 0, "doctor", "bolt://"+missing, "--fix")
+	if !strings.Contains(r.stdout, "created file "+missing) {
+		t.Errorf("doctor --fix on a missing file:\n%s", r.stdout)
+	}
+	mustRun(t, 0, "stats", "--store", "bolt://"+missing)
 }
 
 func TestBoltLockedTimesOut(t *testing.T) {
