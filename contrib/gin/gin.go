@@ -12,8 +12,10 @@ import (
 
 // Sessions returns gin middleware that gives every request that passes
 // through it a session, committed before the response headers go out. Use
-// it once, before the handlers that use sessions (engine.Use or a group's
-// Use).
+// it once per chain, before the handlers that use sessions: engine.Use, a
+// group's, or in one route's handlers. The same Manager mounted twice on a
+// chain (engine and group) answers every request with its ErrorHandler's
+// 503, and the handlers do not run.
 func Sessions(m *sessionkit.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		gw := c.Writer
