@@ -152,6 +152,29 @@ func TestPostgresDoctor(t *testing.T) {
 	mustRun(t, 0, "doctor", u)
 }
 
+// TestPostgresDoctorConnectLayout: a connect-pg-simple table as its docs
+// create it (an expiry index, no user index) is set up, not a warning.
+func TestPostgresDoctorConnectLayout(t *testing.T) {
+	base := testenv.Getenv(t, testenv.PostgresURLEnv)
+	table := uniqueName("skdoc_")
+	u := withParam(withParam(base, "table", table), "layout", "connect-pg-simple")
+	t.Cleanup(func() {
+		s, err := pgstore.Open(context.Background(), base, pgstore.Options{Table: table, Layout: pgstore.LayoutConnectPgSimple, CleanupInterval: -1})
+		if err == nil {
+			s.DropTable(context.Background())
+			s.Close()
+		}
+	})
+	r := mustRun(t, 0, "doctor", u, "--fix")
+	if !strings.Contains(r.stdout, "created table "+table) {
+		t.Errorf("doctor --fix:\n%s", r.stdout)
+	}
+	r = mustRun(t, 0, "doctor", u)
+	if !strings.Contains(r.stdout, "OK  schema") || !strings.Contains(r.stdout, "IDX_"+table+"_expire") {
+		t.Errorf("doctor on a connect-pg-simple table:\n%s", r.stdout)
+	}
+}
+
 // TestMigrateRedisToPostgres copies 100,000 sessions and checks every key's
 // data, expiry and user on the target.
 func TestMigrateRedisToPostgres(t *testing.T) {

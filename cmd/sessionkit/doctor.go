@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"strings"
@@ -46,7 +47,8 @@ MongoDB TTL indexes), and that a probe session can be written, read and
 deleted (skip that with --no-write). It prints one line per check and
 exits 1 if any check failed.
 
-With --fix it creates a missing table (PostgreSQL, MySQL).`,
+With --fix it creates a missing table (PostgreSQL, MySQL, SQLite) or a
+missing SQLite or bolt file.`,
 		Example: `  sessionkit doctor redis://127.0.0.1:6379/0
   sessionkit doctor postgres://app@db/app?table=sessions --fix
   sessionkit --store sqlite://data/sessions.sqlite doctor --json`,
@@ -64,7 +66,7 @@ With --fix it creates a missing table (PostgreSQL, MySQL).`,
 			return a.doctor(cmd.Context(), url, fix, noWrite)
 		},
 	}
-	cmd.Flags().BoolVar(&fix, "fix", false, "create a missing table")
+	cmd.Flags().BoolVar(&fix, "fix", false, "create a missing table, or a missing SQLite or bolt file")
 	cmd.Flags().BoolVar(&noWrite, "no-write", false, "do not write the probe session")
 	return cmd
 }
@@ -97,12 +99,29 @@ func (a *app) doctor(ctx context.Context, rawURL string, fix, noWrite bool) erro
 
 	start := time.Now()
 	s, err := a.open(ctx, "URL", rawURL, false)
+	created := false
+	if err != nil && fix && errors.Is(err, fs.ErrNotExist) {
+		// A missing bolt or SQLite file: --fix creates it (and SQLite's
+		// table), as migrate does for its target.
+		s, err = a.open(ctx, "URL", rawURL, true)
+		created = err == nil
+	}
 	if err != nil {
 		rep.add("connect", "fail", "%v", err)
 		return a.doctorDone(rep)
 	}
 	defer a.closeStore(s)
 	rep.add("connect", "ok", "answered in %s", time.Since(start).Round(time.Millisecond))
+	if created {
+		switch st := s.(type) {
+		case *sqlitestore.Store:
+			rep.add("fix", "ok", "created file %s and table %s", st.Path(), st.Table())
+		case *boltstore.Store:
+			rep.add("fix", "ok", "created file %s", st.DB().Path())
+		default:
+			rep.add("fix", "ok", "created the store")
+		}
+	}
 
 	schemaOK := a.doctorServer(ctx, rep, s, fix)
 	switch {
@@ -269,8 +288,16 @@ func (a *app) doctorPostgres(ctx context.Context, rep *doctorReport, st *pgstore
 		rep.add("schema", "fail", "table %s does not exist: run `sessionkit doctor --fix` or let the application's Migrate create it", st.Table())
 		return false
 	}
+	// The primary key's index and those Migrate creates for the layout
+	// (connect-pg-simple's table has no user index).
+	want := 1
+	for _, stmt := range st.Schema() {
+		if strings.HasPrefix(stmt, "CREATE INDEX") {
+			want++
+		}
+	}
 	status := "ok"
-	if len(indexes) < 3 {
+	if len(indexes) < want {
 		status = "warn"
 	}
 	rep.add("schema", status, "table %s, indexes: %s", st.Table(), strings.Join(indexes, ", "))

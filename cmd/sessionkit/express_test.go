@@ -506,9 +506,21 @@ func TestExpressLayoutInspect(t *testing.T) {
 			t.Errorf("show lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// The sessions have no creation time; the key that is not a session
+	// cannot be decoded at all.
 	r = mustRun(t, 0, "stats", store)
-	if !strings.Contains(r.stdout, "Age unknown  4 (not in the age table)") {
-		t.Errorf("stats:\n%s", r.stdout)
+	for _, want := range []string{"Age unknown    3 (not in the age table)", "Not decodable  1 (not in the age table)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stats lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	st := decodeJSON[struct {
+		Sessions    int
+		Undecodable int
+		AgeUnknown  int `json:"age_unknown"`
+	}](t, mustRun(t, 0, "stats", store, "--json"))
+	if st.Sessions != 4 || st.Undecodable != 1 || st.AgeUnknown != 3 {
+		t.Errorf("stats --json = %+v, want 4 sessions, 1 undecodable, 3 of unknown age", st)
 	}
 	mustRun(t, 0, "revoke", store, sessions[1].id)
 	if _, err := l.src.Load(context.Background(), sessions[1].id); err == nil {

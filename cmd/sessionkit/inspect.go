@@ -70,6 +70,7 @@ type statsResult struct {
 	WithUser    int         `json:"with_user"`
 	Users       int         `json:"users"`
 	Undecodable int         `json:"undecodable"`
+	AgeUnknown  int         `json:"age_unknown"` // decoded, with no creation time (express-session's)
 	ByAge       []ageCount  `json:"by_age"`
 	TopUsers    []userCount `json:"top_users"`
 }
@@ -99,8 +100,12 @@ func (a *app) stats(ctx context.Context, top int) error {
 			users[u]++
 		}
 		info, err := m.Info(e.Record)
-		if err != nil || info.Created.IsZero() {
+		switch {
+		case err != nil:
 			res.Undecodable++
+			return nil
+		case info.Created.IsZero():
+			res.AgeUnknown++
 			return nil
 		}
 		age := now.Sub(info.Created)
@@ -137,11 +142,10 @@ func (a *app) stats(ctx context.Context, top int) error {
 	fmt.Fprintf(tw, "Data\t%s (average %s, largest %s)\n", bytesHuman(res.Bytes), bytesHuman(avg), bytesHuman(int64(res.MaxBytes)))
 	fmt.Fprintf(tw, "With a user\t%d (%s)\n", res.WithUser, plural(res.Users, "user", "users"))
 	if res.Undecodable > 0 {
-		what := "Not decodable"
-		if a.expressLayout() != "" {
-			what = "Age unknown" // express-session records keep no creation time
-		}
-		fmt.Fprintf(tw, "%s\t%d (not in the age table)\n", what, res.Undecodable)
+		fmt.Fprintf(tw, "Not decodable\t%d (not in the age table)\n", res.Undecodable)
+	}
+	if res.AgeUnknown > 0 { // express-session records keep no creation time
+		fmt.Fprintf(tw, "Age unknown\t%d (not in the age table)\n", res.AgeUnknown)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "AGE\tSESSIONS")

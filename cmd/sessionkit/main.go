@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/sessionkit/sessionkit"
@@ -80,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// route them to --verbose output instead of the terminal.
 	redis.SetLogger(redisLogger{a})
 	root := a.rootCommand()
-	root.SetArgs(args)
+	root.SetArgs(keyOperands(root, args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -180,6 +182,68 @@ argument or URL), 3 not found.`,
 		}
 	}
 	return root
+}
+
+// minKeyOperand is the shortest argument keyOperands takes for a session
+// ID or store key: express-session's IDs have 32 characters, sessionkit's
+// IDs and hashed keys 43; no flag name is that long.
+const minKeyOperand = 32
+
+// keyOperands returns args with the session IDs and store keys given to
+// show and revoke that begin with "-" moved behind "--". They are base64url
+// text, which begins with "-" once in 64 times; the flag parser would
+// otherwise take one for a cluster of short flags and fail on it.
+func keyOperands(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || (cmd.Name() != "show" && cmd.Name() != "revoke") {
+		return args
+	}
+	flags := pflag.NewFlagSet(cmd.Name(), pflag.ContinueOnError)
+	flags.AddFlagSet(cmd.Flags())
+	flags.AddFlagSet(root.PersistentFlags())
+	takesValue := func(arg string) bool { // arg is a flag whose value is the next argument
+		var f *pflag.Flag
+		switch {
+		case strings.HasPrefix(arg, "--") && !strings.Contains(arg, "="):
+			f = flags.Lookup(arg[2:])
+		case len(arg) == 2 && arg[0] == '-':
+			f = flags.ShorthandLookup(arg[1:])
+		}
+		return f != nil && f.NoOptDefVal == ""
+	}
+	var kept, moved []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			break
+		}
+		if len(arg) >= minKeyOperand && arg[0] == '-' && isBase64URL(arg) {
+			moved = append(moved, arg)
+			continue
+		}
+		kept = append(kept, arg)
+		if takesValue(arg) && i+1 < len(args) {
+			i++
+			kept = append(kept, args[i])
+		}
+	}
+	if len(moved) == 0 {
+		return args
+	}
+	rest := []string{"--"}
+	if n := len(kept) + len(moved); n < len(args) { // args had a "--"
+		rest = args[n:]
+	}
+	return slices.Concat(kept, rest[:1], moved, rest[1:])
+}
+
+func isBase64URL(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // args returns a cobra argument validator that reports a usage error.

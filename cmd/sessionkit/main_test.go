@@ -505,6 +505,12 @@ func TestBoltDoctor(t *testing.T) {
 	}
 	// The same for every other command.
 	mustRun(t, 1, "stats", "--store", "bolt://"+missing)
+	// Except doctor --fix, which creates it.
+	r = mustRun(t, 0, "doctor", "bolt://"+missing, "--fix")
+	if !strings.Contains(r.stdout, "created file "+missing) {
+		t.Errorf("doctor --fix on a missing file:\n%s", r.stdout)
+	}
+	mustRun(t, 0, "stats", "--store", "bolt://"+missing)
 }
 
 func TestBoltLockedTimesOut(t *testing.T) {
@@ -601,4 +607,43 @@ func closedPort(t *testing.T) string {
 		t.Fatalf("port %q", port)
 	}
 	return port
+}
+
+// TestKeyStartingWithDash: session IDs and store keys are base64url and
+// begin with "-" once in 64 times; show and revoke take them as arguments,
+// wherever they stand among the flags, not as unknown short flags.
+func TestKeyStartingWithDash(t *testing.T) {
+	now := time.Now()
+	dashID := session{id: "-" + strings.Repeat("A", 42), user: "alice", created: now, expiry: now.Add(time.Hour)}
+	dashKey := session{user: "bob", created: now, expiry: now.Add(time.Hour)}
+	for i := 0; !strings.HasPrefix(dashKey.key(), "-"); i++ {
+		dashKey.id = fmt.Sprintf("id-%d", i)
+	}
+	db := filepath.Join(t.TempDir(), "s.db")
+	seedBolt(t, db, []session{dashID, dashKey})
+	store := "--store=bolt://" + db
+
+	tests := []struct {
+		name string
+		args []string
+		user string
+	}{
+		{"ID last", []string{"show", store, "--json", dashID.id}, "alice"},
+		{"ID first", []string{"show", dashID.id, store, "--json"}, "alice"},
+		{"key with -s", []string{"-s", "bolt://" + db, "show", dashKey.key(), "--json"}, "bob"},
+		{"key after --", []string{"show", store, "--json", "--", dashKey.key()}, "bob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := decodeJSON[struct{ Key, User string }](t, mustRun(t, 0, tt.args...))
+			if s.User != tt.user {
+				t.Errorf("sessionkit %s: user %q, want %q", strings.Join(tt.args, " "), s.User, tt.user)
+			}
+		})
+	}
+	mustRun(t, 0, "revoke", dashKey.key(), store)
+	mustRun(t, 3, "show", store, dashKey.key())
+	// A user key beginning with "-" stays the value of --user.
+	mustRun(t, 3, "revoke", store, "--user", "-"+strings.Repeat("u", 40))
+	mustRun(t, 2, "show", store, dashID.id, "extra")
 }

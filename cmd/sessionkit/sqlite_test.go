@@ -181,6 +181,13 @@ func TestSQLiteMissingFileAndTable(t *testing.T) {
 	if !strings.Contains(r.stdout, "created table other") {
 		t.Errorf("doctor --fix:\n%s", r.stdout)
 	}
+	// A missing file: --fix creates it with its table (docs/CLI.md: only
+	// migrate and doctor --fix create a missing SQLite file).
+	r = mustRun(t, 0, "doctor", "sqlite://"+missing, "--fix")
+	if !strings.Contains(r.stdout, "created file "+missing+" and table sessions") {
+		t.Errorf("doctor --fix on a missing file:\n%s", r.stdout)
+	}
+	mustRun(t, 0, "stats", "--store", "sqlite://"+missing)
 }
 
 // TestPlurals checks that counts of one read as one.

@@ -2,8 +2,10 @@ package sessionecho_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v5"
@@ -185,4 +187,47 @@ func TestEchoWholeApp(t *testing.T) {
 		routes(app, e)
 		return e.Manager.Handler(app)
 	})
+}
+
+// TestEchoRefusedRequestStopsTheChain: when the Manager answers a request
+// itself (its ErrorHandler, here for a Manager without any expiry, or for
+// the same Manager mounted on the app and on a group), the handler does
+// not run and the ErrorHandler's 503 is the whole response.
+func TestEchoRefusedRequestStopsTheChain(t *testing.T) {
+	tests := []struct {
+		name  string
+		mount func(app *echo.Echo, m *sessionkit.Manager) *echo.Group
+		setup func(m *sessionkit.Manager)
+	}{
+		{"misconfigured Manager", func(app *echo.Echo, m *sessionkit.Manager) *echo.Group {
+			return app.Group("/g", sessionecho.Middleware(m))
+		}, func(m *sessionkit.Manager) { m.Lifetime, m.IdleTimeout = 0, 0 }},
+		{"Middleware twice", func(app *echo.Echo, m *sessionkit.Manager) *echo.Group {
+			app.Use(sessionecho.Middleware(m))
+			return app.Group("/g", sessionecho.Middleware(m))
+		}, func(*sessionkit.Manager) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := frameworktest.NewEnv(t)
+			tt.setup(e.Manager)
+			app := echo.New()
+			ran := false
+			tt.mount(app, e.Manager).POST("/delete", func(c *echo.Context) error {
+				ran = true
+				return c.String(http.StatusOK, "deleted")
+			})
+			srv := httptest.NewServer(app)
+			defer srv.Close()
+			resp, err := http.Post(srv.URL+"/g/delete", "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if ran || resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(body), "deleted") {
+				t.Errorf("POST /g/delete = %d %q, handler ran: %v; want the ErrorHandler's 503 alone", resp.StatusCode, body, ran)
+			}
+		})
+	}
 }

@@ -12,17 +12,28 @@ import (
 
 // Sessions returns gin middleware that gives every request that passes
 // through it a session, committed before the response headers go out. Use
-// it once, before the handlers that use sessions (engine.Use or a group's
-// Use).
+// it once per chain, before the handlers that use sessions: engine.Use, a
+// group's, or in one route's handlers. The same Manager mounted twice on a
+// chain (engine and group) answers every request with its ErrorHandler's
+// 503, and the handlers do not run.
 func Sessions(m *sessionkit.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		gw := c.Writer
+		served := false
 		m.Handler(http.HandlerFunc(func(sw http.ResponseWriter, r *http.Request) {
+			served = true
 			c.Request = r
 			c.Writer = &responseWriter{ResponseWriter: gw, sw: sw}
 			defer func() { c.Writer = gw }()
 			c.Next()
 		})).ServeHTTP(gw, c.Request)
+		if !served {
+			// The Manager answered the request itself (its ErrorHandler:
+			// a misconfigured Manager, or nested Managers sharing a
+			// cookie). gin would otherwise go on to the next handler,
+			// which would run without a session after that response.
+			c.Abort()
+		}
 	}
 }
 

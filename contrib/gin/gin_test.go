@@ -2,6 +2,7 @@ package sessiongin_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -169,4 +170,41 @@ func TestGinWholeEngine(t *testing.T) {
 		routes(r, e)
 		return e.Manager.Handler(r)
 	})
+}
+
+// TestGinRefusedRequestStopsTheChain: when the Manager answers a request
+// itself instead of serving it (its ErrorHandler, here for a Manager
+// without any expiry, or for a second Sessions of the same Manager), the
+// route's handlers must not run after that answer.
+func TestGinRefusedRequestStopsTheChain(t *testing.T) {
+	tests := []struct {
+		name  string
+		mount func(r *gin.Engine, m *sessionkit.Manager) gin.IRoutes
+		setup func(m *sessionkit.Manager)
+	}{
+		{"misconfigured Manager", func(r *gin.Engine, m *sessionkit.Manager) gin.IRoutes {
+			r.Use(sessiongin.Sessions(m))
+			return r
+		}, func(m *sessionkit.Manager) { m.Lifetime, m.IdleTimeout = 0, 0 }},
+		{"Sessions twice", func(r *gin.Engine, m *sessionkit.Manager) gin.IRoutes {
+			r.Use(sessiongin.Sessions(m))
+			return r.Group("/", sessiongin.Sessions(m))
+		}, func(*sessionkit.Manager) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := frameworktest.NewEnv(t)
+			tt.setup(e.Manager)
+			ran := false
+			r := gin.New()
+			tt.mount(r, e.Manager).POST("/delete", func(c *gin.Context) {
+				ran = true
+				c.String(http.StatusOK, "deleted")
+			})
+			w := performRequest(r, "POST", "/delete")
+			if ran || w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "deleted") {
+				t.Errorf("POST /delete = %d %q, handler ran: %v; want the ErrorHandler's 503 alone", w.Code, w.Body, ran)
+			}
+		})
+	}
 }

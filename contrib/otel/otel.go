@@ -16,12 +16,17 @@
 // sessionkit.outcome; a failed call records its error and sets the span's
 // status. Because sessionkit reports a call when it ends, a store's own
 // instrumentation (a Redis or SQL driver's spans) appears beside these
-// spans, under the request's span, not inside them. Other events (login,
-// session created, conflict, ...) become span events on the request's
-// span.
+// spans, under the request's span, not inside them. Other events become
+// span events on the request's span, named "sessionkit." and the
+// sessionkit.EventKind ("sessionkit.create", "sessionkit.regenerate",
+// "sessionkit.destroy", "sessionkit.login", "sessionkit.login-failed",
+// "sessionkit.conflict", "sessionkit.bad-token", "sessionkit.error", ...),
+// with the attribute sessionkit.store; an error event does not carry the
+// error, which sessionkit logs.
 //
-// Metrics (attributes sessionkit.store, sessionkit.operation,
-// sessionkit.outcome: bounded, never session or user IDs):
+// Metrics (the histogram's attributes are sessionkit.store,
+// sessionkit.operation and sessionkit.outcome, the counters'
+// sessionkit.store alone: bounded, never session or user IDs):
 //
 //	sessionkit.store.operation.duration  histogram, s     store calls (its count is the number of calls)
 //	sessionkit.save.conflicts            counter          lost compare-and-swaps (each retried)
@@ -31,7 +36,7 @@
 //	sessionkit.session.regenerated       counter
 //	sessionkit.session.destroyed         counter
 //	sessionkit.session.imported          counter          taken over from another system (Importer)
-//	sessionkit.session.touches           counter          idle-expiry extensions
+//	sessionkit.session.touches           counter          idle-expiry extensions (successful touches)
 //	sessionkit.logins                    counter          package auth
 //	sessionkit.login.failures            counter          refused credentials (auth.FormLogin)
 //	sessionkit.errors                    counter          errors also logged
@@ -115,7 +120,7 @@ func New(opts Options) (*Observer, error) {
 		{sessionkit.EventRegenerate, "sessionkit.session.regenerated", "{session}", "Sessions given a new ID."},
 		{sessionkit.EventDestroy, "sessionkit.session.destroyed", "{session}", "Stored sessions destroyed."},
 		{sessionkit.EventImport, "sessionkit.session.imported", "{session}", "Sessions taken over from another system (Importer)."},
-		{sessionkit.EventTouch, "sessionkit.session.touches", "{touch}", "Idle-expiry extensions (store touches)."},
+		{sessionkit.EventTouch, "sessionkit.session.touches", "{touch}", "Idle-expiry extensions (successful store touches)."},
 		{sessionkit.EventLogin, "sessionkit.logins", "{login}", "Successful logins."},
 		{sessionkit.EventLoginFailed, "sessionkit.login.failures", "{login}", "Logins refused for wrong credentials."},
 		{sessionkit.EventError, "sessionkit.errors", "{error}", "Errors sessionkit reported (and logged)."},
@@ -148,6 +153,9 @@ func (o *Observer) Observe(e sessionkit.Event) {
 		span.End(trace.WithTimestamp(e.Start.Add(e.Duration)))
 	} else {
 		trace.SpanFromContext(ctx).AddEvent("sessionkit."+e.Kind.String(), trace.WithAttributes(store))
+	}
+	if e.Kind == sessionkit.EventTouch && e.Outcome != sessionkit.OutcomeOK {
+		return // extended nothing; counted in the duration histogram
 	}
 	if c, ok := o.counters[e.Kind]; ok {
 		c.Add(ctx, 1, metric.WithAttributes(store))

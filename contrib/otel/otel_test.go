@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	sessionotel "github.com/sessionkit/sessionkit/contrib/otel"
@@ -234,5 +235,72 @@ func TestFailedCallSpan(t *testing.T) {
 	}
 	if got := p.sums(t)["sessionkit.errors"]; got != 1 {
 		t.Errorf("sessionkit.errors = %d, want 1", got)
+	}
+}
+
+// touchStore answers Touch with err.
+type touchStore struct {
+	sessionkit.Store
+	err error
+}
+
+func (s touchStore) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.Store.Touch(ctx, key, expiry)
+}
+
+// TestTouchesCountExtensions: sessionkit.session.touches counts the
+// touches that extended a session; one the store refused or that found
+// no session is only in the duration histogram.
+func TestTouchesCountExtensions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		outcome string
+		want    int64
+	}{
+		{"ok", nil, "ok", 1},
+		{"not found", sessionkit.ErrNotFound, "not_found", 0},
+		{"refused", errors.New("OOM command not allowed"), "error", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProviders(t)
+			mem := memstore.New(memstore.Options{})
+			defer mem.Close()
+			m := sessionkit.New(touchStore{mem, tc.err})
+			now := time.Now()
+			m.Now = func() time.Time { return now }
+			m.Logger = slog.New(slog.DiscardHandler)
+			m.Observer = p.obs.Observe
+			app := httptest.NewServer(p.traced(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				if r.Method == http.MethodPost {
+					s.Set("a", 1)
+					return
+				}
+				s.Has("a")
+			}))))
+			defer app.Close()
+			jar, _ := cookiejar.New(nil)
+			hc := &http.Client{Jar: jar}
+			for _, method := range []string{"POST", "GET"} {
+				req, _ := http.NewRequest(method, app.URL, nil)
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				now = now.Add(2 * time.Minute) // past the touch interval: the GET touches
+			}
+			sums := p.sums(t)
+			if got := sums["sessionkit.store.operation.duration/touch/"+tc.outcome]; got != 1 {
+				t.Errorf("touch calls with outcome %s = %d, want 1 (all: %v)", tc.outcome, got, sums)
+			}
+			if got := sums["sessionkit.session.touches"]; got != tc.want {
+				t.Errorf("sessionkit.session.touches = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -21,13 +21,15 @@
 //	sessionkit_sessions_regenerated_total{store}
 //	sessionkit_sessions_destroyed_total{store}
 //	sessionkit_sessions_imported_total{store}         taken over from another system (Importer)
-//	sessionkit_touches_total{store}                   idle-expiry extensions
+//	sessionkit_touches_total{store}                   idle-expiry extensions (successful touches)
 //	sessionkit_logins_total{store}                    package auth
 //	sessionkit_login_failures_total{store}            refused credentials (auth.FormLogin)
 //	sessionkit_errors_total{store}                    errors also logged
 //
 // operation is load, save, touch or delete; outcome is ok, not_found,
-// conflict, timeout, canceled or error (sessionkit.Outcome).
+// conflict, timeout, canceled or error (sessionkit.Outcome). A series
+// appears with its first event (the store label is known only then): until
+// the first login, for example, sessionkit_logins_total is not exposed.
 package sessionprom
 
 import (
@@ -96,7 +98,7 @@ func New(opts Options) *Metrics {
 		{sessionkit.EventRegenerate, "sessions_regenerated_total", "Sessions given a new ID."},
 		{sessionkit.EventDestroy, "sessions_destroyed_total", "Stored sessions destroyed."},
 		{sessionkit.EventImport, "sessions_imported_total", "Sessions taken over from another system (Importer)."},
-		{sessionkit.EventTouch, "touches_total", "Idle-expiry extensions (store touches)."},
+		{sessionkit.EventTouch, "touches_total", "Idle-expiry extensions (successful store touches)."},
 		{sessionkit.EventLogin, "logins_total", "Successful logins."},
 		{sessionkit.EventLoginFailed, "login_failures_total", "Logins refused for wrong credentials."},
 		{sessionkit.EventError, "errors_total", "Errors sessionkit reported (and logged)."},
@@ -116,6 +118,9 @@ func (m *Metrics) Observe(e sessionkit.Event) {
 		op, outcome := e.Kind.String(), e.Outcome.String()
 		m.ops.WithLabelValues(e.Store, op, outcome).Inc()
 		m.latency.WithLabelValues(e.Store, op, outcome).Observe(e.Duration.Seconds())
+	}
+	if e.Kind == sessionkit.EventTouch && e.Outcome != sessionkit.OutcomeOK {
+		return // extended nothing; counted in store_operations_total
 	}
 	if c, ok := m.counters[e.Kind]; ok {
 		c.WithLabelValues(e.Store).Inc()

@@ -2,20 +2,25 @@ package sessionprom_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
 	sessionprom "github.com/sessionkit/sessionkit/contrib/prometheus"
 	"github.com/sessionkit/sessionkit/internal/frameworktest"
+	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
 // scrape fetches /metrics over HTTP and parses the text exposition.
@@ -160,5 +165,69 @@ func TestLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// touchStore answers Touch with err.
+type touchStore struct {
+	sessionkit.Store
+	err error
+}
+
+func (s touchStore) Touch(ctx context.Context, key string, expiry time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.Store.Touch(ctx, key, expiry)
+}
+
+// TestTouchesCountExtensions: sessionkit_touches_total counts the touches
+// that extended a session; one the store refused or that found no session
+// is only in sessionkit_store_operations_total.
+func TestTouchesCountExtensions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		outcome string
+		want    float64
+	}{
+		{"ok", nil, "ok", 1},
+		{"not found", sessionkit.ErrNotFound, "not_found", 0},
+		{"refused", errors.New("OOM command not allowed"), "error", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memstore.New(memstore.Options{})
+			defer mem.Close()
+			m := sessionkit.New(touchStore{mem, tc.err})
+			now := time.Now()
+			m.Now = func() time.Time { return now }
+			m.Logger = slog.New(slog.DiscardHandler)
+			metrics := sessionprom.New(sessionprom.Options{})
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(metrics)
+			m.Observer = metrics.Observe
+			app := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				if r.Method == http.MethodPost {
+					s.Set("a", 1)
+					return
+				}
+				s.Has("a")
+			})))
+			defer app.Close()
+			metricsSrv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			defer metricsSrv.Close()
+			c := newClient(t, app.URL)
+			c.post("/", nil)
+			now = now.Add(2 * time.Minute) // past the touch interval: the GET touches
+			c.get("/")
+			f := scrape(t, metricsSrv.URL)
+			if got := value(f, "sessionkit_store_operations_total", map[string]string{"operation": "touch", "outcome": tc.outcome}); got != 1 {
+				t.Errorf("touch calls with outcome %s = %v, want 1", tc.outcome, got)
+			}
+			if got := value(f, "sessionkit_touches_total", nil); got != tc.want {
+				t.Errorf("sessionkit_touches_total = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

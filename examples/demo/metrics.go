@@ -66,6 +66,9 @@ func (m *metrics) observe(e sessionkit.Event) {
 		st.count++
 		st.sum += e.Duration.Seconds()
 	}
+	if e.Kind == sessionkit.EventTouch && e.Outcome != sessionkit.OutcomeOK {
+		return // extended nothing, as in contrib/prometheus
+	}
 	if name, ok := eventMetrics[e.Kind]; ok {
 		m.events[eventKey{name, e.Store}]++
 	}

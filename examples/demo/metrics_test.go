@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // TestMetricsFlag runs the demo with -metrics, signs up, fails a login and
@@ -63,5 +65,25 @@ func TestMetricsFlag(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /metrics without -metrics = %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestMetricsTouchesCountExtensions: as in contrib/prometheus,
+// sessionkit_touches_total counts only the touches that extended a
+// session; the others are in sessionkit_store_operations_total alone.
+func TestMetricsTouchesCountExtensions(t *testing.T) {
+	m := newMetrics()
+	for _, outcome := range []sessionkit.Outcome{sessionkit.OutcomeOK, sessionkit.OutcomeNotFound, sessionkit.OutcomeError} {
+		m.observe(sessionkit.Event{Kind: sessionkit.EventTouch, Store: "memstore", Outcome: outcome})
+	}
+	out := m.render()
+	for _, want := range []string{
+		`sessionkit_touches_total{store="memstore"} 1` + "\n",
+		`sessionkit_store_operations_total{store="memstore",operation="touch",outcome="not_found"} 1` + "\n",
+		`sessionkit_store_operations_total{store="memstore",operation="touch",outcome="error"} 1` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, out)
+		}
 	}
 }
