@@ -158,8 +158,10 @@ func TestEmptyResponseIsNoBypass(t *testing.T) {
 }
 
 // TestSessionAfterHandlerIsReported: a session used once its middleware
-// returned (as with Fiber's adaptor.HTTPMiddleware) saves nothing, and
-// says so once.
+// returned (as with Fiber's adaptor.HTTPMiddleware, or a goroutine that
+// outlived its request) saves nothing, even when Save is called while the
+// request's context is still open, refuses each change with
+// ErrSessionAfterHandler, and says so once.
 func TestSessionAfterHandlerIsReported(t *testing.T) {
 	for _, touchFirst := range []bool{false, true} {
 		var logs bytes.Buffer
@@ -180,8 +182,11 @@ func TestSessionAfterHandlerIsReported(t *testing.T) {
 			}
 		}))
 		h.ServeHTTP(&statusWriter{ResponseWriter: discardWriter{}}, mustRequest(t))
-		kept.Set("a", 1)
-		kept.Set("b", 2)
+		for _, err := range []error{kept.Set("a", 1), kept.Set("b", 2), kept.Regenerate(), kept.Touch(), kept.Save()} {
+			if !errors.Is(err, sessionkit.ErrSessionAfterHandler) {
+				t.Errorf("touched first %v: a change after the handler returned: %v, want ErrSessionAfterHandler", touchFirst, err)
+			}
+		}
 		if events != 1 || strings.Count(logs.String(), "session used after its Manager.Handler returned") != 1 {
 			t.Errorf("touched first %v: %d events, logs %q; want one of each", touchFirst, events, logs.String())
 		}

@@ -192,7 +192,7 @@ func (s *Session) SetIdleTimeout(d time.Duration) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	if s.st.IdleTimeout != d {
@@ -230,7 +230,7 @@ func (s *Session) SetDeadline(t time.Time) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	if !t.IsZero() && !t.After(s.m.now()) {
@@ -262,7 +262,7 @@ func (s *Session) Touch() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	s.touchNow = true

@@ -205,7 +205,7 @@ func (s *Session) Set(key string, v any) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	if i := s.find(key); i >= 0 && bytes.Equal(s.st.Values[i].JSON, raw) {
@@ -413,7 +413,7 @@ func (s *Session) SetUserKey(userKey string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	if s.userKey != userKey {
@@ -430,7 +430,7 @@ func (s *Session) RememberMe(remember bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	if s.st.Persistent != remember {
@@ -462,7 +462,7 @@ func (s *Session) Regenerate() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	s.event(EventRegenerate)
@@ -491,7 +491,7 @@ func (s *Session) Destroy() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.loadLocked(); err != nil {
+	if err := s.changeLocked(); err != nil {
 		return err
 	}
 	s.destroyLocked()
@@ -570,6 +570,21 @@ func (s *Session) reset() {
 	s.reseal = false
 	s.touchNow = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
+}
+
+// changeLocked loads the session for a change, which is refused with
+// ErrSessionAfterHandler once the request's Handler has returned (its
+// commit has run: nothing would save or send the change). s.mu must be
+// held.
+func (s *Session) changeLocked() error {
+	if err := s.loadLocked(); err != nil {
+		return err
+	}
+	if s.w.ended {
+		s.checkLive()
+		return ErrSessionAfterHandler
+	}
+	return nil
 }
 
 // loadLocked loads the session on first use. s.mu must be held.
@@ -673,6 +688,12 @@ func (s *Session) commitLocked() error {
 	}
 	if s.loadErr != nil {
 		return s.loadErr
+	}
+	if s.w.ended {
+		// Save from a goroutine that outlived its request: the Handler's
+		// commit has run, and its context may still be open (Fiber's).
+		s.checkLive()
+		return ErrSessionAfterHandler
 	}
 	m, b := s.m, s.m.backend
 	ctx := s.r.Context()

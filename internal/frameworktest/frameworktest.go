@@ -141,10 +141,18 @@ type client struct {
 	jar *cookiejar.Jar
 }
 
+// client returns a browser of the app with its own cookie jar and its own
+// connections, which it closes when the test ends, before the server is
+// stopped: a server that waits for open connections on shutdown (Fiber's
+// fasthttp) would otherwise wait for the idle timeout of a connection the
+// transport dialled but never used (90s).
 func (a *app) client() *client {
 	jar, _ := cookiejar.New(nil)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	a.t.Cleanup(tr.CloseIdleConnections)
 	return &client{a: a, jar: jar, hc: &http.Client{
 		Jar:           jar,
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
