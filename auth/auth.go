@@ -53,7 +53,17 @@ type LoginInfo struct {
 	// Method names the strategy that logged the user in ("password",
 	// "oidc", …); "" for a plain Login.
 	Method string `json:"method,omitempty"`
+	// User is the user key (Serialize) the login was for. A record made
+	// for another user than the session's current one is ignored: a
+	// Node app sharing the session (Passport's req.logout and req.login
+	// change only passport.user) would otherwise hand one user's login
+	// time to the next. "" (records made before it was kept) matches any.
+	User string `json:"user,omitempty"`
 }
+
+// belongsTo reports whether li describes a login of the user whose key is
+// key.
+func (li LoginInfo) belongsTo(key string) bool { return li.User == "" || li.User == key }
 
 // Auth manages login sessions for users of type U on top of a
 // sessionkit.Manager. Create it with New, adjust its exported fields, then
@@ -334,6 +344,7 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 		UserAgent: truncate(r.UserAgent(), MaxUserAgent),
 		IP:        a.Manager.ClientIP(r),
 		Method:    method,
+		User:      key,
 	}
 	if ms := authAt.UnixMilli(); ms > 0 {
 		info.AuthAt = ms

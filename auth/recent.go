@@ -22,9 +22,14 @@ func (a *Auth[U]) LoginInfo(r *http.Request) (LoginInfo, error) {
 	if _, err := a.User(r); err != nil {
 		return LoginInfo{}, err
 	}
-	li, err := sessionkit.Get[LoginInfo](a.session(r.Context()), LoginInfoKey)
+	s := a.session(r.Context())
+	li, err := sessionkit.Get[LoginInfo](s, LoginInfoKey)
 	if err != nil {
 		// Unreadable metadata: the login stands, its recency is unknown.
+		return LoginInfo{}, nil
+	}
+	if key, _, err := a.field().Read(s); err != nil || !li.belongsTo(key) {
+		// Another user's login record: this login's is unknown.
 		return LoginInfo{}, nil
 	}
 	return li, nil

@@ -154,7 +154,7 @@ func (a *Auth[U]) describe(e sessionkit.Entry) SessionInfo {
 			continue
 		}
 		var li LoginInfo
-		if json.Unmarshal(v.JSON, &li) == nil {
+		if json.Unmarshal(v.JSON, &li) == nil && li.belongsTo(e.Record.UserKey) {
 			if li.At != 0 {
 				si.LoginAt = time.UnixMilli(li.At)
 			}

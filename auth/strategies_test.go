@@ -432,3 +432,57 @@ func TestSuccessReturnToFromSession(t *testing.T) {
 		}
 	}
 }
+
+// A login record belongs to the user it was made for. When another system
+// sharing the session changes only the user (Passport's req.logout then
+// req.login keep every other value), the new user does not inherit the
+// old login's time, address or user agent: their login is not recent, and
+// the session list shows no login details.
+func TestLoginInfoOfAnotherUserIgnored(t *testing.T) {
+	now := time.Now()
+	e := newEnv(t)
+	e.m.Now = func() time.Time { return now }
+	e.mux.HandleFunc("POST /node-switch", func(w http.ResponseWriter, r *http.Request) {
+		// What a Node app does to the shared session: the user field
+		// changes, "_login" stays.
+		s := sessionkit.From(r.Context())
+		if err := auth.DefaultUserKeyField.Write(s, "2"); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if err := s.SetUserKey("2"); err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	e.mux.Handle("/danger", e.a.RequireRecent(15*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "danger zone")
+	})))
+	e.mux.HandleFunc("GET /info", func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		li, err := e.a.LoginInfo(r)
+		list, _ := e.a.Sessions(r)
+		var loginAt time.Time
+		if len(list) == 1 {
+			loginAt = list[0].LoginAt
+		}
+		fmt.Fprintf(w, "%s at=%d user=%q err=%v listed=%v", u.Name, li.At, li.User, err, !loginAt.IsZero())
+	})
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	want := fmt.Sprintf(`alice at=%d user="1" err=<nil> listed=true`, now.UnixMilli())
+	if r := c.do("GET", "/info", nil); r.body != want {
+		t.Fatalf("alice's login: %q, want %q", r.body, want)
+	}
+	if r := c.do("GET", "/danger", nil); r.body != "danger zone" {
+		t.Fatalf("alice's fresh login: %d %q", r.code, r.body)
+	}
+	if r := c.do("POST", "/node-switch", nil); r.code != 200 {
+		t.Fatalf("switch: %d %q", r.code, r.body)
+	}
+	if r := c.do("GET", "/info", nil); r.body != `bob at=0 user="" err=<nil> listed=false` {
+		t.Errorf("bob after a switch that kept alice's record: %q", r.body)
+	}
+	if r := c.do("GET", "/danger", nil); r.code != 303 {
+		t.Errorf("bob with alice's login time: %d %q, want 303 to re-authenticate", r.code, r.body)
+	}
+}
