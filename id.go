@@ -92,8 +92,13 @@ type Signer interface {
 
 // HMACSigner signs tokens as token + "." + base64url(HMAC-SHA256(key,
 // token)). It signs with the first key and accepts any of them, so keys can
-// be rotated: put the new key first and drop the old one once every client
-// has been re-issued a cookie.
+// be rotated: put the new key first, and drop the old one once every client
+// has been re-issued a cookie. As a CookieTransport's Signer, a cookie
+// signed with a later key is accepted and sent again, signed with the first,
+// on the response (when the request uses its session), so the old key can go
+// once every session that was live when the new key came in has been used
+// or has expired (at most the Manager's Lifetime, or its IdleTimeout when
+// there is none).
 type HMACSigner struct {
 	keys [][]byte
 }
@@ -133,23 +138,34 @@ func (s *HMACSigner) Sign(token string) string {
 
 // Verify implements Signer.
 func (s *HMACSigner) Verify(signed string) (string, bool) {
+	token, ok, _ := s.verify(signed)
+	return token, ok
+}
+
+// verify is Verify, also reporting whether the signature is by a key other
+// than the first (stale), so that the cookie must be signed again.
+func (s *HMACSigner) verify(signed string) (token string, ok, stale bool) {
 	i := strings.LastIndexByte(signed, '.')
 	if i < 0 {
-		return "", false
+		return "", false, false
 	}
 	token, sig := signed[:i], signed[i+1:]
 	// The exact length rules out the line breaks the decoder would skip,
 	// so a signature has one spelling only.
 	if len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
-		return "", false
+		return "", false, false
 	}
 	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || len(got) != sha256.Size {
-		return "", false
+		return "", false, false
 	}
-	ok := 0
-	for _, k := range s.keys {
-		ok |= subtle.ConstantTimeCompare(got, s.mac(k, token))
+	current, retired := 0, 0
+	for i, k := range s.keys {
+		if i == 0 {
+			current = subtle.ConstantTimeCompare(got, s.mac(k, token))
+		} else {
+			retired |= subtle.ConstantTimeCompare(got, s.mac(k, token))
+		}
 	}
-	return token, ok == 1
+	return token, current|retired == 1, current == 0 && retired == 1
 }

@@ -77,16 +77,18 @@ type Manager struct {
 	// (see Importer): a request that uses its session and carries none of
 	// the Manager's own gets the imported one, under a new ID.
 	Import Importer
-	// MaxDataSize bounds an encoded session (default 1 MiB); larger saves
-	// fail with ErrTooLarge.
+	// MaxDataSize bounds an encoded session (default 1 MiB; 0 or less: no
+	// bound); larger saves fail with ErrTooLarge.
 	MaxDataSize int
 	// MaxRetries bounds compare-and-swap retries when a writer outside
-	// this Manager saved the same session first (default 8). Commits
+	// this Manager saved the same session first (default 8; 0 or less: a
+	// save that loses fails at once with ErrTooManyConflicts). Commits
 	// through one Manager are merged, never retried against each other
 	// (see the package documentation's "No lost updates").
 	MaxRetries int
 
-	// OpTimeout bounds every store call (default 3s).
+	// OpTimeout bounds every store call (default 3s; 0 or less: only the
+	// request's context bounds them).
 	OpTimeout time.Duration
 	// ErrorHandler writes the response when the session cannot be loaded
 	// or saved before the response goes out (default: 503, or 500 for
@@ -167,9 +169,14 @@ type ClientResealer interface {
 // and committed when the handler first writes headers, calls Flush or
 // Save, or returns.
 //
-// A Manager with neither a Lifetime nor an IdleTimeout cannot give
-// sessions an expiry: its Handler answers every request with the
-// ErrorHandler and logs why.
+// Handler checks the Manager's settings when it is called. A Manager whose
+// settings cannot work answers every request with the ErrorHandler (no
+// store call, no cookie) and logs why: neither a Lifetime nor an
+// IdleTimeout (sessions could not expire), a negative one, an unknown
+// Rolling mode, a nil Codec, IDs or Transport pointer, a cookie Name, Path
+// or Domain that net/http would drop or alter, SameSite=None or
+// Partitioned with SecureNever (browsers refuse such cookies), or an
+// HMACSigner not made by NewHMACSigner.
 //
 // The handler must write its response through the http.ResponseWriter it
 // is given: that writer is what commits the session before the headers go
@@ -210,8 +217,28 @@ func (m *Manager) check() error {
 	if m.Lifetime <= 0 && m.IdleTimeout <= 0 {
 		return errNoExpiry
 	}
+	if m.Lifetime < 0 || m.IdleTimeout < 0 {
+		return fmt.Errorf("sessionkit: negative Manager.Lifetime (%v) or IdleTimeout (%v): use 0 for none", m.Lifetime, m.IdleTimeout)
+	}
 	if m.Rolling < RollingThrottled || m.Rolling > RollingOnWrite {
 		return fmt.Errorf("sessionkit: unknown Rolling mode %d", int(m.Rolling))
+	}
+	if m.Codec == nil {
+		return errors.New("sessionkit: Manager.Codec is nil")
+	}
+	if m.IDs == nil {
+		return errors.New("sessionkit: Manager.IDs is nil")
+	}
+	switch t := m.transport().(type) {
+	case *CookieTransport:
+		if t == nil {
+			return errors.New("sessionkit: Manager.Transport is a nil *CookieTransport")
+		}
+		return t.check()
+	case *HeaderTransport:
+		if t == nil {
+			return errors.New("sessionkit: Manager.Transport is a nil *HeaderTransport")
+		}
 	}
 	return nil
 }

@@ -606,6 +606,11 @@ func (s *Session) loadLocked() error {
 func (s *Session) loadStored() bool {
 	token, stale := requestToken(s.m.transport(), s.r)
 	if token == "" {
+		if presentsToken(s.m.transport(), s.r) {
+			// Sent but refused by the transport: badly signed, oversized
+			// or not a cookie value.
+			s.m.observe(Event{Kind: EventBadToken, Ctx: s.r.Context()})
+		}
 		return false
 	}
 	now := s.readClock()

@@ -1,6 +1,8 @@
 package sessionkit
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -44,6 +46,9 @@ const DefaultMaxTokenSize = 4096
 
 // CookieTransport carries the token in a cookie. The zero value is not
 // ready: use the one New puts in Manager.Cookie, or DefaultCookie.
+// Manager.Handler refuses settings browsers or net/http would not keep (see
+// there). SameSite=None and Partitioned cookies are refused by browsers
+// without Secure, so with SecureAuto they work only over HTTPS.
 type CookieTransport struct {
 	Name        string
 	Domain      string
@@ -82,6 +87,22 @@ func DefaultCookie() CookieTransport {
 		Secure:   SecureAuto,
 		MaxSize:  DefaultMaxTokenSize,
 	}
+}
+
+// check reports cookie settings that would make every cookie the Manager
+// sends one that net/http drops or alters, or that browsers refuse.
+func (c *CookieTransport) check() error {
+	ck := c.cookie(c.Secure != SecureNever, "")
+	if err := ck.Valid(); err != nil {
+		return fmt.Errorf("sessionkit: cookie settings (Name %q, Path %q, Domain %q): %w", c.Name, c.Path, c.Domain, err)
+	}
+	if c.Secure == SecureNever && (c.SameSite == http.SameSiteNoneMode || c.Partitioned) {
+		return errors.New("sessionkit: SameSite=None and Partitioned cookies need Secure, but the cookie's Secure is SecureNever: browsers refuse them")
+	}
+	if hs, ok := c.Signer.(*HMACSigner); ok && (hs == nil || len(hs.keys) == 0) {
+		return errors.New("sessionkit: the cookie's HMACSigner has no keys: create it with NewHMACSigner")
+	}
+	return nil
 }
 
 func (c *CookieTransport) maxSize() int {
@@ -150,7 +171,13 @@ func (c *CookieTransport) token(r *http.Request) (token string, stale bool) {
 				}
 				stale = old
 			}
-			if c.Signer != nil {
+			if hs, isHMAC := c.Signer.(*HMACSigner); isHMAC {
+				token, ok, old := hs.verify(v)
+				if !ok {
+					continue
+				}
+				v, stale = token, stale || old
+			} else if c.Signer != nil {
 				token, ok := c.Signer.Verify(v)
 				if !ok {
 					continue
@@ -193,6 +220,39 @@ func requestToken(t Transport, r *http.Request) (token string, stale bool) {
 		return ct.token(r)
 	}
 	return t.Token(r), false
+}
+
+// presentsToken reports whether r carries something in t's place for a
+// token (a non-empty cookie of its name, a header value with its scheme),
+// so that a refused one can be reported as a bad token. Transports other
+// than the package's own are not asked.
+func presentsToken(t Transport, r *http.Request) bool {
+	switch t := t.(type) {
+	case *CookieTransport:
+		for _, line := range r.Header["Cookie"] {
+			for line != "" {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				name, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+				if name == t.Name && v != "" && v != `""` {
+					return true
+				}
+			}
+		}
+	case *HeaderTransport:
+		values := r.Header.Values(t.requestHeader())
+		if len(values) > 1 {
+			return true
+		}
+		if len(values) == 1 {
+			if scheme := t.scheme(); scheme != "" {
+				prefix, _, ok := strings.Cut(values[0], " ")
+				return ok && strings.EqualFold(prefix, scheme)
+			}
+			return strings.TrimSpace(values[0]) != ""
+		}
+	}
+	return false
 }
 
 // validCookieValue reports whether v has only the bytes RFC 6265 allows in

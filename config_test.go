@@ -1,0 +1,177 @@
+package sessionkit_test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Settings that cannot work are refused when the Handler is made: every
+// request gets the ErrorHandler's answer, naming the setting, and nothing
+// is stored — instead of a session stored with no cookie (net/http drops a
+// cookie with an invalid name), a silently altered Path or Domain, a cookie
+// browsers refuse, or a panic.
+func TestUnworkableSettingsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		configure func(*sessionkit.Manager)
+		want      string // in the error
+	}{
+		{"empty cookie name", func(m *sessionkit.Manager) { m.Cookie.Name = "" }, "Cookie.Name"},
+		{"cookie name with a space", func(m *sessionkit.Manager) { m.Cookie.Name = "my session" }, "Cookie.Name"},
+		{"zero CookieTransport", func(m *sessionkit.Manager) { m.Cookie = sessionkit.CookieTransport{} }, "Cookie.Name"},
+		{"Transport is a zero CookieTransport", func(m *sessionkit.Manager) { m.Transport = &sessionkit.CookieTransport{} }, "Cookie.Name"},
+		{"path with a semicolon", func(m *sessionkit.Manager) { m.Cookie.Path = "/a;b" }, "Cookie.Path"},
+		{"domain with a space", func(m *sessionkit.Manager) { m.Cookie.Domain = "exa mple.com" }, "Cookie.Domain"},
+		{"SameSite=None, never Secure", func(m *sessionkit.Manager) {
+			m.Cookie.SameSite, m.Cookie.Secure = http.SameSiteNoneMode, sessionkit.SecureNever
+		}, "Secure"},
+		{"Partitioned, never Secure", func(m *sessionkit.Manager) {
+			m.Cookie.Partitioned, m.Cookie.Secure = true, sessionkit.SecureNever
+		}, "Secure"},
+		{"HMACSigner without keys", func(m *sessionkit.Manager) { m.Cookie.Signer = &sessionkit.HMACSigner{} }, "NewHMACSigner"},
+		{"negative Lifetime", func(m *sessionkit.Manager) { m.Lifetime = -time.Hour }, "negative"},
+		{"negative IdleTimeout", func(m *sessionkit.Manager) { m.IdleTimeout = -time.Hour }, "negative"},
+		{"nil Codec", func(m *sessionkit.Manager) { m.Codec = nil }, "Codec"},
+		{"nil IDs", func(m *sessionkit.Manager) { m.IDs = nil }, "IDs"},
+		{"nil *HeaderTransport", func(m *sessionkit.Manager) { m.Transport = (*sessionkit.HeaderTransport)(nil) }, "HeaderTransport"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got error
+			e := newEnv(t, tc.configure, func(m *sessionkit.Manager) {
+				m.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+					got = err
+					http.Error(w, "unavailable", http.StatusServiceUnavailable)
+				}
+			})
+			e.counterRoutes()
+			status, _, resp := e.get("/inc")
+			if status != http.StatusServiceUnavailable || got == nil || !strings.Contains(got.Error(), tc.want) {
+				t.Fatalf("status %d, error %v; want 503 and an error naming %q", status, got, tc.want)
+			}
+			if n := e.store.calls(); n != 0 || len(resp.Header.Values("Set-Cookie")) != 0 {
+				t.Fatalf("%d store calls, Set-Cookie %q", n, resp.Header.Values("Set-Cookie"))
+			}
+		})
+	}
+	// The settings those checks must not refuse.
+	for _, tc := range []struct {
+		name      string
+		configure func(*sessionkit.Manager)
+		want      string // in Set-Cookie
+	}{
+		{"SameSite=None, SecureAuto", func(m *sessionkit.Manager) { m.Cookie.SameSite = http.SameSiteNoneMode }, "SameSite=None"},
+		{"Partitioned, always Secure", func(m *sessionkit.Manager) {
+			m.Cookie.Partitioned, m.Cookie.Secure = true, sessionkit.SecureAlways
+		}, "Partitioned"},
+		{"dotted name, domain", func(m *sessionkit.Manager) { m.Cookie.Name, m.Cookie.Domain = "connect.sid", ".example.com" }, "connect.sid="},
+		{"header transport", func(m *sessionkit.Manager) { m.Transport = &sessionkit.HeaderTransport{} }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.configure)
+			e.counterRoutes()
+			status, _, resp := e.get("/inc")
+			if status != http.StatusOK || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), "\n"), tc.want) {
+				t.Fatalf("status %d, Set-Cookie %q, want 200 and %q", status, resp.Header.Values("Set-Cookie"), tc.want)
+			}
+		})
+	}
+}
+
+// A token the transport refuses before the Manager sees it — a cookie
+// whose signature does not verify, or one over MaxSize — is reported as
+// EventBadToken, as a malformed one is; a header that is not the
+// transport's (HTTP Basic credentials) is not.
+func TestRefusedTokensAreObserved(t *testing.T) {
+	signer, err := sessionkit.NewHMACSigner(bytes.Repeat([]byte("k"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sessionkit.RandomIDs{}.NewID()
+	forged := id + "." + strings.Repeat("A", 43)
+	for _, tc := range []struct {
+		name      string
+		configure func(*sessionkit.Manager)
+		header    http.Header
+		bad       bool
+	}{
+		{"forged signature", func(m *sessionkit.Manager) { m.Cookie.Signer = signer }, http.Header{"Cookie": {"session=" + forged}}, true},
+		{"unsigned", func(m *sessionkit.Manager) { m.Cookie.Signer = signer }, http.Header{"Cookie": {"session=" + id}}, true},
+		{"over MaxSize", func(m *sessionkit.Manager) { m.Cookie.MaxSize = 40 }, http.Header{"Cookie": {"session=" + id}}, true},
+		{"empty cookie", nil, http.Header{"Cookie": {"session="}}, false},
+		{"another cookie", nil, http.Header{"Cookie": {"other=" + id}}, false},
+		{"bearer over MaxSize", func(m *sessionkit.Manager) { m.Transport = &sessionkit.HeaderTransport{MaxSize: 40} },
+			http.Header{"Authorization": {"Bearer " + id}}, true},
+		{"basic credentials", func(m *sessionkit.Manager) { m.Transport = &sessionkit.HeaderTransport{} },
+			http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &eventLog{}
+			e := newEnv(t, func(m *sessionkit.Manager) {
+				m.Observer = log.observe
+				if tc.configure != nil {
+					tc.configure(m)
+				}
+			})
+			e.counterRoutes()
+			req, _ := http.NewRequest("GET", e.srv.URL+"/read", nil)
+			req.Header = tc.header
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := kinds(log.take())
+			if bad := len(got) == 1 && got[0] == "bad-token"; bad != tc.bad || (!tc.bad && len(got) != 0) {
+				t.Fatalf("status %d, events %v; want a bad-token event: %v", resp.StatusCode, got, tc.bad)
+			}
+		})
+	}
+}
+
+// A cookie signed with a retired HMACSigner key is accepted and, on the
+// first response that uses the session, sent again signed with the current
+// key and the session's own expiry, whatever the Rolling mode: once every
+// session live at the rotation has been used or has expired, the old key
+// can go without signing anyone out.
+func TestRetiredHMACKeyCookieIsResigned(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte("o"), 32), bytes.Repeat([]byte("n"), 32)
+	oldSigner, _ := sessionkit.NewHMACSigner(oldKey)
+	rotated, _ := sessionkit.NewHMACSigner(newKey, oldKey)
+	onlyNew, _ := sessionkit.NewHMACSigner(newKey)
+	for _, rolling := range []sessionkit.Rolling{sessionkit.RollingThrottled, sessionkit.RollingNever, sessionkit.RollingOnWrite} {
+		t.Run(rolling.String(), func(t *testing.T) {
+			e := newBrowserEnv(t, nil, func(m *sessionkit.Manager) {
+				m.Rolling = rolling
+				m.Cookie.Signer = oldSigner
+			})
+			e.do("POST", "/write")
+			before, ok := e.client.Cookie("session")
+			if !ok {
+				t.Fatal("no cookie")
+			}
+			e.clock.Advance(10 * time.Second) // within every touch interval
+			e.m.Cookie.Signer = rotated
+			resp, body := e.do("GET", "/read")
+			after, _ := e.client.Cookie("session")
+			if body != "1" || sessionCookie(resp, "session") == nil || after.Value == before.Value {
+				t.Fatalf("read %q with the rotated signer: Set-Cookie %q; want the cookie signed again", body, resp.Header.Values("Set-Cookie"))
+			}
+			if !after.Expires.Equal(before.Expires) && rolling != sessionkit.RollingThrottled {
+				t.Fatalf("re-signed cookie expires %v, want the session's %v", after.Expires, before.Expires)
+			}
+			// A cookie already signed with the current key is not sent again.
+			if resp, _ := e.do("GET", "/read"); sessionCookie(resp, "session") != nil {
+				t.Fatalf("current-key cookie sent again: %q", resp.Header.Values("Set-Cookie"))
+			}
+			e.m.Cookie.Signer = onlyNew
+			if _, body := e.do("GET", "/read"); body != "1" {
+				t.Fatalf("after the old key was dropped: %q, want the session", body)
+			}
+		})
+	}
+}
