@@ -3,11 +3,13 @@ package sessionkit_test
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
 // Settings that cannot work are refused when the Handler is made: every
@@ -171,6 +173,45 @@ func TestRetiredHMACKeyCookieIsResigned(t *testing.T) {
 			e.m.Cookie.Signer = onlyNew
 			if _, body := e.do("GET", "/read"); body != "1" {
 				t.Fatalf("after the old key was dropped: %q, want the session", body)
+			}
+		})
+	}
+}
+
+// Nested Managers whose HeaderTransports share a header cannot both work
+// (the client sends one Authorization header and keeps one Session-Token):
+// every request is refused, as for nested Managers sharing a cookie,
+// instead of one session being stored and its token overwritten by the
+// other's. Different headers nest.
+func TestNestedHeaderTransportsSharingAHeaderRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		outer, inner *sessionkit.HeaderTransport
+		refused      bool
+	}{
+		{"both default", sessionkit.NewHeaderTransport(), &sessionkit.HeaderTransport{}, true},
+		{"same response header", &sessionkit.HeaderTransport{RequestHeader: "X-A"}, &sessionkit.HeaderTransport{RequestHeader: "X-B"}, true},
+		{"same request header, other scheme", &sessionkit.HeaderTransport{Scheme: "Token", ResponseHeader: "X-A"}, &sessionkit.HeaderTransport{ResponseHeader: "x-b"}, true},
+		{"own headers", &sessionkit.HeaderTransport{RequestHeader: "X-A", ResponseHeader: "X-A-New"},
+			&sessionkit.HeaderTransport{RequestHeader: "X-B", ResponseHeader: "X-B-New"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memstore.New(memstore.Options{})
+			t.Cleanup(func() { mem.Close() })
+			outer, inner := sessionkit.New(mem), sessionkit.New(mem)
+			outer.Logger, inner.Logger = discardLogger(), discardLogger()
+			outer.Transport, inner.Transport = tc.outer, tc.inner
+			h := outer.Handler(inner.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				outer.From(r.Context()).Set("outer", 1)
+				inner.From(r.Context()).Set("inner", 1)
+			})))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if refused := rec.Code == http.StatusServiceUnavailable; refused != tc.refused {
+				t.Fatalf("status %d, headers %v; want refused: %v", rec.Code, rec.Header(), tc.refused)
+			}
+			if !tc.refused && (rec.Header().Get("X-A-New") == "" || rec.Header().Get("X-B-New") == "") {
+				t.Fatalf("headers %v, want a token from each Manager", rec.Header())
 			}
 		})
 	}

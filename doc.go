@@ -120,8 +120,9 @@
 // Several Managers can wrap one handler, each with its own cookie name and
 // lifetime (a long login session beside a short checkout one); each
 // Manager's From returns its own session, the package-level From the
-// innermost. Nested Managers that would write the same cookie refuse every
-// request instead of overwriting each other.
+// innermost. Nested Managers that would write the same cookie (or, with
+// HeaderTransports, read or write the same header) refuse every request
+// instead of overwriting each other.
 //
 // A WebSocket or server-sent events handler keeps using the request's
 // session after the upgrade or the first flush; Save commits what changes

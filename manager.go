@@ -243,14 +243,23 @@ func (m *Manager) check() error {
 	return nil
 }
 
-// errSameCookie reports two nested Managers that would write one cookie.
-var errSameCookie = errors.New("sessionkit: two nested Managers use the same cookie (name, path and domain): give each its own Cookie.Name")
+// errSameCookie reports two nested Managers that would write one cookie
+// or header.
+var errSameCookie = errors.New("sessionkit: two nested Managers use the same cookie (name, path and domain) or token header: give each its own Cookie.Name or HeaderTransport headers")
 
-// sameCookie reports whether a and b would read and write the same cookie.
+// sameCookie reports whether a and b would read or write the same cookie,
+// or the same header of a HeaderTransport.
 func sameCookie(a, b *Manager) bool {
-	ca, ok1 := a.transport().(*CookieTransport)
-	cb, ok2 := b.transport().(*CookieTransport)
-	return ok1 && ok2 && ca.Name == cb.Name && ca.Path == cb.Path && ca.Domain == cb.Domain
+	switch ta := a.transport().(type) {
+	case *CookieTransport:
+		cb, ok := b.transport().(*CookieTransport)
+		return ok && ta.Name == cb.Name && ta.Path == cb.Path && ta.Domain == cb.Domain
+	case *HeaderTransport:
+		hb, ok := b.transport().(*HeaderTransport)
+		return ok && (http.CanonicalHeaderKey(ta.requestHeader()) == http.CanonicalHeaderKey(hb.requestHeader()) ||
+			http.CanonicalHeaderKey(ta.responseHeader()) == http.CanonicalHeaderKey(hb.responseHeader()))
+	}
+	return false
 }
 
 // ClientIP returns the client's address as seen through m.Proxies.
