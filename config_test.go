@@ -35,6 +35,8 @@ func TestUnworkableSettingsRefused(t *testing.T) {
 		{"Partitioned, never Secure", func(m *sessionkit.Manager) {
 			m.Cookie.Partitioned, m.Cookie.Secure = true, sessionkit.SecureNever
 		}, "Secure"},
+		{"unknown Secure mode", func(m *sessionkit.Manager) { m.Cookie.Secure = sessionkit.SecureMode(7) }, "Secure mode"},
+		{"unknown SameSite mode", func(m *sessionkit.Manager) { m.Cookie.SameSite = http.SameSite(9) }, "SameSite mode"},
 		{"HMACSigner without keys", func(m *sessionkit.Manager) { m.Cookie.Signer = &sessionkit.HMACSigner{} }, "NewHMACSigner"},
 		{"negative Lifetime", func(m *sessionkit.Manager) { m.Lifetime = -time.Hour }, "negative"},
 		{"negative IdleTimeout", func(m *sessionkit.Manager) { m.IdleTimeout = -time.Hour }, "negative"},

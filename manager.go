@@ -169,14 +169,15 @@ type ClientResealer interface {
 // and committed when the handler first writes headers, calls Flush or
 // Save, or returns.
 //
-// Handler checks the Manager's settings when it is called. A Manager whose
-// settings cannot work answers every request with the ErrorHandler (no
-// store call, no cookie) and logs why: neither a Lifetime nor an
-// IdleTimeout (sessions could not expire), a negative one, an unknown
-// Rolling mode, a nil Codec, IDs or Transport pointer, a cookie Name, Path
-// or Domain that net/http would drop or alter, SameSite=None or
-// Partitioned with SecureNever (browsers refuse such cookies), or an
-// HMACSigner not made by NewHMACSigner.
+// Handler checks the Manager's settings when it is called; changes made
+// later are not checked. A Manager whose settings cannot work answers every
+// request with the ErrorHandler (no store call, no cookie) and logs why:
+// neither a Lifetime nor an IdleTimeout (sessions could not expire), a
+// negative one, an unknown Rolling, Secure or SameSite mode, a nil Codec,
+// IDs or Transport pointer, a cookie Name, Path or Domain that net/http
+// would drop or alter, SameSite=None or Partitioned with SecureNever
+// (browsers refuse such cookies), or an HMACSigner not made by
+// NewHMACSigner.
 //
 // The handler must write its response through the http.ResponseWriter it
 // is given: that writer is what commits the session before the headers go

@@ -58,7 +58,8 @@ type CookieTransport struct {
 	SameSite    http.SameSite
 	Partitioned bool
 	// Signer, if set, signs the cookie value; tokens whose signature does
-	// not verify are ignored.
+	// not verify are ignored. A cookie an HMACSigner verifies with a
+	// retired key is sent again, signed with the current one.
 	Signer Signer
 	// DetachedSigner, if set, signs the cookie in a second cookie, as
 	// Node's cookies package does for Koa and cookie-session: next to
@@ -92,6 +93,12 @@ func DefaultCookie() CookieTransport {
 // check reports cookie settings that would make every cookie the Manager
 // sends one that net/http drops or alters, or that browsers refuse.
 func (c *CookieTransport) check() error {
+	if c.Secure < SecureAuto || c.Secure > SecureNever {
+		return fmt.Errorf("sessionkit: unknown cookie Secure mode %d", int(c.Secure))
+	}
+	if c.SameSite < 0 || c.SameSite > http.SameSiteNoneMode {
+		return fmt.Errorf("sessionkit: unknown cookie SameSite mode %d", int(c.SameSite))
+	}
 	ck := c.cookie(c.Secure != SecureNever, "")
 	if err := ck.Valid(); err != nil {
 		return fmt.Errorf("sessionkit: cookie settings (Name %q, Path %q, Domain %q): %w", c.Name, c.Path, c.Domain, err)
