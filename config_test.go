@@ -2,6 +2,7 @@ package sessionkit_test
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/cookiestore"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
@@ -214,6 +216,47 @@ func TestNestedHeaderTransportsSharingAHeaderRefused(t *testing.T) {
 			}
 			if !tc.refused && (rec.Header().Get("X-A-New") == "" || rec.Header().Get("X-B-New") == "") {
 				t.Fatalf("headers %v, want a token from each Manager", rec.Header())
+			}
+		})
+	}
+}
+
+// A token longer than HeaderTransport.MaxSize would be refused when the
+// client sends it back, so writing one fails the request with ErrTooLarge
+// (as a cookie over CookieTransport.MaxSize does) instead of handing the
+// client a session that is lost on its next request.
+func TestHeaderTokenOverMaxSizeIsTooLarge(t *testing.T) {
+	cs, err := cookiestore.New("session", bytes.Repeat([]byte("s"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memstore.New(memstore.Options{})
+	t.Cleanup(func() { mem.Close() })
+	for _, tc := range []struct {
+		name string
+		m    *sessionkit.Manager
+		max  int
+		v    string
+	}{
+		{"server-side ID", sessionkit.New(mem), 40, "x"},
+		{"sealed session", sessionkit.NewClientSide(cs), 200, sessionkit.RandomIDs{}.NewID() + sessionkit.RandomIDs{}.NewID() + sessionkit.RandomIDs{}.NewID() + sessionkit.RandomIDs{}.NewID()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got error
+			m := tc.m
+			m.Logger = discardLogger()
+			m.Transport = &sessionkit.HeaderTransport{MaxSize: tc.max}
+			m.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				http.Error(w, "too large", http.StatusInternalServerError)
+			}
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sessionkit.From(r.Context()).Set("v", tc.v)
+			}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if !errors.Is(got, sessionkit.ErrTooLarge) || rec.Header().Get("Session-Token") != "" {
+				t.Fatalf("status %d, error %v, Session-Token %d bytes; want ErrTooLarge and no token", rec.Code, got, len(rec.Header().Get("Session-Token")))
 			}
 		})
 	}

@@ -1067,8 +1067,17 @@ func (s *Session) setCookie(exp time.Time) error {
 			err = fmt.Errorf("sessionkit: seal session: %w", err)
 		}
 	}
-	if ct, ok := s.m.transport().(*CookieTransport); ok && err == nil && !ct.fits(token) {
-		err = fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", ct.maxSize(), ErrTooLarge)
+	if err == nil {
+		switch t := s.m.transport().(type) {
+		case *CookieTransport:
+			if !t.fits(token) {
+				err = fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", t.maxSize(), ErrTooLarge)
+			}
+		case *HeaderTransport:
+			if len(token) > t.maxSize() {
+				err = fmt.Errorf("sessionkit: session token of %d bytes exceeds HeaderTransport.MaxSize %d: %w", len(token), t.maxSize(), ErrTooLarge)
+			}
+		}
 	}
 	if err != nil {
 		if s.m.backend.clientSide() {

@@ -375,7 +375,10 @@ type HeaderTransport struct {
 	Scheme string
 	// ResponseHeader is set to a new token (default "Session-Token").
 	ResponseHeader string
-	// MaxSize bounds the token read (default DefaultMaxTokenSize).
+	// MaxSize bounds the token read and written (default
+	// DefaultMaxTokenSize). A longer incoming token is ignored; writing a
+	// longer one (a client-side session's sealed token) is the Manager's
+	// ErrTooLarge.
 	MaxSize int
 }
 
@@ -422,14 +425,18 @@ func (h *HeaderTransport) Token(r *http.Request) string {
 		}
 		v = rest
 	}
-	max := h.MaxSize
-	if max <= 0 {
-		max = DefaultMaxTokenSize
-	}
-	if len(v) > max {
+	if len(v) > h.maxSize() {
 		return ""
 	}
 	return strings.TrimSpace(v)
+}
+
+// maxSize is MaxSize or its default.
+func (h *HeaderTransport) maxSize() int {
+	if h.MaxSize > 0 {
+		return h.MaxSize
+	}
+	return DefaultMaxTokenSize
 }
 
 // SetToken implements Transport.
