@@ -44,6 +44,9 @@ func TestUnworkableSettingsRefused(t *testing.T) {
 		{"negative IdleTimeout", func(m *sessionkit.Manager) { m.IdleTimeout = -time.Hour }, "negative"},
 		{"nil Codec", func(m *sessionkit.Manager) { m.Codec = nil }, "Codec"},
 		{"nil IDs", func(m *sessionkit.Manager) { m.IDs = nil }, "IDs"},
+		{"IDs refusing their own IDs", func(m *sessionkit.Manager) { m.IDs = badIDs{"abc", false} }, "ValidID refuses"},
+		{"IDs that are no cookie value", func(m *sessionkit.Manager) { m.IDs = badIDs{"a b;c", true} }, "cookie value"},
+		{"Manager literal", func(m *sessionkit.Manager) { *m = sessionkit.Manager{Lifetime: time.Hour, Logger: m.Logger} }, "New"},
 		{"nil *HeaderTransport", func(m *sessionkit.Manager) { m.Transport = (*sessionkit.HeaderTransport)(nil) }, "HeaderTransport"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +90,15 @@ func TestUnworkableSettingsRefused(t *testing.T) {
 		})
 	}
 }
+
+// badIDs makes the ID id, and ValidID reports valid for every ID.
+type badIDs struct {
+	id    string
+	valid bool
+}
+
+func (b badIDs) NewID() string       { return b.id }
+func (b badIDs) ValidID(string) bool { return b.valid }
 
 // A token the transport refuses before the Manager sees it — a cookie
 // whose signature does not verify, or one over MaxSize — is reported as

@@ -174,10 +174,12 @@ type ClientResealer interface {
 // request with the ErrorHandler (no store call, no cookie) and logs why:
 // neither a Lifetime nor an IdleTimeout (sessions could not expire), a
 // negative one, an unknown Rolling, Secure or SameSite mode, a nil Codec,
-// IDs or Transport pointer, a cookie Name, Path or Domain that net/http
-// would drop or alter, SameSite=None or Partitioned with SecureNever
-// (browsers refuse such cookies), or an HMACSigner not made by
-// NewHMACSigner.
+// IDs or Transport pointer, an IDScheme whose ValidID refuses its own NewID
+// (or, with cookies, whose IDs are not cookie values), a cookie Name, Path
+// or Domain that net/http would drop or alter, SameSite=None or
+// Partitioned with SecureNever (browsers refuse such cookies), an
+// HMACSigner not made by NewHMACSigner, or a Manager not made by New or
+// NewClientSide.
 //
 // The handler must write its response through the http.ResponseWriter it
 // is given: that writer is what commits the session before the headers go
@@ -215,6 +217,9 @@ var errNoExpiry = errors.New("sessionkit: Manager has neither a Lifetime nor an 
 
 // check reports a configuration that cannot work.
 func (m *Manager) check() error {
+	if m.backend == nil {
+		return errors.New("sessionkit: Manager not made by New or NewClientSide")
+	}
 	if m.Lifetime <= 0 && m.IdleTimeout <= 0 {
 		return errNoExpiry
 	}
@@ -230,12 +235,25 @@ func (m *Manager) check() error {
 	if m.IDs == nil {
 		return errors.New("sessionkit: Manager.IDs is nil")
 	}
+	id := ""
+	if !m.backend.clientSide() {
+		// A scheme whose IDs it does not recognize would start a new
+		// session on every request.
+		if id = m.IDs.NewID(); !m.IDs.ValidID(id) {
+			return fmt.Errorf("sessionkit: Manager.IDs (%T) made the ID %q, which its ValidID refuses", m.IDs, id)
+		}
+	}
 	switch t := m.transport().(type) {
 	case *CookieTransport:
 		if t == nil {
 			return errors.New("sessionkit: Manager.Transport is a nil *CookieTransport")
 		}
-		return t.check()
+		if err := t.check(); err != nil {
+			return err
+		}
+		if v := t.value(id); id != "" && !validCookieValue(v) {
+			return fmt.Errorf("sessionkit: Manager.IDs (%T) made the ID %q, which is not a valid cookie value", m.IDs, id)
+		}
 	case *HeaderTransport:
 		if t == nil {
 			return errors.New("sessionkit: Manager.Transport is a nil *HeaderTransport")
