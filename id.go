@@ -97,8 +97,9 @@ type Signer interface {
 // signed with a later key is accepted and sent again, signed with the first,
 // on the response (when the request uses its session), so the old key can go
 // once every session that was live when the new key came in has been used
-// or has expired (at most the Manager's Lifetime, or its IdleTimeout when
-// there is none).
+// since or has ended: an unused session ends its idle timeout after its last
+// use (the Manager's IdleTimeout, or its own), or at its deadline when it has
+// no idle timeout.
 type HMACSigner struct {
 	keys [][]byte
 }
