@@ -27,8 +27,10 @@ func TestUnworkableSettingsRefused(t *testing.T) {
 	}{
 		{"empty cookie name", func(m *sessionkit.Manager) { m.Cookie.Name = "" }, "Cookie.Name"},
 		{"cookie name with a space", func(m *sessionkit.Manager) { m.Cookie.Name = "my session" }, "Cookie.Name"},
-		{"zero CookieTransport", func(m *sessionkit.Manager) { m.Cookie = sessionkit.CookieTransport{} }, "Cookie.Name"},
-		{"Transport is a zero CookieTransport", func(m *sessionkit.Manager) { m.Transport = &sessionkit.CookieTransport{} }, "Cookie.Name"},
+		{"zero CookieTransport", func(m *sessionkit.Manager) { m.Cookie = sessionkit.CookieTransport{} }, "Path"},
+		{"Transport is a zero CookieTransport", func(m *sessionkit.Manager) { m.Transport = &sessionkit.CookieTransport{Path: "/"} }, "Cookie.Name"},
+		{"empty path", func(m *sessionkit.Manager) { m.Cookie.Path = "" }, "Path"},
+		{"relative path", func(m *sessionkit.Manager) { m.Cookie.Path = "app" }, "Path"},
 		{"path with a semicolon", func(m *sessionkit.Manager) { m.Cookie.Path = "/a;b" }, "Cookie.Path"},
 		{"domain with a space", func(m *sessionkit.Manager) { m.Cookie.Domain = "exa mple.com" }, "Cookie.Domain"},
 		{"SameSite=None, never Secure", func(m *sessionkit.Manager) {

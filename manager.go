@@ -176,7 +176,9 @@ type ClientResealer interface {
 // negative one, an unknown Rolling, Secure or SameSite mode, a nil Codec,
 // IDs or Transport pointer, an IDScheme whose ValidID refuses its own NewID
 // (or, with cookies, whose IDs are not cookie values), a cookie Name, Path
-// or Domain that net/http would drop or alter, SameSite=None or
+// or Domain that net/http would drop or alter, a cookie Path that does not
+// start with "/" (browsers would scope the cookie to the directory of the
+// URL that set it), SameSite=None or
 // Partitioned with SecureNever (browsers refuse such cookies), an
 // HMACSigner not made by NewHMACSigner, or a Manager not made by New or
 // NewClientSide.

@@ -99,6 +99,11 @@ func (c *CookieTransport) check() error {
 	if c.SameSite < 0 || c.SameSite > http.SameSiteNoneMode {
 		return fmt.Errorf("sessionkit: unknown cookie SameSite mode %d", int(c.SameSite))
 	}
+	if !strings.HasPrefix(c.Path, "/") {
+		// RFC 6265 5.2.4: the browser then scopes the cookie to the
+		// directory of whichever URL set it.
+		return fmt.Errorf("sessionkit: cookie Path %q does not start with \"/\": browsers would keep the cookie only under the directory of the URL that set it", c.Path)
+	}
 	ck := c.cookie(c.Secure != SecureNever, "")
 	if err := ck.Valid(); err != nil {
 		return fmt.Errorf("sessionkit: cookie settings (Name %q, Path %q, Domain %q): %w", c.Name, c.Path, c.Domain, err)
