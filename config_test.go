@@ -67,6 +67,13 @@ func TestUnworkableSettingsRefused(t *testing.T) {
 			if n := e.store.calls(); n != 0 || len(resp.Header.Values("Set-Cookie")) != 0 {
 				t.Fatalf("%d store calls, Set-Cookie %q", n, resp.Header.Values("Set-Cookie"))
 			}
+			// Background jobs get the same error, not a panic.
+			if _, err := e.m.Load(t.Context(), sessionkit.RandomIDs{}.NewID()); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load: %v, want an error naming %q", err, tc.want)
+			}
+			if _, err := e.m.LoadKey(t.Context(), "key"); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("LoadKey: %v, want an error naming %q", err, tc.want)
+			}
 		})
 	}
 	// The settings those checks must not refuse.

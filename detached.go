@@ -38,6 +38,9 @@ var ErrNoClient = errors.New("sessionkit: the change needs a new session token, 
 // calls Save to commit changes made then (no new cookie can reach the
 // client at that point; see ErrHeadersSent).
 func (m *Manager) Load(ctx context.Context, id string) (*Session, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
 	if m.backend.clientSide() {
 		return nil, fmt.Errorf("sessionkit: load session: client-side sessions live only in the client's token: %w", ErrNotSupported)
 	}
@@ -51,6 +54,9 @@ func (m *Manager) Load(ctx context.Context, id string) (*Session, error) {
 // index or an Iterator), for tools that never see session IDs. The
 // session's ID method then returns "".
 func (m *Manager) LoadKey(ctx context.Context, key string) (*Session, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
 	if m.backend.clientSide() {
 		return nil, fmt.Errorf("sessionkit: load session: client-side sessions live only in the client's token: %w", ErrNotSupported)
 	}
@@ -61,9 +67,6 @@ func (m *Manager) LoadKey(ctx context.Context, key string) (*Session, error) {
 }
 
 func (m *Manager) loadDetached(ctx context.Context, id, key string) (*Session, error) {
-	if err := m.check(); err != nil {
-		return nil, err
-	}
 	// A detached session's request only carries its context: it has no
 	// client, no token and no response.
 	s := &Session{m: m, detached: true, loaded: true}
