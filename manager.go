@@ -42,10 +42,10 @@ type Manager struct {
 	IdleTimeout time.Duration
 	// TouchInterval throttles idle extension under RollingThrottled: the
 	// store's expiry of a session that is only read is moved at most once
-	// per interval (default 1 minute; 0: on every request). The interval
-	// used for a session is never more than a quarter of its idle
-	// timeout, so a session used more often than its idle timeout stays
-	// alive whatever the two are set to.
+	// per interval (default 1 minute; 0 or less: on every request). The
+	// interval used for a session is never more than a quarter of its
+	// idle timeout, so a session used more often than its idle timeout
+	// stays alive whatever the two are set to.
 	TouchInterval time.Duration
 	// Rolling says how use extends a session and when its cookie is sent
 	// again (default RollingThrottled). See the package documentation's
