@@ -91,8 +91,9 @@ type Manager struct {
 	// request's context bounds them).
 	OpTimeout time.Duration
 	// ErrorHandler writes the response when the session cannot be loaded
-	// or saved before the response goes out (default: 503, or 500 for
-	// ErrTooLarge, with a plain body that leaks nothing).
+	// or saved before the response goes out, or the Manager's settings
+	// cannot work (see Handler) (default: 503, or 500 for ErrTooLarge,
+	// with a plain body that leaks nothing).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives errors and warnings (default slog.Default()).
 	Logger *slog.Logger
