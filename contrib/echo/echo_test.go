@@ -231,3 +231,38 @@ func TestEchoRefusedRequestStopsTheChain(t *testing.T) {
 		})
 	}
 }
+
+// TestEchoRequireWithoutMiddleware: Require on a route without Middleware
+// cannot ever see a login; it says so (500, logged and observed) instead
+// of sending every visitor to the login page.
+func TestEchoRequireWithoutMiddleware(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	var observed error
+	e.Manager.Observer = func(ev sessionkit.Event) {
+		if ev.Kind == sessionkit.EventError {
+			observed = ev.Err
+		}
+	}
+	ran := false
+	app := echo.New()
+	app.GET("/account", func(c *echo.Context) error {
+		ran = true
+		return c.String(http.StatusOK, "account")
+	}, sessionecho.Require(e.Auth))
+	rec := httptest.NewRecorder()
+	app.ServeHTTP(rec, httptest.NewRequest("GET", "/account", nil))
+	if ran || rec.Code != http.StatusInternalServerError {
+		t.Errorf("GET /account = %d %q, handler ran: %v; want 500 and no handler", rec.Code, rec.Body, ran)
+	}
+	if !errors.Is(observed, sessionecho.ErrNoSessions) || !strings.Contains(e.Logs(), "sessionecho.Middleware") {
+		t.Errorf("observed %v, logs %q; want ErrNoSessions in both", observed, e.Logs())
+	}
+	app = echo.New()
+	app.Use(sessionecho.Middleware(e.Manager))
+	app.GET("/account", func(c *echo.Context) error { return c.String(http.StatusOK, "account") }, sessionecho.Require(e.Auth))
+	rec = httptest.NewRecorder()
+	app.ServeHTTP(rec, httptest.NewRequest("GET", "/account", nil))
+	if rec.Code != http.StatusSeeOther {
+		t.Errorf("with Middleware: GET /account = %d, want 303 to the login page", rec.Code)
+	}
+}

@@ -2,6 +2,8 @@ package sessiongin
 
 import (
 	"bufio"
+	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 
@@ -60,12 +62,30 @@ func Logout[U any](c *gin.Context, a *auth.Auth[U]) error {
 	return a.Logout(c.Writer, c.Request)
 }
 
+// ErrNoSessions is what Require reports when the request has no session of
+// its Auth's Manager: Sessions is not before it in the chain, so no login
+// could ever be seen (nor made, by Login).
+var ErrNoSessions = errors.New("sessiongin: Require without the session middleware: put sessiongin.Sessions(manager) before it in the chain")
+
 // Require returns gin middleware that lets only requests with a logged-in
 // user through, answering others as auth.Auth.Require does (401 with JSON
 // for API requests, a redirect to the login page otherwise) and aborting
-// the chain. It must come after Sessions.
+// the chain. It must come after Sessions: without it every request is
+// answered 500, and ErrNoSessions is logged (Manager.Logger) and observed
+// (an EventError).
 func Require[U any](a *auth.Auth[U]) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if a.Manager.From(c.Request.Context()) == nil {
+			logger := a.Manager.Logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			ctx := c.Request.Context()
+			logger.ErrorContext(ctx, ErrNoSessions.Error(), "method", c.Request.Method, "path", c.Request.URL.Path)
+			a.Manager.Observe(sessionkit.Event{Kind: sessionkit.EventError, Ctx: ctx, Err: ErrNoSessions})
+			c.AbortWithStatus(http.StatusInternalServerError)
+			return
+		}
 		passed := false
 		a.Require(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 			passed = true

@@ -1,6 +1,7 @@
 package sessiongin_test
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -206,5 +207,38 @@ func TestGinRefusedRequestStopsTheChain(t *testing.T) {
 				t.Errorf("POST /delete = %d %q, handler ran: %v; want the ErrorHandler's 503 alone", w.Code, w.Body, ran)
 			}
 		})
+	}
+}
+
+// TestGinRequireWithoutSessions: Require on a chain without Sessions
+// cannot ever see a login; it says so (500, logged and observed) instead
+// of sending every visitor to the login page.
+func TestGinRequireWithoutSessions(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	var observed error
+	e.Manager.Observer = func(ev sessionkit.Event) {
+		if ev.Kind == sessionkit.EventError {
+			observed = ev.Err
+		}
+	}
+	ran := false
+	r := gin.New()
+	r.GET("/account", sessiongin.Require(e.Auth), func(c *gin.Context) {
+		ran = true
+		c.String(http.StatusOK, "account")
+	})
+	w := performRequest(r, "GET", "/account")
+	if ran || w.Code != http.StatusInternalServerError {
+		t.Errorf("GET /account = %d %q, handler ran: %v; want 500 and no handler", w.Code, w.Body, ran)
+	}
+	if !errors.Is(observed, sessiongin.ErrNoSessions) || !strings.Contains(e.Logs(), "sessiongin.Sessions") {
+		t.Errorf("observed %v, logs %q; want ErrNoSessions in both", observed, e.Logs())
+	}
+	// Mounted as documented, the same route redirects an anonymous visitor.
+	r = gin.New()
+	r.Use(sessiongin.Sessions(e.Manager))
+	r.GET("/account", sessiongin.Require(e.Auth), func(c *gin.Context) { c.String(http.StatusOK, "account") })
+	if w := performRequest(r, "GET", "/account"); w.Code != http.StatusSeeOther {
+		t.Errorf("with Sessions: GET /account = %d, want 303 to the login page", w.Code)
 	}
 }
