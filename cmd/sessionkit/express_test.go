@@ -573,3 +573,30 @@ func TestMigrateExpressEmptySourceKeepsCopies(t *testing.T) {
 	}
 	checkCopies(t, l, sessions)
 }
+
+// A source that holds records but no express session (another
+// application's keys only: a wrong --from, or koa-generic-session's
+// prefix) keeps the copies, as an empty one does.
+func TestMigrateExpressForeignOnlySourceKeepsCopies(t *testing.T) {
+	ctx := context.Background()
+	l := redisExpressLayout(t)
+	sessions := expressSessions(3)
+	l.seed(t, sessions) // also a foreign "stats" key under the prefix
+	args := []string{"migrate", "--from", l.from, "--to", l.to, "--json"}
+	if sum := decodeJSON[expressSummary](t, mustRun(t, 0, args...)); sum.Written != 3 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	for _, s := range sessions {
+		if err := l.src.Delete(ctx, s.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustRun(t, 0, args...)
+	if sum := decodeJSON[expressSummary](t, r); sum.Read != 1 || sum.SkippedUnreadable != 1 || sum.Removed != 0 || !sum.Complete {
+		t.Fatalf("run over a store with no express session left: %+v", sum)
+	}
+	if !strings.Contains(r.stderr, "no copies were removed") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	checkCopies(t, l, sessions)
+}

@@ -183,13 +183,14 @@ func (a *app) migrateExpress(ctx context.Context, layout, from, to string, o exp
 	}
 
 	// The pass is complete: copies it did not see are of sessions that
-	// ended since an earlier pass. An empty source is more likely a wrong
-	// --from, or a retired express store, than every session ended: its
-	// copies are kept.
-	if res.Read == 0 {
+	// ended since an earlier pass. A source without one express session
+	// (empty, or holding only other applications' records) is more likely
+	// a wrong --from, or a retired express store, than every session
+	// ended: its copies are kept.
+	if res.Read == res.SkippedUnreadable {
 		res.Complete = true
 		res.Seconds = time.Since(start).Seconds()
-		fmt.Fprintln(a.stderr, "migrate: the source holds no sessions; no copies were removed (check --from; once every express session has been taken over or has ended, the Importer is no longer needed)")
+		fmt.Fprintln(a.stderr, "migrate: the source holds no express sessions; no copies were removed (check --from; once every express session has been taken over or has ended, the Importer is no longer needed)")
 		if a.json {
 			return a.printJSON(res)
 		}
