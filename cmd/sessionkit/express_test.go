@@ -475,6 +475,12 @@ func TestMigrateExpressUsage(t *testing.T) {
 		{[]string{"migrate", "--from", "redis://h?layout=connect-redis", "--to", "redis://h", "--ttl", "0s"}, "--ttl must be positive"},
 		{[]string{"migrate", "--from", "redis://h?layout=connect-redis", "--to", "redis://h", "--user-field", "passport"}, "--user-field"},
 		{[]string{"migrate", "--from", "redis://h", "--to", "postgres://h/db", "--ttl", "1h"}, "apply to a source in an express layout"},
+		// The native copies in the express store's own place.
+		{[]string{"migrate", "--from", "mongodb://h/app?layout=connect-mongo", "--to", "mongodb://h/app"}, `collection "sessions"`},
+		{[]string{"migrate", "--from", "mongodb://h/app?layout=connect-mongo&collection=s", "--to", "mongodb://h/app?collection=s", "--dry-run"}, `collection "s"`},
+		{[]string{"migrate", "--from", "postgres://h/app?layout=connect-pg-simple", "--to", "postgresql://h/app?table=public.session"}, `table "session"`},
+		{[]string{"migrate", "--from", "redis://h/0?layout=connect-redis", "--to", "redis://h?prefix=sess:native:"}, `key prefix "sess:"`},
+		{[]string{"migrate", "--from", "redis+cluster://a:1,b:2?layout=connect-redis&prefix=app:", "--to", "redis+cluster://a:1,b:2?prefix=app:"}, `key prefix "app:"`},
 	} {
 		r := mustRun(t, 2, tt.args...)
 		if !strings.Contains(r.stderr, tt.want) {
