@@ -475,6 +475,12 @@ func TestMigrateExpressUsage(t *testing.T) {
 		{[]string{"migrate", "--from", "redis://h?layout=connect-redis", "--to", "redis://h", "--ttl", "0s"}, "--ttl must be positive"},
 		{[]string{"migrate", "--from", "redis://h?layout=connect-redis", "--to", "redis://h", "--user-field", "passport"}, "--user-field"},
 		{[]string{"migrate", "--from", "redis://h", "--to", "postgres://h/db", "--ttl", "1h"}, "apply to a source in an express layout"},
+		// The native copies in the express store's own place.
+		{[]string{"migrate", "--from", "mongodb://h/app?layout=connect-mongo", "--to", "mongodb://h/app"}, `collection "sessions"`},
+		{[]string{"migrate", "--from", "mongodb://h/app?layout=connect-mongo&collection=s", "--to", "mongodb://h/app?collection=s", "--dry-run"}, `collection "s"`},
+		{[]string{"migrate", "--from", "postgres://h/app?layout=connect-pg-simple", "--to", "postgresql://h/app?table=public.session"}, `table "session"`},
+		{[]string{"migrate", "--from", "redis://h/0?layout=connect-redis", "--to", "redis://h?prefix=sess:native:"}, `key prefix "sess:"`},
+		{[]string{"migrate", "--from", "redis+cluster://a:1,b:2?layout=connect-redis&prefix=app:", "--to", "redis+cluster://a:1,b:2?prefix=app:"}, `key prefix "app:"`},
 	} {
 		r := mustRun(t, 2, tt.args...)
 		if !strings.Contains(r.stderr, tt.want) {
@@ -567,6 +573,33 @@ func TestMigrateExpressEmptySourceKeepsCopies(t *testing.T) {
 	r := mustRun(t, 0, args...)
 	if sum := decodeJSON[expressSummary](t, r); sum.Read != 0 || sum.Removed != 0 || !sum.Complete {
 		t.Fatalf("run over the emptied store: %+v", sum)
+	}
+	if !strings.Contains(r.stderr, "no copies were removed") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	checkCopies(t, l, sessions)
+}
+
+// A source that holds records but no express session (another
+// application's keys only: a wrong --from, or koa-generic-session's
+// prefix) keeps the copies, as an empty one does.
+func TestMigrateExpressForeignOnlySourceKeepsCopies(t *testing.T) {
+	ctx := context.Background()
+	l := redisExpressLayout(t)
+	sessions := expressSessions(3)
+	l.seed(t, sessions) // also a foreign "stats" key under the prefix
+	args := []string{"migrate", "--from", l.from, "--to", l.to, "--json"}
+	if sum := decodeJSON[expressSummary](t, mustRun(t, 0, args...)); sum.Written != 3 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	for _, s := range sessions {
+		if err := l.src.Delete(ctx, s.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustRun(t, 0, args...)
+	if sum := decodeJSON[expressSummary](t, r); sum.Read != 1 || sum.SkippedUnreadable != 1 || sum.Removed != 0 || !sum.Complete {
+		t.Fatalf("run over a store with no express session left: %+v", sum)
 	}
 	if !strings.Contains(r.stderr, "no copies were removed") {
 		t.Errorf("stderr: %q", r.stderr)

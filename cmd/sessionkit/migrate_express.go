@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -97,6 +99,9 @@ func (a *app) migrateExpress(ctx context.Context, layout, from, to string, o exp
 	if o.userField == "" || o.userField == "passport" || o.userField == "cookie" {
 		return usageError("--user-field %q: want the session value the native auth package keeps the user in (default _user)", o.userField)
 	}
+	if place, ok := samePlace(from, to); ok {
+		return usageError("--to names the express store's own %s: give the native sessions their own (see docs/migrating-from-express.md, section 5, step 1)", place)
+	}
 	src, err := a.open(ctx, "--from", from, false)
 	if err != nil {
 		return fmt.Errorf("migrate: source: %w", err)
@@ -183,13 +188,14 @@ func (a *app) migrateExpress(ctx context.Context, layout, from, to string, o exp
 	}
 
 	// The pass is complete: copies it did not see are of sessions that
-	// ended since an earlier pass. An empty source is more likely a wrong
-	// --from, or a retired express store, than every session ended: its
-	// copies are kept.
-	if res.Read == 0 {
+	// ended since an earlier pass. A source without one express session
+	// (empty, or holding only other applications' records) is more likely
+	// a wrong --from, or a retired express store, than every session
+	// ended: its copies are kept.
+	if res.Read == res.SkippedUnreadable {
 		res.Complete = true
 		res.Seconds = time.Since(start).Seconds()
-		fmt.Fprintln(a.stderr, "migrate: the source holds no sessions; no copies were removed (check --from; once every express session has been taken over or has ended, the Importer is no longer needed)")
+		fmt.Fprintln(a.stderr, "migrate: the source holds no express sessions; no copies were removed (check --from; once every express session has been taken over or has ended, the Importer is no longer needed)")
 		if a.json {
 			return a.printJSON(res)
 		}
@@ -320,4 +326,58 @@ func (s missingTableIsEmpty) All(ctx context.Context) iter.Seq2[sessionkit.Entry
 			}
 		}
 	}
+}
+
+// samePlace reports whether to, a native store URL, names the place where
+// from, a store URL in an express layout, keeps its sessions: the same
+// server, database and MongoDB collection (both layouts default to
+// "sessions"), PostgreSQL table, or overlapping Redis key prefix. The
+// native copies would then be mixed with Node's records (and deleted with
+// them at step 5). It compares the URLs as written: the same server
+// spelled two ways is not detected.
+func samePlace(from, to string) (string, bool) {
+	f, err1 := url.Parse(from)
+	t, err2 := url.Parse(to)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	scheme := func(u *url.URL) string {
+		s := strings.ToLower(u.Scheme)
+		s = strings.Replace(s, "postgresql", "postgres", 1)
+		return strings.Replace(s, "rediss", "redis", 1)
+	}
+	if scheme(f) != scheme(t) || !strings.EqualFold(f.Host, t.Host) {
+		return "", false
+	}
+	param := func(u *url.URL, name, def string) string {
+		if v := u.Query().Get(name); v != "" {
+			return v
+		}
+		return def
+	}
+	db := func(u *url.URL, def string) string {
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			return p
+		}
+		return def
+	}
+	switch scheme(f) {
+	case "mongodb", "mongodb+srv":
+		fc, tc := param(f, "collection", "sessions"), param(t, "collection", "sessions")
+		if db(f, "sessionkit") == db(t, "sessionkit") && fc == tc {
+			return "collection " + strconv.Quote(fc), true
+		}
+	case "postgres":
+		unqualified := func(table string) string { return strings.TrimPrefix(table, "public.") }
+		ft, tt := unqualified(param(f, "table", "session")), unqualified(param(t, "table", "sessions"))
+		if db(f, "") == db(t, "") && ft == tt {
+			return "table " + strconv.Quote(ft), true
+		}
+	case "redis", "redis+sentinel", "redis+cluster":
+		fp, tp := param(f, "prefix", "sess:"), param(t, "prefix", "sessionkit:")
+		if db(f, "0") == db(t, "0") && (strings.HasPrefix(fp, tp) || strings.HasPrefix(tp, fp)) {
+			return "key prefix " + strconv.Quote(fp), true
+		}
+	}
+	return "", false
 }

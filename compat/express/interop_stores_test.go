@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,44 @@ func TestInteropPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	table := uniqueName("sk_express_")
+	store, err := pgstore.Open(ctx, pgURL, pgstore.Options{
+		Table:           table,
+		Layout:          pgstore.LayoutConnectPgSimple,
+		UserKeyOf:       express.UserKey,
+		CleanupInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.DropTable(context.Background())
+		store.Close()
+	})
+	runInteropSuite(t, store, startNode(t, "pg", pgURL, table))
+}
+
+// TestInteropPostgresTimeZone runs the suite with both sides' sessions in
+// a time zone far from UTC: connect-pg-simple's expire column is a
+// timestamp without time zone, written with to_timestamp() in the
+// session's time zone, so a Go side that read or wrote it as UTC would
+// move every expiry by hours.
+func TestInteropPostgresTimeZone(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(testenv.Getenv(t, testenv.PostgresURLEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("options", "-c TimeZone=Asia/Kolkata")            // UTC+05:30, no daylight saving
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads "+" as itself
+	pgURL := u.String()
+	nodeModulesOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	table := uniqueName("sk_express_tz_")
 	store, err := pgstore.Open(ctx, pgURL, pgstore.Options{
 		Table:           table,
 		Layout:          pgstore.LayoutConnectPgSimple,

@@ -78,7 +78,9 @@ const (
 	// MigrateExpired: skipped, the session had expired.
 	MigrateExpired
 	// MigrateUnreadable: skipped, the record is not an express-session
-	// session (no cookie object, or not JSON).
+	// session (not JSON, or no cookie object with originalMaxAge, which
+	// express-session always writes: koa-generic-session's records, for
+	// one, are skipped).
 	MigrateUnreadable
 	// MigrateEnded: skipped, the session ended while it was being copied
 	// (signed out, destroyed, or taken over by an Importer); its copy was

@@ -359,7 +359,13 @@ func TestMigratorOutcomes(t *testing.T) {
 		if o, _ := mg.Copy(ctx, entry("x", expressData(exp, "1", ""), now.Add(-time.Second))); o != express.MigrateExpired {
 			t.Fatalf("expired: %v", o)
 		}
-		for _, data := range []string{`{"values":{}}`, `not json`, `{"cookie":{},"passport":{"user":[}`} {
+		for _, data := range []string{
+			`{"values":{}}`, `not json`, `{"cookie":{"originalMaxAge":null},"passport":{"user":[}`,
+			// koa-generic-session + koa-redis under the same store: its
+			// cookie object has maxAge, never express-session's
+			// originalMaxAge, and its koa.sid cookie no Importer reads.
+			`{"cookie":{"httpOnly":true,"path":"/","overwrite":true,"signed":true,"maxAge":3600000},"passport":{"user":1}}`,
+		} {
 			if o, _ := mg.Copy(ctx, entry("y", []byte(data), exp)); o != express.MigrateUnreadable {
 				t.Fatalf("%s: %v", data, o)
 			}

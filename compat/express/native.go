@@ -105,11 +105,19 @@ func migratedSource(data []byte) (string, bool) {
 // Node store keeps it), and is created at now: express-session records
 // carry no creation time, so a native absolute deadline counts from the
 // moment the session becomes native.
+//
+// A record whose cookie object lacks originalMaxAge, which express-session
+// always writes (null for a browser-session cookie), is not
+// express-session's: koa-generic-session's, for one, has a cookie object
+// with maxAge instead, under a cookie no Importer reads.
 func nativeState(data []byte, ttl time.Duration, field auth.ValueField, now time.Time) (sessionkit.State, string, error) {
 	c := &Codec{TTL: ttl, Now: func() time.Time { return now }}
 	st, err := c.Decode(data)
 	if err != nil {
 		return sessionkit.State{}, "", err
+	}
+	if op, ok := st.Opaque.(*opaque); !ok || jsjson.Find(op.cookie, "originalMaxAge") < 0 {
+		return sessionkit.State{}, "", fmt.Errorf("express: %w: the cookie object has no originalMaxAge", errNotExpress)
 	}
 	st.Opaque = nil
 	st.Created = now

@@ -59,21 +59,21 @@ func TestNativeState(t *testing.T) {
 		},
 		{
 			name:   "PassportUserReplacesAStaleUserValue",
-			data:   `{"cookie":{},"_user":"old","passport":{"user":{"id":1}}}`,
+			data:   `{"cookie":{"originalMaxAge":null},"_user":"old","passport":{"user":{"id":1}}}`,
 			owner:  `{"id":1}`,
 			values: `_user="{\"id\":1}"`,
 			idle:   DefaultTTL,
 		},
 		{
 			name:   "UserValueWithoutPassport",
-			data:   `{"cookie":{},"_user":"bob"}`,
+			data:   `{"cookie":{"originalMaxAge":null},"_user":"bob"}`,
 			owner:  "bob",
 			values: `_user="bob"`,
 			idle:   DefaultTTL,
 		},
 		{
 			name:   "FalsyPassportUserIsNoUser",
-			data:   `{"cookie":{},"passport":{"user":false}}`,
+			data:   `{"cookie":{"originalMaxAge":null},"passport":{"user":false}}`,
 			values: ``,
 			idle:   DefaultTTL,
 		},
@@ -96,8 +96,14 @@ func TestNativeState(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := nativeState([]byte(`{"passport":{"user":1}}`), 0, "", now); err == nil {
-		t.Fatal("a record without express-session's cookie object was converted")
+	for _, data := range []string{
+		`{"passport":{"user":1}}`, // no cookie object
+		// koa-generic-session's record: a cookie object without originalMaxAge
+		`{"cookie":{"httpOnly":true,"path":"/","overwrite":true,"signed":true,"maxAge":3600000},"passport":{"user":1}}`,
+	} {
+		if _, _, err := nativeState([]byte(data), 0, "", now); err == nil {
+			t.Errorf("%s is not express-session's record but was converted", data)
+		}
 	}
 }
 
