@@ -139,6 +139,24 @@ func (m *Manager) lastActive(st State, rec Record) time.Time {
 	return last
 }
 
+// reportedLastActive is lastActive as callers are told it: never after
+// now. A record whose expiry lies further ahead than its idle timeout
+// reaches (a Node store keeping browser-session records for its own ttl,
+// longer than the Manager's IdleTimeout) would otherwise read as used in
+// the future. The commit paths keep the uncapped value, so that such an
+// expiry is not cut short.
+func (m *Manager) reportedLastActive(st State, rec Record) time.Time {
+	return m.notAfterNow(m.lastActive(st, rec))
+}
+
+// notAfterNow returns t, or now if t is later.
+func (m *Manager) notAfterNow(t time.Time) time.Time {
+	if now := m.now(); t.After(now) {
+		return now
+	}
+	return t
+}
+
 // storedLastActive is lastActive of the session as stored, before this
 // request's pending changes (a new idle timeout would misread the
 // stored expiry). s.mu must be held.

@@ -379,3 +379,44 @@ func TestCookieSentOnlyWhenExpiryMoves(t *testing.T) {
 		})
 	}
 }
+
+// A record whose expiry lies further ahead than the session's idle timeout
+// reaches (a Node store keeping browser-session records for its own ttl,
+// longer than the Manager's IdleTimeout) is never reported as used in the
+// future, by Info or by Session.LastActive; its expiry stays as stored.
+func TestLastActiveNeverInTheFuture(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	mem := memstore.New(memstore.Options{SweepInterval: -1, Now: func() time.Time { return now }})
+	t.Cleanup(func() { mem.Close() })
+	m := sessionkit.New(mem)
+	m.Now = func() time.Time { return now }
+	m.IdleTimeout, m.Lifetime = 24*time.Hour, 0
+	created := now.Add(-time.Hour)
+	data, err := m.Codec.Encode(&sessionkit.State{Created: created, LastActive: created, Values: []sessionkit.Value{{Key: "n", JSON: []byte("1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := now.Add(14 * 24 * time.Hour)
+	key := m.KeyOf("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ")
+	if _, err := mem.Save(t.Context(), key, sessionkit.Record{Data: data, Expiry: far}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := mem.Load(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := m.Info(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.LastActive.Equal(now) || !info.Expires.Equal(far) {
+		t.Errorf("Info: LastActive %v, Expires %v; want now (%v) and the stored expiry %v", info.LastActive, info.Expires, now, far)
+	}
+	s, err := m.LoadKey(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.LastActive(); !got.Equal(now) {
+		t.Errorf("Session.LastActive %v, want now (%v)", got, now)
+	}
+}

@@ -511,7 +511,7 @@ func (m *Manager) Info(rec Record) (Info, error) {
 	}
 	return Info{
 		Created:     st.Created,
-		LastActive:  m.lastActive(st, rec),
+		LastActive:  m.reportedLastActive(st, rec),
 		Expires:     rec.Expiry,
 		UserKey:     rec.UserKey,
 		Persistent:  st.Persistent,

@@ -375,7 +375,7 @@ func (s *Session) LastActive() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.loadLocked()
-	return s.storedLastActive()
+	return s.m.notAfterNow(s.storedLastActive()) // see Manager.reportedLastActive
 }
 
 // Expires returns when the session ends if it is not used again: the
