@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -736,8 +737,19 @@ func (p *parsed) mysqlOptions(opts Options) (string, mysqlstore.Options, error) 
 
 func (p *parsed) mongoOptions(opts Options) (mongostore.Options, error) {
 	mo := mongostore.Options{Collection: p.params["collection"], Logger: opts.Logger}
-	if _, err := connstring.ParseAndValidate(p.clean); err != nil {
+	cs, err := connstring.ParseAndValidate(p.clean)
+	if err != nil {
 		return mo, fmt.Errorf("storeurl: %s URL: %w: %w", p.scheme, err, ErrBadURL)
+	}
+	// The driver ignores options it does not know; a misspelt one
+	// (colection=, authsource=...) must not be silently dropped.
+	if len(cs.UnknownOptions) > 0 {
+		names := make([]string, 0, len(cs.UnknownOptions))
+		for name := range cs.UnknownOptions {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		return mo, p.fail("unknown option %q (want collection, sweep_interval, layout or a MongoDB connection string option)", names[0])
 	}
 	if c, ok := p.params["collection"]; ok && (c == "" || strings.ContainsAny(c, "$\x00")) {
 		return mo, p.fail("option collection=%q: want a non-empty name without '$'", c)

@@ -78,6 +78,8 @@ func TestCheckErrors(t *testing.T) {
 		{"mysql://u:" + secret + "@host/db?parseTime=maybe", "mysql URL"},
 		{"mongodb://u:" + secret + "@host/db?collection=a$b", "collection"},
 		{"mongodb://u:" + secret + "@/db", "mongodb URL"},
+		{"mongodb://u:" + secret + "@host/db?colection=s", `unknown option "colection"`},
+		{"mongodb://host/db?authSource=admin&bogus=1", `unknown option "bogus"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
