@@ -91,6 +91,9 @@ type Store struct {
 	userKeyOf   func([]byte) string
 	near        *nearCache // nil unless Options.NearCache
 	tracking    *tracking
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var (
@@ -178,8 +181,14 @@ func (s *Store) Client() redis.UniversalClient { return s.client }
 // Close stops the near cache's connections if Options.NearCache started
 // them, stops the auto-pipeliner if Options.AutoPipeline started one
 // (after the commands it holds have been sent), and closes the client if
-// the store created it (NewFromURL).
+// the store created it (NewFromURL). It is safe to call more than once:
+// later calls do nothing and return the first call's result.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	if s.tracking != nil {
 		s.tracking.close()
 	}

@@ -364,6 +364,9 @@ func TestNewFromURL(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil (Close is safe to call more than once)", err)
+	}
 	if err := s.Client().Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
 		t.Errorf("Ping after Close = %v, want redis.ErrClosed (the store owns its client)", err)
 	}

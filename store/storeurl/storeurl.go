@@ -43,7 +43,8 @@ var ErrBadURL = errors.New("bad store URL")
 type Store interface {
 	sessionkit.Store
 	// Close releases what Open created: connection pools, the bolt or
-	// SQLite file, background sweepers.
+	// SQLite file, background sweepers. It is safe to call more than
+	// once; the store must not be used afterwards.
 	Close() error
 }
 

@@ -147,9 +147,17 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-// roundTrip saves, loads and deletes a record through s.
+// roundTrip saves, loads and deletes a record through s, and checks after
+// the test (once the test has closed s) that closing it again is harmless.
 func roundTrip(t *testing.T, s sessionkit.Store) {
 	t.Helper()
+	t.Cleanup(func() {
+		for range 2 {
+			if err := s.(storeurl.Store).Close(); err != nil {
+				t.Errorf("%T: Close again = %v, want nil", s, err)
+			}
+		}
+	})
 	ctx := context.Background()
 	rec := sessionkit.Record{Data: []byte(`{"values":{"a":1}}`), Expiry: time.Now().Add(time.Hour).Truncate(time.Millisecond), UserKey: "u1"}
 	if _, err := s.Save(ctx, "storeurl-test", rec); err != nil {
