@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -27,7 +28,9 @@ import (
 // has no database number.
 //
 // Options (all optional): dial_timeout, read_timeout, write_timeout and
-// pool_timeout (Go durations such as 500ms or 3s), pool_size,
+// pool_timeout (Go durations such as 500ms or 3s; 0 is go-redis's default,
+// and a negative read_timeout or write_timeout disables that timeout,
+// leaving the context's deadline), pool_size,
 // min_idle_conns, max_retries (-1 disables retries), protocol (2 or 3),
 // client_name, and for sentinel URLs sentinel_username and
 // sentinel_password. Anything else is an error.
@@ -150,13 +153,13 @@ func ParseURL(rawURL string) (*redis.UniversalOptions, error) {
 		var err error
 		switch name {
 		case "dial_timeout":
-			o.DialTimeout, err = parseDuration(v)
+			o.DialTimeout, err = parseWait(v)
 		case "read_timeout":
 			o.ReadTimeout, err = parseDuration(v)
 		case "write_timeout":
 			o.WriteTimeout, err = parseDuration(v)
 		case "pool_timeout":
-			o.PoolTimeout, err = parseDuration(v)
+			o.PoolTimeout, err = parseWait(v)
 		case "pool_size":
 			o.PoolSize, err = parseInt(v, 1)
 		case "min_idle_conns":
@@ -223,6 +226,20 @@ func parseDuration(v string) (time.Duration, error) {
 	}
 	if d < 0 {
 		return -1, nil // go-redis: negative disables the timeout
+	}
+	return d, nil
+}
+
+// parseWait parses dial_timeout and pool_timeout, which go-redis cannot
+// disable: a negative value would make every dial, or every wait for a
+// pooled connection, fail at once.
+func parseWait(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d < 0 {
+		return 0, errors.New("must not be negative (0 is go-redis's default)")
 	}
 	return d, nil
 }

@@ -89,6 +89,8 @@ func TestParseURLErrors(t *testing.T) {
 		"redis://h?bogus=1",
 		"redis://h?pool_size=0",
 		"redis://h?dial_timeout=5",
+		"redis://h?dial_timeout=-1s", // every dial would time out at once
+		"redis://h?pool_timeout=-1s", // every wait for a connection likewise
 		"redis://h?protocol=4",
 		"redis://h?sentinel_password=x",
 		"redis://h#frag",
