@@ -164,6 +164,9 @@ func NewFromURL(ctx context.Context, rawURL string, opts Options) (*Store, error
 	client := redis.NewUniversalClient(uo)
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
+		if uo.MasterName != "" && unknownMaster(ctx, uo) {
+			return nil, fmt.Errorf("redisstore: connect %s: the sentinels know no master named %q: %w", Redact(rawURL), uo.MasterName, err)
+		}
 		return nil, fmt.Errorf("redisstore: connect %s: %w", Redact(rawURL), err)
 	}
 	s, err := New(client, opts)
@@ -173,6 +176,32 @@ func NewFromURL(ctx context.Context, rawURL string, opts Options) (*Store, error
 	}
 	s.ownsClient = true
 	return s, nil
+}
+
+// unknownMaster reports whether a sentinel of uo answered that it knows no
+// master named uo.MasterName, which go-redis reports as "all sentinels
+// specified in configuration are unreachable".
+func unknownMaster(ctx context.Context, uo *redis.UniversalOptions) bool {
+	for _, addr := range uo.Addrs {
+		sc := redis.NewSentinelClient(&redis.Options{
+			Addr:                  addr,
+			Username:              uo.SentinelUsername,
+			Password:              uo.SentinelPassword,
+			TLSConfig:             uo.TLSConfig,
+			DialTimeout:           uo.DialTimeout,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1,
+		})
+		err := sc.GetMasterAddrByName(ctx, uo.MasterName).Err()
+		sc.Close()
+		if errors.Is(err, redis.Nil) {
+			return true
+		}
+		if err == nil {
+			return false
+		}
+	}
+	return false
 }
 
 // Client returns the client the store uses.
