@@ -263,14 +263,8 @@ func Redact(rawURL string) string {
 	if !ok {
 		return rawURL
 	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
-			rest = user + ":xxxxx" + rest[at:]
-		}
+	if from, to, ok := passwordSpan(scheme, rest); ok {
+		rest = rest[:from] + "xxxxx" + rest[to:]
 	}
 	if base, query, ok := strings.Cut(rest, "?"); ok {
 		params := strings.Split(query, "&")
@@ -282,4 +276,38 @@ func Redact(rawURL string) string {
 		rest = base + "?" + strings.Join(params, "&")
 	}
 	return scheme + "://" + rest
+}
+
+// passwordSpan returns where the password is in rest, the part of a URL
+// after "://". Normally the user information ends at the last '@' before
+// the first '/', '?' or '#'. A password that contains one of those
+// unescaped breaks that reading: then the URL does not parse, or parses
+// with an '@' in its path or its first query option, and the password is
+// taken to run from the first ':' to the last '@', so that it is never
+// shown even if more is hidden than needed.
+func passwordSpan(scheme, rest string) (from, to int, ok bool) {
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		colon := strings.IndexByte(rest[:at], ':')
+		if colon < 0 {
+			return 0, 0, false
+		}
+		return colon + 1, at, true
+	}
+	at := strings.LastIndexByte(rest, '@')
+	colon := strings.IndexByte(rest, ':')
+	if at < 0 || colon < 0 || colon > at || strings.ContainsAny(rest[:colon], "/?#") {
+		return 0, 0, false
+	}
+	u, err := url.Parse(scheme + "://" + rest)
+	if err == nil && !strings.Contains(u.Path, "@") && !strings.Contains(u.Fragment, "@") {
+		first, _, _ := strings.Cut(u.RawQuery, "&")
+		if name, _, _ := strings.Cut(first, "="); !strings.Contains(name, "@") {
+			return 0, 0, false // the '@' is in an option's value
+		}
+	}
+	return colon + 1, at, true
 }

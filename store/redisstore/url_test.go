@@ -124,6 +124,11 @@ func TestRedact(t *testing.T) {
 		"redis://h?sentinel_password=x":     "redis://h?sentinel_password=xxxxx",
 		"redis://h?a=1&sentinel_password=x": "redis://h?a=1&sentinel_password=xxxxx",
 		"not a url":                         "not a url",
+		// A password with an unescaped '/', '?' or '#' is hidden too.
+		"redis://u:ab/cd/ef@h:1/2":      "redis://u:xxxxx@h:1/2",
+		"redis://:12/cd@h":              "redis://:xxxxx@h",
+		"redis://u:ab?cd#ef@h/0":        "redis://u:xxxxx@h/0",
+		"redis://h:1/0?client_name=a@b": "redis://h:1/0?client_name=a@b",
 	} {
 		if got := redisstore.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
