@@ -126,6 +126,18 @@ func (s *Store) state(ctx context.Context, key string) (*document, error) {
 	return &cur, nil
 }
 
+// versionIs is the filter for a document state read with version v. A
+// document without a version field (one this store did not write, such as
+// connect-mongo's in a shared collection) reads as version 0, and must be
+// matched as such: a filter on version 0 matches no document, and
+// deleteGuarded would retry it forever.
+func versionIs(v int64) bson.E {
+	if v == 0 {
+		return bson.E{Key: fieldVersion, Value: bson.D{{Key: "$exists", Value: false}}}
+	}
+	return bson.E{Key: fieldVersion, Value: v}
+}
+
 // createGuarded inserts doc, or replaces an expired document under its key
 // while holding the claim on that document's version.
 func (s *Store) createGuarded(ctx context.Context, doc *document) error {
@@ -153,7 +165,7 @@ func (s *Store) createGuarded(ctx context.Context, doc *document) error {
 		}
 		res, err := s.coll.ReplaceOne(ctx, bson.D{
 			{Key: "_id", Value: doc.Key},
-			{Key: fieldVersion, Value: cur.Version},
+			versionIs(cur.Version),
 			{Key: fieldExpires, Value: expired(time.Now())},
 		}, doc)
 		release()
@@ -201,7 +213,7 @@ func (s *Store) touchGuarded(ctx context.Context, key string, expiry time.Time) 
 	// No match means the document expired in between: the touch came too
 	// late, as it would have a moment later.
 	_, err = s.coll.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: key}, {Key: fieldVersion, Value: cur.Version}, {Key: fieldExpires, Value: live(time.Now())}},
+		bson.D{{Key: "_id", Value: key}, versionIs(cur.Version), {Key: fieldExpires, Value: live(time.Now())}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: fieldExpires, Value: expiry}}}},
 	)
 	return err
@@ -226,7 +238,7 @@ func (s *Store) deleteGuarded(ctx context.Context, key string, cond func(*docume
 		if err != nil {
 			return false, false, err
 		}
-		res, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: fieldVersion, Value: cur.Version}})
+		res, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, versionIs(cur.Version)})
 		release()
 		if err != nil {
 			return false, false, err

@@ -1,6 +1,7 @@
 package mongostore
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -140,5 +141,37 @@ func TestUnguardedSequential(t *testing.T) {
 	}
 	if n, err := s.Collection().CountDocuments(ctx, bson.D{}); err != nil || n != 0 {
 		t.Fatalf("%d documents left, want 0 (%v)", n, err)
+	}
+}
+
+// TestGuardedForeignDocument checks that the guarded write path copes
+// with documents it did not write (no version field), such as
+// connect-mongo's in a collection both share: Delete and DeleteExpired
+// remove them instead of retrying their delete forever.
+func TestGuardedForeignDocument(t *testing.T) {
+	url := testenv.Getenv(t, testenv.MongoURLEnv)
+	s := testStore(t, connect(t, url), Options{})
+	s.guarded = true // whatever the server
+	// A deadline only so that the bug fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	foreign := func(id string, expires time.Time) {
+		t.Helper()
+		if _, err := s.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "session", Value: "{}"}, {Key: "expires", Value: expires}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	foreign("live", time.Now().Add(time.Hour))
+	foreign("gone", time.Now().Add(-time.Hour))
+	if err := s.Delete(ctx, "live"); err != nil {
+		t.Fatalf("Delete of a document without a version: %v", err)
+	}
+	if _, err := s.DeleteExpired(ctx); err != nil {
+		t.Fatalf("DeleteExpired over a document without a version: %v", err)
+	}
+	for _, id := range []string{"live", "gone"} {
+		if n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}); err != nil || n != 0 {
+			t.Errorf("document %q: %d left (%v), want it deleted", id, n, err)
+		}
 	}
 }

@@ -50,8 +50,8 @@
 // an INSERT ... ON CONFLICT that fails cleanly on a live duplicate and takes
 // over an expired row (an expired row counts as absent), continuing its
 // version count so that no holder of an old version can match the new
-// record. Touch updates the expiry only. Reads, Touch and the compare-and-
-// swap ignore expired rows; the expiry is compared with the application's
+// record. Touch updates the expiry only. Reads, Touch and the
+// compare-and-swap ignore expired rows; the expiry is compared with the application's
 // clock (the instant is passed as a parameter), not the server's, and
 // timestamptz stores instants, so time zones do not matter.
 //

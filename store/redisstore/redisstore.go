@@ -91,6 +91,9 @@ type Store struct {
 	userKeyOf   func([]byte) string
 	near        *nearCache // nil unless Options.NearCache
 	tracking    *tracking
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var (
@@ -161,6 +164,9 @@ func NewFromURL(ctx context.Context, rawURL string, opts Options) (*Store, error
 	client := redis.NewUniversalClient(uo)
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
+		if uo.MasterName != "" && unknownMaster(ctx, uo) {
+			return nil, fmt.Errorf("redisstore: connect %s: the sentinels know no master named %q: %w", Redact(rawURL), uo.MasterName, err)
+		}
 		return nil, fmt.Errorf("redisstore: connect %s: %w", Redact(rawURL), err)
 	}
 	s, err := New(client, opts)
@@ -172,14 +178,46 @@ func NewFromURL(ctx context.Context, rawURL string, opts Options) (*Store, error
 	return s, nil
 }
 
+// unknownMaster reports whether a sentinel of uo answered that it knows no
+// master named uo.MasterName, which go-redis reports as "all sentinels
+// specified in configuration are unreachable".
+func unknownMaster(ctx context.Context, uo *redis.UniversalOptions) bool {
+	for _, addr := range uo.Addrs {
+		sc := redis.NewSentinelClient(&redis.Options{
+			Addr:                  addr,
+			Username:              uo.SentinelUsername,
+			Password:              uo.SentinelPassword,
+			TLSConfig:             uo.TLSConfig,
+			DialTimeout:           uo.DialTimeout,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1,
+		})
+		err := sc.GetMasterAddrByName(ctx, uo.MasterName).Err()
+		sc.Close()
+		if errors.Is(err, redis.Nil) {
+			return true
+		}
+		if err == nil {
+			return false
+		}
+	}
+	return false
+}
+
 // Client returns the client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
 // Close stops the near cache's connections if Options.NearCache started
 // them, stops the auto-pipeliner if Options.AutoPipeline started one
 // (after the commands it holds have been sent), and closes the client if
-// the store created it (NewFromURL).
+// the store created it (NewFromURL). It is safe to call more than once:
+// later calls do nothing and return the first call's result.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	if s.tracking != nil {
 		s.tracking.close()
 	}

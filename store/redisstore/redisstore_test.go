@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -364,6 +365,9 @@ func TestNewFromURL(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil (Close is safe to call more than once)", err)
+	}
 	if err := s.Client().Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
 		t.Errorf("Ping after Close = %v, want redis.ErrClosed (the store owns its client)", err)
 	}
@@ -383,6 +387,24 @@ func TestNewFromURL(t *testing.T) {
 	if _, err := redisstore.NewFromURL(ctx, "redis://"+addr+"?dial_timeout=200ms&max_retries=-1", redisstore.Options{}); err == nil {
 		t.Error("NewFromURL to a closed port succeeded")
 	}
+}
+
+// TestNewFromURLUnknownMaster checks that a sentinel URL naming a master
+// the sentinels do not know says so, rather than go-redis's "all sentinels
+// specified in configuration are unreachable".
+func TestNewFromURLUnknownMaster(t *testing.T) {
+	url := sentinelURL(testenv.Getenv(t, testenv.RedisSentinelEnv))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := redisstore.NewFromURL(ctx, url+"-nosuchmaster", redisstore.Options{})
+	if err == nil || !strings.Contains(err.Error(), "know no master named") {
+		t.Fatalf("NewFromURL with an unknown master: %v, want it to say the sentinels know no such master", err)
+	}
+	s, err := redisstore.NewFromURL(ctx, url, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }
 
 func TestIteratorSkipsIndexKeys(t *testing.T) {

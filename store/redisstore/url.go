@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -27,7 +28,9 @@ import (
 // has no database number.
 //
 // Options (all optional): dial_timeout, read_timeout, write_timeout and
-// pool_timeout (Go durations such as 500ms or 3s), pool_size,
+// pool_timeout (Go durations such as 500ms or 3s; 0 is go-redis's default,
+// and a negative read_timeout or write_timeout disables that timeout,
+// leaving the context's deadline), pool_size,
 // min_idle_conns, max_retries (-1 disables retries), protocol (2 or 3),
 // client_name, and for sentinel URLs sentinel_username and
 // sentinel_password. Anything else is an error.
@@ -150,13 +153,13 @@ func ParseURL(rawURL string) (*redis.UniversalOptions, error) {
 		var err error
 		switch name {
 		case "dial_timeout":
-			o.DialTimeout, err = parseDuration(v)
+			o.DialTimeout, err = parseWait(v)
 		case "read_timeout":
 			o.ReadTimeout, err = parseDuration(v)
 		case "write_timeout":
 			o.WriteTimeout, err = parseDuration(v)
 		case "pool_timeout":
-			o.PoolTimeout, err = parseDuration(v)
+			o.PoolTimeout, err = parseWait(v)
 		case "pool_size":
 			o.PoolSize, err = parseInt(v, 1)
 		case "min_idle_conns":
@@ -227,6 +230,20 @@ func parseDuration(v string) (time.Duration, error) {
 	return d, nil
 }
 
+// parseWait parses dial_timeout and pool_timeout, which go-redis cannot
+// disable: a negative value would make every dial, or every wait for a
+// pooled connection, fail at once.
+func parseWait(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d < 0 {
+		return 0, errors.New("must not be negative (0 is go-redis's default)")
+	}
+	return d, nil
+}
+
 func parseInt(v string, minimum int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil {
@@ -246,14 +263,8 @@ func Redact(rawURL string) string {
 	if !ok {
 		return rawURL
 	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
-			rest = user + ":xxxxx" + rest[at:]
-		}
+	if from, to, ok := passwordSpan(scheme, rest); ok {
+		rest = rest[:from] + "xxxxx" + rest[to:]
 	}
 	if base, query, ok := strings.Cut(rest, "?"); ok {
 		params := strings.Split(query, "&")
@@ -265,4 +276,38 @@ func Redact(rawURL string) string {
 		rest = base + "?" + strings.Join(params, "&")
 	}
 	return scheme + "://" + rest
+}
+
+// passwordSpan returns where the password is in rest, the part of a URL
+// after "://". Normally the user information ends at the last '@' before
+// the first '/', '?' or '#'. A password that contains one of those
+// unescaped breaks that reading: then the URL does not parse, or parses
+// with an '@' in its path or its first query option, and the password is
+// taken to run from the first ':' to the last '@', so that it is never
+// shown even if more is hidden than needed.
+func passwordSpan(scheme, rest string) (from, to int, ok bool) {
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		colon := strings.IndexByte(rest[:at], ':')
+		if colon < 0 {
+			return 0, 0, false
+		}
+		return colon + 1, at, true
+	}
+	at := strings.LastIndexByte(rest, '@')
+	colon := strings.IndexByte(rest, ':')
+	if at < 0 || colon < 0 || colon > at || strings.ContainsAny(rest[:colon], "/?#") {
+		return 0, 0, false
+	}
+	u, err := url.Parse(scheme + "://" + rest)
+	if err == nil && !strings.Contains(u.Path, "@") && !strings.Contains(u.Fragment, "@") {
+		first, _, _ := strings.Cut(u.RawQuery, "&")
+		if name, _, _ := strings.Cut(first, "="); !strings.Contains(name, "@") {
+			return 0, 0, false // the '@' is in an option's value
+		}
+	}
+	return colon + 1, at, true
 }

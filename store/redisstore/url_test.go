@@ -89,6 +89,8 @@ func TestParseURLErrors(t *testing.T) {
 		"redis://h?bogus=1",
 		"redis://h?pool_size=0",
 		"redis://h?dial_timeout=5",
+		"redis://h?dial_timeout=-1s", // every dial would time out at once
+		"redis://h?pool_timeout=-1s", // every wait for a connection likewise
 		"redis://h?protocol=4",
 		"redis://h?sentinel_password=x",
 		"redis://h#frag",
@@ -122,6 +124,11 @@ func TestRedact(t *testing.T) {
 		"redis://h?sentinel_password=x":     "redis://h?sentinel_password=xxxxx",
 		"redis://h?a=1&sentinel_password=x": "redis://h?a=1&sentinel_password=xxxxx",
 		"not a url":                         "not a url",
+		// A password with an unescaped '/', '?' or '#' is hidden too.
+		"redis://u:ab/cd/ef@h:1/2":      "redis://u:xxxxx@h:1/2",
+		"redis://:12/cd@h":              "redis://:xxxxx@h",
+		"redis://u:ab?cd#ef@h/0":        "redis://u:xxxxx@h/0",
+		"redis://h:1/0?client_name=a@b": "redis://h:1/0?client_name=a@b",
 	} {
 		if got := redisstore.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

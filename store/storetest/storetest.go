@@ -532,6 +532,11 @@ func testUserIndex(t *testing.T, s sessionkit.Store) {
 	if got := list("bob"); len(got) != 0 {
 		t.Fatalf("bob after DeleteUserSessions = %v", got)
 	}
+	// Only live sessions are counted: carol's "brief" expired above.
+	if n, err := idx.DeleteUserSessions(ctxFor(t), "carol"); err != nil || n != 1 {
+		t.Errorf("DeleteUserSessions(carol) = %d, %v; want 1, nil (her expired session is not counted)", n, err)
+	}
+	wantNotFound(t, s, "lasting")
 	if n, err := idx.DeleteUserSessions(ctxFor(t), "nobody"); err != nil || n != 0 {
 		t.Fatalf("DeleteUserSessions(nobody) = %d, %v; want 0, nil", n, err)
 	}

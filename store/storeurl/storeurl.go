@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,8 @@ var ErrBadURL = errors.New("bad store URL")
 type Store interface {
 	sessionkit.Store
 	// Close releases what Open created: connection pools, the bolt or
-	// SQLite file, background sweepers.
+	// SQLite file, background sweepers. It is safe to call more than
+	// once; the store must not be used afterwards.
 	Close() error
 }
 
@@ -118,14 +120,8 @@ func Redact(rawURL string) string {
 	if k := kind(strings.ToLower(scheme)); k == kindBolt || k == kindSQLite {
 		return rawURL
 	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
-			rest = user + ":xxxxx" + rest[at:]
-		}
+	if from, to, ok := passwordSpan(scheme, rest); ok {
+		rest = rest[:from] + "xxxxx" + rest[to:]
 	}
 	if base, query, ok := strings.Cut(rest, "?"); ok {
 		params := strings.Split(query, "&")
@@ -269,13 +265,14 @@ func secretsOf(rest string) []string {
 			out = append(out, d)
 		}
 	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		if _, pass, ok := strings.Cut(rest[:at], ":"); ok {
-			add(pass)
+	if from, to, ok := passwordSpan("", rest); ok {
+		pass := rest[from:to]
+		add(pass)
+		// A driver that misread the URL may quote a piece of it.
+		if pieces := strings.FieldsFunc(pass, func(r rune) bool { return strings.ContainsRune("/?#@", r) }); len(pieces) > 1 {
+			for _, p := range pieces {
+				add(p)
+			}
 		}
 	}
 	if _, query, ok := strings.Cut(rest, "?"); ok {
@@ -286,6 +283,43 @@ func secretsOf(rest string) []string {
 		}
 	}
 	return out
+}
+
+// passwordSpan returns where the password is in rest, the part of a URL
+// after "://". Normally the user information ends at the last '@' before
+// the first '/', '?' or '#'. A password that contains one of those
+// unescaped (a generated password with '/') breaks that reading: then the
+// URL does not parse, or parses with an '@' in its path or its first query
+// option, and the password is taken to run from the first ':' to the last
+// '@', so that it is never shown even if more is hidden than needed.
+func passwordSpan(scheme, rest string) (from, to int, ok bool) {
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		colon := strings.IndexByte(rest[:at], ':')
+		if colon < 0 {
+			return 0, 0, false
+		}
+		return colon + 1, at, true
+	}
+	at := strings.LastIndexByte(rest, '@')
+	colon := strings.IndexByte(rest, ':')
+	if at < 0 || colon < 0 || colon > at || strings.ContainsAny(rest[:colon], "/?#") {
+		return 0, 0, false
+	}
+	if scheme == "" {
+		scheme = "x"
+	}
+	u, err := url.Parse(scheme + "://" + rest)
+	if err == nil && !strings.Contains(u.Path, "@") && !strings.Contains(u.Fragment, "@") {
+		first, _, _ := strings.Cut(u.RawQuery, "&")
+		if name, _, _ := strings.Cut(first, "="); !strings.Contains(name, "@") {
+			return 0, 0, false // the '@' is in an option's value
+		}
+	}
+	return colon + 1, at, true
 }
 
 func contains(list []string, s string) bool {
@@ -736,8 +770,19 @@ func (p *parsed) mysqlOptions(opts Options) (string, mysqlstore.Options, error) 
 
 func (p *parsed) mongoOptions(opts Options) (mongostore.Options, error) {
 	mo := mongostore.Options{Collection: p.params["collection"], Logger: opts.Logger}
-	if _, err := connstring.ParseAndValidate(p.clean); err != nil {
+	cs, err := connstring.ParseAndValidate(p.clean)
+	if err != nil {
 		return mo, fmt.Errorf("storeurl: %s URL: %w: %w", p.scheme, err, ErrBadURL)
+	}
+	// The driver ignores options it does not know; a misspelt one
+	// (colection=, authsource=...) must not be silently dropped.
+	if len(cs.UnknownOptions) > 0 {
+		names := make([]string, 0, len(cs.UnknownOptions))
+		for name := range cs.UnknownOptions {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		return mo, p.fail("unknown option %q (want collection, sweep_interval, layout or a MongoDB connection string option)", names[0])
 	}
 	if c, ok := p.params["collection"]; ok && (c == "" || strings.ContainsAny(c, "$\x00")) {
 		return mo, p.fail("option collection=%q: want a non-empty name without '$'", c)

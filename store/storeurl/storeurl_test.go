@@ -78,6 +78,15 @@ func TestCheckErrors(t *testing.T) {
 		{"mysql://u:" + secret + "@host/db?parseTime=maybe", "mysql URL"},
 		{"mongodb://u:" + secret + "@host/db?collection=a$b", "collection"},
 		{"mongodb://u:" + secret + "@/db", "mongodb URL"},
+		// Passwords with an unescaped '/', '?' or '#' (which should be
+		// percent-encoded) are hidden all the same.
+		{"redis://:" + secret + "/" + secret + "@host:1/0", "redis URL"},
+		{"redis://u:" + secret + "?" + secret + "@host:1/0", "redis URL"},
+		{"postgres://u:" + secret + "/" + secret + "@host/db", "postgres URL"},
+		{"mysql://u:" + secret + "/" + secret + "@host/db", "mysql URL"},
+		{"mongodb://u:" + secret + "/" + secret + "@host/db", "mongodb URL"},
+		{"mongodb://u:" + secret + "@host/db?colection=s", `unknown option "colection"`},
+		{"mongodb://host/db?authSource=admin&bogus=1", `unknown option "bogus"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
@@ -135,6 +144,10 @@ func TestRedact(t *testing.T) {
 		{"postgres://app:" + secret + "@db/app?table=t", "postgres://app:xxxxx@db/app?table=t"},
 		{"redis+sentinel://h/m?sentinel_password=" + secret + "&prefix=p", "redis+sentinel://h/m?sentinel_password=xxxxx&prefix=p"},
 		{"mysql://app@db/app", "mysql://app@db/app"},
+		{"redis://u:" + secret + "/" + secret + "@h:1/0", "redis://u:xxxxx@h:1/0"},
+		{"postgres://u:12/" + secret + "@h/db?sslmode=disable", "postgres://u:xxxxx@h/db?sslmode=disable"},
+		{"mysql://u:" + secret + "#" + secret + "@h/db", "mysql://u:xxxxx@h/db"},
+		{"redis://h:6379/0?client_name=a@b", "redis://h:6379/0?client_name=a@b"},
 		{"bolt://dir@x/file.db", "bolt://dir@x/file.db"},
 		{"sqlite://dir:x@y/file.db", "sqlite://dir:x@y/file.db"},
 	}
@@ -145,9 +158,17 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-// roundTrip saves, loads and deletes a record through s.
+// roundTrip saves, loads and deletes a record through s, and checks after
+// the test (once the test has closed s) that closing it again is harmless.
 func roundTrip(t *testing.T, s sessionkit.Store) {
 	t.Helper()
+	t.Cleanup(func() {
+		for range 2 {
+			if err := s.(storeurl.Store).Close(); err != nil {
+				t.Errorf("%T: Close again = %v, want nil", s, err)
+			}
+		}
+	})
 	ctx := context.Background()
 	rec := sessionkit.Record{Data: []byte(`{"values":{"a":1}}`), Expiry: time.Now().Add(time.Hour).Truncate(time.Millisecond), UserKey: "u1"}
 	if _, err := s.Save(ctx, "storeurl-test", rec); err != nil {
