@@ -109,9 +109,10 @@
 //
 // When the handler used its session, the response gets Vary: Cookie (or
 // the header transport's request header). When it sets or clears the
-// session cookie, the Manager keeps shared caches from storing it: a
+// session's token, the Manager keeps shared caches from storing it: a
 // response with no Cache-Control gets "private"; one whose Cache-Control
-// allows shared caching gets private="Set-Cookie" added, which caches
+// allows shared caching gets private="Set-Cookie" (with a HeaderTransport,
+// its response header: private="Session-Token") added, which caches
 // either honour (they drop the header) or read as plain private. The
 // handler's own directives are never removed.
 //

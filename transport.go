@@ -59,7 +59,8 @@ type CookieTransport struct {
 	Partitioned bool
 	// Signer, if set, signs the cookie value; tokens whose signature does
 	// not verify are ignored. A cookie an HMACSigner verifies with a
-	// retired key is sent again, signed with the current one.
+	// retired key is sent again, signed with the current one, by the next
+	// request that uses its session (a read is enough).
 	Signer Signer
 	// DetachedSigner, if set, signs the cookie in a second cookie, as
 	// Node's cookies package does for Koa and cookie-session: next to
@@ -67,7 +68,8 @@ type CookieTransport struct {
 	// DetachedSigner.Sign(Name+"="+value), set and cleared with the same
 	// attributes. A value whose signature cookie is missing or does not
 	// verify is ignored; one signed with a retired key is accepted, and
-	// the Manager sends both cookies again, signed with the current key.
+	// the Manager sends both cookies again, signed with the current key,
+	// on the next request that uses its session.
 	// It applies after Signer when both are set.
 	DetachedSigner DetachedSigner
 	// MaxSize bounds the cookie value read and written (default
@@ -371,11 +373,22 @@ func (c *CookieTransport) secure(r *http.Request, proxies *TrustedProxies) bool 
 // "Session-Token" (an empty Session-Token means "forget your token").
 // Empty fields take their defaults, so &HeaderTransport{} is the default
 // transport too.
+//
+// The response header comes when the Manager issues a token (a new
+// session, Regenerate, a client-side session's fresh seal) or ends one,
+// and on every response that uses the session under RollingAlways; it may
+// repeat the token the client holds, which then just keeps it. A token
+// carries no expiry for the client: one whose session is over reads as a
+// new session and gets no empty Session-Token (see the package
+// documentation's "What happens when"). Browsers show a cross-origin
+// script the response header only when the response lists it in
+// Access-Control-Expose-Headers, which the application's CORS handling
+// must add.
 type HeaderTransport struct {
 	// RequestHeader is read for the token (default "Authorization").
 	RequestHeader string
-	// Scheme must prefix the request header's value, followed by one
-	// space. Empty means "Bearer" when the request header is
+	// Scheme must prefix the request header's value (compared
+	// case-insensitively), followed by a space. Empty means "Bearer" when the request header is
 	// Authorization, and no scheme for any other header.
 	Scheme string
 	// ResponseHeader is set to a new token (default "Session-Token").

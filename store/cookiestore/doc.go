@@ -29,8 +29,9 @@
 //
 // Secrets are listed newest first. Tokens are sealed with the first and
 // open with any listed one; a token sealed with an older key is re-sealed
-// with the newest on the next response, even when the session did not
-// change (the Store implements sessionkit.ClientResealer). To rotate: put
+// with the newest on the next response to a request that uses its session
+// (a read is enough; a request that never touches the session does not
+// open its token), even when the session did not change (the Store implements sessionkit.ClientResealer). To rotate: put
 // the new secret first, deploy, and drop the old secret once every token
 // sealed with it has expired (after the Manager's Lifetime). A retired
 // secret that is removed makes its tokens open as no session.

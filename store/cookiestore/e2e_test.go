@@ -328,6 +328,11 @@ func TestEndToEndKeyRotation(t *testing.T) {
 
 	// Deploy a new key, keeping the old one for opening.
 	s.use(nil, secretB, secretA)
+	// A request that never touches its session does not open its token,
+	// so it cannot reseal it (the package documentation says so).
+	if _, _, set := s.get("/untouched"); set != nil || s.jarToken() != oldToken {
+		t.Fatalf("a request that did not use its session resealed it: %v", set)
+	}
 	set := s.expect("/get", "1")
 	if set == nil || set.Value == oldToken {
 		t.Fatal("a token sealed with the retired key was not resealed on a read-only request")
