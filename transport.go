@@ -388,8 +388,9 @@ type HeaderTransport struct {
 	// RequestHeader is read for the token (default "Authorization").
 	RequestHeader string
 	// Scheme must prefix the request header's value (compared
-	// case-insensitively), followed by a space. Empty means "Bearer" when the request header is
-	// Authorization, and no scheme for any other header.
+	// case-insensitively), followed by a space. Empty means "Bearer"
+	// when the request header is Authorization, and no scheme for any
+	// other header.
 	Scheme string
 	// ResponseHeader is set to a new token (default "Session-Token").
 	ResponseHeader string
