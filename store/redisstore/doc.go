@@ -165,9 +165,10 @@
 // # Near cache
 //
 // With Options.NearCache the store keeps the records it loads in the
-// process (bounded in entries and bytes, least recently used out first)
-// and answers a repeated Load from there, without a round trip, until
-// Redis reports that the record changed. A read-only request on a hot
+// process (bounded in entries and bytes, least recently used out first
+// within each of its shards; see NearCache.MaxBytes) and answers a
+// repeated Load from there, without a round trip, until Redis reports
+// that the record changed. A read-only request on a hot
 // session then sends no Redis command at all.
 //
 // Redis reports changes with client-side caching's invalidation messages
