@@ -209,7 +209,12 @@
 //     if its message is lost.
 //   - An expired record is never served: a record found expired in the
 //     cache is reported not found, without a round trip.
-//   - FLUSHALL and FLUSHDB drop the cache.
+//   - FLUSHALL and FLUSHDB drop the cache. SWAPDB does not: Redis (7.0
+//     at least) sends no invalidation for it, so a process keeps serving
+//     the records it cached from the database that was swapped away until
+//     they expire or change. Do not SWAPDB a database that stores with a
+//     near cache use, or restart those processes (or Close and reopen
+//     their stores) after it.
 //
 // How soon after a change other processes stop serving the previous
 // record is how long its message takes to arrive and be applied. On
