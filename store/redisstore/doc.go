@@ -165,9 +165,10 @@
 // # Near cache
 //
 // With Options.NearCache the store keeps the records it loads in the
-// process (bounded in entries and bytes, least recently used out first)
-// and answers a repeated Load from there, without a round trip, until
-// Redis reports that the record changed. A read-only request on a hot
+// process (bounded in entries and bytes, least recently used out first
+// within each of its shards; see NearCache.MaxBytes) and answers a
+// repeated Load from there, without a round trip, until Redis reports
+// that the record changed. A read-only request on a hot
 // session then sends no Redis command at all.
 //
 // Redis reports changes with client-side caching's invalidation messages
@@ -208,7 +209,12 @@
 //     if its message is lost.
 //   - An expired record is never served: a record found expired in the
 //     cache is reported not found, without a round trip.
-//   - FLUSHALL and FLUSHDB drop the cache.
+//   - FLUSHALL and FLUSHDB drop the cache. SWAPDB does not: Redis (7.0
+//     at least) sends no invalidation for it, so a process keeps serving
+//     the records it cached from the database that was swapped away until
+//     they expire or change. Do not SWAPDB a database that stores with a
+//     near cache use, or restart those processes (or Close and reopen
+//     their stores) after it.
 //
 // How soon after a change other processes stop serving the previous
 // record is how long its message takes to arrive and be applied. On

@@ -22,9 +22,15 @@ type NearCache struct {
 
 	// MaxBytes bounds the memory the cached records take, counted as the
 	// lengths of their keys, data and user keys plus a fixed overhead per
-	// entry (default 64 MiB). The cache is split into up to 64 shards of
-	// at least 64 KiB each; a record larger than a shard's share is not
-	// cached (1 MiB with the defaults).
+	// entry (default 64 MiB).
+	//
+	// The cache is split into up to 64 shards (a power of two, as many as
+	// leave each shard at least 64 entries and 64 KiB; one shard if the
+	// bounds are smaller), each with an equal share of both bounds and
+	// its own least-recently-used order. A shard evicts when its share is
+	// full, so the cache may evict while it holds fewer records or bytes
+	// in total than the bounds; it never holds more. A record larger than
+	// a shard's share of MaxBytes is not cached (1 MiB with the defaults).
 	MaxBytes int64
 
 	// Heartbeat is how often the store confirms that each connection
