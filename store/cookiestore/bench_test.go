@@ -31,11 +31,14 @@ func BenchmarkSeal(b *testing.B) {
 			rec := record(p.data, "user-1234", exp)
 			b.ReportAllocs()
 			b.SetBytes(int64(len(p.data)))
+			var tok string
 			for b.Loop() {
-				if _, err := s.Seal(rec); err != nil {
+				var err error
+				if tok, err = s.Seal(rec); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(len(tok)), "token-bytes")
 		})
 	}
 }
