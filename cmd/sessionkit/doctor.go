@@ -255,37 +255,21 @@ func (a *app) doctorPostgres(ctx context.Context, rep *doctorReport, st *pgstore
 	a.reportSkew(rep, skewOf(now, before, after), false, "informational: expiries are compared with the application's clock")
 
 	ident := pgx.Identifier(strings.Split(st.Table(), ".")).Sanitize()
-	var present bool
 	var indexes []string
-	lookup := func() error {
+	lookup := func() (bool, error) {
 		indexes = nil
+		var present bool
 		if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident).Scan(&present); err != nil || !present {
-			return err
+			return false, err
 		}
 		rows, err := pool.Query(ctx, `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass($1) ORDER BY 1`, ident)
 		if err != nil {
-			return err
+			return true, err
 		}
 		indexes, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
+		return true, err
 	}
-	if err := lookup(); err != nil {
-		rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
-		return false
-	}
-	if !present && fix {
-		if err := st.Migrate(ctx); err != nil {
-			rep.add("schema", "fail", "create table %s: %v", st.Table(), err)
-			return false
-		}
-		if err := lookup(); err != nil {
-			rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
-			return false
-		}
-		rep.add("fix", "ok", "created table %s and its indexes", st.Table())
-	}
-	if !present {
-		rep.add("schema", "fail", "table %s does not exist: run `sessionkit doctor --fix` or let the application's Migrate create it", st.Table())
+	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "let the application's Migrate create it") {
 		return false
 	}
 	// The primary key's index and those Migrate creates for the layout
@@ -301,6 +285,34 @@ func (a *app) doctorPostgres(ctx context.Context, rep *doctorReport, st *pgstore
 		status = "warn"
 	}
 	rep.add("schema", status, "table %s, indexes: %s", st.Table(), strings.Join(indexes, ", "))
+	return true
+}
+
+// checkTable reports whether a SQL store's session table exists (lookup
+// says, and may note its indexes for the caller). With fix, a missing
+// table is created with migrate and looked up again; otherwise the report
+// tells how to create it (remedy, after "run `sessionkit doctor --fix` or").
+func checkTable(rep *doctorReport, table string, fix bool, lookup func() (bool, error), migrate func() error, remedy string) bool {
+	present, err := lookup()
+	if err != nil {
+		rep.add("schema", "fail", "look up table %s: %v", table, err)
+		return false
+	}
+	if !present && fix {
+		if err := migrate(); err != nil {
+			rep.add("schema", "fail", "create table %s: %v", table, err)
+			return false
+		}
+		rep.add("fix", "ok", "created table %s", table)
+		if present, err = lookup(); err != nil {
+			rep.add("schema", "fail", "look up table %s: %v", table, err)
+			return false
+		}
+	}
+	if !present {
+		rep.add("schema", "fail", "table %s does not exist: run `sessionkit doctor --fix` or %s", table, remedy)
+		return false
+	}
 	return true
 }
 
@@ -334,24 +346,7 @@ func (a *app) doctorMySQL(ctx context.Context, rep *doctorReport, st *mysqlstore
 		err = db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?`, schema, table).Scan(&indexes)
 		return true, err
 	}
-	present, err := lookup()
-	if err != nil {
-		rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
-		return false
-	}
-	if !present && fix {
-		if err := st.Migrate(ctx); err != nil {
-			rep.add("schema", "fail", "create table %s: %v", st.Table(), err)
-			return false
-		}
-		rep.add("fix", "ok", "created table %s", st.Table())
-		if present, err = lookup(); err != nil {
-			rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
-			return false
-		}
-	}
-	if !present {
-		rep.add("schema", "fail", "table %s does not exist: run `sessionkit doctor --fix` or let the application's Migrate create it", st.Table())
+	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "let the application's Migrate create it") {
 		return false
 	}
 	status := "ok"
@@ -389,24 +384,7 @@ func (a *app) doctorSQLite(ctx context.Context, rep *doctorReport, st *sqlitesto
 		err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ?`, st.Table()).Scan(&indexes)
 		return true, err
 	}
-	present, err := lookup()
-	if err != nil {
-		rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
-		return false
-	}
-	if !present && fix {
-		if err := st.Migrate(ctx); err != nil {
-			rep.add("schema", "fail", "create table %s: %v", st.Table(), err)
-			return false
-		}
-		rep.add("fix", "ok", "created table %s", st.Table())
-		if present, err = lookup(); err != nil {
-			rep.add("schema", "fail", "look up table %s: %v", st.Table(), err)
-			return false
-		}
-	}
-	if !present {
-		rep.add("schema", "fail", "table %s does not exist: run `sessionkit doctor --fix` or open the store from the application", st.Table())
+	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "open the store from the application") {
 		return false
 	}
 	// The primary key's automatic index, the expiry and the user index.
