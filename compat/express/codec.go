@@ -79,17 +79,9 @@ func (c *Codec) Decode(data []byte) (sessionkit.State, error) {
 		now = c.Now()
 	}
 	st := sessionkit.State{Created: now, LastActive: now}
-	op := &opaque{cookieIndex: -1}
-	st.Values = make([]sessionkit.Value, 0, len(ms))
-	for i, m := range ms {
-		if m.Key != "cookie" {
-			st.Values = append(st.Values, sessionkit.Value{Key: m.Key, JSON: m.Raw})
-			continue
-		}
-		op.cookieIndex = i
-		if op.cookie, err = jsjson.ParseObject(m.Raw); err != nil {
-			return sessionkit.State{}, fmt.Errorf("express: decode session: cookie: %w", err)
-		}
+	op := &opaque{}
+	if st.Values, op.cookieIndex, op.cookie, err = jsjson.SplitSession(ms, "cookie"); err != nil {
+		return sessionkit.State{}, fmt.Errorf("express: decode session: %w", err)
 	}
 	if op.cookieIndex < 0 {
 		return sessionkit.State{}, fmt.Errorf("express: decode session: %w: no cookie object", errNotExpress)

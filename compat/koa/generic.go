@@ -179,17 +179,10 @@ func (c *GenericCodec) Decode(data []byte) (sessionkit.State, error) {
 	if err != nil {
 		return sessionkit.State{}, fmt.Errorf("koa: decode session: %w", err)
 	}
-	op := &genericOpaque{values: ms, cookieIndex: -1}
-	st := sessionkit.State{Values: make([]sessionkit.Value, 0, len(ms))}
-	for i, m := range ms {
-		if m.Key != "cookie" {
-			st.Values = append(st.Values, sessionkit.Value{Key: m.Key, JSON: m.Raw})
-			continue
-		}
-		op.cookieIndex = i
-		if op.cookie, err = jsjson.ParseObject(m.Raw); err != nil {
-			return sessionkit.State{}, fmt.Errorf("koa: decode session: cookie: %w", err)
-		}
+	op := &genericOpaque{values: ms}
+	var st sessionkit.State
+	if st.Values, op.cookieIndex, op.cookie, err = jsjson.SplitSession(ms, "cookie"); err != nil {
+		return sessionkit.State{}, fmt.Errorf("koa: decode session: %w", err)
 	}
 	if op.cookieIndex < 0 {
 		return sessionkit.State{}, errors.New("koa: decode session: no cookie object: not a koa-generic-session record")

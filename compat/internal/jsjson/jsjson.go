@@ -77,6 +77,27 @@ func Find(ms []Member, key string) int {
 	return -1
 }
 
+// SplitSession splits the members of a Node session record into the
+// session's values and its object-valued member named key (the "cookie"
+// of express-session and koa-generic-session): index is that member's
+// position in ms (-1, with obj nil, when there is none), obj its parsed
+// members. err reports a member key that is not a JSON object.
+func SplitSession(ms []Member, key string) (values []sessionkit.Value, index int, obj []Member, err error) {
+	index = -1
+	values = make([]sessionkit.Value, 0, len(ms))
+	for i, m := range ms {
+		if m.Key != key {
+			values = append(values, sessionkit.Value{Key: m.Key, JSON: m.Raw})
+			continue
+		}
+		index = i
+		if obj, err = ParseObject(m.Raw); err != nil {
+			return nil, -1, nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return values, index, obj, nil
+}
+
 // WriteObject writes members as a compact JSON object; values are written
 // as they are.
 func WriteObject(buf *bytes.Buffer, ms []Member) {

@@ -2,6 +2,7 @@ package jsjson
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
@@ -92,5 +93,42 @@ func TestValues(t *testing.T) {
 	}
 	if _, err := Values([]sessionkit.Value{{Key: "bad", JSON: []byte(`{`)}}, nil, isCookie, "test", 0); err == nil {
 		t.Fatal("invalid JSON was accepted")
+	}
+}
+
+func TestSplitSession(t *testing.T) {
+	for _, tt := range []struct {
+		in     string
+		keys   string // the values' keys, in order
+		index  int
+		cookie string // the cookie member's keys
+		bad    bool
+	}{
+		{`{"cookie":{"originalMaxAge":1000,"path":"/"},"n":1,"passport":{"user":"a"}}`, "n,passport", 0, "originalMaxAge,path", false},
+		{`{"n":1,"cookie":{}}`, "n", 1, "", false},
+		{`{"n":1}`, "n", -1, "", false},
+		{`{"n":1,"cookie":"x"}`, "", -1, "", true},
+	} {
+		ms, err := ParseObject([]byte(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values, index, cookie, err := SplitSession(ms, "cookie")
+		if tt.bad {
+			if err == nil {
+				t.Errorf("%s: no error for a cookie that is not an object", tt.in)
+			}
+			continue
+		}
+		var keys, ckeys []string
+		for _, v := range values {
+			keys = append(keys, v.Key)
+		}
+		for _, m := range cookie {
+			ckeys = append(ckeys, m.Key)
+		}
+		if err != nil || strings.Join(keys, ",") != tt.keys || index != tt.index || strings.Join(ckeys, ",") != tt.cookie {
+			t.Errorf("%s: values %v, index %d, cookie %v, err %v; want %s, %d, %s", tt.in, keys, index, ckeys, err, tt.keys, tt.index, tt.cookie)
+		}
 	}
 }
