@@ -21,6 +21,10 @@ type opDeadline struct {
 	timer   *time.Timer
 	unwatch func() bool // stops watching the parent
 	after   map[*func()]struct{}
+
+	// watch, when not nil, is the request's shared timer and parent
+	// watch, used instead of timer and unwatch when it is free.
+	watch *opWatch
 }
 
 func newOpDeadline(parent context.Context, d time.Time) *opDeadline {
@@ -58,6 +62,14 @@ func (c *opDeadline) Done() <-chan struct{} {
 	}
 	if err := c.expired(); err != nil {
 		c.finishLocked(err)
+		return c.done
+	}
+	if c.watch != nil && c.watch.arm(c) {
+		// The parent may have ended before the watch was registered,
+		// or while it was armed for an earlier call.
+		if err := c.parent.Err(); err != nil {
+			c.finishLocked(err)
+		}
 		return c.done
 	}
 	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.finish(context.DeadlineExceeded) })
@@ -155,5 +167,100 @@ func (c *opDeadline) stopLocked() {
 	}
 	if c.unwatch != nil {
 		c.unwatch()
+	}
+	if c.watch != nil {
+		c.watch.disarm(c)
+	}
+}
+
+// opWatch is the timer and the watch on the request's context that the
+// store calls of one request share, one call at a time: a request that
+// waits on two store calls (a load and a save) then starts one timer and
+// registers one watch instead of two of each. A call that finds the watch
+// busy (calls made concurrently, which the Session's lock rules out for its
+// own calls) or closed uses its own timer and watch.
+//
+// Lock order: an opDeadline's mu before the watch's; the watch's callbacks
+// release its mu before finishing the call they found.
+type opWatch struct {
+	parent context.Context // the request's context: the parent of every call
+
+	mu     sync.Mutex
+	cur    *opDeadline // the call armed now, if any
+	timer  *time.Timer
+	stop   func() bool // stops watching parent
+	closed bool        // the request is over: arm no more
+}
+
+// arm makes w fire for c (at c's deadline, or when the parent ends) and
+// reports whether it did; it does not when another call holds w or w is
+// closed. c.mu must be held and c.parent must be w.parent.
+func (w *opWatch) arm(c *opDeadline) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.cur != nil {
+		return false
+	}
+	w.cur = c
+	if d := time.Until(c.deadline); w.timer == nil {
+		w.timer = time.AfterFunc(d, w.fire)
+	} else {
+		w.timer.Reset(d)
+	}
+	if w.stop == nil {
+		w.stop = context.AfterFunc(w.parent, w.parentDone)
+	}
+	return true
+}
+
+// disarm releases w if c holds it. c.mu must be held.
+func (w *opWatch) disarm(c *opDeadline) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur == c {
+		w.cur = nil
+		w.timer.Stop()
+	}
+}
+
+// fire ends the armed call if its deadline has passed. A timer armed for
+// an earlier call may fire after it was released and the timer re-armed
+// for a later one, whose deadline has not passed: that firing is ignored
+// (the re-armed timer fires again at the later deadline).
+func (w *opWatch) fire() {
+	w.mu.Lock()
+	c := w.cur
+	w.mu.Unlock()
+	if c != nil && time.Until(c.deadline) <= 0 {
+		c.finish(context.DeadlineExceeded)
+	}
+}
+
+// parentDone ends the armed call with the parent's error. It runs once;
+// a call armed later finds the parent's error itself (see Done).
+func (w *opWatch) parentDone() {
+	w.mu.Lock()
+	c := w.cur
+	w.mu.Unlock()
+	if c != nil {
+		c.finish(w.parent.Err())
+	}
+}
+
+// close stops w's timer and watch when the request is over. A call still
+// armed (one made from another goroutine after the Handler returned)
+// keeps them until it is released; the watch then ends with the parent.
+func (w *opWatch) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.cur != nil {
+		return
+	}
+	if w.stop != nil {
+		w.stop()
+	}
+	if w.timer != nil {
+		w.timer.Stop()
 	}
 }

@@ -101,3 +101,102 @@ func TestOpDeadlineDerivedContextsWithoutGoroutines(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 }
+
+// watched returns a store call's deadline context sharing w, as
+// Session.opContext makes them for a request served by Handler.
+func watched(w *opWatch, d time.Duration) *opDeadline {
+	c := newOpDeadline(w.parent, time.Now().Add(d))
+	c.watch = w
+	return c
+}
+
+// waitDone reports whether c's Done closes within wait.
+func waitDone(c *opDeadline, wait time.Duration) bool {
+	select {
+	case <-c.Done():
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
+func TestOpWatchSharedBetweenCalls(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &opWatch{parent: parent}
+	defer w.close()
+
+	// The first call arms the watch and ends at its deadline.
+	first := watched(w, 10*time.Millisecond)
+	if !waitDone(first, 5*time.Second) || !errors.Is(first.Err(), context.DeadlineExceeded) {
+		t.Fatalf("first call: Err = %v, want its deadline", first.Err())
+	}
+	first.release()
+	if w.timer == nil || w.stop == nil {
+		t.Fatal("the first call did not use the shared watch")
+	}
+	timer := w.timer
+
+	// A call released before its deadline leaves a timer that may still
+	// fire: it must not end the next call, whose deadline is far away.
+	short := watched(w, 5*time.Millisecond)
+	short.Done()
+	short.release()
+	long := watched(w, time.Hour)
+	if waitDone(long, 50*time.Millisecond) {
+		t.Fatalf("a later call ended early: %v", long.Err())
+	}
+	if w.timer != timer {
+		t.Fatal("a later call started its own timer instead of the shared one")
+	}
+	// The parent's end reaches the call armed now.
+	cancel()
+	if !waitDone(long, 5*time.Second) || !errors.Is(long.Err(), context.Canceled) {
+		t.Fatalf("after the parent ended: Err = %v, want context.Canceled", long.Err())
+	}
+	long.release()
+
+	// The watch fired for the parent once; a call armed after that finds
+	// the parent's error itself.
+	after := watched(w, time.Hour)
+	if !waitDone(after, 5*time.Second) || !errors.Is(after.Err(), context.Canceled) {
+		t.Fatalf("a call after the parent ended: Err = %v", after.Err())
+	}
+	after.release()
+}
+
+func TestOpWatchBusyOrClosedFallsBack(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &opWatch{parent: parent}
+
+	// Two calls at once: the second cannot share the watch and gets its
+	// own timer, and both still end at their deadlines.
+	a := watched(w, 20*time.Millisecond)
+	b := watched(w, 10*time.Millisecond)
+	a.Done()
+	b.Done()
+	if b.timer == nil {
+		t.Fatal("a concurrent call shared a busy watch")
+	}
+	for name, c := range map[string]*opDeadline{"a": a, "b": b} {
+		if !waitDone(c, 5*time.Second) || !errors.Is(c.Err(), context.DeadlineExceeded) {
+			t.Fatalf("call %s: Err = %v, want its deadline", name, c.Err())
+		}
+		c.release()
+	}
+
+	// After close, calls use their own timer and watch, which still see
+	// the parent end.
+	w.close()
+	c := watched(w, time.Hour)
+	c.Done()
+	if c.timer == nil || c.unwatch == nil {
+		t.Fatal("a call after close used the closed watch")
+	}
+	cancel()
+	if !waitDone(c, 5*time.Second) || !errors.Is(c.Err(), context.Canceled) {
+		t.Fatalf("after close and cancel: Err = %v", c.Err())
+	}
+	c.release()
+}

@@ -206,10 +206,12 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.w = responseWriter{ResponseWriter: w, s: s}
 		s.w.watch()
 		s.ctx = sessionContext{Context: r.Context(), s: s}
+		s.watch.parent = &s.ctx
 		r = r.WithContext(&s.ctx)
 		s.r = r
 		next.ServeHTTP(&s.w, r)
 		s.w.finish()
+		s.watch.close()
 	})
 }
 

@@ -64,6 +64,9 @@ type Session struct {
 	od      opDeadline
 	odUsed  bool
 	opStart time.Time // see readClock
+	// watch is the timer and request-context watch the store calls of a
+	// request served by Handler share (see opWatch).
+	watch opWatch
 }
 
 // sessionContext is a request's context carrying its Session (for From).
@@ -91,12 +94,16 @@ func (s *Session) opContext(ctx context.Context, timeout time.Duration) *opDeadl
 	if start.IsZero() {
 		start = time.Now()
 	}
+	od := &s.od
 	if s.odUsed {
-		return newOpDeadline(ctx, start.Add(timeout))
+		od = new(opDeadline)
 	}
 	s.odUsed = true
-	s.od.init(ctx, start.Add(timeout))
-	return &s.od
+	od.init(ctx, start.Add(timeout))
+	if s.watch.parent != nil && ctx == s.watch.parent {
+		od.watch = &s.watch
+	}
+	return od
 }
 
 // readClock returns the Manager's now, and keeps it as the start of the
