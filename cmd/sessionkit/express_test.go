@@ -506,6 +506,12 @@ func TestExpressLayoutInspect(t *testing.T) {
 			t.Fatalf("list: %+v", s)
 		}
 	}
+	// An express layout has no user index: --user reads every session
+	// and keeps the user's.
+	mine := decodeJSON[listJSON](t, mustRun(t, 0, "list", store, "--user", "0", "--json"))
+	if len(mine.Sessions) != 1 || mine.Sessions[0].Key != sessions[0].id || mine.Sessions[0].User != "0" {
+		t.Fatalf("list --user 0: %+v, want only %s", mine, sessions[0].id)
+	}
 	r := mustRun(t, 0, "show", store, sessions[0].id)
 	for _, want := range []string{"User         0", "Created      - (-)", `"passport": {`, `"i": 0`} {
 		if !strings.Contains(r.stdout, want) {

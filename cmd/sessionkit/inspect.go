@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -173,7 +174,8 @@ func (a *app) listCommand() *cobra.Command {
 		Short: "List sessions, sorted by key, one page at a time",
 		Long: `list prints live sessions sorted by store key, --limit at a time. When more
 remain it says which --after value shows the next page. With --user it
-lists one user's sessions (through the store's user index).`,
+lists one user's sessions: through the store's user index, or by reading
+every session on a layout without one (an express-session store's).`,
 		Example: `  sessionkit --store sqlite://data/sessions.sqlite list
   sessionkit list --user alice --json
   sessionkit list --limit 100 --after 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU`,
@@ -249,18 +251,23 @@ func (a *app) list(ctx context.Context, user string, limit int, after string) er
 		heap.Push(h, e)
 	}
 	ui, indexed := s.(sessionkit.UserIndex)
-	switch {
-	case user != "" && indexed:
+	if user != "" && indexed {
 		octx, cancel := a.op(ctx)
 		entries, err := ui.UserSessions(octx, user)
 		cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, sessionkit.ErrNotSupported):
+			// A layout without the index (an express-session store's):
+			// find the user's sessions by reading them all, below.
+			indexed = false
+		case err != nil:
 			return fmt.Errorf("list: sessions of user %q: %w", user, err)
 		}
 		for _, e := range entries {
 			add(e)
 		}
-	default:
+	}
+	if user == "" || !indexed {
 		err = a.each(ctx, s, func(e sessionkit.Entry) error {
 			if user == "" || e.Record.UserKey == user {
 				add(e)

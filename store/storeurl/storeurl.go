@@ -681,11 +681,14 @@ func (p *parsed) redisOptions() (redisstore.Options, error) {
 	if nc.MaxBytes, set[1], err = p.integer("near_cache_bytes"); err != nil {
 		return redisstore.Options{}, err
 	}
-	if nc.Heartbeat, set[2], err = p.duration("near_cache_heartbeat"); err != nil {
-		return redisstore.Options{}, err
-	}
-	if set[2] && nc.Heartbeat < 10*time.Millisecond {
-		return redisstore.Options{}, p.fail("option near_cache_heartbeat=%q: want at least 10ms", p.params["near_cache_heartbeat"])
+	// The heartbeat cannot be turned off (p.duration's "off"): without
+	// it a broken connection could serve changed records indefinitely.
+	if v, ok := p.params["near_cache_heartbeat"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond {
+			return redisstore.Options{}, p.fail("option near_cache_heartbeat=%q: want a duration of at least 10ms, such as 500ms", v)
+		}
+		nc.Heartbeat, set[2] = d, true
 	}
 	on := false
 	if v, ok := p.params["near_cache"]; ok {

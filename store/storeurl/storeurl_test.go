@@ -65,7 +65,11 @@ func TestCheckErrors(t *testing.T) {
 		{"redis://host?near_cache=true&near_cache_entries=0", "near_cache_entries"},
 		{"redis://host?near_cache=true&near_cache_bytes=-5", "near_cache_bytes"},
 		{"redis://host?near_cache=true&near_cache_heartbeat=1ms", "near_cache_heartbeat"},
-		{"redis://host?near_cache=true&near_cache_heartbeat=soon", "near_cache_heartbeat"},
+		{"redis://host?near_cache=true&near_cache_heartbeat=soon", "near_cache_heartbeat=\"soon\": want a duration of at least 10ms, such as 500ms"},
+		// The heartbeat cannot be turned off, and the message does not
+		// suggest it.
+		{"redis://host?near_cache=true&near_cache_heartbeat=off", "near_cache_heartbeat=\"off\": want a duration of at least 10ms, such as 500ms"},
+		{"redis://host?near_cache=true&near_cache_heartbeat=-1s", "want a duration of at least 10ms"},
 		{"redis://h1,h2", "names one host"},
 		{"redis+sentinel://:" + secret + "@h1,h2", "master"},
 		{"redis+cluster://h1/3", "no path"},
