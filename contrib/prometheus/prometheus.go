@@ -45,7 +45,9 @@ type Options struct {
 	// (default: 100µs to 2.5s, suited to in-memory and network stores).
 	Buckets []float64
 	// ConstLabels are added to every metric (an instance or app name;
-	// keep them bounded).
+	// keep them bounded). They must not use the metrics' own label names,
+	// store, operation and outcome: registering the Metrics then fails
+	// (Registerer.Register returns the error; MustRegister panics).
 	ConstLabels prometheus.Labels
 }
 

@@ -231,3 +231,22 @@ func TestTouchesCountExtensions(t *testing.T) {
 		})
 	}
 }
+
+// A constant label with one of the metrics' own label names is refused at
+// registration, and the Metrics keep observing without panicking.
+func TestConstLabelsClash(t *testing.T) {
+	for _, name := range []string{"store", "operation", "outcome"} {
+		m := sessionprom.New(sessionprom.Options{ConstLabels: prometheus.Labels{name: "x"}})
+		if err := prometheus.NewRegistry().Register(m); err == nil || !strings.Contains(err.Error(), "duplicate label names") {
+			t.Errorf("ConstLabels %q: Register = %v, want the duplicate-label error", name, err)
+		}
+		for _, kind := range []sessionkit.EventKind{sessionkit.EventLoad, sessionkit.EventLogin} {
+			m.Observe(sessionkit.Event{Kind: kind, Store: "memstore"})
+		}
+	}
+	// Other names are accepted.
+	m := sessionprom.New(sessionprom.Options{ConstLabels: prometheus.Labels{"app": "shop"}})
+	if err := prometheus.NewRegistry().Register(m); err != nil {
+		t.Fatalf("ConstLabels app: Register = %v", err)
+	}
+}
