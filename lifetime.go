@@ -270,7 +270,11 @@ func (s *Session) SetDeadline(t time.Time) error {
 // session alive without
 // reading it (a keep-alive ping), and for extending a session at a chosen
 // moment. Under RollingNever the expiry is fixed and Touch has no effect.
-// Touching a session that is not stored does nothing.
+// Touching a session that is not stored does nothing. After the response
+// headers went out, a Touch still moves the stored expiry when the handler
+// returns (or at Save), but the cookie cannot be sent again: a persistent
+// cookie keeps its earlier Max-Age, and a client-side session is not
+// extended.
 //
 // A touch that the store refuses is logged and observed, not returned:
 // the session keeps its earlier expiry and the request is answered.

@@ -420,3 +420,26 @@ func TestLastActiveNeverInTheFuture(t *testing.T) {
 		t.Errorf("Session.LastActive %v, want now (%v)", got, now)
 	}
 }
+
+// A Touch made after the response headers went out, with no Save, still
+// extends the session in the store when the handler returns (as other
+// late changes are saved); only the cookie cannot be sent again.
+func TestTouchAfterHeadersIsStored(t *testing.T) {
+	e := newBrowserEnv(t, nil, func(m *sessionkit.Manager) {
+		m.IdleTimeout, m.Lifetime = time.Hour, 0
+		m.Persistent = false // the store alone ends the session
+	})
+	e.mux.HandleFunc("POST /late-touch", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok") // the headers go out
+		if err := sessionkit.From(r.Context()).Touch(); err != nil {
+			t.Error(err)
+		}
+	})
+	e.do("POST", "/write")
+	e.clock.Advance(50 * time.Minute)
+	e.do("POST", "/late-touch")
+	e.clock.Advance(20 * time.Minute) // 70 minutes after the write, 20 after the touch
+	if resp, body := e.do("GET", "/read"); resp.StatusCode != http.StatusOK || body != "1" {
+		t.Fatalf("read after a late Touch: %d %q, want the session (1)", resp.StatusCode, body)
+	}
+}

@@ -133,16 +133,18 @@ func (w *responseWriter) finish() {
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.loaded || (len(s.ops) == 0 && len(s.oldKeys) == 0 && !s.renewed) {
+	if !s.loaded || (len(s.ops) == 0 && len(s.oldKeys) == 0 && !s.renewed && !s.touchNow) {
 		return
 	}
-	changed := len(s.ops) > 0
+	changed, touched := len(s.ops) > 0, s.touchNow
 	if err := s.commitLocked(); err != nil {
 		s.m.logger().ErrorContext(s.r.Context(), "session change lost: made after the response headers were sent", "err", err, "path", s.r.URL.Path)
 		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return
 	}
-	if changed {
+	// A stored Touch clears touchNow; a client-side session's cannot be
+	// stored once the headers are out, and is not reported as saved.
+	if changed || (touched && !s.touchNow) {
 		s.m.logger().WarnContext(s.r.Context(), "session changed after the response headers were sent; saved, but commit before writing the response", "path", s.r.URL.Path)
 	}
 }
