@@ -26,15 +26,31 @@ import (
 //     unless they cannot be read (an unterminated quoted string, which
 //     would swallow what follows): then the value is "private".
 
+// TokenHeaderer is implemented by a custom Transport that carries its
+// token in HTTP headers, so that the Manager protects its responses from
+// shared caches as it does for CookieTransport and HeaderTransport (see
+// the package documentation, "Shared caches"). request, the header the
+// client sends the token in, is added to Vary on every response whose
+// handler used the session; response, the header that hands out the
+// token, is named in the private="..." Cache-Control directive when the
+// token is set or cleared. Either may be "". A custom Transport that does
+// not implement TokenHeaderer gets no Vary, and its token-setting
+// responses get Cache-Control private (or private="Set-Cookie" beside the
+// handler's own directives).
+type TokenHeaderer interface {
+	TokenHeaders() (request, response string)
+}
+
 // tokenHeaders returns the request header that carries t's token and the
-// response header that sets it, or "" for transports the Manager does not
-// know.
+// response header that sets it, or "" for transports that do not say.
 func tokenHeaders(t Transport) (request, response string) {
 	switch t := t.(type) {
 	case *CookieTransport:
 		return "Cookie", "Set-Cookie"
 	case *HeaderTransport:
 		return t.requestHeader(), t.responseHeader()
+	case TokenHeaderer:
+		return t.TokenHeaders()
 	}
 	return "", ""
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/memstore"
@@ -135,4 +136,70 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// queryTransport is a custom Transport: the token comes in the X-Session
+// request header and goes out in X-New-Session.
+type queryTransport struct{}
+
+func (queryTransport) Token(r *http.Request) string { return r.Header.Get("X-Session") }
+func (queryTransport) SetToken(w http.ResponseWriter, r *http.Request, token string, _ time.Time) {
+	w.Header().Set("X-New-Session", token)
+}
+func (queryTransport) ClearToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-New-Session", "")
+}
+
+// namedTransport is queryTransport naming its headers (TokenHeaderer).
+type namedTransport struct{ queryTransport }
+
+func (namedTransport) TokenHeaders() (request, response string) { return "X-Session", "X-New-Session" }
+
+// A custom Transport that names its headers gets the same protection from
+// shared caches as the Manager's own; one that does not gets no Vary, and
+// its token still never goes out publicly cacheable.
+func TestSharedCacheHeadersCustomTransport(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		transport sessionkit.Transport
+		wantVary  string
+		wantCC    string // on a new session with public content
+	}{
+		{"TokenHeaderer", namedTransport{}, "X-Session", `public, max-age=60, private="X-New-Session"`},
+		{"no TokenHeaderer", queryTransport{}, "-", `public, max-age=60, private="Set-Cookie"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memstore.New(memstore.Options{})
+			t.Cleanup(func() { mem.Close() })
+			m := sessionkit.New(mem)
+			m.Logger = discardLogger()
+			m.Transport = tc.transport
+			srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "public, max-age=60")
+				s := sessionkit.From(r.Context())
+				if r.URL.Path == "/set" {
+					s.Set("k", 1)
+				} else {
+					s.Has("k")
+				}
+			})))
+			t.Cleanup(srv.Close)
+
+			resp := get(t, srv.URL+"/set", "", "")
+			token := resp.Header.Get("X-New-Session")
+			if token == "" {
+				t.Fatal("no token sent")
+			}
+			if got := strings.Join(resp.Header.Values("Cache-Control"), ", "); got != tc.wantCC {
+				t.Errorf("new session: Cache-Control = %q, want %q", got, tc.wantCC)
+			}
+			resp = get(t, srv.URL+"/read", "X-Session", token)
+			if got := orDash(strings.Join(resp.Header.Values("Vary"), ", ")); got != tc.wantVary {
+				t.Errorf("read: Vary = %q, want %q", got, tc.wantVary)
+			}
+			if resp.Header.Get("X-New-Session") != "" {
+				t.Errorf("read sent a token: %v", resp.Header)
+			}
+		})
+	}
 }

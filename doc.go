@@ -114,7 +114,9 @@
 // allows shared caching gets private="Set-Cookie" (with a HeaderTransport,
 // its response header: private="Session-Token") added, which caches
 // either honour (they drop the header) or read as plain private. The
-// handler's own directives are never removed.
+// handler's own directives are never removed. A custom Transport names
+// its headers by implementing TokenHeaderer; one that does not gets no
+// Vary.
 //
 // # Several sessions, and sessions outside a request
 //
