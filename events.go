@@ -35,6 +35,22 @@ func kindOf(v any) string {
 	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
+// innermost follows Unwrap() Store from store to the store it wraps.
+func innermost(store Store) Store {
+	for range 16 { // a wrapper that unwraps to itself must not loop forever
+		w, ok := store.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		inner := w.Unwrap()
+		if inner == nil {
+			break
+		}
+		store = inner
+	}
+	return store
+}
+
 // endedStored reports kind when the session being ended was stored (a
 // Destroy of a session that was never stored ends nothing).
 func (s *Session) endedStored(kind EventKind) {

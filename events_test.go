@@ -113,19 +113,43 @@ func TestEventsCarryRequestContext(t *testing.T) {
 func TestEventStoreKind(t *testing.T) {
 	mem := memstore.New(memstore.Options{})
 	defer mem.Close()
-	var log eventLog
-	m := sessionkit.New(mem)
-	m.Observer = log.observe
-	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sessionkit.From(r.Context()).Set("a", 1)
-	}))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	for _, ev := range log.take() {
-		if ev.Store != "memstore" {
-			t.Errorf("%v: Store = %q, want memstore", ev.Kind, ev.Store)
-		}
+	for _, tc := range []struct {
+		name  string
+		store sessionkit.Store
+		want  string
+	}{
+		{"plain", mem, "memstore"},
+		// A wrapper that says what it wraps is named by it, through
+		// several layers; one that does not is named itself.
+		{"unwrapping wrapper", unwrapping{unwrapping{mem}}, "memstore"},
+		{"opaque wrapper", failingStore{Store: mem}, "sessionkit_test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log eventLog
+			m := sessionkit.New(tc.store)
+			m.Logger = discardLogger()
+			m.Observer = log.observe
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sessionkit.From(r.Context()).Set("a", 1)
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+			evs := log.take()
+			if len(evs) == 0 {
+				t.Fatal("no events")
+			}
+			for _, ev := range evs {
+				if ev.Store != tc.want {
+					t.Errorf("%v: Store = %q, want %q", ev.Kind, ev.Store, tc.want)
+				}
+			}
+		})
 	}
 }
+
+// unwrapping wraps a store and says so (Unwrap).
+type unwrapping struct{ sessionkit.Store }
+
+func (u unwrapping) Unwrap() sessionkit.Store { return u.Store }
 
 // failingStore fails every call with err.
 type failingStore struct {

@@ -117,7 +117,7 @@ type Manager struct {
 func New(store Store) *Manager {
 	m := newManager()
 	m.backend = &serverBackend{store: store, commits: newCommitQueues()}
-	m.storeKind = kindOf(store)
+	m.storeKind = kindOf(innermost(store))
 	return m
 }
 
@@ -394,7 +394,9 @@ type Event struct {
 	// trace span, if any), or context.Background() when there is none.
 	Ctx context.Context
 	// Store names the kind of store: its Go package name ("memstore",
-	// "redisstore", "cookiestore", ...). A bounded label.
+	// "redisstore", "cookiestore", ...). A bounded label. A store that
+	// wraps another (compat/koa's ExternalStore) is named by the store it
+	// wraps when it says so with an Unwrap() Store method.
 	Store string
 	// Outcome classifies the result of a store call (OutcomeOK otherwise).
 	Outcome Outcome

@@ -42,6 +42,10 @@ func NewExternalStore(s sessionkit.Store) *ExternalStore {
 	return &ExternalStore{Store: s}
 }
 
+// Unwrap returns the wrapped store: events and metrics name it (as
+// "redisstore", say) rather than the wrapper.
+func (s *ExternalStore) Unwrap() sessionkit.Store { return s.Store }
+
 // Load implements sessionkit.Store. A record whose "_expire" comes before
 // its expiry in the store (koa-redis adds ten seconds) is reported to
 // expire at its "_expire".
