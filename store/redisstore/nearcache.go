@@ -96,9 +96,10 @@ type NearCacheStats struct {
 	// masters changed, Redis was flushed, or the cache went idle or
 	// resumed.
 	Flushes uint64
-	// Idle is true while the cache has turned invalidations off because
-	// it was not being hit (see NearCache.AlwaysTrack); Tracking is then
-	// false and every load goes to Redis.
+	// Idle is true while the cache is idle because it was not being hit
+	// (see NearCache.AlwaysTrack): it serves nothing (Tracking is false
+	// from the moment it goes idle) and its connections turn invalidations
+	// off at their next heartbeat.
 	Idle bool
 	// LastError is the last error of a connection receiving
 	// invalidations, "" if none.
@@ -239,8 +240,10 @@ type fetch struct {
 func (c *nearCache) lookup(key string) (rec sessionkit.Record, state int, f fetch) {
 	epoch := c.epoch.Load()
 	now := time.Now()
-	tracking := c.mono(now) < c.lease.Load()
-	idle := c.adaptive && c.idle.Load()
+	idle := c.wantIdle()
+	// An idle cache serves nothing, even before the trackers have turned
+	// invalidations off.
+	tracking := !idle && c.mono(now) < c.lease.Load()
 	sh := c.shard(key)
 	sh.mu.Lock()
 	e := sh.m[key]
@@ -419,7 +422,7 @@ func (c *nearCache) setLease(until int64) { c.lease.Store(until) }
 
 func (c *nearCache) stats() NearCacheStats {
 	st := NearCacheStats{
-		Tracking: c.mono(time.Now()) < c.lease.Load(),
+		Tracking: !c.wantIdle() && c.mono(time.Now()) < c.lease.Load(),
 		Flushes:  c.flushes.Load(),
 		Idle:     c.wantIdle(),
 	}
