@@ -76,8 +76,8 @@ const (
 // NearCacheStats is a snapshot of the near cache's counters.
 type NearCacheStats struct {
 	// Tracking is true while invalidations are being received from every
-	// master and confirmed within the last two heartbeats: only then are
-	// records served from the cache.
+	// master and confirmed within the last two heartbeats, and the cache
+	// is not idle: only then are records served from the cache.
 	Tracking bool
 	// Entries and Bytes are what the cache holds now (Bytes as counted for
 	// NearCache.MaxBytes).
