@@ -226,7 +226,7 @@
 // its command.
 //
 // What it costs. In Redis: one invalidation message per change of a record
-// to each process with a near cache (broadcasting mode sends every change
+// to each process with a near cache that is not idle (broadcasting mode sends every change
 // under the prefix, cached by that process or not; Redis batches the keys
 // of one event-loop turn into one message), and no memory per key (the
 // default tracking mode, by contrast, remembers every key each client
@@ -236,6 +236,25 @@
 // load or two go to Redis: the write's own message arrives after the
 // write returns and drops what a load cached meanwhile. A store with a
 // near cache must be closed to stop its connections.
+//
+// When it goes idle. On read-modify-write traffic every load follows
+// this process's own write of the key, so the cache never hits, yet each
+// write still costs the invalidation message above (a system call and a
+// wake-up on each side). So, unless NearCache.AlwaysTrack is set, the
+// store counts its loads in windows of 1,024: when fewer than one in
+// eight was answered from the cache, the cache goes idle. It stops
+// serving at once; at the next heartbeat the records are dropped and each
+// tracking connection sends CLIENT TRACKING OFF, so Redis sends nothing
+// more; loads go to Redis, as without a near cache. While idle the store
+// remembers which keys it loaded since it last wrote them (the keys only,
+// at most MaxEntries); when at least one load in four of a window is a
+// repeat of such a key, the cache resumes: at the next heartbeat tracking
+// is turned on again, and the cache is dropped and refilled exactly as
+// after a reconnection, so the guarantees above hold from then on. A
+// cache that resumed and then found no hits in its first window (the
+// repeats it saw were changed by other processes in between) waits twice
+// as many loads before its next attempt, up to 64 windows.
+// NearCacheStats.Idle reports the state; each change counts as a flush.
 //
 // Why broadcasting mode. Redis's default tracking mode sends a key's
 // invalidation only to the connections that read it, which would spare

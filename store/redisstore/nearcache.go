@@ -41,6 +41,17 @@ type NearCache struct {
 	// records that changed meanwhile. Each confirmation is one blocking
 	// command per master (WAIT) that returns after Heartbeat.
 	Heartbeat time.Duration
+
+	// AlwaysTrack keeps invalidations on even while the cache is not
+	// being hit. By default the cache goes idle when fewer than one load
+	// in eight is answered from it over a window of loads (a
+	// read-modify-write workload, where every load follows this process's
+	// own write, never hits): Redis then stops sending invalidations,
+	// which cost Redis and this process CPU on every write, and the cache
+	// serves nothing. It resumes when at least one load in four is a
+	// repeat of a key loaded before without a write between them by this
+	// process. See the package documentation, "Near cache".
+	AlwaysTrack bool
 }
 
 const (
@@ -55,13 +66,18 @@ const (
 	nearMinPerShard   = 64
 	nearMinShardBytes = 64 << 10
 	nearMaxShards     = 64
+	// nearWindow is how many loads the cache counts before it decides to
+	// go idle or to resume; an idle cache that resumed and went idle
+	// again at once waits up to 1<<nearMaxBackoff windows the next time.
+	nearWindow     = 1024
+	nearMaxBackoff = 6
 )
 
 // NearCacheStats is a snapshot of the near cache's counters.
 type NearCacheStats struct {
 	// Tracking is true while invalidations are being received from every
-	// master and confirmed within the last two heartbeats: only then are
-	// records served from the cache.
+	// master and confirmed within the last two heartbeats, and the cache
+	// is not idle: only then are records served from the cache.
 	Tracking bool
 	// Entries and Bytes are what the cache holds now (Bytes as counted for
 	// NearCache.MaxBytes).
@@ -77,8 +93,14 @@ type NearCacheStats struct {
 	Evictions uint64
 	// Flushes counts the times the whole cache was dropped: a connection
 	// receiving invalidations was lost or re-established, the cluster's
-	// masters changed, or Redis was flushed.
+	// masters changed, Redis was flushed, or the cache went idle or
+	// resumed.
 	Flushes uint64
+	// Idle is true while the cache is idle because it was not being hit
+	// (see NearCache.AlwaysTrack): it serves nothing (Tracking is false
+	// from the moment it goes idle) and its connections turn invalidations
+	// off at their next heartbeat.
+	Idle bool
 	// LastError is the last error of a connection receiving
 	// invalidations, "" if none.
 	LastError string
@@ -105,6 +127,11 @@ type nearShard struct {
 	lru     nearEntry // sentinel: lru.next is the most recent
 	entries int
 	bytes   int64
+
+	// ghost holds, while the cache is idle, the keys loaded since this
+	// process last wrote them: a load that finds its key here would have
+	// been a hit.
+	ghost map[string]struct{}
 
 	hits, misses, invalidations, evictions uint64
 }
@@ -136,6 +163,18 @@ type nearCache struct {
 
 	flushes atomic.Uint64
 
+	// Idling (see NearCache.AlwaysTrack). idle asks the trackers to turn
+	// invalidations off (true) or on; loads counts the loads of the
+	// current window and useful those that hit (or, while idle, would
+	// have hit).
+	adaptive      bool
+	idle          atomic.Bool
+	loads, useful atomic.Uint64
+	window        atomic.Uint64 // loads per window in the current state
+	adaptMu       sync.Mutex
+	backoff       int  // guarded by adaptMu
+	trial         bool // guarded by adaptMu: the first window after resuming
+
 	// onInvalidate, if set (tests), is called with each key Redis reported
 	// changed, after its entry was removed and before a load can see the
 	// shard again.
@@ -164,10 +203,13 @@ func newNearCache(o NearCache) *nearCache {
 		maxEntries: maxEntries / n,
 		maxBytes:   maxBytes / int64(n),
 		base:       time.Now(),
+		adaptive:   !o.AlwaysTrack,
 	}
+	c.window.Store(nearWindow)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.m = make(map[string]*nearEntry)
+		sh.ghost = make(map[string]struct{})
 		sh.lru.next, sh.lru.prev = &sh.lru, &sh.lru
 	}
 	c.epoch.Store(1)
@@ -198,13 +240,27 @@ type fetch struct {
 func (c *nearCache) lookup(key string) (rec sessionkit.Record, state int, f fetch) {
 	epoch := c.epoch.Load()
 	now := time.Now()
-	tracking := c.mono(now) < c.lease.Load()
+	idle := c.wantIdle()
+	// An idle cache serves nothing, even before the trackers have turned
+	// invalidations off.
+	tracking := !idle && c.mono(now) < c.lease.Load()
 	sh := c.shard(key)
 	sh.mu.Lock()
 	e := sh.m[key]
+	useful := false
 	switch {
 	case !tracking:
 		sh.misses++
+		if idle {
+			if _, ok := sh.ghost[key]; ok {
+				useful = true
+			} else {
+				if len(sh.ghost) >= c.maxEntries {
+					clear(sh.ghost)
+				}
+				sh.ghost[key] = struct{}{}
+			}
+		}
 	case e == nil:
 		f = fetch{token: c.tokens.Add(1), epoch: epoch}
 		sh.m[key] = &nearEntry{key: key, token: f.token, epoch: epoch}
@@ -216,16 +272,62 @@ func (c *nearCache) lookup(key string) (rec sessionkit.Record, state int, f fetc
 		sh.remove(e)
 		sh.hits++
 		state = nearExpired
+		useful = true
 	default:
 		sh.touch(e)
 		sh.hits++
 		rec = e.rec
 		rec.Data = []byte(e.data)
 		state = nearHit
+		useful = true
 	}
 	sh.mu.Unlock()
+	// Loads while invalidations are being turned back on (or are lost)
+	// say nothing about the workload.
+	if c.adaptive && (tracking || idle) {
+		c.observe(useful)
+	}
 	return rec, state, f
 }
+
+// observe counts one load, and at the end of a window decides whether
+// the cache goes idle or resumes. It only sets c.idle: the trackers turn
+// invalidations off or on after their next heartbeat.
+func (c *nearCache) observe(useful bool) {
+	if useful {
+		c.useful.Add(1)
+	}
+	n := c.loads.Add(1)
+	if n < c.window.Load() || !c.loads.CompareAndSwap(n, 0) {
+		return
+	}
+	u := c.useful.Swap(0)
+	c.adaptMu.Lock()
+	defer c.adaptMu.Unlock()
+	if c.idle.Load() {
+		if 4*u >= n {
+			c.idle.Store(false)
+			c.trial = true
+			c.window.Store(nearWindow)
+		}
+		return
+	}
+	if 8*u >= n {
+		c.backoff, c.trial = 0, false
+		return
+	}
+	if c.trial {
+		// Resumed on repeats that did not turn into hits (other processes
+		// write those keys): wait longer before the next attempt.
+		c.backoff = min(c.backoff+1, nearMaxBackoff)
+	}
+	c.trial = false
+	c.idle.Store(true)
+	c.window.Store(nearWindow << c.backoff)
+}
+
+// wantIdle reports whether the trackers should have invalidations off.
+func (c *nearCache) wantIdle() bool { return c.adaptive && c.idle.Load() }
 
 // fill stores rec under key if f's placeholder is still there.
 func (c *nearCache) fill(key string, f fetch, rec sessionkit.Record) {
@@ -282,6 +384,9 @@ func (c *nearCache) invalidate(key string, fromRedis bool) {
 		}
 		sh.remove(e)
 	}
+	if !fromRedis && len(sh.ghost) > 0 {
+		delete(sh.ghost, key)
+	}
 	if fromRedis {
 		// Under the lock: a load that begins after the hook returns sees
 		// the removal.
@@ -304,6 +409,7 @@ func (c *nearCache) flush(stop bool) {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		clear(sh.m)
+		clear(sh.ghost)
 		sh.lru.next, sh.lru.prev = &sh.lru, &sh.lru
 		sh.entries, sh.bytes = 0, 0
 		sh.mu.Unlock()
@@ -316,8 +422,9 @@ func (c *nearCache) setLease(until int64) { c.lease.Store(until) }
 
 func (c *nearCache) stats() NearCacheStats {
 	st := NearCacheStats{
-		Tracking: c.mono(time.Now()) < c.lease.Load(),
+		Tracking: !c.wantIdle() && c.mono(time.Now()) < c.lease.Load(),
 		Flushes:  c.flushes.Load(),
+		Idle:     c.wantIdle(),
 	}
 	for i := range c.shards {
 		sh := &c.shards[i]

@@ -91,3 +91,97 @@ func TestNearCacheFillRace(t *testing.T) {
 		t.Error("served without a lease")
 	}
 }
+
+// TestNearCacheIdlePolicy checks the idle policy without Redis: a window of
+// loads that each follow this process's own write makes the cache go
+// idle; while idle, loads that each follow a write keep it idle and
+// repeated loads with no write between make it resume; a cache that
+// resumed and found no hits waits twice as long the next time; and
+// AlwaysTrack never goes idle.
+func TestNearCacheIdlePolicy(t *testing.T) {
+	rec := sessionkit.Record{Data: []byte("x"), Version: 1, Expiry: time.Now().Add(time.Hour)}
+	far := func(c *nearCache) int64 { return c.mono(time.Now().Add(time.Hour)) }
+	rmw := func(c *nearCache, n int) {
+		for range n {
+			_, state, f := c.lookup("w")
+			if state == nearHit {
+				t.Fatal("a load after this process's write was a hit")
+			}
+			c.fill("w", f, rec)
+			c.invalidate("w", false) // Save, Touch or Delete here
+		}
+	}
+	repeat := func(c *nearCache, n int) {
+		for range n {
+			if _, state, f := c.lookup("r"); state != nearHit {
+				c.fill("r", f, rec)
+			}
+		}
+	}
+	// goIdle stands for the trackers, which turn invalidations off after
+	// their next heartbeat: no lease, cache dropped.
+	goIdle := func(c *nearCache) {
+		if !c.wantIdle() {
+			t.Fatalf("not idle after a window of loads after writes: %+v", c.stats())
+		}
+		c.flush(true)
+	}
+	resume := func(c *nearCache) {
+		if c.wantIdle() {
+			t.Fatalf("still idle after a window of repeated loads: %+v", c.stats())
+		}
+		c.flush(false)
+		c.setLease(far(c))
+	}
+
+	c := newNearCache(NearCache{})
+	c.setLease(far(c))
+	repeat(c, nearWindow)
+	if c.wantIdle() {
+		t.Fatal("idle while hit")
+	}
+	rmw(c, nearWindow)
+	goIdle(c)
+	if st := c.stats(); !st.Idle || st.Tracking {
+		t.Errorf("idle stats %+v", st)
+	}
+	rmw(c, nearWindow)
+	if !c.wantIdle() {
+		t.Fatal("resumed on loads that each followed a write")
+	}
+	repeat(c, nearWindow)
+	if _, state, f := c.lookup("r"); state != nearMiss || f.token != 0 {
+		t.Fatalf("an idle cache answered or cached a load: state %d, placeholder %v", state, f)
+	}
+	resume(c)
+	if st := c.stats(); st.Idle {
+		t.Errorf("resumed stats %+v", st)
+	}
+
+	// Resumed, but every load follows a write: idle again, and the next
+	// attempt waits for two windows of repeats.
+	rmw(c, nearWindow)
+	goIdle(c)
+	repeat(c, nearWindow)
+	if !c.wantIdle() {
+		t.Fatal("resumed after one window right after a failed attempt")
+	}
+	repeat(c, nearWindow)
+	resume(c)
+	// Hits now: stays on, and the wait is back to one window.
+	repeat(c, 4*nearWindow)
+	if c.wantIdle() {
+		t.Fatal("idle while hit")
+	}
+	rmw(c, nearWindow)
+	goIdle(c)
+	repeat(c, nearWindow)
+	resume(c)
+
+	c = newNearCache(NearCache{AlwaysTrack: true})
+	c.setLease(far(c))
+	rmw(c, 4*nearWindow)
+	if c.wantIdle() || c.stats().Idle {
+		t.Fatal("AlwaysTrack went idle")
+	}
+}

@@ -672,3 +672,137 @@ func testNearCacheConnectRedis(t *testing.T, url string, noPrefix bool) {
 	waitInvalidated(t, &invalidated, func() error { return node.Del(ctx, key).Err() })
 	load("", 1)
 }
+
+// trackerConns returns the flags CLIENT LIST shows for each near cache
+// invalidation connection, by client ID.
+func trackerConns(t *testing.T, client redis.UniversalClient) map[string]string {
+	t.Helper()
+	list, err := client.ClientList(t.Context()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := map[string]string{}
+	for _, line := range strings.Split(list, "\n") {
+		if !strings.Contains(line, " name=sessionkit-nearcache ") {
+			continue
+		}
+		var id, flags string
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "id="); ok {
+				id = v
+			}
+			if v, ok := strings.CutPrefix(f, "flags="); ok {
+				flags = v
+			}
+		}
+		conns[id] = flags
+	}
+	return conns
+}
+
+// TestNearCacheIdle checks that read-modify-write traffic, where every
+// load follows this process's own write, makes the near cache go idle:
+// Redis stops sending invalidations (the connection no longer tracks),
+// and every load goes to Redis, so another process's change is read at
+// once. Repeated loads with no write between make it resume: tracking
+// is back on, loads are served from the cache, and another process's
+// change is again never served once its invalidation arrived.
+func TestNearCacheIdle(t *testing.T) {
+	url := testenv.Getenv(t, testenv.RedisURLEnv)
+	// The invalidation connections other tests' stores may still have.
+	old := trackerConns(t, newClient(t, url))
+	near, other, client := newNearStore(t, url, redisstore.NearCache{Heartbeat: 20 * time.Millisecond})
+	ctx := t.Context()
+	// trackingFlags returns the flags of near's invalidation connection.
+	trackingFlags := func(t *testing.T, client redis.UniversalClient) string {
+		t.Helper()
+		for id, flags := range trackerConns(t, client) {
+			if _, ok := old[id]; !ok {
+				return flags
+			}
+		}
+		return ""
+	}
+	var invalidated atomic.Int64
+	redisstore.SetNearCacheHook(near, func(key string) {
+		if key == "k" {
+			invalidated.Add(1)
+		}
+	})
+	exp := time.Now().Add(time.Hour)
+	if f := trackingFlags(t, client); !strings.Contains(f, "t") {
+		t.Fatalf("invalidation connection flags %q, want tracking (t)", f)
+	}
+
+	// Read-modify-write until the cache is idle.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rec, err := near.Load(ctx, "k")
+		if errors.Is(err, sessionkit.ErrNotFound) {
+			rec, err = sessionkit.Record{}, nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := near.Save(ctx, "k", sessionkit.Record{Data: []byte("rmw"), Version: rec.Version, Expiry: exp}); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := near.NearCacheStats(); st.Idle && !st.Tracking && !strings.Contains(trackingFlags(t, client), "t") {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := near.NearCacheStats()
+			t.Fatalf("not idle after 20s of read-modify-write: %+v, flags %q", st, trackingFlags(t, client))
+		}
+	}
+
+	// Idle: another process's change is read at once, and nothing is
+	// served from the cache.
+	rec, err := near.Load(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st0, _ := near.NearCacheStats()
+	v, err := other.Save(ctx, "k", sessionkit.Record{Data: []byte("other"), Version: rec.Version, Expiry: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := near.Load(ctx, "k"); err != nil || string(rec.Data) != "other" || rec.Version != v {
+		t.Fatalf("idle: Load = %q v%d, %v; want %q v%d", rec.Data, rec.Version, err, "other", v)
+	}
+	if st, _ := near.NearCacheStats(); st.Hits != st0.Hits || st.Entries != 0 {
+		t.Errorf("idle cache served or held records: %+v", st)
+	}
+
+	// Repeated loads resume it.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		if _, err := near.Load(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := near.NearCacheStats(); !st.Idle && st.Tracking && st.Hits > st0.Hits {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := near.NearCacheStats()
+			t.Fatalf("not resumed after 20s of repeated loads: %+v", st)
+		}
+	}
+	if f := trackingFlags(t, client); !strings.Contains(f, "t") {
+		t.Fatalf("resumed, but invalidation connection flags %q", f)
+	}
+	rt := &roundTrips{}
+	client.AddHook(rt)
+	if rec, err := near.Load(ctx, "k"); err != nil || string(rec.Data) != "other" || rt.n.Load() != 0 {
+		t.Fatalf("resumed: Load = %q, %v after %d round trips; want %q from the cache", rec.Data, err, rt.n.Load(), "other")
+	}
+	var v2 uint64
+	waitInvalidated(t, &invalidated, func() error {
+		var err error
+		v2, err = other.Save(ctx, "k", sessionkit.Record{Data: []byte("again"), Version: v, Expiry: exp})
+		return err
+	})
+	if rec, err := near.Load(ctx, "k"); err != nil || string(rec.Data) != "again" || rec.Version != v2 {
+		t.Fatalf("resumed: after a change elsewhere Load = %q v%d, %v; want %q v%d", rec.Data, rec.Version, err, "again", v2)
+	}
+}

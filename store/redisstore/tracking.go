@@ -259,6 +259,19 @@ func (t *tracking) confirm(tr *tracker, sent time.Time) {
 	t.updateLease()
 }
 
+// markIdle records that tr's connection is about to turn invalidations
+// off because the cache went idle: the cache is dropped and not used
+// until every tracker is up again.
+func (t *tracking) markIdle(tr *tracker) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr.up = false
+	if t.trackers[tr.addr] == tr {
+		t.cache.flush(true)
+		t.updateLease()
+	}
+}
+
 // markDown records that tr's connection was lost: invalidations may have
 // been missed, so the cache is dropped and not used until every tracker
 // is up again.
@@ -333,24 +346,41 @@ func (tr *tracker) name() string {
 // the heartbeat and then answers): while it blocks, go-redis reads the
 // connection and hands each invalidation to HandlePushNotification at
 // once. WAIT also fails on a replica, so a master that was demoted ends
-// the session. It returns when the connection fails.
+// the session. Between heartbeats it turns tracking off while the cache
+// is idle and back on when it resumes. It returns when the connection
+// fails.
 func (tr *tracker) session(ctx context.Context) error {
 	conn := tr.client.EphemeralConn()
 	defer conn.Close()
 	timeout := 2*tr.t.heartbeat + time.Second
-	sent := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	args := []any{"client", "tracking", "on", "bcast"}
+	on := []any{"client", "tracking", "on", "bcast"}
 	if tr.t.prefix != "" {
-		args = append(args, "prefix", tr.t.prefix)
+		on = append(on, "prefix", tr.t.prefix)
 	} // else every key (Options.NoPrefix)
-	err := conn.Do(cctx, args...).Err()
-	cancel()
-	if err != nil {
-		return fmt.Errorf("CLIENT TRACKING: %w", err)
-	}
-	tr.t.markUp(tr, sent)
+	tracking := false
 	for {
+		if idle := tr.t.cache.wantIdle(); idle == tracking {
+			sent := time.Now()
+			if idle {
+				// Stop serving first: invalidations still arriving until
+				// OFF is answered are harmless.
+				tr.t.markIdle(tr)
+			}
+			args := on
+			if idle {
+				args = []any{"client", "tracking", "off"}
+			}
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			err := conn.Do(cctx, args...).Err()
+			cancel()
+			if err != nil {
+				return fmt.Errorf("CLIENT TRACKING: %w", err)
+			}
+			tracking = !idle
+			if tracking {
+				tr.t.markUp(tr, sent)
+			}
+		}
 		sent := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := conn.Wait(cctx, math.MaxInt32, tr.t.heartbeat).Err()
@@ -358,7 +388,9 @@ func (tr *tracker) session(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
-		tr.t.confirm(tr, sent)
+		if tracking {
+			tr.t.confirm(tr, sent)
+		}
 	}
 }
 
