@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/internal/urlredact"
 )
 
 // ParseURL turns a Redis URL into options for redis.NewUniversalClient.
@@ -259,55 +261,5 @@ func parseInt(v string, minimum int) (int, error) {
 // sentinel_password option) replaced by "xxxxx", for logs and error
 // messages.
 func Redact(rawURL string) string {
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		return rawURL
-	}
-	if from, to, ok := passwordSpan(scheme, rest); ok {
-		rest = rest[:from] + "xxxxx" + rest[to:]
-	}
-	if base, query, ok := strings.Cut(rest, "?"); ok {
-		params := strings.Split(query, "&")
-		for i, p := range params {
-			if name, _, ok := strings.Cut(p, "="); ok && name == "sentinel_password" {
-				params[i] = name + "=xxxxx"
-			}
-		}
-		rest = base + "?" + strings.Join(params, "&")
-	}
-	return scheme + "://" + rest
-}
-
-// passwordSpan returns where the password is in rest, the part of a URL
-// after "://". Normally the user information ends at the last '@' before
-// the first '/', '?' or '#'. A password that contains one of those
-// unescaped breaks that reading: then the URL does not parse, or parses
-// with an '@' in its path or its first query option, and the password is
-// taken to run from the first ':' to the last '@', so that it is never
-// shown even if more is hidden than needed.
-func passwordSpan(scheme, rest string) (from, to int, ok bool) {
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		colon := strings.IndexByte(rest[:at], ':')
-		if colon < 0 {
-			return 0, 0, false
-		}
-		return colon + 1, at, true
-	}
-	at := strings.LastIndexByte(rest, '@')
-	colon := strings.IndexByte(rest, ':')
-	if at < 0 || colon < 0 || colon > at || strings.ContainsAny(rest[:colon], "/?#") {
-		return 0, 0, false
-	}
-	u, err := url.Parse(scheme + "://" + rest)
-	if err == nil && !strings.Contains(u.Path, "@") && !strings.Contains(u.Fragment, "@") {
-		first, _, _ := strings.Cut(u.RawQuery, "&")
-		if name, _, _ := strings.Cut(first, "="); !strings.Contains(name, "@") {
-			return 0, 0, false // the '@' is in an option's value
-		}
-	}
-	return colon + 1, at, true
+	return urlredact.Redact(rawURL, func(option string) bool { return option == "sentinel_password" })
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/compat/express"
+	"github.com/sessionkit/sessionkit/internal/urlredact"
 	"github.com/sessionkit/sessionkit/store/boltstore"
 	"github.com/sessionkit/sessionkit/store/memstore"
 	"github.com/sessionkit/sessionkit/store/mongostore"
@@ -113,26 +114,19 @@ func Scheme(rawURL string) string {
 // in any query option whose name contains "password") replaced by
 // "xxxxx", for messages and logs.
 func Redact(rawURL string) string {
-	scheme, rest, ok := strings.Cut(rawURL, "://")
+	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return rawURL
 	}
 	if k := kind(strings.ToLower(scheme)); k == kindBolt || k == kindSQLite {
 		return rawURL
 	}
-	if from, to, ok := passwordSpan(scheme, rest); ok {
-		rest = rest[:from] + "xxxxx" + rest[to:]
-	}
-	if base, query, ok := strings.Cut(rest, "?"); ok {
-		params := strings.Split(query, "&")
-		for i, p := range params {
-			if name, _, ok := strings.Cut(p, "="); ok && strings.Contains(strings.ToLower(name), "password") {
-				params[i] = name + "=xxxxx"
-			}
-		}
-		rest = base + "?" + strings.Join(params, "&")
-	}
-	return scheme + "://" + rest
+	return urlredact.Redact(rawURL, isPasswordOption)
+}
+
+// isPasswordOption reports whether a query option holds a password.
+func isPasswordOption(name string) bool {
+	return strings.Contains(strings.ToLower(name), "password")
 }
 
 type storeKind int
@@ -265,7 +259,7 @@ func secretsOf(rest string) []string {
 			out = append(out, d)
 		}
 	}
-	if from, to, ok := passwordSpan("", rest); ok {
+	if from, to, ok := urlredact.PasswordSpan("", rest); ok {
 		pass := rest[from:to]
 		add(pass)
 		// A driver that misread the URL may quote a piece of it.
@@ -277,49 +271,12 @@ func secretsOf(rest string) []string {
 	}
 	if _, query, ok := strings.Cut(rest, "?"); ok {
 		for _, kv := range strings.Split(query, "&") {
-			if name, val, ok := strings.Cut(kv, "="); ok && strings.Contains(strings.ToLower(name), "password") {
+			if name, val, ok := strings.Cut(kv, "="); ok && isPasswordOption(name) {
 				add(val)
 			}
 		}
 	}
 	return out
-}
-
-// passwordSpan returns where the password is in rest, the part of a URL
-// after "://". Normally the user information ends at the last '@' before
-// the first '/', '?' or '#'. A password that contains one of those
-// unescaped (a generated password with '/') breaks that reading: then the
-// URL does not parse, or parses with an '@' in its path or its first query
-// option, and the password is taken to run from the first ':' to the last
-// '@', so that it is never shown even if more is hidden than needed.
-func passwordSpan(scheme, rest string) (from, to int, ok bool) {
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		colon := strings.IndexByte(rest[:at], ':')
-		if colon < 0 {
-			return 0, 0, false
-		}
-		return colon + 1, at, true
-	}
-	at := strings.LastIndexByte(rest, '@')
-	colon := strings.IndexByte(rest, ':')
-	if at < 0 || colon < 0 || colon > at || strings.ContainsAny(rest[:colon], "/?#") {
-		return 0, 0, false
-	}
-	if scheme == "" {
-		scheme = "x"
-	}
-	u, err := url.Parse(scheme + "://" + rest)
-	if err == nil && !strings.Contains(u.Path, "@") && !strings.Contains(u.Fragment, "@") {
-		first, _, _ := strings.Cut(u.RawQuery, "&")
-		if name, _, _ := strings.Cut(first, "="); !strings.Contains(name, "@") {
-			return 0, 0, false // the '@' is in an option's value
-		}
-	}
-	return colon + 1, at, true
 }
 
 func contains(list []string, s string) bool {
