@@ -114,6 +114,27 @@ func mustLoad(t *testing.T, s sessionkit.Store, key string) sessionkit.Record {
 	return rec
 }
 
+// beforeExpiry runs steps that must finish before a short expiry, and
+// returns that expiry. A slow store or a busy machine can make the steps
+// themselves outlast a short window, which is not the failure under test:
+// when they fail and the window has already passed, beforeExpiry runs them
+// again with a window twice as long, up to 6.4 s. steps must therefore be
+// safe to repeat once their records have expired (create with Version 0).
+func beforeExpiry(t *testing.T, steps func(expiry time.Time) error) time.Time {
+	t.Helper()
+	for window := 200 * time.Millisecond; ; window *= 2 {
+		exp := time.Now().Add(window).Truncate(time.Millisecond)
+		err := steps(exp)
+		if err == nil {
+			return exp
+		}
+		if time.Now().Before(exp) || window >= 6400*time.Millisecond {
+			t.Fatal(err)
+		}
+		t.Logf("steps outlasted a %v expiry (%v); again with a longer one", window, err)
+	}
+}
+
 func wantNotFound(t *testing.T, s sessionkit.Store, key string) {
 	t.Helper()
 	_, err := s.Load(ctxFor(t), key)
@@ -217,9 +238,17 @@ func testExpiredInThePast(t *testing.T, s sessionkit.Store) {
 }
 
 func testExpiresWhileStored(t *testing.T, s sessionkit.Store) {
-	exp := time.Now().Add(300 * time.Millisecond)
-	v := mustSave(t, s, "short", sessionkit.Record{Data: []byte("x"), Expiry: exp, UserKey: "u"})
-	mustLoad(t, s, "short")
+	var v uint64
+	exp := beforeExpiry(t, func(exp time.Time) error {
+		var err error
+		if v, err = s.Save(ctxFor(t), "short", sessionkit.Record{Data: []byte("x"), Expiry: exp, UserKey: "u"}); err != nil {
+			return fmt.Errorf("Save: %w", err)
+		}
+		if _, err := s.Load(ctxFor(t), "short"); err != nil {
+			return fmt.Errorf("Load before expiry: %w", err)
+		}
+		return nil
+	})
 	time.Sleep(time.Until(exp) + 50*time.Millisecond)
 	// Expired but perhaps not yet swept: must still read as gone.
 	wantNotFound(t, s, "short")
@@ -509,11 +538,16 @@ func testUserIndex(t *testing.T, s sessionkit.Store) {
 	}
 
 	// A session kept alive by Touch past its first expiry stays listed.
-	mustSave(t, s, "touched", sessionkit.Record{Data: []byte("touched"), Expiry: time.Now().Add(200 * time.Millisecond), UserKey: "frank"})
-	if err := s.Touch(ctxFor(t), "touched", hourFromNow()); err != nil {
-		t.Fatalf("Touch: %v", err)
-	}
-	time.Sleep(300 * time.Millisecond)
+	exp := beforeExpiry(t, func(exp time.Time) error {
+		if _, err := s.Save(ctxFor(t), "touched", sessionkit.Record{Data: []byte("touched"), Expiry: exp, UserKey: "frank"}); err != nil {
+			return fmt.Errorf("Save: %w", err)
+		}
+		if err := s.Touch(ctxFor(t), "touched", hourFromNow()); err != nil {
+			return fmt.Errorf("Touch: %w", err)
+		}
+		return nil
+	})
+	time.Sleep(time.Until(exp) + 100*time.Millisecond)
 	if got, want := list("frank"), []string{"touched"}; !slices.Equal(got, want) {
 		t.Fatalf("frank = %v, want %v (a touched session dropped out of the index)", got, want)
 	}
