@@ -242,10 +242,10 @@ func testExpiresWhileStored(t *testing.T, s sessionkit.Store) {
 	exp := beforeExpiry(t, func(exp time.Time) error {
 		var err error
 		if v, err = s.Save(ctxFor(t), "short", sessionkit.Record{Data: []byte("x"), Expiry: exp, UserKey: "u"}); err != nil {
-			return fmt.Errorf("Save: %w", err)
+			return fmt.Errorf("save: %w", err)
 		}
 		if _, err := s.Load(ctxFor(t), "short"); err != nil {
-			return fmt.Errorf("Load before expiry: %w", err)
+			return fmt.Errorf("load before expiry: %w", err)
 		}
 		return nil
 	})
@@ -540,10 +540,10 @@ func testUserIndex(t *testing.T, s sessionkit.Store) {
 	// A session kept alive by Touch past its first expiry stays listed.
 	exp := beforeExpiry(t, func(exp time.Time) error {
 		if _, err := s.Save(ctxFor(t), "touched", sessionkit.Record{Data: []byte("touched"), Expiry: exp, UserKey: "frank"}); err != nil {
-			return fmt.Errorf("Save: %w", err)
+			return fmt.Errorf("save: %w", err)
 		}
 		if err := s.Touch(ctxFor(t), "touched", hourFromNow()); err != nil {
-			return fmt.Errorf("Touch: %w", err)
+			return fmt.Errorf("touch: %w", err)
 		}
 		return nil
 	})
