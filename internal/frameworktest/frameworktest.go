@@ -11,7 +11,12 @@
 //   - a change made after the headers went out is reported, and a new
 //     session that could not send its cookie is not stored;
 //   - concurrent requests changing different keys of one session all win;
-//   - login regenerates the ID, logout ends the session, Require guards.
+//   - login regenerates the ID, logout ends the session, Require guards;
+//   - use renews the session: a write, and a read once the touch interval
+//     has passed, re-send the cookie with a full Max-Age (a read within
+//     the interval sends none);
+//   - a store that is down gets the ErrorHandler's 503 instead of the
+//     handler's response, on reads and writes alike.
 //
 // The app must serve these routes, using the adapter to reach the session
 // and the user:
@@ -30,6 +35,7 @@ package frameworktest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,6 +67,33 @@ type Env struct {
 
 	store *countingStore
 	logs  syncBuffer
+	clock *clock
+}
+
+// clock is the Manager's clock: real time, or a fixed time the suite moves.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time // zero: real time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+// advance stops the clock (at the real time, the first time) and moves it
+// on by d.
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	c.now = c.now.Add(d)
 }
 
 // Check verifies a username and password (alice/wonderland, bob/builder).
@@ -79,8 +112,9 @@ var (
 func NewEnv(t testing.TB) *Env {
 	mem := memstore.New(memstore.Options{})
 	t.Cleanup(func() { mem.Close() })
-	e := &Env{store: &countingStore{Store: mem}}
+	e := &Env{store: &countingStore{Store: mem}, clock: &clock{}}
 	e.Manager = sessionkit.New(e.store)
+	e.Manager.Now = e.clock.Now
 	e.Manager.Logger = slog.New(slog.NewTextHandler(&e.logs, nil))
 	e.Auth = auth.New(e.Manager, func(u User) string { return u.ID },
 		func(_ context.Context, id string) (User, error) {
@@ -120,6 +154,8 @@ func RunServer(t *testing.T, start func(t *testing.T, e *Env) (baseURL string)) 
 		{"ConcurrentWritesMerge", testConcurrent},
 		{"ChangeAfterHeadersReported", testLate},
 		{"Logout", testLogout},
+		{"UseRenewsCookie", testRenewal},
+		{"StoreDownAnswers503", testStoreDown},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -372,6 +408,86 @@ func testLogout(t *testing.T, a *app) {
 	a.env.noErrors(t)
 }
 
+// sessionCookie returns the session cookie r sets, or nil.
+func (r response) sessionCookie() *http.Cookie {
+	for _, line := range r.header.Values("Set-Cookie") {
+		if ck, err := http.ParseSetCookie(line); err == nil && ck.Name == "session" {
+			return ck
+		}
+	}
+	return nil
+}
+
+func testRenewal(t *testing.T, a *app) {
+	c := a.client()
+	m := a.env.Manager
+	idle := m.IdleTimeout
+	renewed := func(step string, r response) {
+		t.Helper()
+		ck := r.sessionCookie()
+		if ck == nil {
+			t.Errorf("%s: no cookie sent, want one renewed for %v", step, idle)
+			return
+		}
+		want := a.env.clock.Now().Add(idle)
+		if ck.MaxAge != int(idle/time.Second) || ck.Expires.Sub(want).Abs() > time.Second {
+			t.Errorf("%s: cookie Max-Age %d, Expires %v; want %d and %v", step, ck.MaxAge, ck.Expires, int(idle/time.Second), want)
+		}
+	}
+	renewed("first write", c.set("k", "1"))
+	a.env.clock.advance(m.TouchInterval / 2)
+	if r := c.do("GET", "/get?k=k", nil); r.body != "1" || r.sessionCookie() != nil {
+		t.Errorf("read within the touch interval = %q, cookie %v; want 1 and no cookie", r.body, r.sessionCookie())
+	}
+	a.env.clock.advance(m.TouchInterval)
+	r := c.do("GET", "/get?k=k", nil)
+	if r.body != "1" {
+		t.Errorf("read after the touch interval = %q, want 1", r.body)
+	}
+	renewed("read after the touch interval", r)
+	a.env.clock.advance(m.TouchInterval / 4)
+	renewed("write within the touch interval", c.set("k", "2"))
+	// Idle for longer than the idle timeout: the session is over.
+	a.env.clock.advance(idle + time.Second)
+	if got := c.get("k"); got != "" {
+		t.Errorf("after %v idle the session still holds k = %q", idle, got)
+	}
+	a.env.noErrors(t)
+}
+
+func testStoreDown(t *testing.T, a *app) {
+	c := a.client()
+	c.set("k", "1")
+	c.login("alice", "wonderland")
+	a.env.store.down.Store(true)
+	for _, req := range []struct{ method, path, handlerBody string }{
+		{"GET", "/get?k=k", "1"},
+		{"POST", "/set?k=k&v=2", "ok"},
+		{"GET", "/whoami", "alice"},
+		{"GET", "/private", "alice"},
+	} {
+		r := c.do(req.method, req.path, nil)
+		if r.code != http.StatusServiceUnavailable || strings.Contains(r.body, req.handlerBody) || r.sessionCookie() != nil {
+			t.Errorf("store down: %s %s = %d %q (cookie %v); want the ErrorHandler's 503 alone", req.method, req.path, r.code, r.body, r.sessionCookie())
+		}
+	}
+	if r := c.do("GET", "/quiet", nil); r.code != http.StatusOK || r.body != "quiet" {
+		t.Errorf("store down: GET /quiet (no session use) = %d %q, want 200 quiet", r.code, r.body)
+	}
+	if logs := a.env.logs.String(); !strings.Contains(logs, errStoreDown.Error()) {
+		t.Errorf("the store error was not logged; logs:\n%s", logs)
+	}
+	a.env.store.down.Store(false)
+	a.env.logs.Reset()
+	if got := c.get("k"); got != "1" {
+		t.Errorf("store back: k = %q, want 1 (the refused write changed nothing)", got)
+	}
+	if r := c.do("GET", "/whoami", nil); r.body != "alice" {
+		t.Errorf("store back: whoami = %q, want alice", r.body)
+	}
+	a.env.noErrors(t)
+}
+
 func (e *Env) noErrors(t *testing.T) {
 	t.Helper()
 	if logs := e.logs.String(); strings.Contains(logs, "level=ERROR") || strings.Contains(logs, "level=WARN") {
@@ -393,28 +509,46 @@ func (e *Env) Logs() string { return e.logs.String() }
 // StoreCalls returns the number of store calls so far.
 func (e *Env) StoreCalls() (loads, saves int64) { return e.store.loads.Load(), e.store.saves.Load() }
 
+// errStoreDown is what countingStore returns while it is down.
+var errStoreDown = errors.New("frameworktest: store down")
+
+// countingStore counts the calls to the store it wraps, and fails them all
+// with errStoreDown while down is set.
 type countingStore struct {
 	sessionkit.Store
 	loads, saves, touches, deletes atomic.Int64
+	down                           atomic.Bool
 }
 
 func (c *countingStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
 	c.loads.Add(1)
+	if c.down.Load() {
+		return sessionkit.Record{}, errStoreDown
+	}
 	return c.Store.Load(ctx, key)
 }
 
 func (c *countingStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
 	c.saves.Add(1)
+	if c.down.Load() {
+		return 0, errStoreDown
+	}
 	return c.Store.Save(ctx, key, rec)
 }
 
 func (c *countingStore) Touch(ctx context.Context, key string, exp time.Time) error {
 	c.touches.Add(1)
+	if c.down.Load() {
+		return errStoreDown
+	}
 	return c.Store.Touch(ctx, key, exp)
 }
 
 func (c *countingStore) Delete(ctx context.Context, key string) error {
 	c.deletes.Add(1)
+	if c.down.Load() {
+		return errStoreDown
+	}
 	return c.Store.Delete(ctx, key)
 }
 
