@@ -266,3 +266,28 @@ func TestEchoRequireWithoutMiddleware(t *testing.T) {
 		t.Errorf("with Middleware: GET /account = %d, want 303 to the login page", rec.Code)
 	}
 }
+
+// perRoute registers every route with Middleware first among its route
+// middleware, as in e.GET("/cart", cart, sessionecho.Middleware(m)).
+type perRoute struct {
+	app      *echo.Echo
+	sessions echo.MiddlewareFunc
+}
+
+func (p perRoute) GET(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.RouteInfo {
+	return p.app.GET(path, h, append([]echo.MiddlewareFunc{p.sessions}, mw...)...)
+}
+
+func (p perRoute) POST(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.RouteInfo {
+	return p.app.POST(path, h, append([]echo.MiddlewareFunc{p.sessions}, mw...)...)
+}
+
+// TestEchoOneRoute mounts Middleware as each route's own middleware.
+func TestEchoOneRoute(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		app := echo.New()
+		app.GET("/quiet", func(c *echo.Context) error { return c.String(http.StatusOK, "quiet") })
+		routes(perRoute{app: app, sessions: sessionecho.Middleware(e.Manager)}, e)
+		return app
+	})
+}

@@ -242,3 +242,29 @@ func TestGinRequireWithoutSessions(t *testing.T) {
 		t.Errorf("with Sessions: GET /account = %d, want 303 to the login page", w.Code)
 	}
 }
+
+// perRoute registers every route with its own Sessions in front of the
+// route's handlers, as in r.GET("/cart", sessiongin.Sessions(m), cart).
+type perRoute struct {
+	gin.IRoutes
+	sessions gin.HandlerFunc
+}
+
+func (p perRoute) GET(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return p.IRoutes.GET(path, append([]gin.HandlerFunc{p.sessions}, h...)...)
+}
+
+func (p perRoute) POST(path string, h ...gin.HandlerFunc) gin.IRoutes {
+	return p.IRoutes.POST(path, append([]gin.HandlerFunc{p.sessions}, h...)...)
+}
+
+// TestGinOneRoute mounts Sessions in each route's handlers, the third
+// mount the package doc names.
+func TestGinOneRoute(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		r := gin.New()
+		r.GET("/quiet", func(c *gin.Context) { c.String(http.StatusOK, "quiet") })
+		routes(perRoute{IRoutes: r, sessions: sessiongin.Sessions(e.Manager)}, e)
+		return r
+	})
+}

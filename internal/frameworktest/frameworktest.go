@@ -471,6 +471,9 @@ func testStoreDown(t *testing.T, a *app) {
 			t.Errorf("store down: %s %s = %d %q (cookie %v); want the ErrorHandler's 503 alone", req.method, req.path, r.code, r.body, r.sessionCookie())
 		}
 	}
+	if r := c.login("bob", "builder"); r.code != http.StatusServiceUnavailable || r.header.Get("Location") != "" || r.sessionCookie() != nil {
+		t.Errorf("store down: login = %d (Location %q, cookie %v); want the ErrorHandler's 503 alone", r.code, r.header.Get("Location"), r.sessionCookie())
+	}
 	if r := c.do("GET", "/quiet", nil); r.code != http.StatusOK || r.body != "quiet" {
 		t.Errorf("store down: GET /quiet (no session use) = %d %q, want 200 quiet", r.code, r.body)
 	}
