@@ -2,8 +2,12 @@ package sessiongin_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -267,4 +271,76 @@ func TestGinOneRoute(t *testing.T) {
 		routes(perRoute{IRoutes: r, sessions: sessiongin.Sessions(e.Manager)}, e)
 		return r
 	})
+}
+
+// TestGinCopyAfterHandler: a gin c.Copy() used after the request is over
+// (the goroutine gin's docs suggest) still reads the session as it was,
+// but its changes are refused with ErrSessionAfterHandler, reported once,
+// and nothing is saved.
+func TestGinCopyAfterHandler(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	var reports atomic.Int32
+	e.Manager.Observer = func(ev sessionkit.Event) {
+		if ev.Kind == sessionkit.EventError && errors.Is(ev.Err, sessionkit.ErrSessionAfterHandler) {
+			reports.Add(1)
+		}
+	}
+	type result struct {
+		read      string
+		set, save error
+	}
+	results := make(chan result, 1)
+	requestOver := make(chan struct{})
+	r := gin.New()
+	r.Use(sessiongin.Sessions(e.Manager))
+	r.POST("/set", func(c *gin.Context) {
+		sessiongin.From(c).Set("k", c.Query("v"))
+		c.String(http.StatusOK, "ok")
+	})
+	r.GET("/get", func(c *gin.Context) {
+		v, _ := sessionkit.Get[string](sessiongin.From(c), "k")
+		c.String(http.StatusOK, v)
+	})
+	r.POST("/background", func(c *gin.Context) {
+		sessionkit.Get[string](sessiongin.From(c), "k")
+		cc := c.Copy()
+		go func() {
+			<-requestOver
+			s := sessiongin.From(cc)
+			v, _ := sessionkit.Get[string](s, "k")
+			results <- result{v, s.Set("k", "late"), s.Save()}
+		}()
+		c.String(http.StatusAccepted, "started")
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.ServeHTTP(w, req)
+		if req.URL.Path == "/background" {
+			close(requestOver) // gin and Sessions are done with the request
+		}
+	}))
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	do := func(method, path string) string {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	do("POST", "/set?v=seeded")
+	do("POST", "/background")
+	res := <-results
+	if res.read != "seeded" || !errors.Is(res.set, sessionkit.ErrSessionAfterHandler) || !errors.Is(res.save, sessionkit.ErrSessionAfterHandler) {
+		t.Errorf("after the request: read %q, Set %v, Save %v; want seeded and ErrSessionAfterHandler for both", res.read, res.set, res.save)
+	}
+	if got := do("GET", "/get"); got != "seeded" {
+		t.Errorf("k = %q after the refused change, want seeded", got)
+	}
+	if n := reports.Load(); n != 1 {
+		t.Errorf("ErrSessionAfterHandler observed %d times, want once", n)
+	}
 }
