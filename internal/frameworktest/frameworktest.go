@@ -397,6 +397,9 @@ func testLogout(t *testing.T, a *app) {
 	if r := c.do("POST", "/logout", nil); r.code != http.StatusOK || r.body != "bye" {
 		t.Fatalf("logout = %d %q", r.code, r.body)
 	}
+	if got := c.cookie(); got != "" {
+		t.Errorf("after logout the browser still holds the session cookie %q; want it cleared", got)
+	}
 	if r := c.do("GET", "/whoami", nil); r.body != "anonymous" {
 		t.Errorf("whoami after logout = %q", r.body)
 	}
