@@ -43,6 +43,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -282,8 +283,14 @@ func testWriteRead(t *testing.T, a *app) {
 	if !r.setCookie() {
 		t.Fatal("the first write sent no cookie with its response")
 	}
-	if got := c.get("color"); got != "blue" {
-		t.Errorf("read back %q, want blue", got)
+	if cc, vary := r.header.Get("Cache-Control"), r.header.Values("Vary"); !strings.Contains(cc, "private") || !slices.Contains(vary, "Cookie") {
+		t.Errorf("a response setting the cookie has Cache-Control %q, Vary %q; want private and Cookie", cc, vary)
+	}
+	if r := c.do("GET", "/get?k=color", nil); r.body != "blue" || !slices.Contains(r.header.Values("Vary"), "Cookie") {
+		t.Errorf("read back %q with Vary %q, want blue and Cookie", r.body, r.header.Values("Vary"))
+	}
+	if r := c.do("GET", "/quiet", nil); len(r.header.Values("Vary")) != 0 {
+		t.Errorf("a response that did not use the session has Vary %q, want none", r.header.Values("Vary"))
 	}
 	saves := a.env.store.saves.Load()
 	c.set("color", "blue") // unchanged: not rewritten
