@@ -209,3 +209,34 @@ func mustRequest(t *testing.T) *http.Request {
 	}
 	return r
 }
+
+// TestSessionAfterPanickingHandler: a handler that panics ends its
+// request too (net/http's server, gin's and Echo's Recovery recover the
+// panic outside the middleware): nothing it changed is committed, and a
+// goroutine it started that uses the session afterwards is refused with
+// ErrSessionAfterHandler, as after a handler that returned.
+func TestSessionAfterPanickingHandler(t *testing.T) {
+	e := newEnv(t, func(m *sessionkit.Manager) { m.Logger = slog.New(slog.DiscardHandler) })
+	var kept *sessionkit.Session
+	h := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kept = sessionkit.From(r.Context())
+		kept.Set("before", 1)
+		panic("handler bug")
+	}))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the handler's panic did not reach the caller")
+			}
+		}()
+		h.ServeHTTP(&statusWriter{ResponseWriter: discardWriter{}}, mustRequest(t))
+	}()
+	for _, err := range []error{kept.Set("after", 2), kept.Save()} {
+		if !errors.Is(err, sessionkit.ErrSessionAfterHandler) {
+			t.Errorf("a change after the handler panicked: %v, want ErrSessionAfterHandler", err)
+		}
+	}
+	if n := e.store.saves.Load(); n != 0 {
+		t.Errorf("%d saves after a panicking handler, want 0", n)
+	}
+}
