@@ -617,6 +617,30 @@ func RunMisuse(t *testing.T, newApp func(t *testing.T, e *Env) http.Handler) {
 	if n := strings.Count(env.Logs(), "written around the writer Manager.Handler gave the handler"); n != 2 {
 		t.Errorf("the bypass was logged %d times in 2 requests, want 2; logs:\n%s", n, env.Logs())
 	}
+	if n := strings.Count(env.Logs(), sessionkit.ErrHeadersSent.Error()); n != 2 {
+		t.Errorf("the lost new sessions were reported %d times in 2 requests, want 2 (ErrHeadersSent); logs:\n%s", n, env.Logs())
+	}
+
+	// An existing session (made through a correct mount on the same host,
+	// so the browser sends its cookie to both) keeps the change the
+	// misused app makes, with a warning; no cookie goes out.
+	ref := httptest.NewServer(ServeMux(env))
+	t.Cleanup(ref.Close)
+	good := &app{t: t, env: env, url: ref.URL}
+	seeded := &client{a: good, jar: c.jar, hc: c.hc}
+	if r := seeded.set("k", "seeded"); !r.setCookie() {
+		t.Fatal("the correct mount sent no cookie")
+	}
+	env.logs.Reset()
+	if r := c.set("k", "changed"); r.code != http.StatusOK || r.setCookie() {
+		t.Errorf("misused app on an existing session: POST /set = %d, cookie %v; want 200 and no cookie", r.code, r.setCookie())
+	}
+	if got := seeded.get("k"); got != "changed" {
+		t.Errorf("the existing session's change was not saved: k = %q", got)
+	}
+	if logs := env.Logs(); !strings.Contains(logs, "written around the writer Manager.Handler gave the handler") || !strings.Contains(logs, "level=WARN") {
+		t.Errorf("the change to an existing session was not reported (bypass error and a warning); logs:\n%s", logs)
+	}
 }
 
 // Bench measures a request that reads one value of an existing session
