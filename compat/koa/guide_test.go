@@ -2,6 +2,7 @@ package koa_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -81,5 +82,39 @@ func TestInteropLogoutKeepsData(t *testing.T) {
 				t.Errorf("after a Node logout the cart is %s on Node, %s on Go; want 3 on both", n, g)
 			}
 		})
+	}
+}
+
+// TestInteropGenericCookieAttributes checks the guide's section 1 for
+// koa-generic-session: a session the Go side creates keeps the Go cookie's
+// attributes in its "cookie" object, and koa-generic-session sets that
+// session's cookie with them (here SameSite=Strict, where the Koa app's own
+// option is lax), so the cookie does not change with the side that answers.
+func TestInteropGenericCookieAttributes(t *testing.T) {
+	t.Parallel()
+	goRedis, nodeRedis := redisTopologies[0].urls(t)
+	prefix := "koa:sess:" + uniqueName("sk") + ":"
+	store := redisFor(t, goRedis, redisstore.Options{Prefix: prefix}, "")
+	nodeURL := testenv.StartNodeApp(t, testenv.KoaNodeModulesEnv, script,
+		"MODE=generic", "KEYS="+interoptest.KeysJSON, "MAX_AGE=3600000", "PREFIX="+prefix, "REDIS="+nodeRedis)
+	m := quiet(sessionkit.New(store))
+	if err := koa.ConfigureGeneric(m, koa.GenericOptions{Keys: keys, MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	m.Cookie.SameSite = http.SameSiteStrictMode
+	goURL := interoptest.GoApp(t, m, usePassport(true)).URL
+
+	c := interoptest.NewClient(t)
+	_, _, set := c.Req("POST", goURL+"/set?k=n&v=1")
+	if ck := set["koa.sid"]; ck == nil || ck.SameSite != http.SameSiteStrictMode || !ck.HttpOnly {
+		t.Fatalf("Go's cookie: %v, want SameSite=Strict, HttpOnly", ck)
+	}
+	_, _, set = c.Req("POST", nodeURL+"/set?k=n&v=2")
+	ck := set["koa.sid"]
+	if ck == nil || ck.SameSite != http.SameSiteStrictMode || !ck.HttpOnly || ck.Path != "/" || ck.MaxAge != 0 && ck.MaxAge < 3590 {
+		t.Fatalf("Node's cookie for the Go-made session: %v; want SameSite=Strict, HttpOnly, Path=/ as Go set them", ck)
+	}
+	if got := c.Get(goURL + "/get?k=n")["value"]; got != 2.0 {
+		t.Errorf("Go reads n = %v after the Node write, want 2", got)
 	}
 }
