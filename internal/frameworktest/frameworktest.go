@@ -499,6 +499,27 @@ func testStoreDown(t *testing.T, a *app) {
 		t.Errorf("store back: whoami = %q, want alice", r.body)
 	}
 	a.env.noErrors(t)
+
+	// A store that reads but refuses writes: a write gets the 503; a read
+	// is answered, also when its touch is refused (the session keeps its
+	// earlier expiry, and no cookie goes out).
+	a.env.store.writesDown.Store(true)
+	if r := c.set("k", "3"); r.code != http.StatusServiceUnavailable || r.body == "ok" || r.sessionCookie() != nil {
+		t.Errorf("writes refused: POST /set = %d %q (cookie %v); want the ErrorHandler's 503 alone", r.code, r.body, r.sessionCookie())
+	}
+	a.env.clock.advance(2 * a.env.Manager.TouchInterval)
+	touches := a.env.store.touches.Load()
+	r := c.do("GET", "/get?k=k", nil)
+	if r.code != http.StatusOK || r.body != "1" || r.sessionCookie() != nil {
+		t.Errorf("writes refused: a read due for a touch = %d %q (cookie %v); want 200 1 and no cookie", r.code, r.body, r.sessionCookie())
+	}
+	if a.env.store.touches.Load() == touches {
+		t.Errorf("the read made no touch: the check did not exercise a refused touch")
+	}
+	a.env.store.writesDown.Store(false)
+	if got := c.get("k"); got != "1" {
+		t.Errorf("writes back: k = %q, want 1", got)
+	}
 }
 
 func (e *Env) noErrors(t *testing.T) {
@@ -526,11 +547,12 @@ func (e *Env) StoreCalls() (loads, saves int64) { return e.store.loads.Load(), e
 var errStoreDown = errors.New("frameworktest: store down")
 
 // countingStore counts the calls to the store it wraps, and fails them all
-// with errStoreDown while down is set.
+// with errStoreDown while down is set, and all but loads while writesDown
+// is (a Redis out of memory).
 type countingStore struct {
 	sessionkit.Store
 	loads, saves, touches, deletes atomic.Int64
-	down                           atomic.Bool
+	down, writesDown               atomic.Bool
 }
 
 func (c *countingStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
@@ -543,7 +565,7 @@ func (c *countingStore) Load(ctx context.Context, key string) (sessionkit.Record
 
 func (c *countingStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
 	c.saves.Add(1)
-	if c.down.Load() {
+	if c.down.Load() || c.writesDown.Load() {
 		return 0, errStoreDown
 	}
 	return c.Store.Save(ctx, key, rec)
@@ -551,7 +573,7 @@ func (c *countingStore) Save(ctx context.Context, key string, rec sessionkit.Rec
 
 func (c *countingStore) Touch(ctx context.Context, key string, exp time.Time) error {
 	c.touches.Add(1)
-	if c.down.Load() {
+	if c.down.Load() || c.writesDown.Load() {
 		return errStoreDown
 	}
 	return c.Store.Touch(ctx, key, exp)
@@ -559,7 +581,7 @@ func (c *countingStore) Touch(ctx context.Context, key string, exp time.Time) er
 
 func (c *countingStore) Delete(ctx context.Context, key string) error {
 	c.deletes.Add(1)
-	if c.down.Load() {
+	if c.down.Load() || c.writesDown.Load() {
 		return errStoreDown
 	}
 	return c.Store.Delete(ctx, key)
