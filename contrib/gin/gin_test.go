@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/sessionkit/sessionkit"
@@ -342,5 +343,66 @@ func TestGinCopyAfterHandler(t *testing.T) {
 	}
 	if n := reports.Load(); n != 1 {
 		t.Errorf("ErrSessionAfterHandler observed %d times, want once", n)
+	}
+}
+
+// TestGinTwoManagers: two Managers with their own cookies (a login
+// session beside a short cart session), each mounted with Sessions on the
+// same chain: each handler finds each session with Manager.From, and both
+// are committed with their cookies, for a body write and a status alone.
+func TestGinTwoManagers(t *testing.T) {
+	login := frameworktest.NewEnv(t)
+	cart := frameworktest.NewEnv(t)
+	cart.Manager.Cookie.Name = "cart"
+	cart.Manager.IdleTimeout = 10 * time.Minute
+	r := gin.New()
+	r.Use(sessiongin.Sessions(login.Manager), sessiongin.Sessions(cart.Manager))
+	r.POST("/both", func(c *gin.Context) {
+		ctx := c.Request.Context()
+		if err := errors.Join(login.Manager.From(ctx).Set("who", "ann"), cart.Manager.From(ctx).Set("items", 3)); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		if c.Query("status") != "" {
+			c.Status(http.StatusNoContent)
+			return
+		}
+		c.String(http.StatusOK, "ok")
+	})
+	r.GET("/both", func(c *gin.Context) {
+		ctx := c.Request.Context()
+		who, _ := sessionkit.Get[string](login.Manager.From(ctx), "who")
+		items, _ := sessionkit.Get[int](cart.Manager.From(ctx), "items")
+		c.String(http.StatusOK, "%s %d", who, items)
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	for _, query := range []string{"", "?status=1"} {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		resp, err := client.Post(srv.URL+"/both"+query, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		names := map[string]int{}
+		for _, ck := range resp.Cookies() {
+			names[ck.Name] = ck.MaxAge
+		}
+		if names["session"] != 7200 || names["cart"] != 600 || len(names) != 2 {
+			t.Errorf("POST /both%s set cookies %v; want session (7200 s) and cart (600 s)", query, names)
+		}
+		resp, err = client.Get(srv.URL + "/both")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "ann 3" {
+			t.Errorf("GET /both after POST /both%s = %q, want \"ann 3\"", query, b)
+		}
+	}
+	if logs := login.Logs() + cart.Logs(); logs != "" {
+		t.Errorf("unexpected logs:\n%s", logs)
 	}
 }
