@@ -341,8 +341,18 @@ func testLogin(t *testing.T, a *app) {
 
 func testRequire(t *testing.T, a *app) {
 	c := a.client()
-	if r := c.do("GET", "/private", nil); r.code == http.StatusOK {
-		t.Errorf("anonymous GET /private = 200 %q", r.body)
+	if r := c.do("GET", "/private", nil); r.code != http.StatusSeeOther || r.header.Get("Location") != a.env.Auth.LoginURL("/private") {
+		t.Errorf("anonymous GET /private = %d (Location %q), want 303 to %s", r.code, r.header.Get("Location"), a.env.Auth.LoginURL("/private"))
+	}
+	req, _ := http.NewRequest("GET", a.url+"/private", nil)
+	req.Header.Set("Accept", "application/json")
+	if resp, err := c.hc.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("anonymous API GET /private = %d (%s), want 401 with JSON", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
 	}
 	c.login("bob", "builder")
 	if r := c.do("GET", "/private", nil); r.code != http.StatusOK || r.body != "bob" {
