@@ -216,8 +216,14 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			if !returned {
 				// next panicked: the request is over without a commit
 				// (nothing it changed is saved), and a goroutine still
-				// holding the session is refused, as after a return.
-				s.w.end()
+				// holding the session is refused, as after a return. A
+				// panic raised with the session locked (a Store, Codec or
+				// Observer panicking in a commit) left it locked for
+				// good: do not wait for it.
+				if s.mu.TryLock() {
+					s.w.ended = true
+					s.mu.Unlock()
+				}
 				s.watch.close()
 			}
 		}()
