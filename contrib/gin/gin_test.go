@@ -406,3 +406,49 @@ func TestGinTwoManagers(t *testing.T) {
 		t.Errorf("unexpected logs:\n%s", logs)
 	}
 }
+
+// TestGinRecoveredPanic: a handler that panics under gin.Recovery gets
+// Recovery's 500, nothing it changed is saved, no bypass is reported, and
+// a c.Copy() it handed to a goroutine is refused afterwards
+// (ErrSessionAfterHandler), as after a handler that returned.
+func TestGinRecoveredPanic(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	late := make(chan error, 1)
+	requestOver := make(chan struct{})
+	r := gin.New()
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}), sessiongin.Sessions(e.Manager))
+	r.POST("/panic", func(c *gin.Context) {
+		sessiongin.From(c).Set("k", "before the panic")
+		cc := c.Copy()
+		go func() {
+			<-requestOver
+			s := sessiongin.From(cc)
+			late <- errors.Join(s.Set("k", "late"), s.Save())
+		}()
+		panic("handler bug")
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.ServeHTTP(w, req)
+		close(requestOver)
+	}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL+"/panic", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || len(resp.Cookies()) != 0 {
+		t.Errorf("POST /panic = %d, cookies %v; want Recovery's 500 and no cookie", resp.StatusCode, resp.Cookies())
+	}
+	if err := <-late; !errors.Is(err, sessionkit.ErrSessionAfterHandler) {
+		t.Errorf("the goroutine's change after the panic: %v, want ErrSessionAfterHandler", err)
+	}
+	if _, saves := e.StoreCalls(); saves != 0 {
+		t.Errorf("%d saves after a panicking handler, want 0", saves)
+	}
+	if strings.Contains(e.Logs(), "written around the writer") {
+		t.Errorf("Recovery's response was reported as a bypass:\n%s", e.Logs())
+	}
+}
