@@ -11,12 +11,17 @@
 //   - a change made after the headers went out is reported, and a new
 //     session that could not send its cookie is not stored;
 //   - concurrent requests changing different keys of one session all win;
-//   - login regenerates the ID, logout ends the session, Require guards;
+//   - login regenerates the ID, logout ends the session and clears its
+//     cookie, Require redirects a page request to the login URL and
+//     answers an API request 401;
+//   - a response that sets the cookie is private to the browser, and one
+//     that used the session varies on Cookie;
 //   - use renews the session: a write, and a read once the touch interval
 //     has passed, re-send the cookie with a full Max-Age (a read within
 //     the interval sends none);
 //   - a store that is down gets the ErrorHandler's 503 instead of the
-//     handler's response, on reads and writes alike.
+//     handler's response, on reads and writes alike; one that refuses
+//     writes only still answers reads, even when their touch is refused.
 //
 // The app must serve these routes, using the adapter to reach the session
 // and the user:
