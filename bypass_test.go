@@ -2,14 +2,17 @@ package sessionkit_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
 // statusWriter is the kind of writer an outer logging middleware wraps the
@@ -208,4 +211,70 @@ func mustRequest(t *testing.T) *http.Request {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestSessionAfterPanickingHandler: a handler that panics ends its
+// request too (net/http's server, gin's and Echo's Recovery recover the
+// panic outside the middleware): nothing it changed is committed, and a
+// goroutine it started that uses the session afterwards is refused with
+// ErrSessionAfterHandler, as after a handler that returned.
+func TestSessionAfterPanickingHandler(t *testing.T) {
+	e := newEnv(t, func(m *sessionkit.Manager) { m.Logger = slog.New(slog.DiscardHandler) })
+	var kept *sessionkit.Session
+	h := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kept = sessionkit.From(r.Context())
+		kept.Set("before", 1)
+		panic("handler bug")
+	}))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the handler's panic did not reach the caller")
+			}
+		}()
+		h.ServeHTTP(&statusWriter{ResponseWriter: discardWriter{}}, mustRequest(t))
+	}()
+	for _, err := range []error{kept.Set("after", 2), kept.Save()} {
+		if !errors.Is(err, sessionkit.ErrSessionAfterHandler) {
+			t.Errorf("a change after the handler panicked: %v, want ErrSessionAfterHandler", err)
+		}
+	}
+	if n := e.store.saves.Load(); n != 0 {
+		t.Errorf("%d saves after a panicking handler, want 0", n)
+	}
+}
+
+// panickyStore panics in Save, as a buggy Store implementation might.
+type panickyStore struct{ sessionkit.Store }
+
+func (panickyStore) Save(context.Context, string, sessionkit.Record) (uint64, error) {
+	panic("store bug")
+}
+
+// TestPanicInsideCommit: a panic raised while the session is locked (a
+// Store, Codec or Observer that panics during the commit) reaches the
+// caller; the Handler does not hang waiting for the session it was
+// committing.
+func TestPanicInsideCommit(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	t.Cleanup(func() { mem.Close() })
+	m := sessionkit.New(panickyStore{mem})
+	m.Logger = slog.New(slog.DiscardHandler)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Set("k", 1)
+		w.Write([]byte("ok")) // commits: Save panics
+	}))
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		h.ServeHTTP(&statusWriter{ResponseWriter: discardWriter{}}, mustRequest(t))
+	}()
+	select {
+	case p := <-done:
+		if p == nil {
+			t.Error("the store's panic did not reach the caller")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Handler hung after a panic inside the commit")
+	}
 }

@@ -245,6 +245,11 @@ func TestInteropStoreMode(t *testing.T) {
 		md, _ := storeMode(t, koa.Options{Renew: true, MaxAge: 4 * time.Second}, "MAX_AGE=4000")
 		runStoreRenew(t, md)
 	})
+	t.Run("Rolling", func(t *testing.T) {
+		t.Parallel()
+		md, _ := storeMode(t, koa.Options{Rolling: true}, "ROLLING=1")
+		runRolling(t, md)
+	})
 }
 
 // runStoreRenew checks that a Go read that renews a koa-session

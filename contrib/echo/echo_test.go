@@ -2,11 +2,14 @@ package sessionecho_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/echotest"
@@ -264,5 +267,88 @@ func TestEchoRequireWithoutMiddleware(t *testing.T) {
 	app.ServeHTTP(rec, httptest.NewRequest("GET", "/account", nil))
 	if rec.Code != http.StatusSeeOther {
 		t.Errorf("with Middleware: GET /account = %d, want 303 to the login page", rec.Code)
+	}
+}
+
+// perRoute registers every route with Middleware first among its route
+// middleware, as in e.GET("/cart", cart, sessionecho.Middleware(m)).
+type perRoute struct {
+	app      *echo.Echo
+	sessions echo.MiddlewareFunc
+}
+
+func (p perRoute) GET(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.RouteInfo {
+	return p.app.GET(path, h, append([]echo.MiddlewareFunc{p.sessions}, mw...)...)
+}
+
+func (p perRoute) POST(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.RouteInfo {
+	return p.app.POST(path, h, append([]echo.MiddlewareFunc{p.sessions}, mw...)...)
+}
+
+// TestEchoOneRoute mounts Middleware as each route's own middleware.
+func TestEchoOneRoute(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		app := echo.New()
+		app.GET("/quiet", func(c *echo.Context) error { return c.String(http.StatusOK, "quiet") })
+		routes(perRoute{app: app, sessions: sessionecho.Middleware(e.Manager)}, e)
+		return app
+	})
+}
+
+// TestEchoTwoManagers: two Managers with their own cookies, each mounted
+// with Middleware: each handler finds each session with Manager.From, and
+// both are committed with their cookies.
+func TestEchoTwoManagers(t *testing.T) {
+	login := frameworktest.NewEnv(t)
+	cart := frameworktest.NewEnv(t)
+	cart.Manager.Cookie.Name = "cart"
+	cart.Manager.IdleTimeout = 10 * time.Minute
+	app := echo.New()
+	app.Use(sessionecho.Middleware(login.Manager), sessionecho.Middleware(cart.Manager))
+	app.POST("/both", func(c *echo.Context) error {
+		ctx := c.Request().Context()
+		if err := errors.Join(login.Manager.From(ctx).Set("who", "ann"), cart.Manager.From(ctx).Set("items", 3)); err != nil {
+			return err
+		}
+		if c.QueryParam("status") != "" {
+			return c.NoContent(http.StatusNoContent)
+		}
+		return c.String(http.StatusOK, "ok")
+	})
+	app.GET("/both", func(c *echo.Context) error {
+		ctx := c.Request().Context()
+		who, _ := sessionkit.Get[string](login.Manager.From(ctx), "who")
+		items, _ := sessionkit.Get[int](cart.Manager.From(ctx), "items")
+		return c.String(http.StatusOK, fmt.Sprintf("%s %d", who, items))
+	})
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	for _, query := range []string{"", "?status=1"} {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		resp, err := client.Post(srv.URL+"/both"+query, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		names := map[string]int{}
+		for _, ck := range resp.Cookies() {
+			names[ck.Name] = ck.MaxAge
+		}
+		if names["session"] != 7200 || names["cart"] != 600 || len(names) != 2 {
+			t.Errorf("POST /both%s set cookies %v; want session (7200 s) and cart (600 s)", query, names)
+		}
+		resp, err = client.Get(srv.URL + "/both")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "ann 3" {
+			t.Errorf("GET /both after POST /both%s = %q, want \"ann 3\"", query, b)
+		}
+	}
+	if logs := login.Logs() + cart.Logs(); logs != "" {
+		t.Errorf("unexpected logs:\n%s", logs)
 	}
 }

@@ -30,6 +30,6 @@
 // session would be committed before the handler could change it; in fact
 // the copy does not find it at all (sessionkit's request context is not a
 // context.WithValue), so sessionkit.From(c) is nil and every Session
-// method reports sessionkit.ErrNoSession: the misuse fails at the first
-// request, and nothing is stored or sent.
+// method that returns an error reports sessionkit.ErrNoSession: the misuse
+// fails at the first request, and nothing is stored or sent.
 package sessionfiber

@@ -113,6 +113,9 @@ func TestHTTPMiddlewareLosesChanges(t *testing.T) {
 	if _, saves := e.StoreCalls(); saves != 0 {
 		t.Errorf("%d saves (Fiber changed: update the package doc)", saves)
 	}
+	if logs := e.Logs(); logs != "" {
+		t.Errorf("logged %q; docs/frameworks.md says nothing is logged", logs)
+	}
 }
 
 // BenchmarkFiber serves through Fiber's fasthttp handler directly (no

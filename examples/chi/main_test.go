@@ -26,6 +26,32 @@ func TestSuite(t *testing.T) {
 	})
 }
 
+// TestSuiteScoped mounts the sessions on part of the router only, the
+// two ways chi scopes middleware: a group (r.Group with r.Use) for most
+// routes, and r.With for one route.
+func TestSuiteScoped(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		r := chi.NewRouter()
+		r.Group(func(r chi.Router) {
+			r.Use(e.Auth.Handler)
+			for _, rt := range frameworktest.Routes(e) {
+				if rt.Path != "/private" && rt.Path != "/quiet" {
+					r.Method(rt.Method, rt.Path, rt.Handler)
+				}
+			}
+		})
+		for _, rt := range frameworktest.Routes(e) {
+			switch rt.Path {
+			case "/private":
+				r.With(e.Auth.Handler).Method(rt.Method, rt.Path, rt.Handler)
+			case "/quiet":
+				r.Method(rt.Method, rt.Path, rt.Handler) // outside the sessions
+			}
+		}
+		return r
+	})
+}
+
 // TestExample runs the example app over HTTP.
 func TestExample(t *testing.T) {
 	store := memstore.New(memstore.Options{})

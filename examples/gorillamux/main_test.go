@@ -26,6 +26,24 @@ func TestSuite(t *testing.T) {
 	})
 }
 
+// TestSuiteSubrouter mounts the sessions on a subrouter only, with a
+// route outside it.
+func TestSuiteSubrouter(t *testing.T) {
+	frameworktest.Run(t, func(_ *testing.T, e *frameworktest.Env) http.Handler {
+		r := mux.NewRouter()
+		withSessions := r.NewRoute().Subrouter()
+		withSessions.Use(e.Auth.Handler)
+		for _, rt := range frameworktest.Routes(e) {
+			if rt.Path == "/quiet" {
+				r.Handle(rt.Path, rt.Handler).Methods(rt.Method)
+				continue
+			}
+			withSessions.Handle(rt.Path, rt.Handler).Methods(rt.Method)
+		}
+		return r
+	})
+}
+
 // TestExample runs the example app over HTTP.
 func TestExample(t *testing.T) {
 	store := memstore.New(memstore.Options{})

@@ -11,7 +11,17 @@
 //   - a change made after the headers went out is reported, and a new
 //     session that could not send its cookie is not stored;
 //   - concurrent requests changing different keys of one session all win;
-//   - login regenerates the ID, logout ends the session, Require guards.
+//   - login regenerates the ID, logout ends the session and clears its
+//     cookie, Require redirects a page request to the login URL and
+//     answers an API request 401;
+//   - a response that sets the cookie is private to the browser, and one
+//     that used the session varies on Cookie;
+//   - use renews the session: a write, and a read once the touch interval
+//     has passed, re-send the cookie with a full Max-Age (a read within
+//     the interval sends none);
+//   - a store that is down gets the ErrorHandler's 503 instead of the
+//     handler's response, on reads and writes alike; one that refuses
+//     writes only still answers reads, even when their touch is refused.
 //
 // The app must serve these routes, using the adapter to reach the session
 // and the user:
@@ -30,6 +40,7 @@ package frameworktest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +48,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +73,33 @@ type Env struct {
 
 	store *countingStore
 	logs  syncBuffer
+	clock *clock
+}
+
+// clock is the Manager's clock: real time, or a fixed time the suite moves.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time // zero: real time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+// advance stops the clock (at the real time, the first time) and moves it
+// on by d.
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	c.now = c.now.Add(d)
 }
 
 // Check verifies a username and password (alice/wonderland, bob/builder).
@@ -79,8 +118,9 @@ var (
 func NewEnv(t testing.TB) *Env {
 	mem := memstore.New(memstore.Options{})
 	t.Cleanup(func() { mem.Close() })
-	e := &Env{store: &countingStore{Store: mem}}
+	e := &Env{store: &countingStore{Store: mem}, clock: &clock{}}
 	e.Manager = sessionkit.New(e.store)
+	e.Manager.Now = e.clock.Now
 	e.Manager.Logger = slog.New(slog.NewTextHandler(&e.logs, nil))
 	e.Auth = auth.New(e.Manager, func(u User) string { return u.ID },
 		func(_ context.Context, id string) (User, error) {
@@ -120,6 +160,8 @@ func RunServer(t *testing.T, start func(t *testing.T, e *Env) (baseURL string)) 
 		{"ConcurrentWritesMerge", testConcurrent},
 		{"ChangeAfterHeadersReported", testLate},
 		{"Logout", testLogout},
+		{"UseRenewsCookie", testRenewal},
+		{"StoreDownAnswers503", testStoreDown},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -246,8 +288,14 @@ func testWriteRead(t *testing.T, a *app) {
 	if !r.setCookie() {
 		t.Fatal("the first write sent no cookie with its response")
 	}
-	if got := c.get("color"); got != "blue" {
-		t.Errorf("read back %q, want blue", got)
+	if cc, vary := r.header.Get("Cache-Control"), r.header.Values("Vary"); !strings.Contains(cc, "private") || !slices.Contains(vary, "Cookie") {
+		t.Errorf("a response setting the cookie has Cache-Control %q, Vary %q; want private and Cookie", cc, vary)
+	}
+	if r := c.do("GET", "/get?k=color", nil); r.body != "blue" || !slices.Contains(r.header.Values("Vary"), "Cookie") {
+		t.Errorf("read back %q with Vary %q, want blue and Cookie", r.body, r.header.Values("Vary"))
+	}
+	if r := c.do("GET", "/quiet", nil); len(r.header.Values("Vary")) != 0 {
+		t.Errorf("a response that did not use the session has Vary %q, want none", r.header.Values("Vary"))
 	}
 	saves := a.env.store.saves.Load()
 	c.set("color", "blue") // unchanged: not rewritten
@@ -298,8 +346,18 @@ func testLogin(t *testing.T, a *app) {
 
 func testRequire(t *testing.T, a *app) {
 	c := a.client()
-	if r := c.do("GET", "/private", nil); r.code == http.StatusOK {
-		t.Errorf("anonymous GET /private = 200 %q", r.body)
+	if r := c.do("GET", "/private", nil); r.code != http.StatusSeeOther || r.header.Get("Location") != a.env.Auth.LoginURL("/private") {
+		t.Errorf("anonymous GET /private = %d (Location %q), want 303 to %s", r.code, r.header.Get("Location"), a.env.Auth.LoginURL("/private"))
+	}
+	req, _ := http.NewRequest("GET", a.url+"/private", nil)
+	req.Header.Set("Accept", "application/json")
+	if resp, err := c.hc.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("anonymous API GET /private = %d (%s), want 401 with JSON", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
 	}
 	c.login("bob", "builder")
 	if r := c.do("GET", "/private", nil); r.code != http.StatusOK || r.body != "bob" {
@@ -361,6 +419,9 @@ func testLogout(t *testing.T, a *app) {
 	if r := c.do("POST", "/logout", nil); r.code != http.StatusOK || r.body != "bye" {
 		t.Fatalf("logout = %d %q", r.code, r.body)
 	}
+	if got := c.cookie(); got != "" {
+		t.Errorf("after logout the browser still holds the session cookie %q; want it cleared", got)
+	}
 	if r := c.do("GET", "/whoami", nil); r.body != "anonymous" {
 		t.Errorf("whoami after logout = %q", r.body)
 	}
@@ -370,6 +431,110 @@ func testLogout(t *testing.T, a *app) {
 		t.Errorf("the logged-out session ID still answers as %q", r.body)
 	}
 	a.env.noErrors(t)
+}
+
+// sessionCookie returns the session cookie r sets, or nil.
+func (r response) sessionCookie() *http.Cookie {
+	for _, line := range r.header.Values("Set-Cookie") {
+		if ck, err := http.ParseSetCookie(line); err == nil && ck.Name == "session" {
+			return ck
+		}
+	}
+	return nil
+}
+
+func testRenewal(t *testing.T, a *app) {
+	c := a.client()
+	m := a.env.Manager
+	idle := m.IdleTimeout
+	renewed := func(step string, r response) {
+		t.Helper()
+		ck := r.sessionCookie()
+		if ck == nil {
+			t.Errorf("%s: no cookie sent, want one renewed for %v", step, idle)
+			return
+		}
+		want := a.env.clock.Now().Add(idle)
+		if ck.MaxAge != int(idle/time.Second) || ck.Expires.Sub(want).Abs() > time.Second {
+			t.Errorf("%s: cookie Max-Age %d, Expires %v; want %d and %v", step, ck.MaxAge, ck.Expires, int(idle/time.Second), want)
+		}
+	}
+	renewed("first write", c.set("k", "1"))
+	a.env.clock.advance(m.TouchInterval / 2)
+	if r := c.do("GET", "/get?k=k", nil); r.body != "1" || r.sessionCookie() != nil {
+		t.Errorf("read within the touch interval = %q, cookie %v; want 1 and no cookie", r.body, r.sessionCookie())
+	}
+	a.env.clock.advance(m.TouchInterval)
+	r := c.do("GET", "/get?k=k", nil)
+	if r.body != "1" {
+		t.Errorf("read after the touch interval = %q, want 1", r.body)
+	}
+	renewed("read after the touch interval", r)
+	a.env.clock.advance(m.TouchInterval / 4)
+	renewed("write within the touch interval", c.set("k", "2"))
+	// Idle for longer than the idle timeout: the session is over.
+	a.env.clock.advance(idle + time.Second)
+	if got := c.get("k"); got != "" {
+		t.Errorf("after %v idle the session still holds k = %q", idle, got)
+	}
+	a.env.noErrors(t)
+}
+
+func testStoreDown(t *testing.T, a *app) {
+	c := a.client()
+	c.set("k", "1")
+	c.login("alice", "wonderland")
+	a.env.store.down.Store(true)
+	for _, req := range []struct{ method, path, handlerBody string }{
+		{"GET", "/get?k=k", "1"},
+		{"POST", "/set?k=k&v=2", "ok"},
+		{"GET", "/whoami", "alice"},
+		{"GET", "/private", "alice"},
+	} {
+		r := c.do(req.method, req.path, nil)
+		if r.code != http.StatusServiceUnavailable || strings.Contains(r.body, req.handlerBody) || r.sessionCookie() != nil {
+			t.Errorf("store down: %s %s = %d %q (cookie %v); want the ErrorHandler's 503 alone", req.method, req.path, r.code, r.body, r.sessionCookie())
+		}
+	}
+	if r := c.login("bob", "builder"); r.code != http.StatusServiceUnavailable || r.header.Get("Location") != "" || r.sessionCookie() != nil {
+		t.Errorf("store down: login = %d (Location %q, cookie %v); want the ErrorHandler's 503 alone", r.code, r.header.Get("Location"), r.sessionCookie())
+	}
+	if r := c.do("GET", "/quiet", nil); r.code != http.StatusOK || r.body != "quiet" {
+		t.Errorf("store down: GET /quiet (no session use) = %d %q, want 200 quiet", r.code, r.body)
+	}
+	if logs := a.env.logs.String(); !strings.Contains(logs, errStoreDown.Error()) {
+		t.Errorf("the store error was not logged; logs:\n%s", logs)
+	}
+	a.env.store.down.Store(false)
+	a.env.logs.Reset()
+	if got := c.get("k"); got != "1" {
+		t.Errorf("store back: k = %q, want 1 (the refused write changed nothing)", got)
+	}
+	if r := c.do("GET", "/whoami", nil); r.body != "alice" {
+		t.Errorf("store back: whoami = %q, want alice", r.body)
+	}
+	a.env.noErrors(t)
+
+	// A store that reads but refuses writes: a write gets the 503; a read
+	// is answered, also when its touch is refused (the session keeps its
+	// earlier expiry, and no cookie goes out).
+	a.env.store.writesDown.Store(true)
+	if r := c.set("k", "3"); r.code != http.StatusServiceUnavailable || r.body == "ok" || r.sessionCookie() != nil {
+		t.Errorf("writes refused: POST /set = %d %q (cookie %v); want the ErrorHandler's 503 alone", r.code, r.body, r.sessionCookie())
+	}
+	a.env.clock.advance(2 * a.env.Manager.TouchInterval)
+	touches := a.env.store.touches.Load()
+	r := c.do("GET", "/get?k=k", nil)
+	if r.code != http.StatusOK || r.body != "1" || r.sessionCookie() != nil {
+		t.Errorf("writes refused: a read due for a touch = %d %q (cookie %v); want 200 1 and no cookie", r.code, r.body, r.sessionCookie())
+	}
+	if a.env.store.touches.Load() == touches {
+		t.Errorf("the read made no touch: the check did not exercise a refused touch")
+	}
+	a.env.store.writesDown.Store(false)
+	if got := c.get("k"); got != "1" {
+		t.Errorf("writes back: k = %q, want 1", got)
+	}
 }
 
 func (e *Env) noErrors(t *testing.T) {
@@ -393,28 +558,47 @@ func (e *Env) Logs() string { return e.logs.String() }
 // StoreCalls returns the number of store calls so far.
 func (e *Env) StoreCalls() (loads, saves int64) { return e.store.loads.Load(), e.store.saves.Load() }
 
+// errStoreDown is what countingStore returns while it is down.
+var errStoreDown = errors.New("frameworktest: store down")
+
+// countingStore counts the calls to the store it wraps, and fails them all
+// with errStoreDown while down is set, and all but loads while writesDown
+// is (a Redis out of memory).
 type countingStore struct {
 	sessionkit.Store
 	loads, saves, touches, deletes atomic.Int64
+	down, writesDown               atomic.Bool
 }
 
 func (c *countingStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
 	c.loads.Add(1)
+	if c.down.Load() {
+		return sessionkit.Record{}, errStoreDown
+	}
 	return c.Store.Load(ctx, key)
 }
 
 func (c *countingStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
 	c.saves.Add(1)
+	if c.down.Load() || c.writesDown.Load() {
+		return 0, errStoreDown
+	}
 	return c.Store.Save(ctx, key, rec)
 }
 
 func (c *countingStore) Touch(ctx context.Context, key string, exp time.Time) error {
 	c.touches.Add(1)
+	if c.down.Load() || c.writesDown.Load() {
+		return errStoreDown
+	}
 	return c.Store.Touch(ctx, key, exp)
 }
 
 func (c *countingStore) Delete(ctx context.Context, key string) error {
 	c.deletes.Add(1)
+	if c.down.Load() || c.writesDown.Load() {
+		return errStoreDown
+	}
 	return c.Store.Delete(ctx, key)
 }
 
@@ -469,6 +653,30 @@ func RunMisuse(t *testing.T, newApp func(t *testing.T, e *Env) http.Handler) {
 	}
 	if n := strings.Count(env.Logs(), "written around the writer Manager.Handler gave the handler"); n != 2 {
 		t.Errorf("the bypass was logged %d times in 2 requests, want 2; logs:\n%s", n, env.Logs())
+	}
+	if n := strings.Count(env.Logs(), sessionkit.ErrHeadersSent.Error()); n != 2 {
+		t.Errorf("the lost new sessions were reported %d times in 2 requests, want 2 (ErrHeadersSent); logs:\n%s", n, env.Logs())
+	}
+
+	// An existing session (made through a correct mount on the same host,
+	// so the browser sends its cookie to both) keeps the change the
+	// misused app makes, with a warning; no cookie goes out.
+	ref := httptest.NewServer(ServeMux(env))
+	t.Cleanup(ref.Close)
+	good := &app{t: t, env: env, url: ref.URL}
+	seeded := &client{a: good, jar: c.jar, hc: c.hc}
+	if r := seeded.set("k", "seeded"); !r.setCookie() {
+		t.Fatal("the correct mount sent no cookie")
+	}
+	env.logs.Reset()
+	if r := c.set("k", "changed"); r.code != http.StatusOK || r.setCookie() {
+		t.Errorf("misused app on an existing session: POST /set = %d, cookie %v; want 200 and no cookie", r.code, r.setCookie())
+	}
+	if got := seeded.get("k"); got != "changed" {
+		t.Errorf("the existing session's change was not saved: k = %q", got)
+	}
+	if logs := env.Logs(); !strings.Contains(logs, "written around the writer Manager.Handler gave the handler") || !strings.Contains(logs, "level=WARN") {
+		t.Errorf("the change to an existing session was not reported (bypass error and a warning); logs:\n%s", logs)
 	}
 }
 
