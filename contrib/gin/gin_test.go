@@ -452,3 +452,49 @@ func TestGinRecoveredPanic(t *testing.T) {
 		t.Errorf("Recovery's response was reported as a bypass:\n%s", e.Logs())
 	}
 }
+
+// A recovery mounted after Sessions handles the panic inside the session
+// middleware: to the session the request ended normally, so what the
+// handler changed before the panic is committed with the 500 (docs/
+// frameworks.md, "Panics"), as express-session saves when an error
+// handler answers.
+func TestGinRecoveryInsideSessions(t *testing.T) {
+	e := frameworktest.NewEnv(t)
+	r := gin.New()
+	r.Use(sessiongin.Sessions(e.Manager), gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}))
+	r.POST("/panic", func(c *gin.Context) {
+		sessiongin.From(c).Set("k", "before the panic")
+		panic("handler bug")
+	})
+	r.GET("/k", func(c *gin.Context) {
+		v, err := sessionkit.Get[string](sessiongin.From(c), "k")
+		if err != nil {
+			c.AbortWithError(http.StatusInternalServerError, err)
+			return
+		}
+		c.String(http.StatusOK, "%s", v)
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Post(srv.URL+"/panic", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || len(resp.Cookies()) != 1 {
+		t.Fatalf("POST /panic = %d, cookies %v; want Recovery's 500 with the new session's cookie", resp.StatusCode, resp.Cookies())
+	}
+	resp, err = client.Get(srv.URL + "/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "before the panic" {
+		t.Errorf("GET /k = %d %q, want 200 %q (the change before a panic recovered inside Sessions is committed)", resp.StatusCode, body, "before the panic")
+	}
+}
