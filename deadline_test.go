@@ -9,11 +9,13 @@ import (
 )
 
 func TestOpDeadlineWithoutWaiting(t *testing.T) {
-	c := newOpDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+	// Long enough that a busy machine's scheduling delay before the first
+	// Err does not pass the deadline.
+	c := newOpDeadline(context.Background(), time.Now().Add(250*time.Millisecond))
 	if err := c.Err(); err != nil {
 		t.Fatalf("fresh Err = %v", err)
 	}
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Err after the deadline = %v", err)
 	}

@@ -114,7 +114,9 @@ func TestReleasedCoverageExpires(t *testing.T) {
 	client, s := internalStore(t, testenv.Getenv(t, testenv.RedisURLEnv))
 	const key = "k"
 	t.Cleanup(func() { client.Del(context.Background(), s.RecordKey(key), s.releasedKey(key)) })
-	exp := time.Now().Add(100 * time.Millisecond)
+	// Short, so the test waits little for the coverage to expire, but long
+	// enough for the Save and Delete below to run before the record expires.
+	exp := time.Now().Add(400 * time.Millisecond)
 	if _, err := s.Save(ctx, key, sessionkit.Record{Data: []byte("1"), Expiry: exp, UserKey: "u"}); err != nil {
 		t.Fatal(err)
 	}
