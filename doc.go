@@ -115,8 +115,9 @@
 // its response header: private="Session-Token") added, which caches
 // either honour (they drop the header) or read as plain private. The
 // handler's own directives are never removed. A custom Transport names
-// its headers by implementing TokenHeaderer; one that does not gets no
-// Vary.
+// its headers by implementing TokenHeaderer (CookieTransport and
+// HeaderTransport do, so a Transport embedding one of them is covered);
+// one that does not gets no Vary.
 //
 // # Several sessions, and sessions outside a request
 //
