@@ -40,6 +40,16 @@ type NearCache struct {
 	// (a network partition rather than a closed connection) can serve
 	// records that changed meanwhile. Each confirmation is one blocking
 	// command per master (WAIT) that returns after Heartbeat.
+	//
+	// Redis ends a blocking command only at its own timer resolution
+	// (1000/hz ms: 100ms at its default hz of 10), so on a quiet server
+	// each confirmation can come up to that much late, and between the
+	// end of two heartbeats and the late confirmation nothing is served
+	// from the cache (loads go to Redis). Measured on an idle Redis 7.0
+	// with hz 10, the cache was not serving 2-3% of the time with a
+	// Heartbeat of 500ms or 1s, half the time at 200ms, three quarters at
+	// 100ms and nearly always at 50ms; a busy server answers on time. Keep
+	// Heartbeat at 500ms or more unless Redis's hz is raised.
 	Heartbeat time.Duration
 
 	// AlwaysTrack keeps invalidations on even while the cache is not
