@@ -3,6 +3,9 @@ package koa_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,5 +156,43 @@ func TestExternalStoreLoadsExpire(t *testing.T) {
 	}
 	if want := clock.Now().Add(4 * time.Second); !rec.Expiry.Equal(want.Truncate(time.Millisecond)) || !strings.Contains(string(rec.Data), strconv.FormatInt(want.UnixMilli(), 10)) {
 		t.Fatalf("after the renewal: expiry %v, record %s; want %v", rec.Expiry, rec.Data, want)
+	}
+}
+
+// Events (and so metrics) name a Manager over an ExternalStore by the
+// store it wraps, over real HTTP, for every store call.
+func TestExternalStoreEventsNameWrappedStore(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close()
+	m := sessionkit.New(koa.NewExternalStore(mem))
+	if err := koa.ConfigureStore(m, koa.Options{Keys: []string{"k"}, Rolling: true}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	kinds := map[string]int{}
+	m.Observer = func(ev sessionkit.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		kinds[ev.Store]++
+	}
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		n, _ := sessionkit.Get[int](s, "n")
+		s.Set("n", n+1)
+	})))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	for range 3 {
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kinds) != 1 || kinds["memstore"] == 0 {
+		t.Errorf("events by Store: %v, want all memstore", kinds)
 	}
 }
