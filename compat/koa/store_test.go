@@ -196,3 +196,39 @@ func TestExternalStoreEventsNameWrappedStore(t *testing.T) {
 		t.Errorf("events by Store: %v, want all memstore", kinds)
 	}
 }
+
+// unwrapping is an application's own store wrapper (metrics, logging)
+// that says what it wraps.
+type unwrapping struct{ sessionkit.Store }
+
+func (u unwrapping) Unwrap() sessionkit.Store { return u.Store }
+
+// opaque wraps a store without saying so.
+type opaque struct{ sessionkit.Store }
+
+// ConfigureStore's Rolling and Renew accept an ExternalStore under an
+// application's own wrapper that unwraps to it, and still refuse one that
+// does not say what it wraps.
+func TestConfigureStoreWrappedExternalStore(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close()
+	for _, tc := range []struct {
+		name  string
+		store sessionkit.Store
+		ok    bool
+	}{
+		{"ExternalStore", koa.NewExternalStore(mem), true},
+		{"unwrapping wrapper", unwrapping{unwrapping{koa.NewExternalStore(mem)}}, true},
+		{"opaque wrapper", opaque{koa.NewExternalStore(mem)}, false},
+		{"wrapper of the bare store", unwrapping{mem}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, o := range []koa.Options{{Keys: []string{"k"}, Rolling: true}, {Keys: []string{"k"}, Renew: true}} {
+				err := koa.ConfigureStore(sessionkit.New(tc.store), o)
+				if (err == nil) != tc.ok {
+					t.Errorf("ConfigureStore(%+v) = %v, want ok %v", o, err, tc.ok)
+				}
+			}
+		})
+	}
+}
