@@ -287,3 +287,28 @@ func TestOptionsHistogramRefuses(t *testing.T) {
 	}
 	m.Observe(sessionkit.Event{Kind: sessionkit.EventLoad, Store: "memstore"})
 }
+
+// An empty Buckets slice means DefaultBuckets, as nil does (it used to
+// mean client_golang's own defaults).
+func TestEmptyBucketsAreDefault(t *testing.T) {
+	m := sessionprom.New(sessionprom.Options{Buckets: []float64{}})
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(m); err != nil {
+		t.Fatal(err)
+	}
+	m.Observe(sessionkit.Event{Kind: sessionkit.EventLoad, Store: "memstore"})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "sessionkit_store_operation_duration_seconds" {
+			continue
+		}
+		if got := len(mf.GetMetric()[0].GetHistogram().GetBucket()); got != len(sessionprom.DefaultBuckets) {
+			t.Fatalf("%d buckets, want DefaultBuckets' %d", got, len(sessionprom.DefaultBuckets))
+		}
+		return
+	}
+	t.Fatal("no latency histogram gathered")
+}
