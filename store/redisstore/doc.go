@@ -254,7 +254,10 @@
 // cache that resumed and then found no hits in its first window (the
 // repeats it saw were changed by other processes in between) waits twice
 // as many loads before its next attempt, up to 64 windows.
-// NearCacheStats.Idle reports the state; each change counts as a flush.
+// NearCacheStats.Idle reports the state. Each change the connections act
+// on at a heartbeat counts as a flush; a cache that resumes before the
+// next heartbeat (a fast process can count a whole window within one)
+// never turned invalidations off, and nothing is flushed.
 //
 // Why broadcasting mode. Redis's default tracking mode sends a key's
 // invalidation only to the connections that read it, which would spare

@@ -104,7 +104,8 @@ type NearCacheStats struct {
 	// Flushes counts the times the whole cache was dropped: a connection
 	// receiving invalidations was lost or re-established, the cluster's
 	// masters changed, Redis was flushed, or the cache went idle or
-	// resumed.
+	// resumed (counted when the connections act on it, at their next
+	// heartbeat: a change undone before then is not counted).
 	Flushes uint64
 	// Idle is true while the cache is idle because it was not being hit
 	// (see NearCache.AlwaysTrack): it serves nothing (Tracking is false
