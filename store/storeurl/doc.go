@@ -82,7 +82,7 @@
 //	near_cache_entries, near_cache_bytes, near_cache_heartbeat
 //	                 its bounds and heartbeat (redisstore.NearCache's
 //	                 MaxEntries, MaxBytes, Heartbeat); need near_cache=true;
-//	                 a heartbeat below 500ms leaves the cache unused much
+//	                 a heartbeat below 100ms leaves the cache unused most
 //	                 of the time on a quiet Redis (see NearCache.Heartbeat)
 //	near_cache_always_track
 //	                 true: the cache never goes idle
