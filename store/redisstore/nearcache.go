@@ -33,7 +33,7 @@ type NearCache struct {
 	// a shard's share of MaxBytes is not cached (1 MiB with the defaults).
 	MaxBytes int64
 
-	// Heartbeat is how often the store confirms that each connection
+	// Heartbeat paces the store's confirmations that each connection
 	// receiving invalidations is alive (default 500ms). A cached record is
 	// served only within two heartbeats of the last confirmation, which
 	// bounds how long a connection that broke without the store noticing
