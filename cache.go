@@ -33,23 +33,23 @@ import (
 // client sends the token in, is added to Vary on every response whose
 // handler used the session; response, the header that hands out the
 // token, is named in the private="..." Cache-Control directive when the
-// token is set or cleared. Either may be "". A custom Transport that does
-// not implement TokenHeaderer gets no Vary, and its token-setting
-// responses get Cache-Control private (or private="Set-Cookie" beside the
-// handler's own directives).
+// token is set or cleared. Either may be "": an empty request adds
+// nothing to Vary, and an empty response is named as Set-Cookie. A custom
+// Transport that does not implement TokenHeaderer gets no Vary, and its
+// token-setting responses get Cache-Control private (or
+// private="Set-Cookie" beside the handler's own directives).
+// CookieTransport and HeaderTransport implement it, so a Transport that
+// embeds one of them (to add logging, say) inherits their headers.
 type TokenHeaderer interface {
 	TokenHeaders() (request, response string)
 }
 
 // tokenHeaders returns the request header that carries t's token and the
 // response header that sets it, or "" for transports that do not say.
+// CookieTransport and HeaderTransport implement TokenHeaderer, so a custom
+// Transport embedding one of them is protected as they are.
 func tokenHeaders(t Transport) (request, response string) {
-	switch t := t.(type) {
-	case *CookieTransport:
-		return "Cookie", "Set-Cookie"
-	case *HeaderTransport:
-		return t.requestHeader(), t.responseHeader()
-	case TokenHeaderer:
+	if t, ok := t.(TokenHeaderer); ok {
 		return t.TokenHeaders()
 	}
 	return "", ""

@@ -108,15 +108,19 @@
 // # Shared caches
 //
 // When the handler used its session, the response gets Vary: Cookie (or
-// the header transport's request header). When it sets or clears the
-// session's token, the Manager keeps shared caches from storing it: a
-// response with no Cache-Control gets "private"; one whose Cache-Control
-// allows shared caching gets private="Set-Cookie" (with a HeaderTransport,
-// its response header: private="Session-Token") added, which caches
-// either honour (they drop the header) or read as plain private. The
-// handler's own directives are never removed. A custom Transport names
-// its headers by implementing TokenHeaderer; one that does not gets no
-// Vary.
+// the header transport's request header). Only a use before the response
+// headers go out (WriteHeader, the first Write or Flush) can be told: a
+// handler that first reads its session after them gets no Vary, so it
+// must not mark its response publicly cacheable (or must read the session
+// first). When it sets or clears the session's token, the Manager keeps
+// shared caches from storing it: a response with no Cache-Control gets
+// "private"; one whose Cache-Control allows shared caching gets
+// private="Set-Cookie" (with a HeaderTransport, its response header:
+// private="Session-Token") added, which caches either honour (they drop
+// the header) or read as plain private. The handler's own directives are
+// never removed. A custom Transport names its headers by implementing
+// TokenHeaderer (CookieTransport and HeaderTransport do, so a Transport
+// embedding one of them is covered); one that does not gets no Vary.
 //
 // # Several sessions, and sessions outside a request
 //

@@ -313,6 +313,13 @@ func (c *CookieTransport) ClearToken(w http.ResponseWriter, r *http.Request) {
 	c.clearToken(w, c.secure(r, nil))
 }
 
+// TokenHeaders implements TokenHeaderer: the token comes in Cookie and
+// goes out in Set-Cookie. A Transport that embeds a *CookieTransport
+// inherits it, and with it Vary: Cookie.
+func (c *CookieTransport) TokenHeaders() (request, response string) {
+	return "Cookie", "Set-Cookie"
+}
+
 // setToken sets the cookie; a non-zero expires makes it persistent, with
 // Max-Age counted from now.
 func (c *CookieTransport) setToken(w http.ResponseWriter, secure bool, token string, expires, now time.Time) {
@@ -428,6 +435,13 @@ func (h *HeaderTransport) responseHeader() string {
 		return h.ResponseHeader
 	}
 	return "Session-Token"
+}
+
+// TokenHeaders implements TokenHeaderer: RequestHeader and
+// ResponseHeader, or their defaults. A Transport that embeds a
+// *HeaderTransport inherits it.
+func (h *HeaderTransport) TokenHeaders() (request, response string) {
+	return h.requestHeader(), h.responseHeader()
 }
 
 // Token implements Transport.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -611,4 +612,51 @@ func TestMigrateExpressForeignOnlySourceKeepsCopies(t *testing.T) {
 		t.Errorf("stderr: %q", r.stderr)
 	}
 	checkCopies(t, l, sessions)
+}
+
+// TestExpressLayoutListUser checks list --user on every express layout,
+// which has no user index: it reads every session, keeps the user's, and
+// pages them with --limit and --after as any list; revoke --user stays
+// unavailable there (docs/CLI.md).
+func TestExpressLayoutListUser(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		layout func(*testing.T) expressLayout
+	}{
+		{"redis", redisExpressLayout},
+		{"postgres", postgresExpressLayout},
+		{"mongo", mongoExpressLayout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := tc.layout(t)
+			sessions := expressSessions(30)
+			sessions[4].user, sessions[20].user = 0, 0 // and session 0's
+			l.seed(t, sessions)
+			want := []string{sessions[0].id, sessions[4].id, sessions[20].id}
+			slices.Sort(want)
+			store := "--store=" + l.from
+			all := decodeJSON[listJSON](t, mustRun(t, 0, "list", store, "--user", "0", "--json"))
+			var got []string
+			for _, s := range all.Sessions {
+				if s.User != "0" {
+					t.Errorf("list --user 0 listed %+v", s)
+				}
+				got = append(got, s.Key)
+			}
+			if !slices.Equal(got, want) || all.NextAfter != "" {
+				t.Fatalf("list --user 0: %v (next %q), want %v", got, all.NextAfter, want)
+			}
+			page := decodeJSON[listJSON](t, mustRun(t, 0, "list", store, "--user", "0", "--limit", "2", "--json"))
+			if len(page.Sessions) != 2 || page.Sessions[1].Key != want[1] || page.NextAfter != want[1] {
+				t.Fatalf("list --user 0 --limit 2: %+v, want %v and next_after %s", page, want[:2], want[1])
+			}
+			rest := decodeJSON[listJSON](t, mustRun(t, 0, "list", store, "--user", "0", "--limit", "2", "--after", page.NextAfter, "--json"))
+			if len(rest.Sessions) != 1 || rest.Sessions[0].Key != want[2] || rest.NextAfter != "" {
+				t.Fatalf("list --user 0 --after %s: %+v, want only %s", page.NextAfter, rest, want[2])
+			}
+			if r := cli(t, nil, "revoke", store, "--user", "0"); r.code == 0 || !strings.Contains(r.stderr, "no user index") {
+				t.Errorf("revoke --user on an express layout: exit %d, stderr %q; want a failure naming the missing user index", r.code, r.stderr)
+			}
+		})
+	}
 }

@@ -120,6 +120,10 @@ func NewCookieMode(o Options) (*sessionkit.Manager, error) {
 //
 //	m := sessionkit.New(koa.NewExternalStore(store))
 //
+// A store of the application's own that wraps the ExternalStore counts as
+// wrapped when it says so with an Unwrap() sessionkit.Store method (which
+// also names it in events by the store underneath).
+//
 // New sessions get koa-session's
 // default external keys, Prefix and a random UUID (see UUIDs); set
 // m.IDs afterwards for a custom genid.
@@ -134,7 +138,7 @@ func ConfigureStore(m *sessionkit.Manager, o Options) error {
 	if m.Store() == nil {
 		return errors.New("koa: ConfigureStore needs a server-side Manager (sessionkit.New); use NewCookieMode for cookie mode")
 	}
-	if _, ok := m.Store().(*ExternalStore); !ok && (o.Rolling || o.Renew) {
+	if !wrapsExternal(m.Store()) && (o.Rolling || o.Renew) {
 		return errors.New("koa: ConfigureStore with Rolling or Renew needs the Manager's store wrapped, sessionkit.New(koa.NewExternalStore(store)), or reads would not move the sessions' \"_expire\"")
 	}
 	if err := configure(m, o); err != nil {
@@ -255,4 +259,22 @@ func (u UUIDs) ValidID(id string) bool {
 func UsePassport[U any](a *auth.Auth[U]) {
 	a.Field = express.PassportField{}
 	a.ClearOnLogin = false
+}
+
+// wrapsExternal reports whether s is an ExternalStore, or a wrapper that
+// reaches one through Unwrap() sessionkit.Store.
+func wrapsExternal(s sessionkit.Store) bool {
+	for range 16 { // a wrapper that unwraps to itself must not loop forever
+		if _, ok := s.(*ExternalStore); ok {
+			return true
+		}
+		w, ok := s.(interface{ Unwrap() sessionkit.Store })
+		if !ok {
+			return false
+		}
+		if s = w.Unwrap(); s == nil {
+			return false
+		}
+	}
+	return false
 }

@@ -3,6 +3,9 @@ package koa_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,5 +156,79 @@ func TestExternalStoreLoadsExpire(t *testing.T) {
 	}
 	if want := clock.Now().Add(4 * time.Second); !rec.Expiry.Equal(want.Truncate(time.Millisecond)) || !strings.Contains(string(rec.Data), strconv.FormatInt(want.UnixMilli(), 10)) {
 		t.Fatalf("after the renewal: expiry %v, record %s; want %v", rec.Expiry, rec.Data, want)
+	}
+}
+
+// Events (and so metrics) name a Manager over an ExternalStore by the
+// store it wraps, over real HTTP, for every store call.
+func TestExternalStoreEventsNameWrappedStore(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close()
+	m := sessionkit.New(koa.NewExternalStore(mem))
+	if err := koa.ConfigureStore(m, koa.Options{Keys: []string{"k"}, Rolling: true}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	kinds := map[string]int{}
+	m.Observer = func(ev sessionkit.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		kinds[ev.Store]++
+	}
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		n, _ := sessionkit.Get[int](s, "n")
+		s.Set("n", n+1)
+	})))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	for range 3 {
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kinds) != 1 || kinds["memstore"] == 0 {
+		t.Errorf("events by Store: %v, want all memstore", kinds)
+	}
+}
+
+// unwrapping is an application's own store wrapper (metrics, logging)
+// that says what it wraps.
+type unwrapping struct{ sessionkit.Store }
+
+func (u unwrapping) Unwrap() sessionkit.Store { return u.Store }
+
+// opaque wraps a store without saying so.
+type opaque struct{ sessionkit.Store }
+
+// ConfigureStore's Rolling and Renew accept an ExternalStore under an
+// application's own wrapper that unwraps to it, and still refuse one that
+// does not say what it wraps.
+func TestConfigureStoreWrappedExternalStore(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close()
+	for _, tc := range []struct {
+		name  string
+		store sessionkit.Store
+		ok    bool
+	}{
+		{"ExternalStore", koa.NewExternalStore(mem), true},
+		{"unwrapping wrapper", unwrapping{unwrapping{koa.NewExternalStore(mem)}}, true},
+		{"opaque wrapper", opaque{koa.NewExternalStore(mem)}, false},
+		{"wrapper of the bare store", unwrapping{mem}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, o := range []koa.Options{{Keys: []string{"k"}, Rolling: true}, {Keys: []string{"k"}, Renew: true}} {
+				err := koa.ConfigureStore(sessionkit.New(tc.store), o)
+				if (err == nil) != tc.ok {
+					t.Errorf("ConfigureStore(%+v) = %v, want ok %v", o, err, tc.ok)
+				}
+			}
+		})
 	}
 }

@@ -70,7 +70,7 @@ type Options struct {
 	// MeterProvider makes the meter (default otel.GetMeterProvider()).
 	MeterProvider metric.MeterProvider
 	// Buckets are the latency histogram's bucket boundaries in seconds
-	// (default: 100µs to 2.5s).
+	// (default, also for an empty slice: 100µs to 2.5s).
 	Buckets []float64
 }
 
@@ -96,7 +96,7 @@ func New(opts Options) (*Observer, error) {
 		mp = otel.GetMeterProvider()
 	}
 	buckets := opts.Buckets
-	if buckets == nil {
+	if len(buckets) == 0 {
 		buckets = DefaultBuckets
 	}
 	meter := mp.Meter(ScopeName)

@@ -304,3 +304,31 @@ func TestTouchesCountExtensions(t *testing.T) {
 		})
 	}
 }
+
+// An empty Buckets slice means DefaultBuckets, as nil does (it used to
+// make a histogram with no bounds).
+func TestEmptyBucketsAreDefault(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	obs, err := sessionotel.New(sessionotel.Options{MeterProvider: mp, Buckets: []float64{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Observe(sessionkit.Event{Kind: sessionkit.EventLoad, Store: "memstore", Ctx: context.Background()})
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok {
+				if got := h.DataPoints[0].Bounds; len(got) != len(sessionotel.DefaultBuckets) {
+					t.Fatalf("bounds %v, want DefaultBuckets", got)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no latency histogram collected")
+}

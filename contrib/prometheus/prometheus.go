@@ -33,6 +33,8 @@
 package sessionprom
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sessionkit/sessionkit"
 )
@@ -42,12 +44,16 @@ type Options struct {
 	// Namespace prefixes every metric name (default "sessionkit").
 	Namespace string
 	// Buckets are the latency histogram's upper bounds in seconds
-	// (default: 100µs to 2.5s, suited to in-memory and network stores).
+	// (default, also for an empty slice: 100µs to 2.5s, suited to
+	// in-memory and network stores),
+	// in increasing order: registering the Metrics fails otherwise.
 	Buckets []float64
 	// ConstLabels are added to every metric (an instance or app name;
 	// keep them bounded). They must not use the metrics' own label names,
-	// store, operation and outcome: registering the Metrics then fails
-	// (Registerer.Register returns the error; MustRegister panics).
+	// store, operation and outcome, nor "le", the histogram's bucket
+	// label: registering the Metrics then fails (Registerer.Register
+	// returns the error; MustRegister panics), and Observe records
+	// nothing it cannot (it never panics).
 	ConstLabels prometheus.Labels
 }
 
@@ -61,6 +67,10 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	counters  map[sessionkit.EventKind]*prometheus.CounterVec
 	collected []prometheus.Collector
+	// err is why Options cannot make the latency histogram (client_golang
+	// would panic on its first observation): Describe reports it, so
+	// registration fails, and Observe leaves the histogram alone.
+	err error
 }
 
 // New returns the metrics; register them with a prometheus.Registerer and
@@ -71,7 +81,7 @@ func New(opts Options) *Metrics {
 		ns = "sessionkit"
 	}
 	buckets := opts.Buckets
-	if buckets == nil {
+	if len(buckets) == 0 {
 		buckets = DefaultBuckets
 	}
 	m := &Metrics{
@@ -87,6 +97,7 @@ func New(opts Options) *Metrics {
 			ConstLabels: opts.ConstLabels,
 		}, []string{"store", "operation", "outcome"}),
 		counters: map[sessionkit.EventKind]*prometheus.CounterVec{},
+		err:      checkHistogram(opts.ConstLabels, buckets),
 	}
 	m.collected = append(m.collected, m.ops, m.latency)
 	for _, c := range []struct {
@@ -119,7 +130,9 @@ func (m *Metrics) Observe(e sessionkit.Event) {
 	if e.Kind.StoreOp() {
 		op, outcome := e.Kind.String(), e.Outcome.String()
 		m.ops.WithLabelValues(e.Store, op, outcome).Inc()
-		m.latency.WithLabelValues(e.Store, op, outcome).Observe(e.Duration.Seconds())
+		if m.err == nil {
+			m.latency.WithLabelValues(e.Store, op, outcome).Observe(e.Duration.Seconds())
+		}
 	}
 	if e.Kind == sessionkit.EventTouch && e.Outcome != sessionkit.OutcomeOK {
 		return // extended nothing; counted in store_operations_total
@@ -131,6 +144,9 @@ func (m *Metrics) Observe(e sessionkit.Event) {
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	if m.err != nil {
+		ch <- prometheus.NewInvalidDesc(m.err)
+	}
 	for _, c := range m.collected {
 		c.Describe(ch)
 	}
@@ -141,4 +157,19 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range m.collected {
 		c.Collect(ch)
 	}
+}
+
+// checkHistogram reports what in the options client_golang refuses for a
+// histogram by panicking when its first series is made: a constant "le"
+// label, or buckets out of increasing order.
+func checkHistogram(constLabels prometheus.Labels, buckets []float64) error {
+	if _, ok := constLabels["le"]; ok {
+		return fmt.Errorf(`sessionprom: ConstLabels must not use "le", the latency histogram's bucket label`)
+	}
+	for i := 1; i < len(buckets); i++ {
+		if !(buckets[i-1] < buckets[i]) {
+			return fmt.Errorf("sessionprom: Buckets must be in increasing order: %g is followed by %g", buckets[i-1], buckets[i])
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -249,4 +250,65 @@ func TestConstLabelsClash(t *testing.T) {
 	if err := prometheus.NewRegistry().Register(m); err != nil {
 		t.Fatalf("ConstLabels app: Register = %v", err)
 	}
+}
+
+// Options client_golang would only refuse by panicking when the first
+// store call is observed (a constant "le" label, unordered buckets) make
+// registration fail instead, and Observe keeps going without panicking.
+func TestOptionsHistogramRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts sessionprom.Options
+		want string
+	}{
+		{"ConstLabels le", sessionprom.Options{ConstLabels: prometheus.Labels{"le": "x"}}, `"le"`},
+		{"buckets decreasing", sessionprom.Options{Buckets: []float64{2, 1}}, "increasing order"},
+		{"buckets repeated", sessionprom.Options{Buckets: []float64{1, 1}}, "increasing order"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := sessionprom.New(tc.opts)
+			if err := prometheus.NewRegistry().Register(m); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Register = %v, want an error naming %s", err, tc.want)
+			}
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("Observe panicked: %v", r)
+				}
+			}()
+			for _, kind := range []sessionkit.EventKind{sessionkit.EventLoad, sessionkit.EventSave, sessionkit.EventLogin} {
+				m.Observe(sessionkit.Event{Kind: kind, Store: "memstore"})
+			}
+		})
+	}
+	// Increasing buckets ending in +Inf are fine.
+	m := sessionprom.New(sessionprom.Options{Buckets: []float64{.1, 1, math.Inf(1)}})
+	if err := prometheus.NewRegistry().Register(m); err != nil {
+		t.Fatalf("Register = %v", err)
+	}
+	m.Observe(sessionkit.Event{Kind: sessionkit.EventLoad, Store: "memstore"})
+}
+
+// An empty Buckets slice means DefaultBuckets, as nil does (it used to
+// mean client_golang's own defaults).
+func TestEmptyBucketsAreDefault(t *testing.T) {
+	m := sessionprom.New(sessionprom.Options{Buckets: []float64{}})
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(m); err != nil {
+		t.Fatal(err)
+	}
+	m.Observe(sessionkit.Event{Kind: sessionkit.EventLoad, Store: "memstore"})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "sessionkit_store_operation_duration_seconds" {
+			continue
+		}
+		if got := len(mf.GetMetric()[0].GetHistogram().GetBucket()); got != len(sessionprom.DefaultBuckets) {
+			t.Fatalf("%d buckets, want DefaultBuckets' %d", got, len(sessionprom.DefaultBuckets))
+		}
+		return
+	}
+	t.Fatal("no latency histogram gathered")
 }

@@ -230,11 +230,11 @@
 // under the prefix, cached by that process or not; Redis batches the keys
 // of one event-loop turn into one message), and no memory per key (the
 // default tracking mode, by contrast, remembers every key each client
-// read). Per process: one connection per master and one WAIT per master
-// per heartbeat (shown in Redis's blocked_clients); the ACL user needs the
-// CLIENT and WAIT commands. After this process's own write the key's next
-// load or two go to Redis: the write's own message arrives after the
-// write returns and drops what a load cached meanwhile. A store with a
+// read). Per process: one connection per master and two WAITs per master
+// per heartbeat, one at a time (shown in Redis's blocked_clients); the
+// ACL user needs the CLIENT and WAIT commands. After this process's own
+// write the key's next load or two go to Redis: the write's own message
+// arrives after the write returns and drops what a load cached meanwhile. A store with a
 // near cache must be closed to stop its connections.
 //
 // When it goes idle. On read-modify-write traffic every load follows
@@ -254,7 +254,10 @@
 // cache that resumed and then found no hits in its first window (the
 // repeats it saw were changed by other processes in between) waits twice
 // as many loads before its next attempt, up to 64 windows.
-// NearCacheStats.Idle reports the state; each change counts as a flush.
+// NearCacheStats.Idle reports the state. Each change the connections act
+// on at a heartbeat counts as a flush; a cache that resumes before the
+// next heartbeat (a fast process can count a whole window within one)
+// never turned invalidations off, and nothing is flushed.
 //
 // Why broadcasting mode. Redis's default tracking mode sends a key's
 // invalidation only to the connections that read it, which would spare

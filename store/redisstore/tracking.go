@@ -381,9 +381,18 @@ func (tr *tracker) session(ctx context.Context) error {
 				tr.t.markUp(tr, sent)
 			}
 		}
+		// Each confirmation's lease is two heartbeats from when its WAIT
+		// was sent, and the next confirmation comes two WAITs later than
+		// that, each a little past its timeout (Redis ends a blocking
+		// command at its hz, up to 100ms late; then the round trip and
+		// the scheduler): waiting a whole heartbeat let every lease lapse
+		// before the next confirmation came, so the cache stopped
+		// serving in every cycle (half the time with a 200ms heartbeat
+		// on a quiet server). Half a heartbeat leaves the lateness half
+		// a heartbeat of room.
 		sent := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		err := conn.Wait(cctx, math.MaxInt32, tr.t.heartbeat).Err()
+		err := conn.Wait(cctx, math.MaxInt32, tr.t.heartbeat/2).Err()
 		cancel()
 		if err != nil {
 			return fmt.Errorf("heartbeat: %w", err)

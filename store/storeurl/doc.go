@@ -81,7 +81,13 @@
 //	                 by Redis (redisstore.Options.NearCache; Redis 6+)
 //	near_cache_entries, near_cache_bytes, near_cache_heartbeat
 //	                 its bounds and heartbeat (redisstore.NearCache's
-//	                 MaxEntries, MaxBytes, Heartbeat); need near_cache=true
+//	                 MaxEntries, MaxBytes, Heartbeat); need near_cache=true;
+//	                 a heartbeat below 100ms leaves the cache unused most
+//	                 of the time on a quiet Redis (see NearCache.Heartbeat)
+//	near_cache_always_track
+//	                 true: the cache never goes idle
+//	                 (redisstore.NearCache.AlwaysTrack); needs
+//	                 near_cache=true
 //
 // and redisstore.ParseURL's: dial_timeout, read_timeout, write_timeout,
 // pool_timeout, pool_size, min_idle_conns, max_retries, protocol,

@@ -168,7 +168,7 @@ var ownParams = map[storeKind][]string{
 	kindMemory:   {"max_entries", "max_bytes", "sweep_interval"},
 	kindBolt:     {"bucket", "lock_timeout", "sweep_interval"},
 	kindSQLite:   {"table", "busy_timeout", "synchronous", "sweep_interval"},
-	kindRedis:    {"prefix", "auto_pipeline", "layout", "near_cache", "near_cache_entries", "near_cache_bytes", "near_cache_heartbeat"},
+	kindRedis:    {"prefix", "auto_pipeline", "layout", "near_cache", "near_cache_entries", "near_cache_bytes", "near_cache_heartbeat", "near_cache_always_track"},
 	kindPostgres: {"table", "sweep_interval", "layout"},
 	kindMySQL:    {"table", "sweep_interval"},
 	kindMongo:    {"collection", "sweep_interval", "layout"},
@@ -626,7 +626,7 @@ func (p *parsed) redisOptions() (redisstore.Options, error) {
 		ro.AutoPipeline = on
 	}
 	nc := redisstore.NearCache{}
-	var set [3]bool
+	var set [4]bool
 	entries, set0, err := p.integer("near_cache_entries")
 	if err != nil {
 		return redisstore.Options{}, err
@@ -647,14 +647,21 @@ func (p *parsed) redisOptions() (redisstore.Options, error) {
 		}
 		nc.Heartbeat, set[2] = d, true
 	}
+	if v, ok := p.params["near_cache_always_track"]; ok {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return redisstore.Options{}, p.fail("option near_cache_always_track=%q is not true or false", v)
+		}
+		nc.AlwaysTrack, set[3] = on, true
+	}
 	on := false
 	if v, ok := p.params["near_cache"]; ok {
 		if on, err = strconv.ParseBool(v); err != nil {
 			return redisstore.Options{}, p.fail("option near_cache=%q is not true or false", v)
 		}
 	}
-	if !on && (set[0] || set[1] || set[2]) {
-		return redisstore.Options{}, p.fail("options near_cache_entries, near_cache_bytes and near_cache_heartbeat need near_cache=true")
+	if !on && (set[0] || set[1] || set[2] || set[3]) {
+		return redisstore.Options{}, p.fail("options near_cache_entries, near_cache_bytes, near_cache_heartbeat and near_cache_always_track need near_cache=true")
 	}
 	if on {
 		ro.NearCache = &nc

@@ -70,6 +70,8 @@ func TestCheckErrors(t *testing.T) {
 		// suggest it.
 		{"redis://host?near_cache=true&near_cache_heartbeat=off", "near_cache_heartbeat=\"off\": want a duration of at least 10ms, such as 500ms"},
 		{"redis://host?near_cache=true&near_cache_heartbeat=-1s", "want a duration of at least 10ms"},
+		{"redis://host?near_cache=true&near_cache_always_track=often", "near_cache_always_track=\"often\" is not true or false"},
+		{"redis://host?near_cache_always_track=true", "need near_cache=true"},
 		{"redis://h1,h2", "names one host"},
 		{"redis+sentinel://:" + secret + "@h1,h2", "master"},
 		{"redis+cluster://h1/3", "no path"},
@@ -130,6 +132,7 @@ func TestCheckAccepts(t *testing.T) {
 		"redis+sentinel://s1,s2:26380/mymaster/1?prefix=x:&sentinel_password=" + secret,
 		"rediss+cluster://n1:7000,n2:7000?pool_size=10&auto_pipeline=true",
 		"redis://h?near_cache=true&near_cache_entries=5000&near_cache_bytes=1048576&near_cache_heartbeat=250ms",
+		"redis://h?near_cache=true&near_cache_always_track=true",
 		"postgres://app:" + secret + "@db:5432/app?sslmode=disable&table=auth.sessions&sweep_interval=1m",
 		"postgresql://db/app?pool_max_conns=4",
 		"mysql://app:" + secret + "@db:3306/app?table=sessions&parseTime=true",
@@ -467,5 +470,59 @@ func TestOpenUnreachableHidesPassword(t *testing.T) {
 		if !strings.Contains(err.Error(), storeurl.Scheme(u)) {
 			t.Errorf("error does not name the scheme: %v", err)
 		}
+	}
+}
+
+// TestOpenRedisNearCacheAlwaysTrack checks that near_cache_always_track
+// reaches the store: read-modify-write traffic (no load ever a hit) makes
+// the near cache go idle after its 1,024-load window, unless the option
+// is set.
+func TestOpenRedisNearCacheAlwaysTrack(t *testing.T) {
+	base := testenv.Getenv(t, testenv.RedisURLEnv)
+	for _, always := range []bool{false, true} {
+		t.Run(fmt.Sprint("always_track=", always), func(t *testing.T) {
+			ctx := t.Context()
+			u := base + "?near_cache=true&prefix=" + unique("su") + ":"
+			if always {
+				u += "&near_cache_always_track=true"
+			}
+			s, err := storeurl.Open(ctx, u, storeurl.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			rs := s.(*redisstore.Store)
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if st, _ := rs.NearCacheStats(); st.Tracking {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("not tracking after 20s")
+				}
+			}
+			// Loads made while the cache is not tracking (a heartbeat
+			// late) do not count toward the window: go on until idle, or
+			// well past the window.
+			exp := time.Now().Add(time.Hour)
+			for i := 0; i < 4*1024; i++ {
+				key := fmt.Sprint("k", i%50)
+				rec, err := s.Load(ctx, key)
+				if errors.Is(err, sessionkit.ErrNotFound) {
+					rec, err = sessionkit.Record{}, nil
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Save(ctx, key, sessionkit.Record{Data: []byte("x"), Version: rec.Version, Expiry: exp}); err != nil {
+					t.Fatal(err)
+				}
+				if st, _ := rs.NearCacheStats(); st.Idle {
+					break
+				}
+			}
+			if st, _ := rs.NearCacheStats(); st.Idle == always {
+				t.Errorf("after read-modify-write loads: Idle %v, want %v (%+v)", st.Idle, !always, st)
+			}
+		})
 	}
 }
