@@ -43,10 +43,10 @@ import (
 type Options struct {
 	// Namespace prefixes every metric name (default "sessionkit").
 	Namespace string
-	// Buckets are the latency histogram's upper bounds in seconds
-	// (default, also for an empty slice: 100µs to 2.5s, suited to
-	// in-memory and network stores),
-	// in increasing order: registering the Metrics fails otherwise.
+	// Buckets are the latency histogram's upper bounds in seconds, in
+	// increasing order (registering the Metrics fails otherwise). Nil or
+	// empty means DefaultBuckets: 100µs to 2.5s, suited to in-memory and
+	// network stores.
 	Buckets []float64
 	// ConstLabels are added to every metric (an instance or app name;
 	// keep them bounded). They must not use the metrics' own label names,
