@@ -244,6 +244,34 @@ func TestSessionAfterPanickingHandler(t *testing.T) {
 	}
 }
 
+// What a handler committed before it panicked (Save here) stays; what it
+// changed after that commit is not saved.
+func TestPanicKeepsEarlierCommit(t *testing.T) {
+	e := newEnv(t, func(m *sessionkit.Manager) { m.Logger = slog.New(slog.DiscardHandler) })
+	var id string
+	h := e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("saved", 1)
+		if err := s.Save(); err != nil {
+			t.Errorf("Save: %v", err)
+		}
+		id = s.ID()
+		s.Set("unsaved", 2)
+		panic("handler bug")
+	}))
+	func() {
+		defer func() { recover() }()
+		h.ServeHTTP(&statusWriter{ResponseWriter: discardWriter{}}, mustRequest(t))
+	}()
+	s, err := e.m.Load(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Load of the session saved before the panic: %v", err)
+	}
+	if !s.Has("saved") || s.Has("unsaved") {
+		t.Errorf("stored keys after the panic: saved %v, unsaved %v; want only the one saved before it", s.Has("saved"), s.Has("unsaved"))
+	}
+}
+
 // panickyStore panics in Save, as a buggy Store implementation might.
 type panickyStore struct{ sessionkit.Store }
 

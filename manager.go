@@ -168,9 +168,11 @@ type ClientResealer interface {
 // Handler returns middleware that gives every request a session, available
 // to next through From(r.Context()). The session is loaded on first use
 // and committed when the handler first writes headers, calls Flush or
-// Save, or returns. A handler that panics commits nothing: the panic goes
-// on to the caller (net/http's server, a framework's recovery), and the
-// session refuses later use, as after a return (ErrSessionAfterHandler).
+// Save, or returns. A handler that panics commits nothing more (what
+// writing headers, Flush or Save committed before the panic stays): the
+// panic goes on to the caller (net/http's server, a framework's
+// recovery), and the session refuses later use, as after a return
+// (ErrSessionAfterHandler).
 //
 // Handler checks the Manager's settings when it is called; changes made
 // later are not checked. A Manager whose settings cannot work answers every
@@ -213,24 +215,20 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.r = r
 		returned := false
 		defer func() {
-			if !returned {
-				// next panicked: the request is over without a commit
-				// (nothing it changed is saved), and a goroutine still
-				// holding the session is refused, as after a return. A
-				// panic raised with the session locked (a Store, Codec or
-				// Observer panicking in a commit) left it locked for
-				// good: do not wait for it.
-				if s.mu.TryLock() {
-					s.w.ended = true
-					s.mu.Unlock()
-				}
-				s.watch.close()
+			if !returned && s.mu.TryLock() {
+				// next panicked: the request is over without its final
+				// commit, and a goroutine still holding the session is
+				// refused, as after a return. A panic raised with the
+				// session locked (a Store, Codec or Observer panicking in
+				// a commit) left it locked for good: do not wait for it.
+				s.w.ended = true
+				s.mu.Unlock()
 			}
+			s.watch.close()
 		}()
 		next.ServeHTTP(&s.w, r)
 		returned = true
 		s.w.finish()
-		s.watch.close()
 	})
 }
 
