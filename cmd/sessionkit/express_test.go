@@ -314,6 +314,17 @@ func interruptedMigrate(t *testing.T, bin string, after int, args ...string) res
 // Node store into native ones, interrupted once and resumed, then again
 // after Node changed and ended some: every session arrives once, with its
 // values, user, lifetime and expiry; nothing is left of ended ones.
+// expressLayouts are the express-session stores the CLI reads, each set up
+// on its throw-away backend.
+var expressLayouts = []struct {
+	name   string
+	layout func(*testing.T) expressLayout
+}{
+	{"redis", redisExpressLayout},
+	{"postgres", postgresExpressLayout},
+	{"mongo", mongoExpressLayout},
+}
+
 func TestMigrateExpress(t *testing.T) {
 	// FerretDB v1 (the test's MongoDB) slows down with the size of a
 	// collection (1,500 sessions took minutes): its count stays small.
@@ -325,14 +336,7 @@ func TestMigrateExpress(t *testing.T) {
 	// tests of compat/express's Migrator run with the race detector):
 	// a binary built without it is several times faster.
 	bin := plainBinary(t)
-	for _, tc := range []struct {
-		name   string
-		layout func(*testing.T) expressLayout
-	}{
-		{"redis", redisExpressLayout},
-		{"postgres", postgresExpressLayout},
-		{"mongo", mongoExpressLayout},
-	} {
+	for _, tc := range expressLayouts {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			l := tc.layout(t)
@@ -619,14 +623,7 @@ func TestMigrateExpressForeignOnlySourceKeepsCopies(t *testing.T) {
 // pages them with --limit and --after as any list; revoke --user stays
 // unavailable there (docs/CLI.md).
 func TestExpressLayoutListUser(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		layout func(*testing.T) expressLayout
-	}{
-		{"redis", redisExpressLayout},
-		{"postgres", postgresExpressLayout},
-		{"mongo", mongoExpressLayout},
-	} {
+	for _, tc := range expressLayouts {
 		t.Run(tc.name, func(t *testing.T) {
 			l := tc.layout(t)
 			sessions := expressSessions(30)
