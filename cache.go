@@ -56,14 +56,21 @@ func tokenHeaders(t Transport) (request, response string) {
 }
 
 // addVary adds field to h's Vary unless it is listed already (or Vary is
-// "*").
-func addVary(h http.Header, field string) {
+// "*"). When h has no Vary, the new one is backed by buf, so as not to
+// allocate; its capacity is one, so a later append copies it.
+func addVary(h http.Header, field string, buf *[1]string) {
 	if field == "" {
 		return
 	}
 	// "Vary" is in canonical form: index the map directly, without
 	// Header.Values canonicalising it again.
-	for _, line := range h["Vary"] {
+	lines := h["Vary"]
+	if len(lines) == 0 {
+		buf[0] = field
+		h["Vary"] = buf[:1:1]
+		return
+	}
+	for _, line := range lines {
 		for v := range strings.SplitSeq(line, ",") {
 			v = strings.TrimSpace(v)
 			if v == "*" || strings.EqualFold(v, field) {
@@ -71,7 +78,7 @@ func addVary(h http.Header, field string) {
 			}
 		}
 	}
-	h["Vary"] = append(h["Vary"], field)
+	h["Vary"] = append(lines, field)
 }
 
 // keepTokenPrivate makes h's Cache-Control forbid shared caches from

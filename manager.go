@@ -211,7 +211,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s.w.watch()
 		s.ctx = sessionContext{Context: r.Context(), s: s}
 		s.watch.parent = &s.ctx
-		r = r.WithContext(&s.ctx)
+		s.req = *r.WithContext(&s.ctx)
+		r = &s.req
 		s.r = r
 		returned := false
 		defer func() {

@@ -23,38 +23,38 @@ import (
 // it saved. Values are stored as JSON: use Get and Set with any type that
 // encoding/json handles.
 type Session struct {
-	m  *Manager
-	r  *http.Request
-	w  responseWriter
-	mu sync.Mutex
-
-	loaded  bool
+	m       *Manager
+	r       *http.Request
+	w       responseWriter
+	mu      sync.Mutex
 	loadErr error // sticky: the session cannot be used this request
 
-	id       string   // "" for a new session until it is needed
-	key      string   // store key of id
-	stored   bool     // a record exists under key (as of the last load or save)
-	rec      Record   // version, expiry and user key as stored
-	st       State    // current values and metadata
-	userKey  string   // current owner
-	ops      []op     // changes since the last load or commit, replayed on conflict
-	oldKeys  []string // records to delete at commit (Regenerate, Destroy)
-	renewed  bool     // Regenerate or Destroy ran: the client's token must change
-	reseal   bool     // the client's token is valid but must be replaced (ClientResealer)
-	touchNow bool     // Touch ran: extend the idle expiry whatever the throttle
+	id       string       // "" for a new session until it is needed
+	key      string       // store key of id
+	rec      Record       // version, expiry and user key as stored
+	st       State        // current values and metadata
+	userKey  string       // current owner
+	ops      []op         // changes since the last load or commit, replayed on conflict
+	oldKeys  []string     // records to delete at commit (Regenerate, Destroy)
+	parent   *Session     // the session of an outer Manager's Handler, if any
+	imported *Imported    // the foreign session this one replaces (Importer)
+	cookie   cookieUpdate // what to tell the client when headers go out
 
-	parent    *Session // the session of an outer Manager's Handler, if any
-	detached  bool     // loaded by Manager.Load outside a request: no client
-	changed   bool     // something changed in this request (see Status)
-	destroyed bool     // Destroy ran in this request (see Status)
-	dropped   bool     // Regenerate gave up the stored session the client's token names
-	committed bool     // a change of this request has been committed
-
-	imported *Imported // the foreign session this one replaces (Importer)
-	retired  bool      // imported.Retire has run
-	forget   bool      // imported.Forget must run when the headers go out
-
-	cookie cookieUpdate // what to tell the client when headers go out
+	// The flags are kept together, without padding between them, so that
+	// a Session with the fields below fits a 1024-byte allocation.
+	loaded    bool // the record was looked up (see loadLocked)
+	stored    bool // a record exists under key (as of the last load or save)
+	renewed   bool // Regenerate or Destroy ran: the client's token must change
+	reseal    bool // the client's token is valid but must be replaced (ClientResealer)
+	touchNow  bool // Touch ran: extend the idle expiry whatever the throttle
+	detached  bool // loaded by Manager.Load outside a request: no client
+	changed   bool // something changed in this request (see Status)
+	destroyed bool // Destroy ran in this request (see Status)
+	dropped   bool // Regenerate gave up the stored session the client's token names
+	committed bool // a change of this request has been committed
+	retired   bool // imported.Retire has run
+	forget    bool // imported.Forget must run when the headers go out
+	odUsed    bool // od is in use (see opContext)
 
 	// ctx is the request's context with the session in it, what
 	// context.WithValue would make, kept here to save an allocation.
@@ -62,11 +62,16 @@ type Session struct {
 	// od is the deadline context of the request's first store call
 	// (see Manager.timed), kept here for the same reason.
 	od      opDeadline
-	odUsed  bool
 	opStart time.Time // see readClock
 	// watch is the timer and request-context watch the store calls of a
 	// request served by Handler share (see opWatch).
 	watch opWatch
+	// req is the request Handler passes on (r), kept here to save an
+	// allocation.
+	req http.Request
+	// vary backs the Vary header field writeHeaders adds when the
+	// response has none, for the same reason.
+	vary [1]string
 }
 
 // sessionContext is a request's context carrying its Session (for From).
@@ -1112,7 +1117,7 @@ func (s *Session) writeHeaders(w http.ResponseWriter) {
 	t := s.m.transport()
 	reqHeader, respHeader := tokenHeaders(t)
 	if s.loaded {
-		addVary(w.Header(), reqHeader)
+		addVary(w.Header(), reqHeader, &s.vary)
 	}
 	if s.forget {
 		s.forget = false
