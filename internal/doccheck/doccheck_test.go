@@ -161,18 +161,20 @@ func TestDocBlocksCompile(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no Go block to check")
 	}
-	// go build -gcflags=-e lists every compile error (go vet stops at a
-	// package's first); go vet then adds its checks.
-	for _, args := range [][]string{{"build", "-gcflags=-e", "./..."}, {"vet", "./..."}} {
+	goCmd := func(args ...string) ([]byte, error) {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 		out, err := cmd.CombinedOutput()
-		if err != nil {
-			out = bytes.ReplaceAll(out, []byte(root+string(filepath.Separator)), nil)
-			t.Errorf("go %s over the doc blocks: %v\n%s", args[0], err, out)
-			break
+		return bytes.ReplaceAll(out, []byte(root+string(filepath.Separator)), nil), err
+	}
+	if out, err := goCmd("vet", "./..."); err != nil {
+		// go vet stops at a package's first compile error; go build
+		// -gcflags=-e lists them all.
+		if all, err := goCmd("build", "-gcflags=-e", "./..."); err != nil {
+			out = all
 		}
+		t.Errorf("go vet over the doc blocks: %v\n%s", err, out)
 	}
 	t.Logf("%d Go blocks checked, %d skipped", checked, skipped)
 }
