@@ -33,10 +33,12 @@
 // follows and a preamble that no block uses. An HTML comment does not show
 // on the rendered page.
 //
-// Two more tests read the same files: every store URL they show must pass
+// More tests read the same files: every store URL they show must pass
 // storeurl.Check, and every Go name they give in a code span (`pkg.Name`,
 // `pkg.Type.Member`, `Type.Member`) must exist in this repository or, for
-// the standard packages the docs use, in the standard library.
-// store/storeurl's own tests compare its package documentation and
-// docs/CLI.md's table of URL options with what the parser reads.
+// the standard packages the docs use, in the standard library. The
+// package-qualified names in the Go code of this repository's doc comments
+// must exist too (that code is parsed, not type-checked). store/storeurl's
+// own tests compare its package documentation and docs/CLI.md's table of
+// URL options with what the parser reads.
 package doccheck
