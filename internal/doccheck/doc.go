@@ -36,7 +36,8 @@
 // More tests read the same files: every store URL they show must pass
 // storeurl.Check, and every Go name they give in a code span (`pkg.Name`,
 // `pkg.Type.Member`, `Type.Member`) must exist in this repository or, for
-// the standard packages the docs use, in the standard library. The
+// the standard packages the docs use, in the standard library; the tests
+// and benchmarks they name, and the repository paths they give, exist. The
 // package-qualified names in the Go code of this repository's doc comments
 // must exist too (that code is parsed, not type-checked). store/storeurl's
 // own tests compare its package documentation and docs/CLI.md's table of

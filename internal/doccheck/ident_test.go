@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -209,4 +210,108 @@ func (a *api) check(x, y, z string) string {
 		}
 	}
 	return "no type " + x + " of this repository (" + strings.Join(types, ", ") + ") has a field or method " + y
+}
+
+// The tests, benchmarks and fuzz targets the README and docs/*.md name, in
+// code spans (as the evidence for a claim) or in go test's -run, -bench
+// and -fuzz flags (the command to rerun), exist in some _test.go file of
+// the repository, nested modules included.
+func TestDocTestNames(t *testing.T) {
+	root := moduleRoot(t)
+	funcRE := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Fuzz)[A-Z0-9_]\w*)\(`)
+	defined := map[string]bool{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != root {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range funcRE.FindAllStringSubmatch(string(src), -1) {
+			defined[m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nameRE := regexp.MustCompile(`^(?:Test|Benchmark|Fuzz)[A-Z0-9_]\w*$`)
+	// go test -run TestX, -test.bench '^BenchmarkX$', -fuzz FuzzX
+	flagRE := regexp.MustCompile(`-(?:test\.)?(?:run|bench|fuzz)[ =]['"]?\^?((?:Test|Benchmark|Fuzz)[A-Z0-9_]\w*)`)
+	n := 0
+	for _, f := range docFiles(t, root) {
+		src, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			var names []string
+			for _, span := range codeSpanRE.FindAllStringSubmatch(line, -1) {
+				if nameRE.MatchString(span[1]) {
+					names = append(names, span[1])
+				}
+			}
+			for _, m := range flagRE.FindAllStringSubmatch(line, -1) {
+				names = append(names, m[1])
+			}
+			for _, name := range names {
+				n++
+				if !defined[name] {
+					t.Errorf("%s:%d: no test file declares func %s", f, i+1, name)
+				}
+			}
+		}
+	}
+	t.Logf("%d test names checked", n)
+}
+
+// The repository paths the README and docs/*.md give (store/redisstore,
+// ./internal/testenv/cmd/withbackends, docs/bench.svg, ...) exist.
+func TestDocPaths(t *testing.T) {
+	root := moduleRoot(t)
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tops []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			tops = append(tops, regexp.QuoteMeta(e.Name()))
+		}
+	}
+	pathRE := regexp.MustCompile(`(?:^|[\s` + "`" + `'"(=])(?:\./)?((?:` + strings.Join(tops, "|") + `)/[\w./<>|-]*)`)
+	n := 0
+	for _, f := range docFiles(t, root) {
+		src, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			for _, m := range pathRE.FindAllStringSubmatch(line, -1) {
+				p := strings.TrimRight(strings.TrimSuffix(m[1], "/..."), ".,:;)")
+				if strings.ContainsAny(p, "<>|") {
+					continue // a template: contrib/<gin|echo|fiber>
+				}
+				n++
+				dirs := []string{root} // and go -C DIR's, for its ./paths
+				for _, c := range regexp.MustCompile(`go -C (\S+)`).FindAllStringSubmatch(line, -1) {
+					dirs = append(dirs, filepath.Join(root, c[1]))
+				}
+				if !slices.ContainsFunc(dirs, func(dir string) bool {
+					_, err := os.Stat(filepath.Join(dir, p))
+					return err == nil
+				}) {
+					t.Errorf("%s:%d: %s does not exist", f, i+1, p)
+				}
+			}
+		}
+	}
+	t.Logf("%d paths checked", n)
 }
