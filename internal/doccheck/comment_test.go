@@ -1,6 +1,7 @@
 package doccheck
 
 import (
+	"fmt"
 	"go/ast"
 	"go/doc/comment"
 	"go/parser"
@@ -32,8 +33,10 @@ func parseCode(code string) *ast.File {
 }
 
 // The package-qualified names (pkg.Name) in the Go code of the doc
-// comments of this repository's public packages exist. The code is only
-// parsed, not type-checked: a wrong argument list is not caught.
+// comments of this repository's public packages exist, and a call of a
+// package's function is assigned to as many variables as it returns
+// values. The code is only parsed, not type-checked: a wrong argument
+// list, or a method's results, are not checked.
 func TestDocCommentCodeNames(t *testing.T) {
 	root := moduleRoot(t)
 	a := loadAPI(t, root)
@@ -72,12 +75,23 @@ func TestDocCommentCodeNames(t *testing.T) {
 					continue
 				}
 				goBlocks++
-				where := rel + ":" + strconv.Itoa(fset.Position(cg.Pos()).Line)
+				line := fset.Position(cg.Pos()).Line
+				first, _, _ := strings.Cut(code.Text, "\n")
+				for _, c := range cg.List {
+					if strings.Contains(c.Text, first) {
+						line = fset.Position(c.Pos()).Line // the block's first line
+						break
+					}
+				}
+				where := rel + ":" + strconv.Itoa(line)
 				unresolved := map[*ast.Ident]bool{}
 				for _, id := range cf.Unresolved {
 					unresolved[id] = true
 				}
 				ast.Inspect(cf, func(n ast.Node) bool {
+					if msg := a.checkArity(n, unresolved); msg != "" {
+						t.Errorf("%s: code in a doc comment: %s", where, msg)
+					}
 					sel, ok := n.(*ast.SelectorExpr)
 					if !ok {
 						return true
@@ -100,4 +114,48 @@ func TestDocCommentCodeNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d code blocks in doc comments, %d of them Go, %d package-qualified names checked", blocks, goBlocks, names)
+}
+
+// checkArity returns what is wrong when n assigns the results of a call of
+// a package-level function of this repository to the wrong number of
+// variables (x := pkg.F() where F returns a value and an error), or "".
+// unresolved holds the identifiers that name no local variable.
+func (a *api) checkArity(n ast.Node, unresolved map[*ast.Ident]bool) string {
+	var lhs int
+	var rhs []ast.Expr
+	switch n := n.(type) {
+	case *ast.AssignStmt:
+		lhs, rhs = len(n.Lhs), n.Rhs
+	case *ast.ValueSpec:
+		lhs, rhs = len(n.Names), n.Values
+	default:
+		return ""
+	}
+	if len(rhs) != 1 {
+		return ""
+	}
+	call, ok := rhs[0].(*ast.CallExpr)
+	if !ok {
+		return ""
+	}
+	fun := call.Fun
+	switch f := fun.(type) {
+	case *ast.IndexExpr: // sessionkit.Get[int]
+		fun = f.X
+	case *ast.IndexListExpr:
+		fun = f.X
+	}
+	sel, ok := fun.(*ast.SelectorExpr)
+	if !ok {
+		return ""
+	}
+	x, ok := sel.X.(*ast.Ident)
+	if !ok || !unresolved[x] {
+		return ""
+	}
+	want, ok := a.results[x.Name+"."+sel.Sel.Name]
+	if !ok || want == lhs {
+		return ""
+	}
+	return fmt.Sprintf("%s.%s returns %d values, assigned to %d", x.Name, sel.Sel.Name, want, lhs)
 }

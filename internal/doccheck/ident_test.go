@@ -19,11 +19,13 @@ import (
 // package of that name. A type that embeds another, an alias and a defined
 // non-struct type have members this table does not follow; open marks
 // them. repoTypes maps this repository's type names to their "pkg.Type".
+// Two packages of one name (none so far) would share one entry.
 type api struct {
 	pkgs      map[string]map[string]bool
 	members   map[string]map[string]bool
 	open      map[string]bool
 	repoTypes map[string][]string
+	results   map[string]int // "pkg.Func": how many values it returns
 }
 
 func (a *api) add(dir string, repo bool) error {
@@ -59,6 +61,7 @@ func (a *api) add(dir string, repo bool) error {
 			case *ast.FuncDecl:
 				if d.Recv == nil {
 					a.pkgs[pkg][d.Name.Name] = true
+					a.results[pkg+"."+d.Name.Name] = d.Type.Results.NumFields()
 					continue
 				}
 				t := d.Recv.List[0].Type
@@ -119,7 +122,7 @@ func (a *api) add(dir string, repo bool) error {
 // standard library packages of knownImports.
 func loadAPI(t *testing.T, root string) *api {
 	t.Helper()
-	a := &api{pkgs: map[string]map[string]bool{}, members: map[string]map[string]bool{}, open: map[string]bool{}, repoTypes: map[string][]string{}}
+	a := &api{pkgs: map[string]map[string]bool{}, members: map[string]map[string]bool{}, open: map[string]bool{}, repoTypes: map[string][]string{}, results: map[string]int{}}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return err
