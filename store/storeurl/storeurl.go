@@ -90,8 +90,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (Store, error) {
 }
 
 // Check reports whether rawURL is a store URL that Open would accept,
-// without connecting to anything. It catches every error that wraps
-// ErrBadURL except those only the server can detect.
+// without connecting to the store. It catches every error that wraps
+// ErrBadURL except those only the server can detect. A mongodb+srv:// URL
+// is the one that costs network I/O: as Open does, Check has the MongoDB
+// driver look up its host's SRV and TXT records in DNS, which may add
+// options.
 func Check(rawURL string) error {
 	p, err := parse(rawURL)
 	if err != nil {
