@@ -71,9 +71,10 @@ type Env struct {
 	Manager *sessionkit.Manager
 	Auth    *auth.Auth[User]
 
-	store *countingStore
-	logs  syncBuffer
-	clock *clock
+	store        *countingStore
+	logs         syncBuffer
+	clock        *clock
+	deserialized atomic.Int64 // Auth's Deserialize calls
 }
 
 // clock is the Manager's clock: real time, or a fixed time the suite moves.
@@ -124,6 +125,7 @@ func NewEnv(t testing.TB) *Env {
 	e.Manager.Logger = slog.New(slog.NewTextHandler(&e.logs, nil))
 	e.Auth = auth.New(e.Manager, func(u User) string { return u.ID },
 		func(_ context.Context, id string) (User, error) {
+			e.deserialized.Add(1)
 			for _, u := range users {
 				if u.ID == id {
 					return u, nil
@@ -360,8 +362,14 @@ func testRequire(t *testing.T, a *app) {
 		}
 	}
 	c.login("bob", "builder")
+	before := a.env.deserialized.Load()
 	if r := c.do("GET", "/private", nil); r.code != http.StatusOK || r.body != "bob" {
 		t.Errorf("GET /private logged in = %d %q, want 200 bob", r.code, r.body)
+	}
+	// Require found the user; the handler's User after it must not
+	// deserialize again.
+	if n := a.env.deserialized.Load() - before; n != 1 {
+		t.Errorf("GET /private (Require, then User) deserialized the user %d times, want 1", n)
 	}
 	a.env.noErrors(t)
 }
