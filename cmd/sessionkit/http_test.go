@@ -1,0 +1,319 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/storeurl"
+)
+
+// app is an application serving sessions from a store URL over real HTTP,
+// as the operator's application would; the CLI then works on the same
+// store. reopen closes the store and opens it again (bolt files allow one
+// process at a time).
+type httpApp struct {
+	t       *testing.T
+	url     string
+	now     func() time.Time
+	store   storeurl.Store
+	handler atomic.Pointer[http.Handler]
+	srv     *httptest.Server
+}
+
+func newHTTPApp(t *testing.T, rawURL string) *httpApp {
+	t.Helper()
+	a := &httpApp{t: t, url: rawURL, now: time.Now}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*a.handler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(a.srv.Close)
+	a.open()
+	t.Cleanup(func() {
+		if a.store != nil {
+			a.store.Close()
+		}
+	})
+	return a
+}
+
+func (a *httpApp) open() {
+	a.t.Helper()
+	s, err := storeurl.Open(context.Background(), a.url, storeurl.Options{NoSweeper: true})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.store = s
+	m := sessionkit.New(s)
+	m.Now = func() time.Time { return a.now() }
+	mux := http.NewServeMux()
+	// POST /login?user=U signs the client in as U; POST /add puts an item in
+	// the cart; GET /me says who the client is and what its cart holds.
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		if err := s.Regenerate(); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if err := s.SetUserKey(r.FormValue("user")); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		s.Set("name", r.FormValue("user"))
+	})
+	mux.HandleFunc("POST /add", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		cart, _ := sessionkit.Get[[]string](s, "cart")
+		s.Set("cart", append(cart, r.FormValue("item")))
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		cart, _ := sessionkit.Get[[]string](s, "cart")
+		fmt.Fprintf(w, "%s %s", orNobody(s.UserKey()), strings.Join(cart, ","))
+	})
+	var h http.Handler = m.Handler(mux)
+	a.handler.Store(&h)
+}
+
+func orNobody(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
+}
+
+// reopen releases the store and opens it again, around fn.
+func (a *httpApp) closed(fn func()) {
+	a.t.Helper()
+	if err := a.store.Close(); err != nil {
+		a.t.Fatal(err)
+	}
+	a.store = nil
+	fn()
+	a.open()
+}
+
+// client is one browser of the application.
+type httpClient struct {
+	a   *httpApp
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (a *httpApp) client() *httpClient {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return &httpClient{a: a, c: &http.Client{Jar: jar}, jar: jar}
+}
+
+func (c *httpClient) do(method, path string) string {
+	c.a.t.Helper()
+	req, err := http.NewRequest(method, c.a.srv.URL+path, nil)
+	if err != nil {
+		c.a.t.Fatal(err)
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		c.a.t.Fatalf("%s %s: %s %s", method, path, resp.Status, body)
+	}
+	return string(body)
+}
+
+// id is the session ID in the client's cookie ("" when it holds none).
+func (c *httpClient) id() string {
+	c.a.t.Helper()
+	u, err := url.Parse(c.a.srv.URL)
+	if err != nil {
+		c.a.t.Fatal(err)
+	}
+	for _, ck := range c.jar.Cookies(u) {
+		if ck.Name == "session" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// mysqlURL returns the test MySQL server as a mysql:// URL with a fresh
+// table, which is dropped when the test ends.
+func mysqlURL(t *testing.T) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(testenv.Getenv(t, testenv.MySQLDSNEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &url.URL{Scheme: "mysql", Host: cfg.Addr, Path: "/" + cfg.DBName}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	raw := withParam(u.String(), "table", uniqueName("skcli_"))
+	t.Cleanup(func() {
+		s, err := storeurl.Open(context.Background(), raw, storeurl.Options{NoSweeper: true})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		if d, ok := s.(interface{ DropTable(context.Context) error }); ok {
+			if err := d.DropTable(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	return raw
+}
+
+// httpBackends are the stores TestCommandsOnHTTPSessions runs on: every
+// server-side store the CLI documents, backends that are not available
+// skipping.
+var httpBackends = []struct {
+	name      string
+	url       func(t *testing.T) string
+	exclusive bool // one process at a time: the app closes it for the CLI
+	sweeper   bool // keeps expired records until purged
+}{
+	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "s.sqlite") }, false, true},
+	{"bolt", func(t *testing.T) string { return "bolt://" + filepath.Join(t.TempDir(), "s.db") }, true, true},
+	{"postgres", func(t *testing.T) string { u, _ := postgresURL(t); return u }, false, true},
+	{"mysql", mysqlURL, false, true},
+	{"redis", func(t *testing.T) string { u, _ := redisURL(t); return u }, false, false},
+	// Revocations reach an application that keeps sessions in its near
+	// cache on its next request.
+	{"redis near cache", func(t *testing.T) string { u, _ := redisURL(t); return withParam(u, "near_cache", "true") }, false, false},
+	{"redis auto pipeline", func(t *testing.T) string { u, _ := redisURL(t); return withParam(u, "auto_pipeline", "true") }, false, false},
+}
+
+// TestCommandsOnHTTPSessions drives an application over real HTTP, with
+// cookie jars, and checks that the CLI sees the sessions the clients
+// created, and that revoke and purge end them as a client sees it.
+func TestCommandsOnHTTPSessions(t *testing.T) {
+	for _, b := range httpBackends {
+		t.Run(b.name, func(t *testing.T) {
+			a := newHTTPApp(t, b.url(t))
+			store := "--store=" + a.url
+			cli := func(want int, args ...string) result {
+				t.Helper()
+				var r result
+				run := func() { r = mustRun(t, want, append([]string{store}, args...)...) }
+				if b.exclusive {
+					a.closed(run)
+				} else {
+					run()
+				}
+				return r
+			}
+
+			alice1, alice2, bob, anon := a.client(), a.client(), a.client(), a.client()
+			alice1.do("POST", "/login?user=alice")
+			alice1.do("POST", "/add?item=pear")
+			alice2.do("POST", "/login?user=alice")
+			bob.do("POST", "/login?user=bob")
+			anon.do("POST", "/add?item=apple")
+			m := sessionkit.New(nil)
+			keyOf := func(c *httpClient) string { return m.KeyOf(c.id()) }
+
+			st := decodeJSON[map[string]any](t, cli(0, "stats", "--json"))
+			if st["sessions"] != float64(4) || st["with_user"] != float64(3) || st["users"] != float64(2) {
+				t.Errorf("stats: %v, want 4 sessions, 3 with a user, 2 users", st)
+			}
+
+			list := decodeJSON[listJSON](t, cli(0, "list", "--json"))
+			var keys, want []string
+			for _, s := range list.Sessions {
+				keys = append(keys, s.Key+"="+s.User)
+			}
+			for c, user := range map[*httpClient]string{alice1: "alice", alice2: "alice", bob: "bob", anon: ""} {
+				want = append(want, keyOf(c)+"="+user)
+			}
+			slices.Sort(want)
+			if !slices.Equal(keys, want) {
+				t.Errorf("list: %q, want %q (sorted by key)", keys, want)
+			}
+			mine := decodeJSON[listJSON](t, cli(0, "list", "--user", "alice", "--json"))
+			if len(mine.Sessions) != 2 {
+				t.Errorf("list --user alice: %+v, want alice's two sessions", mine)
+			}
+
+			shown := decodeJSON[map[string]any](t, cli(0, "show", alice1.id(), "--json"))
+			if shown["key"] != keyOf(alice1) || shown["user"] != "alice" {
+				t.Errorf("show by session ID: %v", shown)
+			}
+			if v, _ := shown["values"].(map[string]any); fmt.Sprint(v["cart"]) != "[pear]" || v["name"] != "alice" {
+				t.Errorf("show: values %v, want the cart and name the client stored", shown["values"])
+			}
+			cli(0, "show", keyOf(anon))
+
+			cli(0, "revoke", alice1.id())
+			if got := alice1.do("GET", "/me"); got != "nobody " {
+				t.Errorf("after revoke of its session the client is %q, want signed out", got)
+			}
+			if got := alice2.do("GET", "/me"); got != "alice " {
+				t.Errorf("alice's other session after revoking one: %q", got)
+			}
+			cli(3, "show", keyOf(alice1))
+
+			r := decodeJSON[map[string]any](t, cli(0, "revoke", "--user", "alice", "--json"))
+			if r["revoked"] != float64(1) {
+				t.Errorf("revoke --user alice: %v, want 1 revoked", r)
+			}
+			if got := alice2.do("GET", "/me"); got != "nobody " {
+				t.Errorf("after revoke --user the client is %q, want signed out", got)
+			}
+			cli(3, "revoke", "--user", "alice")
+			if got := bob.do("GET", "/me"); got != "bob " {
+				t.Errorf("bob after revoking alice: %q", got)
+			}
+			if got := anon.do("GET", "/me"); got != "nobody apple" {
+				t.Errorf("anonymous client after the revocations: %q", got)
+			}
+
+			if !b.sweeper {
+				r := cli(0, "purge")
+				if !strings.Contains(r.stdout, "nothing to purge") {
+					t.Errorf("purge: %s", r.stdout)
+				}
+				return
+			}
+			// A session the application created three hours ago expired an
+			// hour ago (idle timeout 2h); purge removes it and only it.
+			a.now = func() time.Time { return time.Now().Add(-3 * time.Hour) }
+			old := a.client()
+			old.do("POST", "/login?user=carol")
+			a.now = time.Now
+			p := decodeJSON[map[string]any](t, cli(0, "purge", "--json"))
+			if p["purged"] != float64(1) {
+				t.Errorf("purge: %v, want 1 purged", p)
+			}
+			p = decodeJSON[map[string]any](t, cli(0, "purge", "--json"))
+			if p["purged"] != float64(0) {
+				t.Errorf("second purge: %v, want 0", p)
+			}
+			if got := bob.do("GET", "/me"); got != "bob " {
+				t.Errorf("bob after purge: %q", got)
+			}
+		})
+	}
+}
