@@ -272,6 +272,9 @@ func (a *app) doctorPostgres(ctx context.Context, rep *doctorReport, st *pgstore
 	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "let the application's Migrate create it") {
 		return false
 	}
+	if !readsTable(ctx, rep, st, st.Table()) {
+		return false
+	}
 	// The primary key's index and those Migrate creates for the layout
 	// (connect-pg-simple's table has no user index).
 	want := 1
@@ -316,6 +319,19 @@ func checkTable(rep *doctorReport, table string, fix bool, lookup func() (bool, 
 	return true
 }
 
+// readsTable reports, as an error, that a SQL store's table exists but is
+// not one it can read: another application's table of the same name, or
+// the other layout's. It loads a key no session has, which reads every
+// column the layout needs.
+func readsTable(ctx context.Context, rep *doctorReport, s sessionkit.Store, table string) bool {
+	_, err := s.Load(ctx, "sessionkit-doctor-absent")
+	if err == nil || errors.Is(err, sessionkit.ErrNotFound) {
+		return true
+	}
+	rep.add("schema", "fail", "table %s is not this store's session table (wrong layout, or another application's table?): %v", table, err)
+	return false
+}
+
 func (a *app) doctorMySQL(ctx context.Context, rep *doctorReport, st *mysqlstore.Store, fix bool) bool {
 	db := st.DB()
 	var version string
@@ -347,6 +363,9 @@ func (a *app) doctorMySQL(ctx context.Context, rep *doctorReport, st *mysqlstore
 		return true, err
 	}
 	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "let the application's Migrate create it") {
+		return false
+	}
+	if !readsTable(ctx, rep, st, st.Table()) {
 		return false
 	}
 	status := "ok"
@@ -385,6 +404,9 @@ func (a *app) doctorSQLite(ctx context.Context, rep *doctorReport, st *sqlitesto
 		return true, err
 	}
 	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "open the store from the application") {
+		return false
+	}
+	if !readsTable(ctx, rep, st, st.Table()) {
 		return false
 	}
 	// The primary key's automatic index, the expiry and the user index.
