@@ -317,3 +317,48 @@ func TestCommandsOnHTTPSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateKeepsClientsSignedIn: after migrate copies the sessions that
+// clients created over HTTP, an application switched to the target store
+// serves the same clients with the same cookies: signed in as the same
+// users, with their values, expiries and the target's user index.
+func TestMigrateKeepsClientsSignedIn(t *testing.T) {
+	for _, b := range httpBackends {
+		if b.name == "sqlite" {
+			continue
+		}
+		t.Run("sqlite to "+b.name, func(t *testing.T) {
+			a := newHTTPApp(t, "sqlite://"+filepath.Join(t.TempDir(), "from.sqlite"))
+			alice1, alice2, anon := a.client(), a.client(), a.client()
+			alice1.do("POST", "/login?user=alice")
+			alice1.do("POST", "/add?item=pear")
+			alice2.do("POST", "/login?user=alice")
+			anon.do("POST", "/add?item=apple")
+			before := decodeJSON[listJSON](t, mustRun(t, 0, "list", "--store", a.url, "--json"))
+
+			to := b.url(t)
+			r := decodeJSON[map[string]any](t, mustRun(t, 0, "migrate", "--from", a.url, "--to", to, "--json"))
+			if r["copied"] != float64(3) {
+				t.Errorf("migrate: %v, want 3 copied", r)
+			}
+			after := decodeJSON[listJSON](t, mustRun(t, 0, "list", "--store", to, "--json"))
+			if fmt.Sprint(after.Sessions) != fmt.Sprint(before.Sessions) {
+				t.Errorf("on the target:\n%+v\nwant as on the source:\n%+v", after.Sessions, before.Sessions)
+			}
+			mine := decodeJSON[listJSON](t, mustRun(t, 0, "list", "--store", to, "--user", "alice", "--json"))
+			if len(mine.Sessions) != 2 {
+				t.Errorf("list --user alice on the target: %+v", mine)
+			}
+
+			// The application moves to the target store.
+			a.store.Close()
+			a.url = to
+			a.open()
+			for c, want := range map[*httpClient]string{alice1: "alice pear", alice2: "alice ", anon: "nobody apple"} {
+				if got := c.do("GET", "/me"); got != want {
+					t.Errorf("after the switch a client is %q, want %q", got, want)
+				}
+			}
+		})
+	}
+}
