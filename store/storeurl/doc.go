@@ -36,7 +36,8 @@
 // relative to the working directory, bolt:///var/lib/app/sessions.db is
 // absolute; the path is percent-decoded. The file and its directories are
 // created unless Options.NoCreate is set. Only one process can have the
-// file open: a second one waits lock_timeout and fails.
+// file open: a second one waits lock_timeout (or until ctx's deadline, if
+// that comes first) and fails with boltstore.ErrLocked.
 //
 //	bucket           top-level bucket (default "sessionkit")
 //	lock_timeout     how long to wait for another process's lock (default 1s)

@@ -398,6 +398,17 @@ func (p *parsed) open(ctx context.Context, opts Options) (Store, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("storeurl: bolt: open %s: %w", path, err)
 		}
+		// Waiting for another process's lock is part of connecting: it
+		// ends at ctx's deadline when that comes before lock_timeout.
+		if deadline, ok := ctx.Deadline(); ok {
+			wait, _, _ := p.duration("lock_timeout")
+			if wait <= 0 {
+				wait = boltstore.DefaultLockTimeout
+			}
+			if left := time.Until(deadline); left < wait {
+				bo = append(bo, boltstore.WithLockTimeout(max(left, time.Millisecond)))
+			}
+		}
 		s, err := boltstore.Open(path, bo...)
 		if err != nil {
 			return nil, fmt.Errorf("storeurl: bolt: %w", err)
