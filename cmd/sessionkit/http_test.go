@@ -18,6 +18,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/compat/express"
 	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
@@ -29,6 +30,7 @@ import (
 type httpApp struct {
 	t       *testing.T
 	url     string
+	express bool // share the sessions with express-session (compat/express)
 	now     func() time.Time
 	store   storeurl.Store
 	handler atomic.Pointer[http.Handler]
@@ -60,6 +62,11 @@ func (a *httpApp) open() {
 	a.store = s
 	m := sessionkit.New(s)
 	m.Now = func() time.Time { return a.now() }
+	if a.express {
+		if err := express.Configure(m, express.Options{Secrets: []string{"keyboard cat, but longer and random"}, MaxAge: 2 * time.Hour}); err != nil {
+			a.t.Fatal(err)
+		}
+	}
 	mux := http.NewServeMux()
 	// POST /login?user=U signs the client in as U; POST /add puts an item in
 	// the cart; GET /me says who the client is and what its cart holds.
@@ -69,7 +76,10 @@ func (a *httpApp) open() {
 			http.Error(w, err.Error(), 500)
 			return
 		}
-		if err := s.SetUserKey(r.FormValue("user")); err != nil {
+		if a.express {
+			// As Passport does; the store finds the user in it.
+			s.Set("passport", map[string]string{"user": r.FormValue("user")})
+		} else if err := s.SetUserKey(r.FormValue("user")); err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}
@@ -83,7 +93,12 @@ func (a *httpApp) open() {
 	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
 		s := sessionkit.From(r.Context())
 		cart, _ := sessionkit.Get[[]string](s, "cart")
-		fmt.Fprintf(w, "%s %s", orNobody(s.UserKey()), strings.Join(cart, ","))
+		user := s.UserKey()
+		if a.express {
+			p, _ := sessionkit.Get[map[string]string](s, "passport")
+			user = p["user"]
+		}
+		fmt.Fprintf(w, "%s %s", orNobody(user), strings.Join(cart, ","))
 	})
 	var h http.Handler = m.Handler(mux)
 	a.handler.Store(&h)
@@ -148,8 +163,14 @@ func (c *httpClient) id() string {
 		c.a.t.Fatal(err)
 	}
 	for _, ck := range c.jar.Cookies(u) {
-		if ck.Name == "session" {
+		switch {
+		case ck.Name == "session" && !c.a.express:
 			return ck.Value
+		case ck.Name == express.DefaultCookieName && c.a.express:
+			// s:ID.signature, URI-encoded.
+			v, _ := express.DecodeURIComponent(ck.Value)
+			id, _, _ := strings.Cut(strings.TrimPrefix(v, "s:"), ".")
+			return id
 		}
 	}
 	return ""
@@ -358,6 +379,77 @@ func TestMigrateKeepsClientsSignedIn(t *testing.T) {
 				if got := c.do("GET", "/me"); got != want {
 					t.Errorf("after the switch a client is %q, want %q", got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestCommandsOnExpressHTTPSessions: sessions a Go application sharing an
+// express-session store writes (compat/express, Passport's user) are
+// listed, shown and revoked by the CLI on the store's express layout, and
+// a revoked client is signed out.
+func TestCommandsOnExpressHTTPSessions(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"connect-redis", func(t *testing.T) string {
+			u, _ := redisURL(t)
+			return withParam(u, "layout", "connect-redis")
+		}},
+		{"connect-pg-simple", func(t *testing.T) string {
+			base := testenv.Getenv(t, testenv.PostgresURLEnv)
+			u := withParam(withParam(base, "layout", "connect-pg-simple"), "table", uniqueName("skcli_cps_"))
+			t.Cleanup(func() {
+				s, err := storeurl.Open(context.Background(), u, storeurl.Options{NoCreate: true, NoSweeper: true})
+				if err == nil {
+					s.(interface{ DropTable(context.Context) error }).DropTable(context.Background())
+					s.Close()
+				}
+			})
+			return u
+		}},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			a := &httpApp{t: t, url: b.url(t), now: time.Now, express: true}
+			a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				(*a.handler.Load()).ServeHTTP(w, r)
+			}))
+			t.Cleanup(a.srv.Close)
+			a.open()
+			t.Cleanup(func() { a.store.Close() })
+			store := "--store=" + a.url
+
+			alice, bob, anon := a.client(), a.client(), a.client()
+			alice.do("POST", "/login?user=alice")
+			bob.do("POST", "/login?user=bob")
+			anon.do("POST", "/add?item=apple")
+			if got := alice.do("GET", "/me"); got != "alice " {
+				t.Fatalf("alice after login: %q", got)
+			}
+
+			st := decodeJSON[map[string]any](t, mustRun(t, 0, "stats", store, "--json"))
+			if st["sessions"] != float64(3) || st["with_user"] != float64(2) || st["age_unknown"] != float64(3) {
+				t.Errorf("stats: %v, want 3 sessions, 2 with a user, 3 of unknown age", st)
+			}
+			mine := decodeJSON[listJSON](t, mustRun(t, 0, "list", store, "--user", "alice", "--json"))
+			if len(mine.Sessions) != 1 || mine.Sessions[0].Key != alice.id() {
+				t.Errorf("list --user alice: %+v, want the session %s", mine, alice.id())
+			}
+			shown := decodeJSON[map[string]any](t, mustRun(t, 0, "show", store, bob.id(), "--json"))
+			if shown["user"] != "bob" {
+				t.Errorf("show: %v", shown)
+			}
+			mustRun(t, 0, "revoke", store, alice.id())
+			if got := alice.do("GET", "/me"); got != "nobody " {
+				t.Errorf("after revoke alice is %q, want signed out", got)
+			}
+			if got := bob.do("GET", "/me"); got != "bob " {
+				t.Errorf("bob after revoking alice: %q", got)
+			}
+			r := mustRun(t, 1, "revoke", store, "--user", "bob")
+			if !strings.Contains(r.stderr, "no user index") {
+				t.Errorf("revoke --user on an express layout: %s", r.stderr)
 			}
 		})
 	}
