@@ -99,14 +99,23 @@ func (a *app) doctor(ctx context.Context, rawURL string, fix, noWrite bool) erro
 
 	start := time.Now()
 	s, err := a.open(ctx, "URL", rawURL, false)
+	// A bolt file without the store's bucket opened; it is the bolt
+	// store's missing table.
+	noBucket := errors.Is(err, boltstore.ErrNoBucket)
 	created := false
-	if err != nil && fix && errors.Is(err, fs.ErrNotExist) {
-		// A missing bolt or SQLite file: --fix creates it (and SQLite's
-		// table), as migrate does for its target.
+	if err != nil && fix && (errors.Is(err, fs.ErrNotExist) || noBucket) {
+		// A missing bolt or SQLite file, or bolt bucket: --fix creates it
+		// (and SQLite's table), as migrate does for its target.
 		s, err = a.open(ctx, "URL", rawURL, true)
 		created = err == nil
 	}
 	if err != nil {
+		if noBucket {
+			rep.add("connect", "ok", "answered in %s", time.Since(start).Round(time.Millisecond))
+			rep.add("schema", "fail", "%v: run `sessionkit doctor --fix` or open the store from the application", err)
+			rep.add("write", "skip", "the store is not set up")
+			return a.doctorDone(rep)
+		}
 		rep.add("connect", "fail", "%v", err)
 		return a.doctorDone(rep)
 	}
@@ -117,7 +126,11 @@ func (a *app) doctor(ctx context.Context, rawURL string, fix, noWrite bool) erro
 		case *sqlitestore.Store:
 			rep.add("fix", "ok", "created file %s and table %s", st.Path(), st.Table())
 		case *boltstore.Store:
-			rep.add("fix", "ok", "created file %s", st.DB().Path())
+			if noBucket {
+				rep.add("fix", "ok", "created the buckets in %s", st.DB().Path())
+			} else {
+				rep.add("fix", "ok", "created file %s", st.DB().Path())
+			}
 		default:
 			rep.add("fix", "ok", "created the store")
 		}

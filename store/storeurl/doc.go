@@ -34,8 +34,8 @@
 //
 // bolt://PATH — a bbolt file (store/boltstore). bolt://sessions.db is
 // relative to the working directory, bolt:///var/lib/app/sessions.db is
-// absolute; the path is percent-decoded. The file and its directories are
-// created unless Options.NoCreate is set. Only one process can have the
+// absolute; the path is percent-decoded. The file, its directories and
+// the bucket are created unless Options.NoCreate is set. Only one process can have the
 // file open: a second one waits lock_timeout (or until ctx's deadline, if
 // that comes first) and fails with boltstore.ErrLocked.
 //

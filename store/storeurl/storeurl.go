@@ -55,6 +55,7 @@ type Store interface {
 type Options struct {
 	// NoCreate makes Open fail instead of creating what the URL names
 	// when it does not exist: a bolt:// or sqlite:// file is not created,
+	// nor a bolt file's bucket (Open fails with boltstore.ErrNoBucket),
 	// and the SQL stores' table (SQLite's too) is not created (operations
 	// then fail with the store's ErrNoTable). Tools that only inspect a store set it.
 	// MongoDB stores always create their indexes.
@@ -606,6 +607,9 @@ func (p *parsed) boltOptions(opts Options) (string, []boltstore.Option, error) {
 	}
 	if opts.NoSweeper {
 		bo = append(bo, boltstore.WithSweepInterval(0))
+	}
+	if opts.NoCreate {
+		bo = append(bo, boltstore.WithNoCreate())
 	}
 	return path, bo, nil
 }
