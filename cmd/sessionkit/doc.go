@@ -48,7 +48,8 @@
 //   - doctor [URL]: URL, connectivity, server version, table and indexes,
 //     clock skew where the server's clock expires sessions, and a probe
 //     session written, read and deleted (--no-write skips it); --fix creates
-//     a missing SQL table, SQLite or bolt file, or bolt bucket.
+//     a missing SQL table, SQLite or bolt file, bolt bucket or MongoDB
+//     collection.
 //
 // Every command takes --json (machine-readable output on stdout, strings
 // not escaped for HTML),

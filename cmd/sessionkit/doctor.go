@@ -99,9 +99,9 @@ func (a *app) doctor(ctx context.Context, rawURL string, fix, noWrite bool) erro
 
 	start := time.Now()
 	s, err := a.open(ctx, "URL", rawURL, false)
-	// A bolt file without the store's bucket opened; it is the bolt
-	// store's missing table.
-	noBucket := errors.Is(err, boltstore.ErrNoBucket)
+	// A bolt file without the store's bucket, or a MongoDB database
+	// without the collection: the store's missing table.
+	noBucket := errors.Is(err, boltstore.ErrNoBucket) || errors.Is(err, mongostore.ErrNoCollection)
 	created := false
 	if err != nil && fix && (errors.Is(err, fs.ErrNotExist) || noBucket) {
 		// A missing bolt or SQLite file, or bolt bucket: --fix creates it
@@ -131,6 +131,8 @@ func (a *app) doctor(ctx context.Context, rawURL string, fix, noWrite bool) erro
 			} else {
 				rep.add("fix", "ok", "created file %s", st.DB().Path())
 			}
+		case *mongostore.Store:
+			rep.add("fix", "ok", "created collection %s.%s", st.Collection().Database().Name(), st.Collection().Name())
 		default:
 			rep.add("fix", "ok", "created the store")
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/mongostore"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/sqlitestore"
@@ -102,4 +104,36 @@ func TestDoctorForeignTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMongoMissingCollection: a MongoDB URL whose collection does not
+// exist (a misspelt ?collection=) is reported like a missing table: every
+// command but migrate's target fails instead of creating it, doctor fails
+// its schema check, and doctor --fix creates it.
+func TestMongoMissingCollection(t *testing.T) {
+	base := testenv.Getenv(t, testenv.MongoURLEnv)
+	coll := uniqueName("skcli_missing_")
+	u := withParam(strings.TrimSuffix(base, "/")+"/sessionkit_cli_test", "collection", coll)
+	t.Cleanup(func() {
+		s, err := storeurl.Open(context.Background(), u, storeurl.Options{NoSweeper: true})
+		if err == nil {
+			s.(*mongostore.Store).Collection().Drop(context.Background())
+			s.Close()
+		}
+	})
+	for _, args := range [][]string{{"list"}, {"stats"}, {"show", "x"}, {"revoke", "--user", "alice"}, {"purge"}} {
+		r := mustRun(t, 1, append(args, "--store", u)...)
+		if !strings.Contains(r.stderr, "collection does not exist") {
+			t.Errorf("%s on a missing collection: %s", args[0], r.stderr)
+		}
+	}
+	r := mustRun(t, 1, "doctor", "--no-write", u)
+	if !strings.Contains(r.stdout, "FAIL  schema") || !strings.Contains(r.stdout, coll+": collection does not exist") {
+		t.Errorf("doctor on a missing collection:\n%s", r.stdout)
+	}
+	r = mustRun(t, 0, "doctor", "--fix", u)
+	if !strings.Contains(r.stdout, "OK  fix      created collection sessionkit_cli_test."+coll) {
+		t.Errorf("doctor --fix:\n%s", r.stdout)
+	}
+	mustRun(t, 0, "list", "--store", u)
 }

@@ -129,8 +129,8 @@
 //	sweep_interval   sweeper period when the server has no TTL index (default 1m)
 //	layout           native (default) or connect-mongo
 //
-// The store always creates its indexes (a TTL index where the server has
-// them).
+// The store creates the collection, unless Options.NoCreate is set, and
+// its indexes (a TTL index where the server has them).
 //
 // # Express layouts
 //

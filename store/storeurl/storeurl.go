@@ -57,8 +57,9 @@ type Options struct {
 	// when it does not exist: a bolt:// or sqlite:// file is not created,
 	// nor a bolt file's bucket (Open fails with boltstore.ErrNoBucket),
 	// and the SQL stores' table (SQLite's too) is not created (operations
-	// then fail with the store's ErrNoTable). Tools that only inspect a store set it.
-	// MongoDB stores always create their indexes.
+	// then fail with the store's ErrNoTable), nor a MongoDB collection
+	// (Open fails with mongostore.ErrNoCollection; an existing collection
+	// still gets its indexes). Tools that only inspect a store set it.
 	NoCreate bool
 
 	// NoSweeper turns off the background sweeper of stores that have one
@@ -782,6 +783,7 @@ func (p *parsed) mongoOptions(opts Options) (mongostore.Options, error) {
 	if opts.NoSweeper {
 		mo.SweepInterval = -1
 	}
+	mo.NoCreate = opts.NoCreate
 	return mo, nil
 }
 
