@@ -276,6 +276,25 @@ func TestCommandsOnHTTPSessions(t *testing.T) {
 			if !slices.Equal(keys, want) {
 				t.Errorf("list: %q, want %q (sorted by key)", keys, want)
 			}
+			// Pages of --limit sessions, each --after the last one shown,
+			// add up to the whole list.
+			var paged []string
+			for after := ""; ; {
+				page := decodeJSON[listJSON](t, cli(0, "list", "--limit", "3", "--after", after, "--json"))
+				for _, s := range page.Sessions {
+					paged = append(paged, s.Key+"="+s.User)
+				}
+				if page.NextAfter == "" {
+					break
+				}
+				if len(page.Sessions) != 3 || page.NextAfter != page.Sessions[2].Key {
+					t.Fatalf("list --limit 3: %+v", page)
+				}
+				after = page.NextAfter
+			}
+			if !slices.Equal(paged, want) {
+				t.Errorf("list in pages of 3: %q, want %q", paged, want)
+			}
 			mine := decodeJSON[listJSON](t, cli(0, "list", "--user", "alice", "--json"))
 			if len(mine.Sessions) != 2 {
 				t.Errorf("list --user alice: %+v, want alice's two sessions", mine)
