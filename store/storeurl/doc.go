@@ -29,7 +29,9 @@
 // tests only.
 //
 //	max_entries      most records kept (default 1,000,000)
-//	max_bytes        most bytes kept (default 256 MiB)
+//	max_bytes        most bytes kept (default 256 MiB); one record larger
+//	                 than a 32nd of it is refused with ErrTooLarge (the
+//	                 store's 32 shards; see memstore.Options.MaxBytes)
 //	sweep_interval   how often expired records are removed (default 1m)
 //
 // bolt://PATH — a bbolt file (store/boltstore). bolt://sessions.db is
