@@ -39,6 +39,12 @@ func TestUnworkableSettingsRefused(t *testing.T) {
 		{"Partitioned, never Secure", func(m *sessionkit.Manager) {
 			m.Cookie.Partitioned, m.Cookie.Secure = true, sessionkit.SecureNever
 		}, "Secure"},
+		// RFC 6265bis cookie name prefixes: browsers drop these cookies.
+		{"__Host- name, never Secure", func(m *sessionkit.Manager) { m.Cookie.Name, m.Cookie.Secure = "__Host-sid", sessionkit.SecureNever }, "needs Secure"},
+		{"__Secure- name, never Secure", func(m *sessionkit.Manager) { m.Cookie.Name, m.Cookie.Secure = "__Secure-sid", sessionkit.SecureNever }, "needs Secure"},
+		{"__host- name, never Secure", func(m *sessionkit.Manager) { m.Cookie.Name, m.Cookie.Secure = "__host-sid", sessionkit.SecureNever }, "needs Secure"},
+		{"__Host- name with a Domain", func(m *sessionkit.Manager) { m.Cookie.Name, m.Cookie.Domain = "__Host-sid", "example.com" }, "no Domain"},
+		{"__Host- name with a Path", func(m *sessionkit.Manager) { m.Cookie.Name, m.Cookie.Path = "__Host-sid", "/app" }, "Path \"/\""},
 		{"unknown Secure mode", func(m *sessionkit.Manager) { m.Cookie.Secure = sessionkit.SecureMode(7) }, "Secure mode"},
 		{"unknown SameSite mode", func(m *sessionkit.Manager) { m.Cookie.SameSite = http.SameSite(9) }, "SameSite mode"},
 		{"HMACSigner without keys", func(m *sessionkit.Manager) { m.Cookie.Signer = &sessionkit.HMACSigner{} }, "NewHMACSigner"},
@@ -87,6 +93,10 @@ func TestUnworkableSettingsRefused(t *testing.T) {
 			m.Cookie.Partitioned, m.Cookie.Secure = true, sessionkit.SecureAlways
 		}, "Partitioned"},
 		{"dotted name, domain", func(m *sessionkit.Manager) { m.Cookie.Name, m.Cookie.Domain = "connect.sid", ".example.com" }, "connect.sid="},
+		{"__Host- name, SecureAuto", func(m *sessionkit.Manager) { m.Cookie.Name = "__Host-sid" }, "__Host-sid="},
+		{"__Secure- name with a Path and Domain", func(m *sessionkit.Manager) {
+			m.Cookie.Name, m.Cookie.Path, m.Cookie.Domain = "__Secure-sid", "/app", "example.com"
+		}, "__Secure-sid="},
 		{"header transport", func(m *sessionkit.Manager) { m.Transport = &sessionkit.HeaderTransport{} }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -183,8 +183,10 @@ type ClientResealer interface {
 // (or, with cookies, whose IDs are not cookie values), a cookie Name, Path
 // or Domain that net/http would drop or alter, a cookie Path that does not
 // start with "/" (browsers would scope the cookie to the directory of the
-// URL that set it), SameSite=None or Partitioned with SecureNever (browsers
-// refuse such cookies), an HMACSigner not made by NewHMACSigner, or a
+// URL that set it), SameSite=None, Partitioned or a cookie Name with the
+// __Secure- or __Host- prefix with SecureNever, a __Host- cookie with a
+// Domain or a Path other than "/" (browsers refuse such cookies), an
+// HMACSigner not made by NewHMACSigner, or a
 // Manager not made by New or NewClientSide.
 //
 // The handler must write its response through the http.ResponseWriter it

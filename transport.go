@@ -47,8 +47,9 @@ const DefaultMaxTokenSize = 4096
 // CookieTransport carries the token in a cookie. The zero value is not
 // ready: use the one New puts in Manager.Cookie, or DefaultCookie.
 // Manager.Handler refuses settings browsers or net/http would not keep (see
-// there). SameSite=None and Partitioned cookies are refused by browsers
-// without Secure, so with SecureAuto they work only over HTTPS.
+// there). SameSite=None and Partitioned cookies, and names that begin
+// with __Secure- or __Host-, are refused by browsers without Secure, so
+// with SecureAuto they work only over HTTPS.
 type CookieTransport struct {
 	Name        string
 	Domain      string
@@ -113,10 +114,25 @@ func (c *CookieTransport) check() error {
 	if c.Secure == SecureNever && (c.SameSite == http.SameSiteNoneMode || c.Partitioned) {
 		return errors.New("sessionkit: SameSite=None and Partitioned cookies need Secure, but the cookie's Secure is SecureNever: browsers refuse them")
 	}
+	// RFC 6265bis 4.1.3: browsers keep a __Secure- cookie only with
+	// Secure, and a __Host- cookie only with Secure, Path=/ and no Domain.
+	// Browsers match the prefixes without regard to case.
+	hostPrefix := hasPrefixFold(c.Name, "__Host-")
+	if c.Secure == SecureNever && (hostPrefix || hasPrefixFold(c.Name, "__Secure-")) {
+		return fmt.Errorf("sessionkit: cookie Name %q needs Secure, but the cookie's Secure is SecureNever: browsers refuse it", c.Name)
+	}
+	if hostPrefix && (c.Domain != "" || c.Path != "/") {
+		return fmt.Errorf("sessionkit: cookie Name %q needs Path \"/\" and no Domain (Path %q, Domain %q): browsers refuse it", c.Name, c.Path, c.Domain)
+	}
 	if hs, ok := c.Signer.(*HMACSigner); ok && (hs == nil || len(hs.keys) == 0) {
 		return errors.New("sessionkit: the cookie's HMACSigner has no keys: create it with NewHMACSigner")
 	}
 	return nil
+}
+
+// hasPrefixFold reports whether s begins with prefix, ignoring case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func (c *CookieTransport) maxSize() int {

@@ -48,14 +48,15 @@
 //   - doctor [URL]: URL, connectivity, server version, table and indexes,
 //     clock skew where the server's clock expires sessions, and a probe
 //     session written, read and deleted (--no-write skips it); --fix creates
-//     a missing SQL table.
+//     a missing SQL table, SQLite or bolt file, bolt bucket or MongoDB
+//     collection.
 //
 // Every command takes --json (machine-readable output on stdout, strings
 // not escaped for HTML),
 // --timeout (default 10s: bounds connecting and each store operation; a
 // listing fails if the store sends nothing for that long) and -v
 // (the stores' informational logs). Only migrate (on its target) and
-// doctor --fix create tables or files; the other commands fail on a store
+// doctor --fix create tables, files or buckets; the other commands fail on a store
 // that does not exist rather than create one. Background sweepers never
 // run inside the tool.
 //

@@ -99,14 +99,23 @@ func (a *app) doctor(ctx context.Context, rawURL string, fix, noWrite bool) erro
 
 	start := time.Now()
 	s, err := a.open(ctx, "URL", rawURL, false)
+	// A bolt file without the store's bucket, or a MongoDB database
+	// without the collection: the store's missing table.
+	noBucket := errors.Is(err, boltstore.ErrNoBucket) || errors.Is(err, mongostore.ErrNoCollection)
 	created := false
-	if err != nil && fix && errors.Is(err, fs.ErrNotExist) {
-		// A missing bolt or SQLite file: --fix creates it (and SQLite's
-		// table), as migrate does for its target.
+	if err != nil && fix && (errors.Is(err, fs.ErrNotExist) || noBucket) {
+		// A missing bolt or SQLite file, or bolt bucket: --fix creates it
+		// (and SQLite's table), as migrate does for its target.
 		s, err = a.open(ctx, "URL", rawURL, true)
 		created = err == nil
 	}
 	if err != nil {
+		if noBucket {
+			rep.add("connect", "ok", "answered in %s", time.Since(start).Round(time.Millisecond))
+			rep.add("schema", "fail", "%v: run `sessionkit doctor --fix` or open the store from the application", err)
+			rep.add("write", "skip", "the store is not set up")
+			return a.doctorDone(rep)
+		}
 		rep.add("connect", "fail", "%v", err)
 		return a.doctorDone(rep)
 	}
@@ -117,7 +126,13 @@ func (a *app) doctor(ctx context.Context, rawURL string, fix, noWrite bool) erro
 		case *sqlitestore.Store:
 			rep.add("fix", "ok", "created file %s and table %s", st.Path(), st.Table())
 		case *boltstore.Store:
-			rep.add("fix", "ok", "created file %s", st.DB().Path())
+			if noBucket {
+				rep.add("fix", "ok", "created the buckets in %s", st.DB().Path())
+			} else {
+				rep.add("fix", "ok", "created file %s", st.DB().Path())
+			}
+		case *mongostore.Store:
+			rep.add("fix", "ok", "created collection %s.%s", st.Collection().Database().Name(), st.Collection().Name())
 		default:
 			rep.add("fix", "ok", "created the store")
 		}
@@ -272,6 +287,9 @@ func (a *app) doctorPostgres(ctx context.Context, rep *doctorReport, st *pgstore
 	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "let the application's Migrate create it") {
 		return false
 	}
+	if !readsTable(ctx, rep, st, st.Table()) {
+		return false
+	}
 	// The primary key's index and those Migrate creates for the layout
 	// (connect-pg-simple's table has no user index).
 	want := 1
@@ -316,6 +334,19 @@ func checkTable(rep *doctorReport, table string, fix bool, lookup func() (bool, 
 	return true
 }
 
+// readsTable reports, as an error, that a SQL store's table exists but is
+// not one it can read: another application's table of the same name, or
+// the other layout's. It loads a key no session has, which reads every
+// column the layout needs.
+func readsTable(ctx context.Context, rep *doctorReport, s sessionkit.Store, table string) bool {
+	_, err := s.Load(ctx, "sessionkit-doctor-absent")
+	if err == nil || errors.Is(err, sessionkit.ErrNotFound) {
+		return true
+	}
+	rep.add("schema", "fail", "table %s is not this store's session table (wrong layout, or another application's table?): %v", table, err)
+	return false
+}
+
 func (a *app) doctorMySQL(ctx context.Context, rep *doctorReport, st *mysqlstore.Store, fix bool) bool {
 	db := st.DB()
 	var version string
@@ -347,6 +378,9 @@ func (a *app) doctorMySQL(ctx context.Context, rep *doctorReport, st *mysqlstore
 		return true, err
 	}
 	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "let the application's Migrate create it") {
+		return false
+	}
+	if !readsTable(ctx, rep, st, st.Table()) {
 		return false
 	}
 	status := "ok"
@@ -385,6 +419,9 @@ func (a *app) doctorSQLite(ctx context.Context, rep *doctorReport, st *sqlitesto
 		return true, err
 	}
 	if !checkTable(rep, st.Table(), fix, lookup, func() error { return st.Migrate(ctx) }, "open the store from the application") {
+		return false
+	}
+	if !readsTable(ctx, rep, st, st.Table()) {
 		return false
 	}
 	// The primary key's automatic index, the expiry and the user index.

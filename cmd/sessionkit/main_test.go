@@ -647,3 +647,35 @@ func TestKeyStartingWithDash(t *testing.T) {
 	mustRun(t, 3, "revoke", store, "--user", "-"+strings.Repeat("u", 40))
 	mustRun(t, 2, "show", store, dashID.id, "extra")
 }
+
+// TestBoltMissingBucket: a bolt file without the URL's bucket (a misspelt
+// ?bucket=) is reported like a missing table, not silently given an empty
+// bucket: by every command, and by doctor unless --fix, which creates it.
+func TestBoltMissingBucket(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	seedBolt(t, db, fixture(time.Now()))
+	u := "bolt://" + db + "?bucket=typo"
+	for _, args := range [][]string{{"list"}, {"stats"}, {"show", "id-alice-1"}, {"revoke", "id-alice-1"}, {"purge"}} {
+		r := mustRun(t, 1, append(args, "--store", u)...)
+		if !strings.Contains(r.stderr, `no bucket "typo"`) {
+			t.Errorf("%s on a file without the bucket: %s", args[0], r.stderr)
+		}
+	}
+	r := mustRun(t, 1, "doctor", u)
+	if !strings.Contains(r.stdout, "FAIL  schema") || !strings.Contains(r.stdout, `no bucket "typo"`) {
+		t.Errorf("doctor on a file without the bucket:\n%s", r.stdout)
+	}
+	s, err := boltstore.Open(db, boltstore.WithNoCreate(), boltstore.WithBucket("typo"), boltstore.WithSweepInterval(0))
+	if err == nil {
+		s.Close()
+		t.Fatal("a command created the bucket")
+	}
+	r = mustRun(t, 0, "doctor", u, "--fix")
+	if !strings.Contains(r.stdout, "OK  fix      created the buckets in "+db) {
+		t.Errorf("doctor --fix:\n%s", r.stdout)
+	}
+	mustRun(t, 0, "list", "--store", u)
+	if n := len(readBolt(t, db)); n != 5 {
+		t.Errorf("the default bucket holds %d sessions, want 5", n)
+	}
+}

@@ -23,6 +23,10 @@ import (
 // database file open and did not let go within the lock timeout.
 var ErrLocked = errors.New("file is locked by another process")
 
+// ErrNoBucket is returned (wrapped) by Open and New with WithNoCreate when
+// the file does not hold the store's buckets.
+var ErrNoBucket = errors.New("bucket does not exist")
+
 // Defaults used when an option is not given.
 const (
 	DefaultBucket        = "sessionkit"
@@ -68,6 +72,7 @@ type config struct {
 	lockTimeout   time.Duration
 	batchDelay    time.Duration
 	fileMode      os.FileMode
+	noCreate      bool
 	now           func() time.Time
 	logger        *slog.Logger
 }
@@ -106,6 +111,15 @@ func WithBatchDelay(d time.Duration) Option {
 			c.batchDelay = d
 		}
 	}
+}
+
+// WithNoCreate makes Open and New fail with an error that wraps
+// ErrNoBucket, instead of creating the store's buckets, when the file does
+// not have them (a misspelt WithBucket, or a file another program made).
+// Tools that only inspect a store set it; Open still creates a missing
+// file (check for it first).
+func WithNoCreate() Option {
+	return func(c *config) { c.noCreate = true }
 }
 
 // WithFileMode sets the permissions Open creates the database file with
@@ -210,20 +224,38 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		now:    c.now,
 		logger: c.logger,
 	}
-	err := db.Update(func(tx *bbolt.Tx) error {
-		root, err := tx.CreateBucketIfNotExists(s.root)
+	if c.noCreate {
+		err := db.View(func(tx *bbolt.Tx) error {
+			root := tx.Bucket(s.root)
+			if root == nil {
+				return fmt.Errorf("boltstore: %s has no bucket %q: %w", s.path, s.root, ErrNoBucket)
+			}
+			for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers} {
+				if root.Bucket(name) == nil {
+					return fmt.Errorf("boltstore: %s: bucket %q lacks %q: %w", s.path, s.root, name, ErrNoBucket)
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers} {
-			if _, err := root.CreateBucketIfNotExists(name); err != nil {
+	} else {
+		err := db.Update(func(tx *bbolt.Tx) error {
+			root, err := tx.CreateBucketIfNotExists(s.root)
+			if err != nil {
 				return err
 			}
+			for _, name := range [][]byte{bucketSessions, bucketExpiry, bucketUsers} {
+				if _, err := root.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("boltstore: create buckets in %s: %w", s.path, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("boltstore: create buckets in %s: %w", s.path, err)
 	}
 	if c.sweepInterval > 0 {
 		s.sweeper = sweeper.Start(sweeper.Config{

@@ -495,3 +495,39 @@ func TestRecordEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCreate: with WithNoCreate, a file without the store's bucket is an
+// error that wraps ErrNoBucket, and the file is left without it; a file
+// that has it opens as usual.
+func TestNoCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path, WithSweepInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, WithNoCreate(), WithBucket("other")); !errors.Is(err, ErrNoBucket) {
+		t.Fatalf("Open of a file without the bucket = %v, want ErrNoBucket", err)
+	}
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket([]byte("other")) != nil {
+			t.Error("Open with WithNoCreate created the bucket")
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, WithNoCreate(), WithSweepInterval(0))
+	if err != nil {
+		t.Fatalf("Open of a file with the bucket: %v", err)
+	}
+	s.Close()
+}

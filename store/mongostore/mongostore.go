@@ -46,6 +46,10 @@ const (
 // sweepTimeout bounds one run of the background sweeper.
 const sweepTimeout = 5 * time.Minute
 
+// ErrNoCollection is returned (wrapped) by Open and New with
+// Options.NoCreate when the collection does not exist.
+var ErrNoCollection = errors.New("collection does not exist")
+
 // Index names the store creates.
 const (
 	indexExpires = "expires_ttl"
@@ -72,6 +76,12 @@ type Options struct {
 	// PageSize is how many documents one query of All fetches. Default
 	// DefaultPageSize.
 	PageSize int
+
+	// NoCreate makes Open and New fail with an error that wraps
+	// ErrNoCollection when the collection does not exist, instead of
+	// creating it (with its indexes). An existing collection still gets
+	// the store's indexes. Tools that only inspect a store set it.
+	NoCreate bool
 
 	// Logger receives which expiry mechanism is in use and the sweeper's
 	// errors. Default slog.Default().
@@ -205,11 +215,20 @@ func newStore(ctx context.Context, client *mongo.Client, owns bool, opts Options
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	name := opts.Database + "." + opts.Collection
+	if opts.NoCreate {
+		names, err := s.coll.Database().ListCollectionNames(ctx, bson.D{{Key: "name", Value: opts.Collection}})
+		if err != nil {
+			return nil, fmt.Errorf("mongostore: look up collection %s: %w", name, err)
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("mongostore: %s: %w", name, ErrNoCollection)
+		}
+	}
 	if err := s.createIndexes(ctx); err != nil {
 		return nil, err
 	}
 
-	name := opts.Database + "." + opts.Collection
 	if v, ok := ferretDBVersion(ctx, client); ok && !strings.HasPrefix(v, "v2.") && s.layout == LayoutNative {
 		// FerretDB v2 runs on DocumentDB, whose updates are atomic; v1
 		// (which may also report "unknown") is not.

@@ -433,3 +433,32 @@ func TestNilClient(t *testing.T) {
 		t.Fatal("New with a nil client succeeded")
 	}
 }
+
+// TestNoCreate: with Options.NoCreate a missing collection is an error
+// that wraps ErrNoCollection, and it is left missing; an existing one
+// opens as usual.
+func TestNoCreate(t *testing.T) {
+	for name, url := range servers(t) {
+		t.Run(name, func(t *testing.T) {
+			client := connect(t, url)
+			coll := uniqueName("nocreate_")
+			opts := Options{Database: testDatabase, Collection: coll, NoCreate: true, SweepInterval: -1, Logger: slog.New(slog.DiscardHandler)}
+			if _, err := New(t.Context(), client, opts); !errors.Is(err, ErrNoCollection) {
+				t.Fatalf("New with NoCreate on a missing collection = %v, want ErrNoCollection", err)
+			}
+			names, err := client.Database(testDatabase).ListCollectionNames(t.Context(), bson.D{{Key: "name", Value: coll}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(names) != 0 {
+				t.Fatalf("New with NoCreate created %v", names)
+			}
+			testStore(t, client, Options{Collection: coll, SweepInterval: -1})
+			s, err := New(t.Context(), client, opts)
+			if err != nil {
+				t.Fatalf("New with NoCreate on an existing collection: %v", err)
+			}
+			s.Close()
+		})
+	}
+}

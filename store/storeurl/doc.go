@@ -29,14 +29,17 @@
 // tests only.
 //
 //	max_entries      most records kept (default 1,000,000)
-//	max_bytes        most bytes kept (default 256 MiB)
+//	max_bytes        most bytes kept (default 256 MiB); one record larger
+//	                 than a 32nd of it is refused with ErrTooLarge (the
+//	                 store's 32 shards; see memstore.Options.MaxBytes)
 //	sweep_interval   how often expired records are removed (default 1m)
 //
 // bolt://PATH — a bbolt file (store/boltstore). bolt://sessions.db is
 // relative to the working directory, bolt:///var/lib/app/sessions.db is
-// absolute; the path is percent-decoded. The file and its directories are
-// created unless Options.NoCreate is set. Only one process can have the
-// file open: a second one waits lock_timeout and fails.
+// absolute; the path is percent-decoded. The file, its directories and
+// the bucket are created unless Options.NoCreate is set. Only one process can have the
+// file open: a second one waits lock_timeout (or until ctx's deadline, if
+// that comes first) and fails with boltstore.ErrLocked.
 //
 //	bucket           top-level bucket (default "sessionkit")
 //	lock_timeout     how long to wait for another process's lock (default 1s)
@@ -128,8 +131,8 @@
 //	sweep_interval   sweeper period when the server has no TTL index (default 1m)
 //	layout           native (default) or connect-mongo
 //
-// The store always creates its indexes (a TTL index where the server has
-// them).
+// The store creates the collection, unless Options.NoCreate is set, and
+// its indexes (a TTL index where the server has them).
 //
 // # Express layouts
 //

@@ -55,9 +55,11 @@ type Store interface {
 type Options struct {
 	// NoCreate makes Open fail instead of creating what the URL names
 	// when it does not exist: a bolt:// or sqlite:// file is not created,
+	// nor a bolt file's bucket (Open fails with boltstore.ErrNoBucket),
 	// and the SQL stores' table (SQLite's too) is not created (operations
-	// then fail with the store's ErrNoTable). Tools that only inspect a store set it.
-	// MongoDB stores always create their indexes.
+	// then fail with the store's ErrNoTable), nor a MongoDB collection
+	// (Open fails with mongostore.ErrNoCollection; an existing collection
+	// still gets its indexes). Tools that only inspect a store set it.
 	NoCreate bool
 
 	// NoSweeper turns off the background sweeper of stores that have one
@@ -401,6 +403,17 @@ func (p *parsed) open(ctx context.Context, opts Options) (Store, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("storeurl: bolt: open %s: %w", path, err)
 		}
+		// Waiting for another process's lock is part of connecting: it
+		// ends at ctx's deadline when that comes before lock_timeout.
+		if deadline, ok := ctx.Deadline(); ok {
+			wait, _, _ := p.duration("lock_timeout")
+			if wait <= 0 {
+				wait = boltstore.DefaultLockTimeout
+			}
+			if left := time.Until(deadline); left < wait {
+				bo = append(bo, boltstore.WithLockTimeout(max(left, time.Millisecond)))
+			}
+		}
 		s, err := boltstore.Open(path, bo...)
 		if err != nil {
 			return nil, fmt.Errorf("storeurl: bolt: %w", err)
@@ -599,6 +612,9 @@ func (p *parsed) boltOptions(opts Options) (string, []boltstore.Option, error) {
 	if opts.NoSweeper {
 		bo = append(bo, boltstore.WithSweepInterval(0))
 	}
+	if opts.NoCreate {
+		bo = append(bo, boltstore.WithNoCreate())
+	}
 	return path, bo, nil
 }
 
@@ -770,6 +786,7 @@ func (p *parsed) mongoOptions(opts Options) (mongostore.Options, error) {
 	if opts.NoSweeper {
 		mo.SweepInterval = -1
 	}
+	mo.NoCreate = opts.NoCreate
 	return mo, nil
 }
 

@@ -526,3 +526,30 @@ func TestOpenRedisNearCacheAlwaysTrack(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenBoltLockBoundedByContext: Open waits for another process's lock
+// on a bolt file until lock_timeout or ctx's deadline, whichever comes
+// first, as it bounds connecting to a server by ctx. (It waited the whole
+// lock_timeout, so the CLI's --timeout did not bound it.)
+func TestOpenBoltLockBoundedByContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	holder, err := boltstore.Open(path, boltstore.WithSweepInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s, err := storeurl.Open(ctx, "bolt://"+path+"?lock_timeout=1m", storeurl.Options{NoSweeper: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a locked file succeeded")
+	}
+	if !errors.Is(err, boltstore.ErrLocked) {
+		t.Errorf("Open of a locked file = %v, want ErrLocked", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("Open waited %v for the lock with a 100ms context and lock_timeout=1m", took)
+	}
+}
