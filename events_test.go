@@ -73,6 +73,17 @@ func TestEventsCarryRequestContext(t *testing.T) {
 	e.handle("GET /destroy", func(w http.ResponseWriter, r *http.Request) {
 		sessionkit.From(r.Context()).Destroy()
 	})
+	e.handle("GET /destroy-set", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Regenerate()
+		s.Destroy()
+		s.Set("n", 2)
+	})
+	e.handle("GET /regenerate-new", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("n", 3)
+		s.Regenerate()
+	})
 
 	for _, tc := range []struct {
 		path string
@@ -80,9 +91,15 @@ func TestEventsCarryRequestContext(t *testing.T) {
 	}{
 		{"/set", []string{"save:ok", "create"}},
 		{"/read", []string{"load:ok"}},
-		{"/regenerate", []string{"load:ok", "regenerate", "save:ok", "create", "delete:ok"}},
+		// The session goes on under a new ID: it is not a new one.
+		{"/regenerate", []string{"load:ok", "regenerate", "save:ok", "delete:ok"}},
+		// What is set after Destroy is a new session, even after a
+		// Regenerate in the same request.
+		{"/destroy-set", []string{"load:ok", "regenerate", "save:ok", "create", "delete:ok"}},
 		{"/destroy", []string{"load:ok", "destroy", "delete:ok"}},
 		{"/read", []string{}}, // the cookie was cleared: no token, no load
+		// A session never stored is new, Regenerate or not.
+		{"/regenerate-new", []string{"regenerate", "save:ok", "create"}},
 	} {
 		e.get(tc.path)
 		events := log.take()

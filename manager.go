@@ -383,7 +383,7 @@ const (
 	EventImport                        // a foreign session was imported (Importer)
 
 	EventTooManyConflicts // a save gave up after MaxRetries conflicts (ErrTooManyConflicts)
-	EventCreate           // a new session was stored for the first time
+	EventCreate           // a new session was stored for the first time (not one Regenerate gave a new ID)
 	EventRegenerate       // Session.Regenerate was called (the session gets a new ID)
 	EventDestroy          // Session.Destroy ended a stored session
 	EventLogin            // a user logged in (package auth)

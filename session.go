@@ -55,6 +55,7 @@ type Session struct {
 	retired   bool // imported.Retire has run
 	forget    bool // imported.Forget must run when the headers go out
 	odUsed    bool // od is in use (see opContext)
+	moved     bool // Regenerate gave a stored session a new ID: its next create is no new session (EventCreate)
 
 	// ctx is the request's context with the session in it, what
 	// context.WithValue would make, kept here to save an allocation.
@@ -482,6 +483,7 @@ func (s *Session) Regenerate() error {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
 	s.dropped = s.dropped || s.stored
+	s.moved = s.moved || s.stored
 	s.id, s.key = "", ""
 	if !s.m.backend.clientSide() {
 		s.ensureID()
@@ -516,6 +518,7 @@ func (s *Session) destroyLocked() {
 	}
 	s.endedStored(EventDestroy)
 	s.reset()
+	s.moved = false // what is set after Destroy is a new session
 	s.renewed = true
 	s.destroyed = true
 }
@@ -908,7 +911,10 @@ func (s *Session) create(now, exp time.Time) error {
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
-			s.event(EventCreate)
+			if !s.moved {
+				s.event(EventCreate)
+			}
+			s.moved = false
 			return nil
 		}
 		// A conflict on a fresh 256-bit ID means someone else holds it:
