@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,11 +22,13 @@ func TestLateTouchDocumented(t *testing.T) {
 		mu    sync.Mutex
 		ev    []sessionkit.Event
 		id    string
+		logs  lockedBuffer
 	}
 	setup := func(t *testing.T, configure func(*sessionkit.Manager)) *env {
 		e := &env{}
 		e.browserEnv = newBrowserEnv(t, func(s sessionkit.Store) sessionkit.Store { e.store = s; return s }, func(m *sessionkit.Manager) {
 			m.IdleTimeout, m.Lifetime = time.Hour, 0
+			m.Logger = slogTo(&e.logs)
 			m.Observer = func(ev sessionkit.Event) {
 				e.mu.Lock()
 				e.ev = append(e.ev, ev)
@@ -94,6 +97,11 @@ func TestLateTouchDocumented(t *testing.T) {
 			}
 			if n := touches(e); n != 1 {
 				t.Errorf("%d EventTouch, want 1", n)
+			}
+			// A late Touch is documented use (a long response keeping
+			// its session alive), not a mistake to warn about.
+			if logs := e.logs.String(); strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") {
+				t.Errorf("a late Touch logged:\n%s", logs)
 			}
 		})
 	}

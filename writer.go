@@ -136,15 +136,16 @@ func (w *responseWriter) finish() {
 	if !s.loaded || (len(s.ops) == 0 && len(s.oldKeys) == 0 && !s.renewed && !s.touchNow) {
 		return
 	}
-	changed, touched := len(s.ops) > 0, s.touchNow
+	changed := len(s.ops) > 0
 	if err := s.commitLocked(); err != nil {
 		s.m.logger().ErrorContext(s.r.Context(), "session change lost: made after the response headers were sent", "err", err, "path", s.r.URL.Path)
 		s.m.observe(Event{Kind: EventError, Ctx: s.r.Context(), Err: err})
 		return
 	}
-	// A stored Touch clears touchNow; a client-side session's cannot be
-	// stored once the headers are out, and is not reported as saved.
-	if changed || (touched && !s.touchNow) {
+	// A late Touch alone is documented use (a long response keeping its
+	// session alive, see Session.Touch): only changed values are warned
+	// about.
+	if changed {
 		s.m.logger().WarnContext(s.r.Context(), "session changed after the response headers were sent; saved, but commit before writing the response", "path", s.r.URL.Path)
 	}
 }
