@@ -213,6 +213,51 @@ func TestRetiredHMACKeyCookieIsResigned(t *testing.T) {
 	}
 }
 
+// twoKeySigner is a custom sessionkit.RotatingSigner: it signs with
+// current and also accepts retired's signatures, reporting them as
+// retired.
+type twoKeySigner struct{ current, retired *sessionkit.HMACSigner }
+
+func (s twoKeySigner) Sign(token string) string { return s.current.Sign(token) }
+
+func (s twoKeySigner) Verify(signed string) (string, bool) {
+	token, ok, _ := s.VerifyRotation(signed)
+	return token, ok
+}
+
+func (s twoKeySigner) VerifyRotation(signed string) (string, bool, bool) {
+	if token, ok := s.current.Verify(signed); ok {
+		return token, true, false
+	}
+	if token, ok := s.retired.Verify(signed); ok {
+		return token, true, true
+	}
+	return "", false, false
+}
+
+// A custom Signer that reports retired keys (RotatingSigner) gets its
+// cookies signed again as HMACSigner's are.
+func TestRotatingSignerCookieIsResigned(t *testing.T) {
+	oldSigner, _ := sessionkit.NewHMACSigner(bytes.Repeat([]byte("o"), 32))
+	newSigner, _ := sessionkit.NewHMACSigner(bytes.Repeat([]byte("n"), 32))
+	e := newBrowserEnv(t, nil, func(m *sessionkit.Manager) { m.Cookie.Signer = oldSigner })
+	e.do("POST", "/write")
+	before, _ := e.client.Cookie("session")
+	e.clock.Advance(10 * time.Second) // within the touch interval
+	e.m.Cookie.Signer = twoKeySigner{current: newSigner, retired: oldSigner}
+	resp, body := e.do("GET", "/read")
+	after, _ := e.client.Cookie("session")
+	if body != "1" || sessionCookie(resp, "session") == nil || after.Value == before.Value {
+		t.Fatalf("read %q: Set-Cookie %q; want the cookie signed again", body, resp.Header.Values("Set-Cookie"))
+	}
+	if _, ok := newSigner.Verify(after.Value); !ok {
+		t.Fatalf("re-sent cookie %q is not signed with the current key", after.Value)
+	}
+	if resp, _ := e.do("GET", "/read"); sessionCookie(resp, "session") != nil {
+		t.Fatalf("current-key cookie sent again: %q", resp.Header.Values("Set-Cookie"))
+	}
+}
+
 // Nested Managers whose HeaderTransports share a header cannot both work
 // (the client sends one Authorization header and keeps one Session-Token):
 // every request is refused, as for nested Managers sharing a cookie,

@@ -90,6 +90,20 @@ type Signer interface {
 	Verify(signed string) (token string, ok bool)
 }
 
+// RotatingSigner is implemented by a Signer that accepts values signed
+// with retired keys (signing with its current one) and can tell them
+// apart. As a CookieTransport's Signer, a cookie whose signature is by a
+// retired key is accepted and sent again, signed with the current key, on
+// a response that uses its session, as HMACSigner's are (see there for
+// when a retired key can be dropped).
+type RotatingSigner interface {
+	Signer
+	// VerifyRotation is Verify that also reports whether the signature
+	// that matched is by a retired key. It must report retired false
+	// whenever ok is false.
+	VerifyRotation(signed string) (token string, ok, retired bool)
+}
+
 // HMACSigner signs tokens as token + "." + base64url(HMAC-SHA256(key,
 // token)). It signs with the first key and accepts any of them, so keys can
 // be rotated: put the new key first, and drop the old one once every client
@@ -139,13 +153,13 @@ func (s *HMACSigner) Sign(token string) string {
 
 // Verify implements Signer.
 func (s *HMACSigner) Verify(signed string) (string, bool) {
-	token, ok, _ := s.verify(signed)
+	token, ok, _ := s.VerifyRotation(signed)
 	return token, ok
 }
 
-// verify is Verify, also reporting whether the signature is by a key other
-// than the first (stale), so that the cookie must be signed again.
-func (s *HMACSigner) verify(signed string) (token string, ok, stale bool) {
+// VerifyRotation implements RotatingSigner: a signature by a key other
+// than the first is retired.
+func (s *HMACSigner) VerifyRotation(signed string) (token string, ok, retired bool) {
 	i := strings.LastIndexByte(signed, '.')
 	if i < 0 {
 		return "", false, false
@@ -160,13 +174,13 @@ func (s *HMACSigner) verify(signed string) (token string, ok, stale bool) {
 	if err != nil || len(got) != sha256.Size {
 		return "", false, false
 	}
-	current, retired := 0, 0
+	current, old := 0, 0
 	for i, k := range s.keys {
 		if i == 0 {
 			current = subtle.ConstantTimeCompare(got, s.mac(k, token))
 		} else {
-			retired |= subtle.ConstantTimeCompare(got, s.mac(k, token))
+			old |= subtle.ConstantTimeCompare(got, s.mac(k, token))
 		}
 	}
-	return token, current|retired == 1, current == 0 && retired == 1
+	return token, current|old == 1, current == 0 && old == 1
 }

@@ -201,12 +201,12 @@ func (c *CookieTransport) token(r *http.Request) (token string, stale bool) {
 				}
 				stale = old
 			}
-			if hs, isHMAC := c.Signer.(*HMACSigner); isHMAC {
-				token, ok, old := hs.verify(v)
+			if rs, rotating := c.Signer.(RotatingSigner); rotating {
+				token, ok, retired := rs.VerifyRotation(v)
 				if !ok {
 					continue
 				}
-				v, stale = token, stale || old
+				v, stale = token, stale || retired
 			} else if c.Signer != nil {
 				token, ok := c.Signer.Verify(v)
 				if !ok {

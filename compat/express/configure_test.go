@@ -94,6 +94,10 @@ func TestConfigureWritesExpressSessions(t *testing.T) {
 	if got := call(t, hc, "GET", srv.URL+"/whoami"); got["user"] != "ann" {
 		t.Fatalf("old-secret cookie: whoami = %v", got)
 	}
+	// ... and sent again, signed with the new one, by that read.
+	if c := sessionCookie(t, hc, srv.URL); c.Value != signer.Sign(id) {
+		t.Errorf("after a read with an old-secret cookie the jar holds %q, want %q (signed with the new secret)", c.Value, signer.Sign(id))
+	}
 	// One signed with an unknown secret is not.
 	other, _ := express.NewSigner("someone else")
 	hc.Jar.SetCookies(u, []*http.Cookie{{Name: express.DefaultCookieName, Value: other.Sign(id), Path: "/"}})

@@ -19,7 +19,9 @@ import (
 // New cookies are signed with the first secret; a cookie signed with any
 // of them is accepted, so secrets rotate as in express-session: put the new
 // secret first and drop the old one once the cookies it signed have
-// expired.
+// expired. As a sessionkit.RotatingSigner, it also has a cookie signed
+// with a later secret sent again, signed with the first, on a response
+// that uses its session.
 type Signer struct {
 	secrets [][]byte
 }
@@ -63,28 +65,45 @@ func (s *Signer) Sign(id string) string {
 // contains '%' (and used as it is when that decoding fails); '+' is never
 // read as a space. A value without the "s:" prefix is not a session.
 func (s *Signer) Verify(value string) (string, bool) {
+	id, ok, _ := s.VerifyRotation(value)
+	return id, ok
+}
+
+// VerifyRotation implements sessionkit.RotatingSigner: it is Verify, and
+// also reports whether the signature is by a secret other than the first.
+// Such a cookie is sent again signed with the first secret (which
+// express-session does not do), so an old secret can be dropped sooner;
+// both sides must then list the same secret first.
+func (s *Signer) VerifyRotation(value string) (id string, ok, retired bool) {
 	if strings.IndexByte(value, '%') >= 0 {
 		if dec, ok := DecodeURIComponent(value); ok {
 			value = dec
 		}
 	}
-	signed, ok := strings.CutPrefix(value, "s:")
-	if !ok {
-		return "", false
+	signed, found := strings.CutPrefix(value, "s:")
+	if !found {
+		return "", false, false
 	}
 	i := strings.LastIndexByte(signed, '.')
 	if i < 0 {
-		return "", false
+		return "", false, false
 	}
-	id := signed[:i]
-	match := 0
-	for _, sec := range s.secrets {
+	id = signed[:i]
+	current, old := 0, 0
+	for n, sec := range s.secrets {
 		want := sign(id, sec)
 		// ConstantTimeCompare returns 0 at once for different lengths,
 		// which only reveals the length of a signature everyone knows.
-		match |= subtle.ConstantTimeCompare([]byte(want), []byte(signed))
+		if n == 0 {
+			current = subtle.ConstantTimeCompare([]byte(want), []byte(signed))
+		} else {
+			old |= subtle.ConstantTimeCompare([]byte(want), []byte(signed))
+		}
 	}
-	return id, match == 1
+	if current|old != 1 {
+		return "", false, false
+	}
+	return id, true, current == 0
 }
 
 // EncodeURIComponent encodes s as JavaScript's encodeURIComponent does:
