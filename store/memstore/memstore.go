@@ -38,7 +38,9 @@ type Options struct {
 	// per-record overhead (default 256 MiB). A single record larger than
 	// MaxBytes/Shards is refused with sessionkit.ErrTooLarge.
 	MaxBytes int64
-	// Shards is the number of independently locked shards (default 32).
+	// Shards is the number of independently locked shards. The default is
+	// 32, or fewer when MaxBytes is under 32 MiB, so that each shard (and
+	// so one record) may hold at least 1 MiB, or all of a smaller MaxBytes.
 	Shards int
 	// SweepInterval is how often expired records are removed in the
 	// background (default one minute; negative disables the sweeper).
@@ -46,6 +48,13 @@ type Options struct {
 	// Now is the clock (default time.Now); tests inject a fake one.
 	Now func() time.Time
 }
+
+// The default number of shards, and the fewest bytes a default shard
+// holds (see Options.Shards).
+const (
+	defaultShards = 32
+	minShardBytes = 1 << 20
+)
 
 // entryOverhead approximates the bookkeeping bytes of one record (map slot,
 // list links, struct fields) so that MaxBytes bounds real memory.
@@ -103,7 +112,7 @@ func New(opts Options) *Store {
 		opts.MaxBytes = 256 << 20
 	}
 	if opts.Shards <= 0 {
-		opts.Shards = 32
+		opts.Shards = int(min(defaultShards, max(1, opts.MaxBytes/minShardBytes)))
 	}
 	if opts.Shards > opts.MaxEntries {
 		opts.Shards = opts.MaxEntries

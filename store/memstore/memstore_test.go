@@ -130,6 +130,33 @@ func TestByteBound(t *testing.T) {
 	}
 }
 
+// TestSmallByteBoundKeepsLargeRecords: with the default Shards, a small
+// MaxBytes is not split so finely that ordinary records are refused; a
+// record may take up to 1 MiB, or all of a smaller MaxBytes.
+func TestSmallByteBoundKeepsLargeRecords(t *testing.T) {
+	for _, tc := range []struct {
+		maxBytes int64
+		fits     int // data bytes a record may have
+		tooLarge int // data bytes it may not
+	}{
+		{2000, 1500, 2000},
+		{4 << 20, 1<<20 - 200, 1<<20 + 1},
+		{256 << 20, 8<<20 - 200, 8<<20 + 1},
+	} {
+		t.Run(fmt.Sprint(tc.maxBytes), func(t *testing.T) {
+			s := memstore.New(memstore.Options{MaxBytes: tc.maxBytes, SweepInterval: -1})
+			defer s.Close()
+			exp := time.Now().Add(time.Hour)
+			if _, err := s.Save(context.Background(), "fits", sessionkit.Record{Data: make([]byte, tc.fits), Expiry: exp}); err != nil {
+				t.Fatalf("%d-byte record with MaxBytes %d: %v", tc.fits, tc.maxBytes, err)
+			}
+			if _, err := s.Save(context.Background(), "large", sessionkit.Record{Data: make([]byte, tc.tooLarge), Expiry: exp}); !errors.Is(err, sessionkit.ErrTooLarge) {
+				t.Fatalf("%d-byte record with MaxBytes %d: error %v, want ErrTooLarge", tc.tooLarge, tc.maxBytes, err)
+			}
+		})
+	}
+}
+
 func TestSweeperRemovesExpiredAndCloseStopsIt(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	s := memstore.New(memstore.Options{SweepInterval: time.Millisecond, Now: clock.Now})

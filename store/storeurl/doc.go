@@ -29,9 +29,10 @@
 // tests only.
 //
 //	max_entries      most records kept (default 1,000,000)
-//	max_bytes        most bytes kept (default 256 MiB); one record larger
-//	                 than a 32nd of it is refused with ErrTooLarge (the
-//	                 store's 32 shards; see memstore.Options.MaxBytes)
+//	max_bytes        most bytes kept (default 256 MiB); one record over
+//	                 its shard's share is refused with ErrTooLarge: a 32nd
+//	                 of max_bytes, but at least 1 MiB, and all of it under
+//	                 2 MiB (see memstore.Options.Shards)
 //	sweep_interval   how often expired records are removed (default 1m)
 //
 // bolt://PATH — a bbolt file (store/boltstore). bolt://sessions.db is
