@@ -1,0 +1,358 @@
+package auth_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/store/cookiestore"
+)
+
+// fakeClock is the Manager's clock for the tests that let time pass.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// newClockEnv is newEnv on a fake clock, with the routes a stranger
+// following the package documentation would mount.
+func newClockEnv(t *testing.T, configure ...func(*auth.Auth[User])) (*env, *fakeClock) {
+	// The clock starts now: the cookies' Expires come from it.
+	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	e := newEnv(t, append([]func(*auth.Auth[User]){func(a *auth.Auth[User]) { a.Manager.Now = clk.now }}, configure...)...)
+	e.mux.Handle("POST /account/delete", e.a.RequireRecent(10*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "deleted")
+	})))
+	e.mux.Handle("GET /account/security", e.a.RequireRecent(10*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "security")
+	})))
+	e.mux.Handle("POST /signin", e.a.Authenticate(auth.Options[User]{
+		SuccessRedirect: "/home", SuccessReturnTo: true,
+		FailureRedirect: "/login", FailureFlash: true, SuccessFlash: true,
+	}, &auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil)}))
+	e.mux.HandleFunc("GET /flashes", func(w http.ResponseWriter, r *http.Request) {
+		fl, err := auth.Flashes(sessionkit.From(r.Context()))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		for _, f := range fl {
+			fmt.Fprintln(w, f.Kind+": "+f.Message)
+		}
+	})
+	withShippedHandlers(e)
+	return e, clk
+}
+
+// Recent login on the fake clock: within the window the action runs;
+// after it a page request goes to the login page with return_to and
+// max_age, an API request gets 401 reauthentication_required, and a new
+// password login makes it recent again and returns to the page.
+func TestOutsiderRequireRecent(t *testing.T) {
+	e, clk := newClockEnv(t)
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	if r := c.do("POST", "/account/delete", nil); r.code != 200 || r.body != "deleted" {
+		t.Fatalf("fresh login: %d %q %q %v", r.code, r.body, r.location, r.header)
+	}
+	clk.advance(10*time.Minute + time.Second)
+	if r := c.do("GET", "/account/security", nil); r.code != http.StatusSeeOther || r.location != "/login?max_age=600&return_to=%2Faccount%2Fsecurity" {
+		t.Fatalf("stale GET: %d to %q", r.code, r.location)
+	}
+	if r := c.do("POST", "/account/delete", nil); r.code != http.StatusSeeOther || r.location != "/login?max_age=600" {
+		t.Fatalf("stale POST: %d to %q", r.code, r.location)
+	}
+	r := c.do("POST", "/account/delete", nil, "Accept", "application/json")
+	var body struct {
+		Error  string `json:"error"`
+		MaxAge int    `json:"max_age"`
+	}
+	if r.code != 401 || json.Unmarshal([]byte(r.body), &body) != nil || body.Error != "reauthentication_required" || body.MaxAge != 600 {
+		t.Fatalf("stale API: %d %s", r.code, r.body)
+	}
+	if c.whoami() != "alice" {
+		t.Fatal("a stale login was logged out")
+	}
+	// The form knows it is a reauthentication.
+	var seen auth.LoginForm
+	e.mux.Handle("/relogin", &auth.FormLogin[User]{Auth: e.a, Verify: auth.PasswordVerifier(cheap, e.lookup, nil),
+		Render: func(w http.ResponseWriter, r *http.Request, status int, f auth.LoginForm) {
+			seen = f
+			w.WriteHeader(status)
+		}})
+	c.do("GET", "/relogin?max_age=600&return_to=%2Faccount%2Fsecurity", nil)
+	if !seen.Reauth || seen.ReturnTo != "/account/security" {
+		t.Fatalf("reauth form: %+v", seen)
+	}
+	r = c.do("POST", "/relogin?max_age=600&return_to=%2Faccount%2Fsecurity", url.Values{"username": {"alice"}, "password": {"wonderland"}, "return_to": {"/account/security"}})
+	if r.code != http.StatusSeeOther || r.location != "/account/security" {
+		t.Fatalf("relogin: %d to %q", r.code, r.location)
+	}
+	if r := c.do("GET", "/account/security", nil); r.code != 200 {
+		t.Fatalf("after relogin: %d to %q", r.code, r.location)
+	}
+	// Anonymous: as Require.
+	if r := e.client().do("GET", "/account/security", nil, "Accept", "application/json"); r.code != 401 || !strings.Contains(r.body, `"unauthorized"`) {
+		t.Fatalf("anonymous: %d %s", r.code, r.body)
+	}
+}
+
+// Login through the authenticate handler: the pre-login cookie stops
+// working, the posted return_to wins over SuccessRedirect, and the flash
+// messages are shown once.
+func TestOutsiderAuthenticateLocal(t *testing.T) {
+	e, _ := newClockEnv(t)
+	c := e.client()
+	c.do("POST", "/set?k=cart&v=3", nil)
+	pre := c.cookie()
+	if pre == nil {
+		t.Fatal("no session before login")
+	}
+	r := c.do("POST", "/signin", url.Values{"username": {"alice"}, "password": {"wonderland"}, "return_to": {"/private/cart"}})
+	if r.code != http.StatusSeeOther || r.location != "/private/cart" {
+		t.Fatalf("signin: %d to %q", r.code, r.location)
+	}
+	if c.cookie().Value == pre.Value {
+		t.Fatal("login kept the session ID")
+	}
+	if got := c.do("GET", "/get?k=cart", nil).body; got != "3" {
+		t.Fatalf("cart after login: %q", got)
+	}
+	old := e.client()
+	u, _ := url.Parse(e.srv.URL)
+	old.jar.SetCookies(u, []*http.Cookie{{Name: pre.Name, Value: pre.Value}})
+	if old.whoami() != "anonymous" || old.do("GET", "/get?k=cart", nil).body != "" {
+		t.Fatal("the pre-login cookie still works")
+	}
+	if got := c.do("GET", "/flashes", nil).body; got != "success: "+auth.MsgSignedIn {
+		t.Fatalf("flashes: %q", got)
+	}
+	if got := c.do("GET", "/flashes", nil).body; got != "" {
+		t.Fatalf("flashes shown twice: %q", got)
+	}
+	// Failure: redirect with a flash, shown once; an API client gets JSON.
+	d := e.client()
+	if r := d.do("POST", "/signin", url.Values{"username": {"alice"}, "password": {"nope"}}); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Fatalf("failed signin: %d to %q", r.code, r.location)
+	}
+	if got := d.do("GET", "/flashes", nil).body; got != "error: "+auth.MsgInvalidCredentials {
+		t.Fatalf("failure flash: %q", got)
+	}
+	if got := d.do("GET", "/flashes", nil).body; got != "" {
+		t.Fatalf("failure flash shown twice: %q", got)
+	}
+	r = d.do("POST", "/signin", url.Values{"username": {"alice"}}, "Accept", "application/json")
+	if r.code != http.StatusUnprocessableEntity || !strings.Contains(r.body, auth.MsgMissingFields) {
+		t.Fatalf("API failure: %d %s", r.code, r.body)
+	}
+	// A page under ReturnToKey (connect-ensure-login) is used once.
+	f := e.client()
+	f.do("POST", "/set?k="+auth.ReturnToKey+"&v=/private/kept", nil)
+	if r := f.do("POST", "/signin", url.Values{"username": {"bob"}, "password": {"builder"}}); r.location != "/private/kept" {
+		t.Fatalf("signin with returnTo in session: to %q", r.location)
+	}
+	if got := f.do("GET", "/get?k="+auth.ReturnToKey, nil).body; got != "" {
+		t.Fatalf("returnTo left in the session: %q", got)
+	}
+	// FormLogin ignores ReturnToKey.
+	g := e.client()
+	g.do("POST", "/set?k="+auth.ReturnToKey+"&v=/private/kept", nil)
+	if r := g.login("bob", "builder", ""); r.location != "/" {
+		t.Fatalf("FormLogin with returnTo in session: to %q", r.location)
+	}
+}
+
+// Several devices of one user: the list, revoking one, the others, all;
+// the errors Revoke and the per-user functions document.
+func TestOutsiderDevices(t *testing.T) {
+	e, clk := newClockEnv(t)
+	laptop, phone := e.client(), e.client()
+	laptop.do("POST", "/login", url.Values{"username": {"alice"}, "password": {"wonderland"}}, "User-Agent", "Laptop/1")
+	clk.advance(time.Minute)
+	phone.do("POST", "/login", url.Values{"username": {"alice"}, "password": {"wonderland"}}, "User-Agent", "Phone/1")
+	clk.advance(time.Minute)
+	list := laptop.handles()
+	if len(list) != 2 {
+		t.Fatalf("list: %+v", list)
+	}
+	if !list[0].Current || list[1].Current || list[0].UserAgent != "Laptop/1" || list[1].UserAgent != "Phone/1" {
+		t.Fatalf("list: %+v", list)
+	}
+	for _, s := range list {
+		if s.IP != "127.0.0.1" || s.LoginAt.IsZero() || s.Created.IsZero() || s.LastActive.IsZero() || s.Expires.IsZero() {
+			t.Errorf("metadata missing: %+v", s)
+		}
+	}
+	if start := clk.now().Add(-2 * time.Minute); !list[1].LoginAt.Equal(start.Add(time.Minute)) || !list[0].LoginAt.Equal(start) {
+		t.Errorf("phone login at %v", list[1].LoginAt)
+	}
+	// Revoke via the function: an unknown handle is ErrUnknownSession.
+	var revokeErr error
+	e.mux.HandleFunc("POST /fn/revoke", func(w http.ResponseWriter, r *http.Request) {
+		revokeErr = e.a.Revoke(r, r.URL.Query().Get("h"))
+	})
+	laptop.do("POST", "/fn/revoke?h=nope", nil)
+	if !errors.Is(revokeErr, auth.ErrUnknownSession) {
+		t.Fatalf("Revoke(unknown) = %v", revokeErr)
+	}
+	e.client().do("POST", "/fn/revoke?h="+list[1].Handle, nil)
+	if !errors.Is(revokeErr, auth.ErrNotAuthenticated) {
+		t.Fatalf("anonymous Revoke = %v", revokeErr)
+	}
+	laptop.do("POST", "/fn/revoke?h="+list[1].Handle, nil)
+	if revokeErr != nil || phone.whoami() != "anonymous" || laptop.whoami() != "alice" {
+		t.Fatalf("Revoke(phone) = %v; phone %s laptop %s", revokeErr, phone.whoami(), laptop.whoami())
+	}
+	// Revoke the current one: a logout.
+	laptop.do("POST", "/fn/revoke?h="+laptop.handles()[0].Handle, nil)
+	if revokeErr != nil || laptop.whoami() != "anonymous" {
+		t.Fatalf("Revoke(current) = %v; laptop %s", revokeErr, laptop.whoami())
+	}
+}
+
+// An app on a store without a per-user index, and on client-side
+// sessions: a logged-in user's device list and the revoke handlers report
+// the documented error (ErrNotSupported, the ErrorHandler's 503); logging
+// out still works.
+func TestOutsiderNoIndex(t *testing.T) {
+	cs, err := cookiestore.New("session", []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	managers := map[string]*sessionkit.Manager{
+		"plain store": sessionkit.New(plainStore{newMemStore(t)}),
+		"cookiestore": sessionkit.NewClientSide(cs),
+	}
+	for name, m := range managers {
+		t.Run(name, func(t *testing.T) {
+			m.Logger = slog.New(slog.DiscardHandler)
+			e := newEnv(t)
+			e.m = m
+			e.a = auth.New(m, func(u User) string { return u.ID }, e.deserialize)
+			e.a.Logger = m.Logger
+			var listErr, allErr, othersErr, userErr error
+			mux := http.NewServeMux()
+			mux.Handle("/login", &auth.FormLogin[User]{Auth: e.a, Verify: auth.PasswordVerifier(cheap, e.lookup, nil)})
+			mux.Handle("POST /logout", &auth.LogoutHandler[User]{Auth: e.a})
+			mux.Handle("POST /revoke-others", &auth.RevokeHandler[User]{Auth: e.a, Scope: auth.RevokeOthers})
+			mux.Handle("POST /revoke-all", &auth.RevokeHandler[User]{Auth: e.a, Scope: auth.RevokeAll})
+			mux.HandleFunc("GET /fn", func(w http.ResponseWriter, r *http.Request) {
+				_, listErr = e.a.Sessions(r)
+				_, othersErr = e.a.RevokeOthers(r)
+				_, userErr = e.a.UserSessions(r.Context(), "1")
+				_, allErr = e.a.RevokeAll(r.Context(), "1")
+			})
+			mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+				u, err := e.a.User(r)
+				if err != nil {
+					fmt.Fprint(w, "anonymous")
+					return
+				}
+				fmt.Fprint(w, u.Name)
+			})
+			e.srv = httptest.NewServer(e.a.Handler(mux))
+			t.Cleanup(e.srv.Close)
+			c := e.client()
+			if r := c.login("alice", "wonderland", ""); r.code != http.StatusSeeOther {
+				t.Fatalf("login: %d", r.code)
+			}
+			for _, path := range []string{"/revoke-others", "/revoke-all"} {
+				if r := c.do("POST", path, nil); r.code != http.StatusServiceUnavailable {
+					t.Errorf("POST %s: %d, want 503", path, r.code)
+				}
+				if c.whoami() != "alice" {
+					t.Fatalf("POST %s logged out", path)
+				}
+			}
+			c.do("GET", "/fn", nil)
+			for what, err := range map[string]error{"Sessions": listErr, "RevokeOthers": othersErr, "UserSessions": userErr, "RevokeAll": allErr} {
+				if !errors.Is(err, auth.ErrNotSupported) {
+					t.Errorf("%s = %v, want ErrNotSupported", what, err)
+				}
+			}
+			if c.whoami() != "alice" {
+				t.Fatal("a failed RevokeAll logged out")
+			}
+			if r := c.do("POST", "/logout", nil); r.code != http.StatusSeeOther || c.whoami() != "anonymous" {
+				t.Fatalf("logout: %d, then %s", r.code, c.whoami())
+			}
+		})
+	}
+}
+
+// Bearer, APIKey and Basic over HTTP: the documented statuses and
+// challenges, no cookie on success, and User returns the user in the
+// route after Then.
+func TestOutsiderStatelessStrategies(t *testing.T) {
+	e, _ := newClockEnv(t)
+	tokens := auth.StaticTokens(map[string]User{"tok-alice-0123456789": {ID: "1", Name: "alice"}})
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := e.a.User(r)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprint(w, "hi "+u.Name)
+	})
+	e.mux.Handle("/api/bearer", e.a.Authenticate(auth.Options[User]{}, &auth.Bearer[User]{Verify: tokens}).Then(api))
+	e.mux.Handle("/api/key", e.a.Authenticate(auth.Options[User]{}, &auth.APIKey[User]{Verify: tokens}).Then(api))
+	e.mux.Handle("/api/basic", e.a.Authenticate(auth.Options[User]{FailureRedirect: "/login"}, &auth.Basic[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil), Realm: "admin"}).Then(api))
+	basic := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		path          string
+		header        []string
+		code          int
+		body          string // substring
+		wantChallenge string
+	}{
+		{"/api/bearer", nil, 401, `"unauthorized"`, `Bearer realm="api"`},
+		{"/api/bearer", []string{"Authorization", "Bearer tok-alice-0123456789"}, 200, "hi alice", ""},
+		{"/api/bearer", []string{"Authorization", "bearer tok-alice-0123456789"}, 200, "hi alice", ""},
+		{"/api/bearer", []string{"Authorization", "Bearer wrong"}, 401, `"unauthorized"`, `Bearer realm="api", error="invalid_token"`},
+		{"/api/bearer", []string{"Authorization", "Bearer a,b"}, 400, `"invalid_request"`, `Bearer realm="api", error="invalid_request"`},
+		{"/api/bearer", []string{"Authorization", "Bearer " + strings.Repeat("a", auth.MaxTokenLength+1)}, 400, `"invalid_request"`, `Bearer realm="api", error="invalid_request"`},
+		{"/api/key", nil, 401, `"unauthorized"`, ""},
+		{"/api/key", []string{"X-API-Key", "tok-alice-0123456789"}, 200, "hi alice", ""},
+		{"/api/key", []string{"X-API-Key", "wrong"}, 401, `"unauthorized"`, ""},
+		{"/api/key", []string{"X-API-Key", strings.Repeat("k", auth.MaxTokenLength+1)}, 400, `"invalid_request"`, ""},
+		{"/api/basic", nil, 401, `"unauthorized"`, `Basic realm="admin", charset="UTF-8"`},
+		{"/api/basic", []string{"Authorization", basic("alice:wonderland")}, 200, "hi alice", ""},
+		{"/api/basic", []string{"Authorization", basic("alice:nope")}, 401, auth.MsgInvalidCredentials, `Basic realm="admin", charset="UTF-8"`},
+		{"/api/basic", []string{"Authorization", basic("nobody:nope")}, 401, auth.MsgInvalidCredentials, `Basic realm="admin", charset="UTF-8"`},
+		{"/api/basic", []string{"Authorization", "Basic !!!"}, 400, `"invalid_request"`, ""},
+		{"/api/basic", []string{"Authorization", basic("alice")}, 400, `"invalid_request"`, ""},
+	}
+	for _, tt := range tests {
+		c := e.client()
+		r := c.do("GET", tt.path, nil, tt.header...)
+		if r.code != tt.code || !strings.Contains(r.body, tt.body) || r.header.Get("WWW-Authenticate") != tt.wantChallenge {
+			t.Errorf("%s %q: %d %q %q, want %d %q %q", tt.path, tt.header, r.code, r.body, r.header.Get("WWW-Authenticate"), tt.code, tt.body, tt.wantChallenge)
+		}
+		if len(r.header.Values("Set-Cookie")) != 0 {
+			t.Errorf("%s %q: a stateless request got a cookie: %q", tt.path, tt.header, r.header.Values("Set-Cookie"))
+		}
+	}
+}
