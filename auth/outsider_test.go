@@ -356,3 +356,28 @@ func TestOutsiderStatelessStrategies(t *testing.T) {
 		}
 	}
 }
+
+// The authenticate handler's posted return_to counts when another
+// Manager wraps the app too (a checkout session beside the login
+// session): SuccessReturnTo reads the request's return-to parameter,
+// "from the query or a posted form" (Auth.ReturnTo).
+func TestOutsiderPostedReturnToBesideAnotherManager(t *testing.T) {
+	for name, wrap := range map[string]func(e *env, co *sessionkit.Manager) http.Handler{
+		"auth outside": func(e *env, co *sessionkit.Manager) http.Handler { return e.a.Handler(co.Handler(e.mux)) },
+		"auth inside":  func(e *env, co *sessionkit.Manager) http.Handler { return co.Handler(e.a.Handler(e.mux)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, _ := newClockEnv(t)
+			co := sessionkit.New(newMemStore(t))
+			co.Cookie.Name = "checkout"
+			co.Logger = e.m.Logger
+			e.srv = httptest.NewServer(wrap(e, co))
+			t.Cleanup(e.srv.Close)
+			c := e.client()
+			r := c.do("POST", "/signin", url.Values{"username": {"alice"}, "password": {"wonderland"}, "return_to": {"/private/cart"}})
+			if r.code != http.StatusSeeOther || r.location != "/private/cart" {
+				t.Fatalf("signin: %d to %q, want 303 to /private/cart", r.code, r.location)
+			}
+		})
+	}
+}
