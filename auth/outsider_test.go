@@ -381,3 +381,181 @@ func TestOutsiderPostedReturnToBesideAnotherManager(t *testing.T) {
 		})
 	}
 }
+
+// The per-user list follows the logins: a second login in the same
+// browser keeps one entry, another user's login in it moves it (and
+// drops the first user's values), a logout (also keeping data) and a
+// vanished user take it off.
+func TestOutsiderSessionListFollowsLogins(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("KeepDataOnLogout=", keep), func(t *testing.T) {
+			e, _ := newClockEnv(t, func(a *auth.Auth[User]) { a.KeepDataOnLogout = keep })
+			var (
+				mu    sync.Mutex
+				lists = map[string][]auth.SessionInfo{}
+			)
+			e.mux.HandleFunc("GET /admin/lists", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, k := range []string{"1", "2"} {
+					l, err := e.a.UserSessions(r.Context(), k)
+					if err != nil {
+						t.Errorf("UserSessions(%s): %v", k, err)
+					}
+					lists[k] = l
+				}
+			})
+			count := func() (int, int) {
+				e.client().do("GET", "/admin/lists", nil)
+				mu.Lock()
+				defer mu.Unlock()
+				for _, l := range lists {
+					for _, s := range l {
+						if s.Current {
+							t.Errorf("UserSessions marked %+v current", s)
+						}
+					}
+				}
+				return len(lists["1"]), len(lists["2"])
+			}
+			c := e.client()
+			c.do("POST", "/set?k=cart&v=3", nil)
+			c.login("alice", "wonderland", "")
+			c.login("alice", "wonderland", "")
+			if a, b := count(); a != 1 || b != 0 {
+				t.Fatalf("after two logins of alice: %d %d sessions", a, b)
+			}
+			if got := c.do("GET", "/get?k=cart", nil).body; got != "3" {
+				t.Fatalf("cart after alice's logins: %q", got)
+			}
+			c.login("bob", "builder", "")
+			if a, b := count(); a != 0 || b != 1 {
+				t.Fatalf("after bob's login in alice's browser: %d %d sessions", a, b)
+			}
+			if got := c.do("GET", "/get?k=cart", nil).body; got != "" {
+				t.Fatalf("bob sees alice's cart %q", got)
+			}
+			if r := c.do("POST", "/out", nil); r.code != http.StatusSeeOther {
+				t.Fatalf("logout: %d", r.code)
+			}
+			if a, b := count(); a != 0 || b != 0 {
+				t.Fatalf("after logout: %d %d sessions", a, b)
+			}
+			// A user that vanished.
+			d := e.client()
+			d.login("bob", "builder", "")
+			e.deleteUser("2")
+			if d.whoami() != "anonymous" {
+				t.Fatal("vanished user still logged in")
+			}
+			if _, b := count(); b != 0 {
+				t.Fatalf("vanished user's session still listed: %d", b)
+			}
+		})
+	}
+}
+
+// RevokeHandler on the current session's own handle is a logout: the
+// API answer says so, a page goes to the login page.
+func TestOutsiderRevokeCurrentByHandle(t *testing.T) {
+	e, _ := newClockEnv(t)
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	h := c.handles()[0].Handle
+	if r := c.do("POST", "/revoke", url.Values{"handle": {h}}, "Accept", "application/json"); r.code != 200 || r.body != `{"revoked":1,"current":true}` {
+		t.Fatalf("revoke current (API): %d %s", r.code, r.body)
+	}
+	if c.whoami() != "anonymous" {
+		t.Fatal("still logged in")
+	}
+	c.login("alice", "wonderland", "")
+	h = c.handles()[0].Handle
+	if r := c.do("POST", "/revoke", url.Values{"handle": {h}}); r.code != http.StatusSeeOther || r.location != "/login" {
+		t.Fatalf("revoke current: %d to %q", r.code, r.location)
+	}
+	if c.whoami() != "anonymous" {
+		t.Fatal("still logged in")
+	}
+	// Methods and anonymous requests.
+	if r := c.do("GET", "/revoke", nil); r.code != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
+		t.Fatalf("GET /revoke: %d %q", r.code, r.header.Get("Allow"))
+	}
+	if r := c.do("GET", "/out", nil); r.code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /out: %d", r.code)
+	}
+	if r := c.do("POST", "/out", nil, "Accept", "application/json"); r.code != http.StatusNoContent {
+		t.Fatalf("anonymous API logout: %d", r.code)
+	}
+}
+
+// Options.Stateless with the password strategy: the route sees the user,
+// no session or cookie is made, the next request is anonymous. With every
+// strategy passing the answer is the default failure, as JSON: stateless
+// logins never get a page.
+func TestOutsiderStatelessLocal(t *testing.T) {
+	e, _ := newClockEnv(t)
+	e.mux.Handle("/api/login-once", e.a.Authenticate(auth.Options[User]{Stateless: true},
+		&auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil)}).Then(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := e.a.User(r)
+		fmt.Fprint(w, u.Name, err)
+	})))
+	c := e.client()
+	r := c.do("POST", "/api/login-once", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+	if r.code != 200 || r.body != "alice<nil>" || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("stateless local: %d %q %q", r.code, r.body, r.header.Values("Set-Cookie"))
+	}
+	if c.whoami() != "anonymous" {
+		t.Fatal("a stateless login made a session")
+	}
+	if r := c.do("GET", "/api/login-once", nil); r.code != 401 || r.body != `{"error":"unauthorized","message":"`+auth.MsgAuthFailed+`"}` {
+		t.Fatalf("all passed (API): %d %q", r.code, r.body)
+	}
+}
+
+// Flash messages come kind by kind in the order the kinds were first
+// added, or the order asked for, in connect-flash's layout; each is
+// shown once.
+func TestOutsiderFlashOrder(t *testing.T) {
+	e, _ := newClockEnv(t)
+	e.mux.HandleFunc("POST /add", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		for _, kv := range [][2]string{{"info", "a"}, {"error", "b"}, {"info", "c"}, {"success", "d"}} {
+			if err := auth.AddFlash(s, kv[0], kv[1]); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	e.mux.HandleFunc("GET /raw", func(w http.ResponseWriter, r *http.Request) {
+		v, _ := sessionkit.Get[json.RawMessage](sessionkit.From(r.Context()), auth.FlashKey)
+		w.Write(v)
+	})
+	e.mux.HandleFunc("GET /some", func(w http.ResponseWriter, r *http.Request) {
+		fl, err := auth.Flashes(sessionkit.From(r.Context()), r.URL.Query()["k"]...)
+		if err != nil {
+			t.Error(err)
+		}
+		for _, f := range fl {
+			fmt.Fprint(w, f.Kind, ":", f.Message, " ")
+		}
+	})
+	c := e.client()
+	c.do("POST", "/add", nil)
+	if got := c.do("GET", "/raw", nil).body; got != `{"info":["a","c"],"error":["b"],"success":["d"]}` {
+		t.Fatalf("layout: %s", got)
+	}
+	if got := c.do("GET", "/some?k=success&k=info", nil).body; got != "success:d info:a info:c" {
+		t.Fatalf("asked for success, info: %q", got)
+	}
+	if got := c.do("GET", "/some", nil).body; got != "error:b" {
+		t.Fatalf("the rest: %q", got)
+	}
+	if got := c.do("GET", "/some", nil).body; got != "" {
+		t.Fatalf("shown twice: %q", got)
+	}
+	if err := auth.AddFlash(nil, "info", "x"); !errors.Is(err, sessionkit.ErrNoSession) {
+		t.Errorf("AddFlash(nil) = %v", err)
+	}
+	if fl, err := auth.Flashes(nil); fl != nil || err != nil {
+		t.Errorf("Flashes(nil) = %v, %v", fl, err)
+	}
+}
