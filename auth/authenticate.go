@@ -176,7 +176,7 @@ func isStateless(st any) bool {
 func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res Result[U], stateless bool) {
 	a := h.Auth
 	if stateless {
-		a.state(r.Context()).set(res.User, nil)
+		a.state(r.Context()).setFrom(res.User, nil, true)
 		if h.Callback != nil {
 			h.Callback(w, r, res)
 			return

@@ -559,3 +559,48 @@ func TestOutsiderFlashOrder(t *testing.T) {
 		t.Errorf("Flashes(nil) = %v, %v", fl, err)
 	}
 }
+
+// A browser logged in as alice that sends bob's bearer token to a route
+// behind the Bearer strategy: the request's user is bob, and the
+// per-session functions, which "work from the request's login session",
+// must not hand bob alice's device list or let him revoke her sessions,
+// nor count her recent login as his (RequireRecent).
+func TestOutsiderBearerOverAnotherUsersCookie(t *testing.T) {
+	e, _ := newClockEnv(t)
+	tokens := auth.StaticTokens(map[string]User{"tok-bob-0123456789": {ID: "2", Name: "bob"}})
+	e.mux.Handle("/api/", e.a.Authenticate(auth.Options[User]{}, &auth.Bearer[User]{Verify: tokens}).Then(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := e.a.User(r)
+		switch r.URL.Path {
+		case "/api/sessions":
+			list, err := e.a.Sessions(r)
+			fmt.Fprint(w, u.Name, " ", len(list), " ", err)
+		case "/api/revoke-others":
+			n, err := e.a.RevokeOthers(r)
+			fmt.Fprint(w, u.Name, " ", n, " ", err)
+		case "/api/recent":
+			li, _ := e.a.LoginInfo(r)
+			ok, err := e.a.AuthenticatedWithin(r, time.Hour)
+			fmt.Fprint(w, u.Name, " ", li.User, " ", ok, " ", err)
+		}
+	})))
+	c, other := e.client(), e.client()
+	c.login("alice", "wonderland", "")
+	other.login("alice", "wonderland", "")
+	bearer := []string{"Authorization", "Bearer tok-bob-0123456789"}
+	if r := c.do("GET", "/api/sessions", nil, bearer...); r.body != "bob 0 "+auth.ErrNotAuthenticated.Error() {
+		t.Errorf("Sessions for bob's token in alice's browser: %q", r.body)
+	}
+	if r := c.do("POST", "/api/revoke-others", nil, bearer...); r.body != "bob 0 "+auth.ErrNotAuthenticated.Error() {
+		t.Errorf("RevokeOthers for bob's token in alice's browser: %q", r.body)
+	}
+	if other.whoami() != "alice" {
+		t.Error("bob's token revoked alice's other session")
+	}
+	if r := c.do("GET", "/api/recent", nil, bearer...); r.body != "bob  false <nil>" {
+		t.Errorf("LoginInfo and AuthenticatedWithin for bob's token in alice's browser: %q", r.body)
+	}
+	// Without the token the browser is alice's as before.
+	if list := c.handles(); len(list) != 2 || !list[0].Current {
+		t.Errorf("alice's list: %+v", list)
+	}
+}

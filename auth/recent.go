@@ -17,10 +17,16 @@ import (
 const MaxAgeParam = "max_age"
 
 // LoginInfo returns what Login recorded about the request's login (see
-// LoginInfo). It returns ErrNotAuthenticated for an anonymous request.
+// LoginInfo). It returns ErrNotAuthenticated for an anonymous request,
+// and the zero LoginInfo (no login, never recent) for a user a stateless
+// strategy authenticated.
 func (a *Auth[U]) LoginInfo(r *http.Request) (LoginInfo, error) {
 	if _, err := a.User(r); err != nil {
 		return LoginInfo{}, err
+	}
+	if a.statelessUser(r.Context()) {
+		// No login: the session's record, if any, is not this user's.
+		return LoginInfo{}, nil
 	}
 	s := a.session(r.Context())
 	li, err := sessionkit.Get[LoginInfo](s, LoginInfoKey)

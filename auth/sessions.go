@@ -80,6 +80,10 @@ func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) 
 	if _, err := a.User(r); err != nil {
 		return nil, "", err
 	}
+	if a.statelessUser(r.Context()) {
+		// The session, if it holds a login at all, is not this user's.
+		return nil, "", ErrNotAuthenticated
+	}
 	s := a.session(r.Context())
 	key, ok, err := a.field().Read(s)
 	if err != nil || !ok {
@@ -90,8 +94,9 @@ func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) 
 
 // Sessions lists the sessions of the request's user, the current one
 // first, then the most recently active. It returns ErrNotAuthenticated for
-// a request without a login session (anonymous, or authenticated only by
-// a stateless strategy such as Bearer) and an error wrapping
+// a request without a login session (anonymous, or authenticated by a
+// stateless strategy such as Bearer, whatever session cookie it carries)
+// and an error wrapping
 // ErrNotSupported when the store has no per-user index.
 func (a *Auth[U]) Sessions(r *http.Request) ([]SessionInfo, error) {
 	s, userKey, err := a.current(r)
