@@ -604,3 +604,93 @@ func TestOutsiderBearerOverAnotherUsersCookie(t *testing.T) {
 		t.Errorf("alice's list: %+v", list)
 	}
 }
+
+// What a custom strategy's Result means, as Result and Options say: the
+// login's AuthTime (zero is now, the future is now, time.Unix(0, 0) is
+// unknown and never recent), failure statuses (0 and nonsense are 401),
+// every failure's challenge with the first one's message, errors as 503,
+// and the Callback seeing failures with their status and message.
+func TestOutsiderCustomResults(t *testing.T) {
+	e, clk := newClockEnv(t)
+	alice := User{ID: "1", Name: "alice"}
+	results := map[string]auth.Result[User]{}
+	at := func(tm time.Time) auth.Result[User] {
+		r := auth.Success(alice)
+		r.AuthTime = tm
+		return r
+	}
+	withChallenge := func(status int, msg, ch string) auth.Result[User] {
+		r := auth.Failure[User](status, msg)
+		r.Challenge = ch
+		return r
+	}
+	results["now"] = at(time.Time{})
+	results["future"] = at(clk.now().Add(time.Hour))
+	results["unknown"] = at(time.Unix(0, 0))
+	results["old"] = at(clk.now().Add(-2 * time.Hour))
+	results["zero status"] = auth.Failure[User](0, "nope")
+	results["odd status"] = auth.Failure[User](302, "nope")
+	results["teapot"] = withChallenge(418, "short and stout", `Custom realm="a"`)
+	results["error"] = auth.Error[User](errors.New("database down"))
+	pick := auth.StrategyFunc[User](func(r *http.Request) auth.Result[User] { return results[r.URL.Query().Get("r")] })
+	second := auth.StrategyFunc[User](func(r *http.Request) auth.Result[User] {
+		return withChallenge(401, "second", `Other realm="b"`)
+	})
+	e.mux.Handle("/custom", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home"}, pick, second))
+	var got auth.Result[User]
+	e.mux.Handle("/callback", e.a.Authenticate(auth.Options[User]{Callback: func(w http.ResponseWriter, r *http.Request, res auth.Result[User]) {
+		got = res
+		w.WriteHeader(299)
+	}}, pick))
+	e.mux.Handle("GET /recent", e.a.RequireRecent(time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "recent")
+	})))
+	for name, wantRecent := range map[string]bool{"now": true, "future": true, "unknown": false, "old": false} {
+		c := e.client()
+		if r := c.do("GET", "/custom?r="+url.QueryEscape(name), nil); r.code != http.StatusSeeOther || r.location != "/home" {
+			t.Fatalf("%s: %d to %q", name, r.code, r.location)
+		}
+		if r := c.do("GET", "/recent", nil); (r.code == 200) != wantRecent {
+			t.Errorf("%s: RequireRecent answered %d to %q, want recent %v", name, r.code, r.location, wantRecent)
+		}
+		// A minute and a bit later nothing is recent.
+		if name == "future" {
+			clk.advance(time.Minute + time.Second)
+			if r := c.do("GET", "/recent", nil); r.code == 200 {
+				t.Errorf("a login with a future AuthTime is recent a minute later")
+			}
+		}
+	}
+	tests := []struct {
+		name       string
+		code       int
+		body       string
+		challenges []string
+	}{
+		{"zero status", 401, "nope", []string{`Other realm="b"`}},
+		{"odd status", 401, "nope", []string{`Other realm="b"`}},
+		{"teapot", 418, "short and stout", []string{`Custom realm="a"`, `Other realm="b"`}},
+		{"error", 503, auth.MsgUnavailable, nil},
+	}
+	for _, tt := range tests {
+		r := e.client().do("GET", "/custom?r="+url.QueryEscape(tt.name), nil)
+		if r.code != tt.code || r.body != tt.body || fmt.Sprint(r.header.Values("WWW-Authenticate")) != fmt.Sprint(tt.challenges) {
+			t.Errorf("%s: %d %q %q, want %d %q %q", tt.name, r.code, r.body, r.header.Values("WWW-Authenticate"), tt.code, tt.body, tt.challenges)
+		}
+	}
+	if r := e.client().do("GET", "/callback?r=zero+status", nil); r.code != 299 || got.Outcome != auth.Failed || got.Status != 401 || got.Message != "nope" {
+		t.Errorf("callback failure: %d %+v", r.code, got)
+	}
+	if r := e.client().do("GET", "/callback?r=error", nil); r.code != 299 || got.Outcome != auth.Errored {
+		t.Errorf("callback error: %d %+v", r.code, got)
+	}
+	// LoginResult refuses anything but a success.
+	var loginErr error
+	e.mux.HandleFunc("POST /lr", func(w http.ResponseWriter, r *http.Request) {
+		loginErr = e.a.LoginResult(w, r, auth.Failure[User](401, "x"))
+	})
+	e.client().do("POST", "/lr", nil)
+	if loginErr == nil {
+		t.Error("LoginResult(Failure) logged in")
+	}
+}
