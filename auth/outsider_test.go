@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
@@ -692,5 +695,103 @@ func TestOutsiderCustomResults(t *testing.T) {
 	e.client().do("POST", "/lr", nil)
 	if loginErr == nil {
 		t.Error("LoginResult(Failure) logged in")
+	}
+}
+
+// OAuth2 callbacks as the strategy's Faults paragraph lists them, without
+// FailureRedirect so that the statuses show: bad states are 400
+// MsgLoginExpired, access_denied 401 MsgLoginCancelled, other provider
+// errors 401, server_error and temporarily_unavailable 503; the state is
+// used up by its first callback, whatever it said. None logs in.
+func TestOutsiderOAuth2Faults(t *testing.T) {
+	op := newFakeOP(t)
+	e, clk := newClockEnv(t)
+	gh := &auth.OAuth2[User]{
+		Config: &oauth2.Config{
+			ClientID: op.client, ClientSecret: op.secret,
+			Endpoint:    oauth2.Endpoint{AuthURL: op.srv.URL + "/authorize", TokenURL: op.srv.URL + "/token"},
+			RedirectURL: e.srv.URL + "/auth/gh/callback",
+		},
+		Profile: func(context.Context, *http.Client, *oauth2.Token) (auth.Identity, error) {
+			return auth.Identity{Subject: "4242"}, nil
+		},
+		MapUser: func(context.Context, auth.Identity) (User, error) { return User{ID: "1", Name: "alice"}, nil },
+		Now:     clk.now,
+	}
+	h := e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home"}, gh)
+	e.mux.Handle("GET /auth/gh", h)
+	e.mux.Handle("GET /auth/gh/callback", h)
+	// callback runs a login through the provider and returns the
+	// callback's query.
+	callback := func(c *client) url.Values {
+		t.Helper()
+		r := c.do("GET", "/auth/gh", nil)
+		resp, err := c.hc.Get(r.location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		u, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Query()
+	}
+	with := func(q url.Values, kv ...string) url.Values {
+		q2 := url.Values{}
+		for k, v := range q {
+			q2[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				q2.Del(kv[i])
+			} else {
+				q2.Set(kv[i], kv[i+1])
+			}
+		}
+		return q2
+	}
+	tests := []struct {
+		name    string
+		authErr string // the provider answers with this error
+		misuse  func(c *client, q url.Values) (*client, url.Values)
+		code    int
+		msg     string
+	}{
+		{"wrong state", "", func(c *client, q url.Values) (*client, url.Values) { return c, with(q, "state", "x") }, 400, auth.MsgLoginExpired},
+		{"no state", "", func(c *client, q url.Values) (*client, url.Values) { return c, with(q, "state", "") }, 400, auth.MsgLoginExpired},
+		{"other browser", "", func(c *client, q url.Values) (*client, url.Values) { return e.client(), q }, 400, auth.MsgLoginExpired},
+		{"expired", "", func(c *client, q url.Values) (*client, url.Values) {
+			clk.advance(10*time.Minute + time.Second)
+			return c, q
+		}, 400, auth.MsgLoginExpired},
+		{"no code", "", func(c *client, q url.Values) (*client, url.Values) { return c, with(q, "code", "") }, 400, auth.MsgProviderFailed},
+		{"access denied", "access_denied", nil, 401, auth.MsgLoginCancelled},
+		{"invalid scope", "invalid_scope", nil, 401, auth.MsgProviderFailed},
+		{"server error", "server_error", nil, 503, auth.MsgUnavailable},
+		{"temporarily unavailable", "temporarily_unavailable", nil, 503, auth.MsgUnavailable},
+	}
+	for _, tt := range tests {
+		op.set(func(op *fakeOP) { op.authErr = tt.authErr })
+		c := e.client()
+		q := callback(c)
+		by := c
+		if tt.misuse != nil {
+			by, q = tt.misuse(c, q)
+		}
+		r := by.do("GET", "/auth/gh/callback?"+q.Encode(), nil)
+		if r.code != tt.code || r.body != tt.msg {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, r.code, r.body, tt.code, tt.msg)
+		}
+		if by.whoami() != "anonymous" || c.whoami() != "anonymous" {
+			t.Errorf("%s: logged in", tt.name)
+		}
+		// The state named a login of c's: it is used up.
+		if tt.misuse == nil || tt.name == "no code" {
+			op.set(func(op *fakeOP) { op.authErr = "" })
+			if r := c.do("GET", "/auth/gh/callback?"+with(q, "error", "").Encode(), nil); r.code != 400 || r.body != auth.MsgLoginExpired {
+				t.Errorf("%s: the state's second callback: %d %q", tt.name, r.code, r.body)
+			}
+		}
 	}
 }
