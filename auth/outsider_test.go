@@ -795,3 +795,76 @@ func TestOutsiderOAuth2Faults(t *testing.T) {
 		}
 	}
 }
+
+// The page Require sent the user away from, query and all, is where the
+// form login returns; HEAD carries it too.
+func TestOutsiderRequireReturnToRoundTrip(t *testing.T) {
+	e, _ := newClockEnv(t)
+	c := e.client()
+	page := "/private/x?a=1&b=%2F2#frag"
+	r := c.do("GET", page, nil)
+	want := "/login?return_to=" + url.QueryEscape("/private/x?a=1&b=%2F2")
+	if r.code != http.StatusSeeOther || r.location != want {
+		t.Fatalf("Require: %d to %q, want %q", r.code, r.location, want)
+	}
+	if r := c.do("HEAD", page, nil); r.code != http.StatusSeeOther || r.location != want {
+		t.Fatalf("Require (HEAD): %d to %q", r.code, r.location)
+	}
+	u, _ := url.Parse(r.location)
+	if r := c.login("alice", "wonderland", u.Query().Get("return_to")); r.code != http.StatusSeeOther || r.location != "/private/x?a=1&b=%2F2" {
+		t.Fatalf("login: %d to %q", r.code, r.location)
+	}
+	if r := c.do("GET", "/private/x?a=1&b=%2F2", nil); r.code != 200 || r.body != "alice alice /private/x?a=1&b=%2F2" {
+		t.Fatalf("back at the page: %d %q", r.code, r.body)
+	}
+}
+
+// The setup the package documentation shows, CrossOrigin around
+// Handler around the mux, refuses cross-site POSTs to the app's own
+// routes (deleteAccount) and lets same-origin ones through.
+func TestOutsiderDocumentedSetupProtectsAppRoutes(t *testing.T) {
+	e, _ := newClockEnv(t)
+	srv := httptest.NewServer(e.a.CrossOrigin.Handler(e.a.Handler(e.mux)))
+	t.Cleanup(srv.Close)
+	e.srv = srv
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	for _, h := range [][]string{{"Origin", "https://evil.example"}, {"Sec-Fetch-Site", "cross-site"}} {
+		if r := c.do("POST", "/account/delete", nil, h...); r.code != http.StatusForbidden {
+			t.Errorf("cross-site %q: %d, want 403", h, r.code)
+		}
+	}
+	for _, h := range [][]string{{"Origin", srv.URL}, {"Sec-Fetch-Site", "same-origin"}, nil} {
+		if r := c.do("POST", "/account/delete", nil, h...); r.code != 200 || r.body != "deleted" {
+			t.Errorf("same-origin %q: %d %q", h, r.code, r.body)
+		}
+	}
+}
+
+// Local's RememberField behind the authenticate handler: checked makes
+// the cookie persistent, unchecked a browser-session cookie.
+func TestOutsiderLocalRemember(t *testing.T) {
+	e, _ := newClockEnv(t)
+	e.mux.Handle("POST /remember", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/"},
+		&auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil), RememberField: "keep"}))
+	for _, remember := range []bool{true, false} {
+		c := e.client()
+		f := url.Values{"username": {"alice"}, "password": {"wonderland"}}
+		if remember {
+			f.Set("keep", "on")
+		}
+		r := c.do("POST", "/remember", f)
+		var ck *http.Cookie
+		for _, x := range (&http.Response{Header: r.header}).Cookies() {
+			if x.Name == "session" {
+				ck = x
+			}
+		}
+		if r.code != http.StatusSeeOther || ck == nil {
+			t.Fatalf("remember=%v: %d, cookie %v", remember, r.code, ck)
+		}
+		if persistent := ck.MaxAge > 0 || !ck.Expires.IsZero(); persistent != remember {
+			t.Errorf("remember=%v: cookie persistent = %v", remember, persistent)
+		}
+	}
+}
