@@ -1,11 +1,13 @@
 package auth_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -866,5 +868,95 @@ func TestOutsiderLocalRemember(t *testing.T) {
 		if persistent := ck.MaxAge > 0 || !ck.Expires.IsZero(); persistent != remember {
 			t.Errorf("remember=%v: cookie persistent = %v", remember, persistent)
 		}
+	}
+}
+
+// The device list's order and last-use times follow use on the fake
+// clock, and RevokeAll counts every session it ended, the current one
+// included.
+func TestOutsiderDeviceOrderAndRevokeAllCount(t *testing.T) {
+	e, clk := newClockEnv(t)
+	laptop, phone, tablet := e.client(), e.client(), e.client()
+	for _, c := range []*client{laptop, phone, tablet} {
+		c.login("alice", "wonderland", "")
+	}
+	clk.advance(20 * time.Minute)
+	tablet.do("POST", "/set?k=x&v=1", nil) // a change: saved for sure
+	clk.advance(20 * time.Minute)
+	phone.do("POST", "/set?k=x&v=1", nil)
+	clk.advance(time.Minute)
+	list := laptop.handles()
+	if len(list) != 3 || !list[0].Current {
+		t.Fatalf("list: %+v", list)
+	}
+	phoneAt, tabletAt := list[1].LastActive, list[2].LastActive
+	if !phoneAt.After(tabletAt) || clk.now().Sub(phoneAt) > 2*time.Minute {
+		t.Errorf("order by last use: %+v", list[1:])
+	}
+	if r := laptop.do("POST", "/revoke-all", nil, "Accept", "application/json"); r.body != `{"revoked":3,"current":true}` {
+		t.Errorf("revoke all: %d %s", r.code, r.body)
+	}
+	for _, c := range []*client{laptop, phone, tablet} {
+		if c.whoami() != "anonymous" {
+			t.Error("a session survived RevokeAll")
+		}
+	}
+}
+
+// The custom login of the package documentation: the handler logs the
+// user in itself and redirects to users.ReturnTo(r), which reads the
+// return-to parameter "from the query or a posted form" — also when the
+// handler did not parse the form itself (its user came from elsewhere, a
+// header here), as r.FormValue would.
+func TestOutsiderCustomLoginReturnTo(t *testing.T) {
+	e, _ := newClockEnv(t)
+	e.mux.HandleFunc("POST /custom-login", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Passkey") != "alice-ok" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		if err := e.a.Login(w, r, User{ID: "1", Name: "alice"}); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		http.Redirect(w, r, cmp.Or(e.a.ReturnTo(r), "/"), http.StatusSeeOther)
+	})
+	c := e.client()
+	r := c.do("POST", "/custom-login", url.Values{"return_to": {"/private/after"}}, "X-Passkey", "alice-ok")
+	if r.code != http.StatusSeeOther || r.location != "/private/after" {
+		t.Fatalf("custom login: %d to %q, want /private/after", r.code, r.location)
+	}
+	// The query still counts, and an unsafe posted value is refused.
+	r = c.do("POST", "/custom-login?return_to=%2Fq", url.Values{}, "X-Passkey", "alice-ok")
+	if r.location != "/q" {
+		t.Fatalf("query return_to: %q", r.location)
+	}
+	r = c.do("POST", "/custom-login?return_to=%2Fq", url.Values{"return_to": {"//evil.example"}}, "X-Passkey", "alice-ok")
+	if r.location != "/" {
+		t.Fatalf("unsafe posted return_to: %q", r.location)
+	}
+}
+
+// ReturnTo leaves a body that is not a form alone: a JSON login handler
+// reads all of it afterwards, however large.
+func TestOutsiderReturnToLeavesJSONBody(t *testing.T) {
+	e, _ := newClockEnv(t)
+	big := `{"pad":"` + strings.Repeat("x", 100<<10) + `"}`
+	e.mux.HandleFunc("POST /json-login", func(w http.ResponseWriter, r *http.Request) {
+		rt := e.a.ReturnTo(r)
+		var v struct{ Pad string }
+		err := json.NewDecoder(r.Body).Decode(&v)
+		fmt.Fprint(w, rt, " ", len(v.Pad), " ", err)
+	})
+	req, _ := http.NewRequest("POST", e.srv.URL+"/json-login?return_to=%2Fj", strings.NewReader(big))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if got := string(b); got != fmt.Sprint("/j ", 100<<10, " <nil>") {
+		t.Fatalf("JSON handler after ReturnTo: %q", got)
 	}
 }
