@@ -960,3 +960,39 @@ func TestOutsiderReturnToLeavesJSONBody(t *testing.T) {
 		t.Fatalf("JSON handler after ReturnTo: %q", got)
 	}
 }
+
+// Repeated credential headers are malformed (400) and never reach
+// Verify, for Bearer and APIKey alike.
+func TestOutsiderRepeatedCredentialHeaders(t *testing.T) {
+	e, _ := newClockEnv(t)
+	var verified int
+	var mu sync.Mutex
+	verify := func(_ context.Context, tok string) (User, error) {
+		mu.Lock()
+		verified++
+		mu.Unlock()
+		return User{ID: "1", Name: "alice"}, nil
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	e.mux.Handle("/r/bearer", e.a.Authenticate(auth.Options[User]{}, &auth.Bearer[User]{Verify: verify}).Then(ok))
+	e.mux.Handle("/r/key", e.a.Authenticate(auth.Options[User]{}, &auth.APIKey[User]{Verify: verify}).Then(ok))
+	for path, h := range map[string][2]string{
+		"/r/bearer": {"Authorization", "Bearer tok1"},
+		"/r/key":    {"X-API-Key", "key1"},
+	} {
+		req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+		req.Header.Add(h[0], h[1])
+		req.Header.Add(h[0], h[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s with two %s headers: %d, want 400", path, h[0], resp.StatusCode)
+		}
+	}
+	if verified != 0 {
+		t.Errorf("Verify ran %d times", verified)
+	}
+}
