@@ -996,3 +996,29 @@ func TestOutsiderRepeatedCredentialHeaders(t *testing.T) {
 		t.Errorf("Verify ran %d times", verified)
 	}
 }
+
+// A "Sign in with" button that is a form POST (so that the start is
+// protected against cross-site requests) carries its return_to in the
+// body: the authenticate handler keeps it across the provider round trip.
+func TestOutsiderOIDCPostedStartReturnTo(t *testing.T) {
+	e := newOIDCEnv(t)
+	h := e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home", SuccessReturnTo: true, FailureRedirect: "/login"}, e.oidc)
+	e.mux.Handle("POST /auth/oidc", h)
+	c := e.client()
+	r := c.do("POST", "/auth/oidc", url.Values{"return_to": {"/private/after"}})
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, e.op.srv.URL+"/authorize?") {
+		t.Fatalf("posted start: %d to %q", r.code, r.location)
+	}
+	resp, err := c.hc.Get(r.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb := strings.TrimPrefix(resp.Header.Get("Location"), e.srv.URL)
+	if r := c.do("GET", cb, nil); r.code != http.StatusSeeOther || r.location != "/private/after" {
+		t.Fatalf("callback: %d to %q, want /private/after", r.code, r.location)
+	}
+	if c.whoami() != "alice" {
+		t.Fatal("not logged in")
+	}
+}
