@@ -1022,3 +1022,51 @@ func TestOutsiderOIDCPostedStartReturnTo(t *testing.T) {
 		t.Fatal("not logged in")
 	}
 }
+
+// The documented errors of the request functions for an anonymous
+// request, and of Login and Logout without a session.
+func TestOutsiderDocumentedErrors(t *testing.T) {
+	e, _ := newClockEnv(t)
+	got := map[string]error{}
+	e.mux.HandleFunc("GET /errs", func(w http.ResponseWriter, r *http.Request) {
+		_, got["User"] = e.a.User(r)
+		_, got["LoginInfo"] = e.a.LoginInfo(r)
+		_, got["AuthenticatedWithin"] = e.a.AuthenticatedWithin(r, time.Hour)
+		_, got["Sessions"] = e.a.Sessions(r)
+		got["Revoke"] = e.a.Revoke(r, "x")
+		_, got["RevokeOthers"] = e.a.RevokeOthers(r)
+	})
+	e.client().do("GET", "/errs", nil)
+	for name, err := range got {
+		if !errors.Is(err, auth.ErrNotAuthenticated) {
+			t.Errorf("%s(anonymous) = %v, want ErrNotAuthenticated", name, err)
+		}
+	}
+	if len(got) != 6 {
+		t.Fatalf("handler did not run: %v", got)
+	}
+	// Outside any Manager's handler.
+	r := httptest.NewRequest("POST", "/", nil)
+	if err := e.a.Login(httptest.NewRecorder(), r, User{ID: "1"}); !errors.Is(err, sessionkit.ErrNoSession) {
+		t.Errorf("Login without a session = %v", err)
+	}
+	if err := e.a.Logout(httptest.NewRecorder(), r); !errors.Is(err, sessionkit.ErrNoSession) {
+		t.Errorf("Logout without a session = %v", err)
+	}
+	if _, err := e.a.User(r); err == nil || errors.Is(err, auth.ErrNotAuthenticated) {
+		t.Errorf("User without a session = %v, want an error that is not ErrNotAuthenticated", err)
+	}
+	// An unknown user's list is empty, not an error; Serialize must not
+	// return "".
+	if list, err := e.a.UserSessions(context.Background(), "nobody"); err != nil || len(list) != 0 {
+		t.Errorf("UserSessions(unknown) = %v, %v", list, err)
+	}
+	var emptyKeyErr error
+	e.mux.HandleFunc("POST /empty-key", func(w http.ResponseWriter, r *http.Request) {
+		emptyKeyErr = e.a.Login(w, r, User{ID: ""})
+	})
+	e.client().do("POST", "/empty-key", nil)
+	if emptyKeyErr == nil {
+		t.Error("Login of a user whose key is empty succeeded")
+	}
+}
