@@ -1070,3 +1070,22 @@ func TestOutsiderDocumentedErrors(t *testing.T) {
 		t.Error("Login of a user whose key is empty succeeded")
 	}
 }
+
+// RevokeAll's count and effect do not depend on KeepDataOnLogout; with
+// it the current browser keeps its other values, logged out.
+func TestOutsiderRevokeAllKeepData(t *testing.T) {
+	e, _ := newClockEnv(t, func(a *auth.Auth[User]) { a.KeepDataOnLogout = true })
+	laptop, phone := e.client(), e.client()
+	laptop.login("alice", "wonderland", "")
+	phone.login("alice", "wonderland", "")
+	laptop.do("POST", "/set?k=cart&v=3", nil)
+	if r := laptop.do("POST", "/revoke-all", nil, "Accept", "application/json"); r.body != `{"revoked":2,"current":true}` {
+		t.Errorf("revoke all: %d %s", r.code, r.body)
+	}
+	if laptop.whoami() != "anonymous" || phone.whoami() != "anonymous" {
+		t.Error("a session survived RevokeAll")
+	}
+	if got := laptop.do("GET", "/get?k=cart", nil).body; got != "3" {
+		t.Errorf("KeepDataOnLogout: cart %q after RevokeAll", got)
+	}
+}
