@@ -159,9 +159,9 @@
 //
 // Sessions, Revoke, RevokeOthers and RevokeHandler work from the request's
 // login session: a request whose user a stateless strategy set (a bearer
-// token, an API key) has none — even when it also carries a cookie of some
-// login, which may be another user's — and is answered as anonymous; its
-// login is not recent either (RequireRecent). For such a user, call
+// token, an API key) has none unless its session cookie is a login of that
+// same user — another user's login does not count, for these or for
+// RequireRecent — and is answered as anonymous. For such a user, call
 // UserSessions and RevokeAll with the user's key (Serialize).
 //
 // # What the session holds

@@ -1089,3 +1089,24 @@ func TestOutsiderRevokeAllKeepData(t *testing.T) {
 		t.Errorf("KeepDataOnLogout: cart %q after RevokeAll", got)
 	}
 }
+
+// A browser logged in as alice that also sends alice's own bearer token
+// keeps its login session: the device list and RequireRecent work.
+func TestOutsiderBearerOverOwnCookie(t *testing.T) {
+	e, _ := newClockEnv(t)
+	tokens := auth.StaticTokens(map[string]User{"tok-alice-0123456789": {ID: "1", Name: "alice"}})
+	e.mux.Handle("/api/", e.a.Authenticate(auth.Options[User]{}, &auth.Bearer[User]{Verify: tokens}).Then(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := e.a.Sessions(r)
+		ok, rerr := e.a.AuthenticatedWithin(r, time.Hour)
+		fmt.Fprint(w, len(list), " ", err, " ", ok, " ", rerr)
+	})))
+	c := e.client()
+	c.login("alice", "wonderland", "")
+	if r := c.do("GET", "/api/x", nil, "Authorization", "Bearer tok-alice-0123456789"); r.body != "1 <nil> true <nil>" {
+		t.Errorf("alice's token in alice's browser: %q", r.body)
+	}
+	// The token alone: no login session, not recent.
+	if r := e.client().do("GET", "/api/x", nil, "Authorization", "Bearer tok-alice-0123456789"); r.body != "0 "+auth.ErrNotAuthenticated.Error()+" false <nil>" {
+		t.Errorf("alice's token alone: %q", r.body)
+	}
+}
