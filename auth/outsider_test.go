@@ -1110,3 +1110,20 @@ func TestOutsiderBearerOverOwnCookie(t *testing.T) {
 		t.Errorf("alice's token alone: %q", r.body)
 	}
 }
+
+// A page under ReturnToKey is validated when used: an unsafe one (put
+// there by other software sharing the session) is dropped for
+// SuccessRedirect, and removed all the same.
+func TestOutsiderUnsafeReturnToKey(t *testing.T) {
+	e, _ := newClockEnv(t)
+	for _, bad := range []string{"//evil.example", "/\\evil.example", "https://evil.example/", "/a\tb"} {
+		c := e.client()
+		c.do("POST", "/set?k="+auth.ReturnToKey+"&v="+url.QueryEscape(bad), nil)
+		if r := c.do("POST", "/signin", url.Values{"username": {"alice"}, "password": {"wonderland"}}); r.code != http.StatusSeeOther || r.location != "/home" {
+			t.Errorf("%q: %d to %q, want /home", bad, r.code, r.location)
+		}
+		if got := c.do("GET", "/get?k="+auth.ReturnToKey, nil).body; got != "" {
+			t.Errorf("%q left in the session", got)
+		}
+	}
+}
