@@ -164,15 +164,34 @@ type reqState[U any] struct {
 	done bool
 	user U
 	err  error
+	// stateless: user came from a stateless strategy's success, not
+	// from the session, which may hold another user's login.
+	stateless bool
 }
 
 func (st *reqState[U]) set(u U, err error) {
+	st.setFrom(u, err, false)
+}
+
+func (st *reqState[U]) setFrom(u U, err error, stateless bool) {
 	if st == nil {
 		return
 	}
 	st.mu.Lock()
-	st.user, st.err, st.done = u, err, true
+	st.user, st.err, st.done, st.stateless = u, err, true, stateless
 	st.mu.Unlock()
+}
+
+// statelessUser reports whether the request's user was set by a stateless
+// success rather than read from its login session.
+func (a *Auth[U]) statelessUser(ctx context.Context) bool {
+	st := a.state(ctx)
+	if st == nil {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.done && st.stateless
 }
 
 func (a *Auth[U]) state(ctx context.Context) *reqState[U] {

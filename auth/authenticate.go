@@ -134,6 +134,12 @@ func (h *Authenticator[U]) serve(w http.ResponseWriter, r *http.Request) {
 	sr := withStrategySession(r, h.Auth.session(r.Context()))
 	for _, st := range h.Strategies {
 		res := st.Authenticate(sr)
+		if sr != r {
+			// A form the strategy parsed (Local) is the request's too:
+			// its return-to field, the Callback and Next read it, and
+			// the body it came from is gone.
+			r.Form, r.PostForm, r.MultipartForm = sr.Form, sr.PostForm, sr.MultipartForm
+		}
 		stateless = stateless && (h.Stateless || isStateless(st))
 		switch res.Outcome {
 		case Passed:
@@ -170,7 +176,7 @@ func isStateless(st any) bool {
 func (h *Authenticator[U]) success(w http.ResponseWriter, r *http.Request, res Result[U], stateless bool) {
 	a := h.Auth
 	if stateless {
-		a.state(r.Context()).set(res.User, nil)
+		a.state(r.Context()).setFrom(res.User, nil, true)
 		if h.Callback != nil {
 			h.Callback(w, r, res)
 			return

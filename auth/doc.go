@@ -158,8 +158,10 @@
 // revoked at all: a copied cookie stays valid until it expires.
 //
 // Sessions, Revoke, RevokeOthers and RevokeHandler work from the request's
-// login session: a request authenticated only statelessly (a bearer token,
-// an API key) has none and is answered as anonymous. For such a user, call
+// login session: a request whose user a stateless strategy set (a bearer
+// token, an API key) has none unless its session cookie is a login of that
+// same user — another user's login does not count, for these or for
+// RequireRecent — and is answered as anonymous. For such a user, call
 // UserSessions and RevokeAll with the user's key (Serialize).
 //
 // # What the session holds

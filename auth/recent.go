@@ -17,9 +17,13 @@ import (
 const MaxAgeParam = "max_age"
 
 // LoginInfo returns what Login recorded about the request's login (see
-// LoginInfo). It returns ErrNotAuthenticated for an anonymous request.
+// LoginInfo). It returns ErrNotAuthenticated for an anonymous request,
+// and the zero LoginInfo (no login, never recent) for a user a stateless
+// strategy authenticated on a request whose session holds no login of
+// theirs.
 func (a *Auth[U]) LoginInfo(r *http.Request) (LoginInfo, error) {
-	if _, err := a.User(r); err != nil {
+	u, err := a.User(r)
+	if err != nil {
 		return LoginInfo{}, err
 	}
 	s := a.session(r.Context())
@@ -28,8 +32,14 @@ func (a *Auth[U]) LoginInfo(r *http.Request) (LoginInfo, error) {
 		// Unreadable metadata: the login stands, its recency is unknown.
 		return LoginInfo{}, nil
 	}
-	if key, _, err := a.field().Read(s); err != nil || !li.belongsTo(key) {
+	key, _, err := a.field().Read(s)
+	if err != nil || !li.belongsTo(key) {
 		// Another user's login record: this login's is unknown.
+		return LoginInfo{}, nil
+	}
+	if a.statelessUser(r.Context()) && key != a.Serialize(u) {
+		// A stateless strategy's user; the session's login is another
+		// user's.
 		return LoginInfo{}, nil
 	}
 	return li, nil

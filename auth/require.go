@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -139,14 +140,26 @@ func (a *Auth[U]) LoginURL(returnTo string) string {
 }
 
 // ReturnTo returns the request's return-to parameter (from the query or a
-// posted form) if it is a safe local path, else "".
+// posted form, which a posted field overrides) if it is a safe local path,
+// else "". Like r.FormValue it parses a URL-encoded form body the handler
+// has not parsed yet (at most 64 KiB); other bodies are left unread.
 func (a *Auth[U]) ReturnTo(r *http.Request) string {
 	v := r.URL.Query().Get(a.returnToParam())
+	if r.Method == http.MethodPost && r.PostForm == nil && r.Body != nil && isURLEncodedForm(r) {
+		r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+		_ = r.ParseForm() // an unreadable form has no return-to field
+	}
 	if r.Method == http.MethodPost && r.PostForm != nil && r.PostForm.Has(a.returnToParam()) {
 		v = r.PostForm.Get(a.returnToParam())
 	}
 	rt, _ := SafeReturnTo(v)
 	return rt
+}
+
+// isURLEncodedForm reports whether r's body is a URL-encoded form.
+func isURLEncodedForm(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 // SafeReturnTo reports whether s is a path on this site that is safe to

@@ -77,7 +77,8 @@ func (a *Auth[U]) entries(ctx context.Context, userKey string) ([]sessionkit.Ent
 // current returns the request's session and its user's key, or
 // ErrNotAuthenticated.
 func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) {
-	if _, err := a.User(r); err != nil {
+	u, err := a.User(r)
+	if err != nil {
 		return nil, "", err
 	}
 	s := a.session(r.Context())
@@ -85,13 +86,19 @@ func (a *Auth[U]) current(r *http.Request) (*sessionkit.Session, string, error) 
 	if err != nil || !ok {
 		return nil, "", ErrNotAuthenticated
 	}
+	if a.statelessUser(r.Context()) && key != a.Serialize(u) {
+		// A stateless strategy's user on a request whose session is
+		// another user's login: none of this user's.
+		return nil, "", ErrNotAuthenticated
+	}
 	return s, key, nil
 }
 
 // Sessions lists the sessions of the request's user, the current one
 // first, then the most recently active. It returns ErrNotAuthenticated for
-// a request without a login session (anonymous, or authenticated only by
-// a stateless strategy such as Bearer) and an error wrapping
+// a request without a login session of its user (anonymous, or
+// authenticated by a stateless strategy such as Bearer on a request whose
+// session cookie, if any, is not that user's login) and an error wrapping
 // ErrNotSupported when the store has no per-user index.
 func (a *Auth[U]) Sessions(r *http.Request) ([]SessionInfo, error) {
 	s, userKey, err := a.current(r)
