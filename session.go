@@ -42,19 +42,20 @@ type Session struct {
 
 	// The flags are kept together, without padding between them, so that
 	// a Session with the fields below fits a 1024-byte allocation.
-	loaded    bool // the record was looked up (see loadLocked)
-	stored    bool // a record exists under key (as of the last load or save)
-	renewed   bool // Regenerate or Destroy ran: the client's token must change
-	reseal    bool // the client's token is valid but must be replaced (ClientResealer)
-	touchNow  bool // Touch ran: extend the idle expiry whatever the throttle
-	detached  bool // loaded by Manager.Load outside a request: no client
-	changed   bool // something changed in this request (see Status)
-	destroyed bool // Destroy ran in this request (see Status)
-	dropped   bool // Regenerate gave up the stored session the client's token names
-	committed bool // a change of this request has been committed
-	retired   bool // imported.Retire has run
-	forget    bool // imported.Forget must run when the headers go out
-	odUsed    bool // od is in use (see opContext)
+	loaded    bool   // the record was looked up (see loadLocked)
+	stored    bool   // a record exists under key (as of the last load or save)
+	renewed   bool   // Regenerate or Destroy ran: the client's token must change
+	reseal    bool   // the client's token is valid but must be replaced (ClientResealer)
+	resign    string // the client's token, if only its detached signature must be sent again
+	touchNow  bool   // Touch ran: extend the idle expiry whatever the throttle
+	detached  bool   // loaded by Manager.Load outside a request: no client
+	changed   bool   // something changed in this request (see Status)
+	destroyed bool   // Destroy ran in this request (see Status)
+	dropped   bool   // Regenerate gave up the stored session the client's token names
+	committed bool   // a change of this request has been committed
+	retired   bool   // imported.Retire has run
+	forget    bool   // imported.Forget must run when the headers go out
+	odUsed    bool   // od is in use (see opContext)
 
 	// ctx is the request's context with the session in it, what
 	// context.WithValue would make, kept here to save an allocation.
@@ -147,6 +148,7 @@ type op struct {
 type cookieUpdate struct {
 	pending bool
 	clear   bool
+	sigOnly bool // only the detached signature cookie of token
 	token   string
 	expires time.Time
 }
@@ -580,6 +582,7 @@ func (s *Session) reset() {
 	s.userKey = ""
 	s.ops = nil
 	s.reseal = false
+	s.resign = ""
 	s.touchNow = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
 }
@@ -616,7 +619,7 @@ func (s *Session) loadLocked() error {
 // when there is none to use (no token, a bad one, an unknown, undecodable
 // or expired session, or a store error recorded in s.loadErr).
 func (s *Session) loadStored() bool {
-	token, stale := requestToken(s.m.transport(), s.r)
+	token, stale, staleSig := requestToken(s.m.transport(), s.r)
 	if token == "" {
 		if presentsToken(s.m.transport(), s.r) {
 			// Sent but refused by the transport: badly signed, oversized
@@ -642,6 +645,9 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	s.reseal = stale || s.m.backend.reseal(token)
+	if staleSig && !s.reseal {
+		s.resign = token
+	}
 	return true
 }
 
@@ -810,6 +816,17 @@ func (s *Session) commitLocked() error {
 		if err := s.setCookie(s.rec.Expiry); err != nil {
 			return err
 		}
+	case !late && s.resign != "":
+		// Unchanged, and its signature cookie is by a retired key: that
+		// cookie alone is signed again, as Node's cookies package does.
+		// Sending the token's cookie too would give it a new expiry,
+		// which a read must not (RollingOnWrite).
+		c := cookieUpdate{pending: true, sigOnly: true, token: s.resign}
+		if s.st.Persistent {
+			c.expires = s.rec.Expiry
+		}
+		s.cookie = c
+		s.resign = ""
 	}
 
 	for len(s.oldKeys) > 0 {
@@ -1102,6 +1119,7 @@ func (s *Session) setCookie(exp time.Time) error {
 		return err
 	}
 	s.reseal = false
+	s.resign = ""
 	c := cookieUpdate{pending: true, token: token}
 	if s.st.Persistent {
 		c.expires = exp
@@ -1133,9 +1151,12 @@ func (s *Session) writeHeaders(w http.ResponseWriter) {
 		// The Manager's own clock and proxies, which the Transport
 		// interface cannot carry.
 		secure := ct.secure(s.r, s.m.Proxies)
-		if c.clear {
+		switch {
+		case c.clear:
 			ct.clearToken(w, secure)
-		} else {
+		case c.sigOnly:
+			ct.setSignature(w, secure, c.token, c.expires, s.m.now())
+		default:
 			ct.setToken(w, secure, c.token, c.expires, s.m.now())
 		}
 	} else if c.clear {
