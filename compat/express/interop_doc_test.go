@@ -1,0 +1,117 @@
+package express_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/compat/express"
+	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/redisstore"
+)
+
+// reqCookie sends a request and returns the session cookie its response
+// set (nil if none).
+func (c *client) reqCookie(method, u string) *http.Cookie {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("%s %s: %s", method, u, resp.Status)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == express.DefaultCookieName {
+			return ck
+		}
+	}
+	return nil
+}
+
+// TestInteropGuide checks claims of docs/migrating-from-express.md from
+// the browser's side, against express-session with connect-redis.
+func TestInteropGuide(t *testing.T) {
+	t.Parallel()
+	redisURL := testenv.Getenv(t, testenv.RedisURLEnv)
+	nodeModulesOrSkip(t)
+	ctx := context.Background()
+	prefix := uniqueName("sess_") + ":"
+	store, err := redisstore.NewFromURL(ctx, redisURL, redisstore.Options{
+		Prefix: prefix, Layout: redisstore.LayoutConnectRedis, UserKeyOf: express.UserKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	goURL := goApp(t, store).URL
+	login := func(c *client) string {
+		c.do("POST", nodeURL+"/login", url.Values{"username": {"ann"}, "password": {"pw1"}})
+		return c.get(nodeURL + "/whoami")["id"].(string)
+	}
+
+	// "req.login(user) (0.7: regenerates, keeps nothing) | a.Login": a Go
+	// login after a Node one gives a new ID that Node sees, and the old
+	// one is dead on both sides (no session fixation).
+	t.Run("GoLoginRegenerates", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		sid := login(c)
+		c.post(nodeURL + "/set?k=cart&v=[1]")
+		c.post(goURL + "/login?id=2")
+		node := c.get(nodeURL + "/whoami")
+		if node["user"] != "bob" || node["id"] == sid {
+			t.Fatalf("node after a Go login: %v (old id %s)", node, sid)
+		}
+		if cart := c.get(nodeURL + "/get?k=cart")["value"]; cart != nil {
+			t.Fatalf("the Go login kept cart = %v; Passport 0.7 keeps nothing", cart)
+		}
+		if _, err := store.Load(ctx, sid); !errors.Is(err, sessionkit.ErrNotFound) {
+			t.Fatalf("the pre-login session is still stored: %v", err)
+		}
+		s, _ := express.NewSigner(newSecret)
+		for _, base := range []string{nodeURL, goURL} {
+			c.setCookie(base, s.Sign(sid))
+			if got := c.get(base + "/whoami")["user"]; got != nil {
+				t.Fatalf("%s: the pre-login cookie is user %v", base, got)
+			}
+		}
+	})
+
+	// "rolling: false | RollingThrottled: every use extends the session,
+	// and the cookie is re-sent whenever its expiry moves — also on
+	// reads": Go reads alone keep a short-maxAge session alive in the
+	// browser past its maxAge, and Node still sees it.
+	t.Run("GoReadsRenewTheCookie", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t)
+		login(c)
+		c.post(nodeURL + "/maxage?ms=4000")
+		start := time.Now()
+		renewed := 0
+		for time.Since(start) < 6*time.Second {
+			time.Sleep(time.Second) // past the 1 s touch interval (a quarter of 4 s)
+			if ck := c.reqCookie("GET", goURL+"/whoami"); ck != nil {
+				if ck.MaxAge < 3 || ck.MaxAge > 4 {
+					t.Fatalf("Go re-sent the cookie with Max-Age %d, want the session's 4 s", ck.MaxAge)
+				}
+				renewed++
+			}
+		}
+		if renewed == 0 {
+			t.Fatal("no Go read re-sent the cookie")
+		}
+		for _, base := range []string{goURL, nodeURL} {
+			if got := c.get(base + "/whoami")["user"]; got != "ann" {
+				t.Fatalf("%s: user %v after %v of Go reads of a 4 s session", base, got, time.Since(start))
+			}
+		}
+	})
+}
