@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,50 @@ func TestInteropGuide(t *testing.T) {
 			if got := c.get(base + "/whoami")["user"]; got != "ann" {
 				t.Fatalf("%s: user %v after %v of Go reads of a 4 s session", base, got, time.Since(start))
 			}
+		}
+	})
+
+	// "The cookie name. The native Manager may keep connect.sid as its
+	// cookie name: the express cookie is cleared first and the native one
+	// set after it in the same response."
+	t.Run("NativeKeepsCookieName", func(t *testing.T) {
+		t.Parallel()
+		native, err := redisstore.NewFromURL(ctx, redisURL, redisstore.Options{Prefix: uniqueName("native_") + ":"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { native.Close() })
+		imp, err := express.NewImporter(express.ImportOptions{Secrets: []string{newSecret, oldSecret}, Express: store, Migrated: native})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nativeURL := nativeApp(t, native, imp, func(m *sessionkit.Manager) { m.Cookie.Name = express.DefaultCookieName }).URL
+		c := newClient(t)
+		sid := login(c)
+		old := c.cookieValue(nodeURL, express.DefaultCookieName)
+		body, h := c.getResp(nativeURL + "/whoami")
+		if body["user"] != "ann" {
+			t.Fatalf("native app after the import: %v", body)
+		}
+		lines := h["Set-Cookie"]
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "connect.sid=;") || !strings.Contains(lines[0], "Max-Age=0") || strings.HasPrefix(lines[1], "connect.sid=;") {
+			t.Fatalf("the import's Set-Cookie: %q, want connect.sid cleared, then the native connect.sid", lines)
+		}
+		now := c.cookieValue(nativeURL, express.DefaultCookieName)
+		if now == "" || now == old || strings.HasPrefix(now, "s%3A") {
+			t.Fatalf("the browser holds connect.sid=%q after the import (express cookie %q)", now, old)
+		}
+		if _, err := store.Load(ctx, sid); !errors.Is(err, sessionkit.ErrNotFound) {
+			t.Fatalf("the express session survived its import: %v", err)
+		}
+		// The native session from now on, without another import.
+		body, h = c.getResp(nativeURL + "/whoami")
+		if body["user"] != "ann" || len(h["Set-Cookie"]) != 0 {
+			t.Fatalf("native app, second request: %v, Set-Cookie %q", body, h["Set-Cookie"])
+		}
+		// Node treats the native token as no session.
+		if got := c.get(nodeURL + "/whoami")["user"]; got != nil {
+			t.Fatalf("node with the native cookie: user %v", got)
 		}
 	})
 }
