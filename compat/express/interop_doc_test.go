@@ -159,4 +159,40 @@ func TestInteropGuide(t *testing.T) {
 			t.Fatalf("node with the native cookie: user %v", got)
 		}
 	})
+
+	// "rolling: true | Manager.Rolling = sessionkit.RollingAlways: the
+	// cookie on every response that uses the session, the expiry
+	// extended on every such request" — on both sides.
+	t.Run("RollingAlways", func(t *testing.T) {
+		t.Parallel()
+		rollingNode := startNode(t, "redis", redisURL, prefix, "ROLLING=true")
+		rollingGo := goApp(t, store, func(m *sessionkit.Manager) { m.Rolling = sessionkit.RollingAlways }).URL
+		c := newClient(t)
+		c.do("POST", rollingNode+"/login", url.Values{"username": {"ann"}, "password": {"pw1"}})
+		sid := c.get(rollingNode + "/whoami")["id"].(string)
+		for _, base := range []string{rollingGo, rollingNode, rollingGo} {
+			before, err := store.Load(ctx, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1100 * time.Millisecond) // the expiry moves in whole seconds on Node's cookie
+			ck := c.reqCookie("GET", base+"/whoami")
+			if ck == nil {
+				t.Fatalf("%s: a read sent no cookie", base)
+			}
+			if left := time.Until(ck.Expires); left < time.Hour-time.Minute {
+				t.Fatalf("%s: a read's cookie expires in %v, want an hour", base, left)
+			}
+			after, err := store.Load(ctx, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !after.Expiry.After(before.Expiry.Add(500 * time.Millisecond)) {
+				t.Fatalf("%s: a read left the stored expiry at %v (was %v)", base, after.Expiry, before.Expiry)
+			}
+		}
+		if got := c.get(rollingNode + "/whoami")["user"]; got != "ann" {
+			t.Fatalf("node: user %v", got)
+		}
+	})
 }

@@ -8,6 +8,7 @@
 //   STORE_NAME  key prefix (redis), table (pg) or collection (mongo)
 //   SECRETS     JSON array of session secrets, the first signs
 //   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
+//   ROLLING     "true" for rolling: true
 //
 // It prints "listening" once it serves requests.
 'use strict';
@@ -66,6 +67,7 @@ async function main() {
     secret: JSON.parse(process.env.SECRETS),
     resave: false,
     saveUninitialized: false,
+    rolling: process.env.ROLLING === 'true',
     cookie: { maxAge, sameSite: 'lax' },
   }));
   app.use(passport.session());
