@@ -195,4 +195,58 @@ func TestInteropGuide(t *testing.T) {
 			t.Fatalf("node: user %v", got)
 		}
 	})
+
+	// "no cookie.sameSite (express-session's default) |
+	// m.Cookie.SameSite = http.SameSiteDefaultMode (no attribute)": no
+	// SameSite on either side's cookie, for sessions either side made.
+	t.Run("NoSameSite", func(t *testing.T) {
+		t.Parallel()
+		plainNode := startNode(t, "redis", redisURL, prefix, "SAME_SITE=none-set")
+		plainGo := goApp(t, store, func(m *sessionkit.Manager) { m.Cookie.SameSite = http.SameSiteDefaultMode }).URL
+		check := func(what string, ck *http.Cookie) {
+			t.Helper()
+			if ck == nil {
+				t.Fatalf("%s: no cookie", what)
+			}
+			if strings.Contains(strings.ToLower(ck.Raw), "samesite") {
+				t.Fatalf("%s: %s, want no SameSite", what, ck.Raw)
+			}
+		}
+		c := newClient(t)
+		check("Go login", c.reqCookie("POST", plainGo+"/login?id=1"))
+		check("Node write of Go's session", c.reqCookie("POST", plainNode+"/set?k=a&v=1"))
+		if got := c.get(plainNode + "/whoami")["user"]; got != "ann" {
+			t.Fatalf("node: user %v", got)
+		}
+		c2 := newClient(t)
+		check("Node login", c2.cookieOf(c2.doResp("POST", plainNode+"/login", url.Values{"username": {"bob"}, "password": {"pw2"}})))
+		check("Go write of Node's session", c2.reqCookie("POST", plainGo+"/set?k=a&v=1"))
+	})
+}
+
+// cookieOf returns the session cookie among Set-Cookie lines.
+func (c *client) cookieOf(lines []string) *http.Cookie {
+	h := http.Header{"Set-Cookie": lines}
+	for _, ck := range (&http.Response{Header: h}).Cookies() {
+		if ck.Name == express.DefaultCookieName {
+			return ck
+		}
+	}
+	return nil
+}
+
+// doResp is c.do that returns the response's Set-Cookie lines.
+func (c *client) doResp(method, u string, form url.Values) []string {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("%s %s: %s", method, u, resp.Status)
+	}
+	return resp.Header["Set-Cookie"]
 }

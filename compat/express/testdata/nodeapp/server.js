@@ -9,6 +9,7 @@
 //   SECRETS     JSON array of session secrets, the first signs
 //   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
 //   ROLLING     "true" for rolling: true
+//   SAME_SITE   cookie.sameSite (default lax; "none-set" leaves it unset)
 //
 // It prints "listening" once it serves requests.
 'use strict';
@@ -68,7 +69,7 @@ async function main() {
     resave: false,
     saveUninitialized: false,
     rolling: process.env.ROLLING === 'true',
-    cookie: { maxAge, sameSite: 'lax' },
+    cookie: process.env.SAME_SITE === 'none-set' ? { maxAge } : { maxAge, sameSite: process.env.SAME_SITE || 'lax' },
   }));
   app.use(passport.session());
 
