@@ -3,6 +3,7 @@ package express_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,6 +25,9 @@ func (c *client) reqCookie(method, u string) *http.Cookie {
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, u, err)
 	}
+	// The whole body: express-session holds back its last byte until the
+	// store's save or touch is done.
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("%s %s: %s", method, u, resp.Status)
@@ -188,7 +192,7 @@ func TestInteropGuide(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !after.Expiry.After(before.Expiry.Add(500 * time.Millisecond)) {
-				t.Fatalf("%s: a read left the stored expiry at %v (was %v)", base, after.Expiry, before.Expiry)
+				t.Fatalf("%s (go %s): a read left the stored expiry at %v (was %v)", base, rollingGo, after.Expiry, before.Expiry)
 			}
 		}
 		if got := c.get(rollingNode + "/whoami")["user"]; got != "ann" {
@@ -244,6 +248,7 @@ func (c *client) doResp(method, u string, form url.Values) []string {
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, u, err)
 	}
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("%s %s: %s", method, u, resp.Status)
