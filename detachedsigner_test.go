@@ -164,15 +164,15 @@ func testRotation(t *testing.T, m *sessionkit.Manager, serve func(*sessionkit.Ma
 	if body != "1" {
 		t.Fatalf("an old-key cookie was refused after rotation: %q", body)
 	}
+	// Only the signature cookie is sent again, as Node's cookies package
+	// does: sending the session cookie too would give it a new expiry on
+	// a read.
 	cs := setCookies(resp)
-	if cs["session"] == nil || cs["session.sig"] == nil {
-		t.Fatalf("a read with an old-key cookie did not re-sign it: %v", resp.Header.Values("Set-Cookie"))
+	if cs["session"] != nil || cs["session.sig"] == nil {
+		t.Fatalf("a read with an old-key cookie: Set-Cookie %v, want session.sig alone", resp.Header.Values("Set-Cookie"))
 	}
-	if got := cs["session.sig"].Value; got != rotated.Sign("session="+cs["session"].Value) {
+	if got := cs["session.sig"].Value; got != rotated.Sign("session="+value) {
 		t.Fatalf("re-signed with %q, not the current key", got)
-	}
-	if m.Store() != nil && cs["session"].Value != value {
-		t.Fatalf("re-signing changed the session ID")
 	}
 	// Signed with the current key now: nothing more to send.
 	if _, body, resp := e.get("/read"); body != "1" || len(resp.Cookies()) != 0 {

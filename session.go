@@ -34,6 +34,7 @@ type Session struct {
 	rec      Record       // version, expiry and user key as stored
 	st       State        // current values and metadata
 	userKey  string       // current owner
+	resign   string       // the client's token, if only its detached signature must be sent again
 	ops      []op         // changes since the last load or commit, replayed on conflict
 	oldKeys  []string     // records to delete at commit (Regenerate, Destroy)
 	parent   *Session     // the session of an outer Manager's Handler, if any
@@ -148,6 +149,7 @@ type op struct {
 type cookieUpdate struct {
 	pending bool
 	clear   bool
+	sigOnly bool // only the detached signature cookie of token
 	token   string
 	expires time.Time
 }
@@ -583,6 +585,7 @@ func (s *Session) reset() {
 	s.userKey = ""
 	s.ops = nil
 	s.reseal = false
+	s.resign = ""
 	s.touchNow = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
 }
@@ -619,7 +622,7 @@ func (s *Session) loadLocked() error {
 // when there is none to use (no token, a bad one, an unknown, undecodable
 // or expired session, or a store error recorded in s.loadErr).
 func (s *Session) loadStored() bool {
-	token, stale := requestToken(s.m.transport(), s.r)
+	token, stale, staleSig := requestToken(s.m.transport(), s.r)
 	if token == "" {
 		if presentsToken(s.m.transport(), s.r) {
 			// Sent but refused by the transport: badly signed, oversized
@@ -645,6 +648,9 @@ func (s *Session) loadStored() bool {
 		return false
 	}
 	s.reseal = stale || s.m.backend.reseal(token)
+	if staleSig && !s.reseal {
+		s.resign = token
+	}
 	return true
 }
 
@@ -813,6 +819,17 @@ func (s *Session) commitLocked() error {
 		if err := s.setCookie(s.rec.Expiry); err != nil {
 			return err
 		}
+	case !late && s.resign != "":
+		// Unchanged, and its signature cookie is by a retired key: that
+		// cookie alone is signed again, as Node's cookies package does.
+		// Sending the token's cookie too would give it a new expiry,
+		// which a read must not (RollingOnWrite).
+		c := cookieUpdate{pending: true, sigOnly: true, token: s.resign}
+		if s.st.Persistent {
+			c.expires = s.rec.Expiry
+		}
+		s.cookie = c
+		s.resign = ""
 	}
 
 	for len(s.oldKeys) > 0 {
@@ -1108,6 +1125,7 @@ func (s *Session) setCookie(exp time.Time) error {
 		return err
 	}
 	s.reseal = false
+	s.resign = ""
 	c := cookieUpdate{pending: true, token: token}
 	if s.st.Persistent {
 		c.expires = exp
@@ -1139,9 +1157,12 @@ func (s *Session) writeHeaders(w http.ResponseWriter) {
 		// The Manager's own clock and proxies, which the Transport
 		// interface cannot carry.
 		secure := ct.secure(s.r, s.m.Proxies)
-		if c.clear {
+		switch {
+		case c.clear:
 			ct.clearToken(w, secure)
-		} else {
+		case c.sigOnly:
+			ct.setSignature(w, secure, c.token, c.expires, s.m.now())
+		default:
 			ct.setToken(w, secure, c.token, c.expires, s.m.now())
 		}
 	} else if c.clear {

@@ -69,8 +69,10 @@ type CookieTransport struct {
 	// DetachedSigner.Sign(Name+"="+value), set and cleared with the same
 	// attributes. A value whose signature cookie is missing or does not
 	// verify is ignored; one signed with a retired key is accepted, and
-	// the Manager sends both cookies again, signed with the current key,
-	// on the next request that uses its session.
+	// the next request that uses its session sends the signature cookie
+	// again, signed with the current key — that cookie alone, as Node's
+	// cookies package does, when the request sends no new token (so a
+	// read does not extend the cookie's expiry), both cookies otherwise.
 	// It applies after Signer when both are set.
 	DetachedSigner DetachedSigner
 	// MaxSize bounds the cookie value read and written (default
@@ -164,19 +166,22 @@ const SignatureSuffix = ".sig"
 // Signer or DetachedSigner) wins; browsers send the most specific path
 // first.
 func (c *CookieTransport) Token(r *http.Request) string {
-	token, _ := c.token(r)
+	token, _, _ := c.token(r)
 	return token
 }
 
-// token is Token, also reporting whether the cookie must be signed again
-// (its DetachedSigner signature is by a retired key).
-func (c *CookieTransport) token(r *http.Request) (token string, stale bool) {
+// token is Token, also reporting whether the cookie must be sent again
+// because its value carries a signature by a retired key (stale, with a
+// Signer), or whether only its DetachedSigner signature cookie is by a
+// retired key (staleSig): then the signature cookie alone is sent again,
+// as Node's cookies package does, and the cookie keeps its expiry.
+func (c *CookieTransport) token(r *http.Request) (token string, stale, staleSig bool) {
 	sig := ""
 	if c.DetachedSigner != nil {
 		// As Node's cookies package, the first signature cookie is the
 		// one that counts.
 		if sig = c.cookieValue(r, c.Name+SignatureSuffix); sig == "" {
-			return "", false
+			return "", false, false
 		}
 	}
 	for _, line := range r.Header["Cookie"] {
@@ -193,20 +198,20 @@ func (c *CookieTransport) token(r *http.Request) (token string, stale bool) {
 			if v == "" || len(v) > c.maxSize() || !validCookieValue(v) {
 				continue
 			}
-			stale = false
+			stale, staleSig = false, false
 			if c.DetachedSigner != nil {
 				ok, old := c.DetachedSigner.Verify(c.Name+"="+v, sig)
 				if !ok {
 					continue
 				}
-				stale = old
+				staleSig = old
 			}
 			if rs, rotating := c.Signer.(RotatingSigner); rotating {
 				token, ok, retired := rs.VerifyRotation(v)
 				if !ok {
 					continue
 				}
-				v, stale = token, stale || retired
+				v, stale = token, retired
 			} else if c.Signer != nil {
 				token, ok := c.Signer.Verify(v)
 				if !ok {
@@ -214,10 +219,14 @@ func (c *CookieTransport) token(r *http.Request) (token string, stale bool) {
 				}
 				v = token
 			}
-			return v, stale
+			if staleSig && c.Signer != nil {
+				// The value is signed too: send the whole cookie again.
+				stale, staleSig = true, false
+			}
+			return v, stale, staleSig
 		}
 	}
-	return "", false
+	return "", false, false
 }
 
 // cookieValue returns the first well-formed value of the cookie name
@@ -243,13 +252,14 @@ func (c *CookieTransport) cookieValue(r *http.Request, name string) string {
 	return ""
 }
 
-// requestToken returns the token r carries through t, and whether t wants
-// it sent again (a cookie signed with a retired key).
-func requestToken(t Transport, r *http.Request) (token string, stale bool) {
+// requestToken returns the token r carries through t, whether t wants it
+// sent again (a cookie signed with a retired key), and whether only its
+// detached signature cookie must be sent again (see CookieTransport.token).
+func requestToken(t Transport, r *http.Request) (token string, stale, staleSig bool) {
 	if ct, ok := t.(*CookieTransport); ok {
 		return ct.token(r)
 	}
-	return t.Token(r), false
+	return t.Token(r), false, false
 }
 
 // presentsToken reports whether r carries something in t's place for a
@@ -351,6 +361,24 @@ func (c *CookieTransport) setToken(w http.ResponseWriter, secure bool, token str
 		sig.Value = c.DetachedSigner.Sign(ck.Name + "=" + ck.Value)
 		http.SetCookie(w, &sig)
 	}
+}
+
+// setSignature sends the signature cookie of token alone, signed with the
+// DetachedSigner's current key, leaving the token's own cookie (and its
+// expiry) as the client has it.
+func (c *CookieTransport) setSignature(w http.ResponseWriter, secure bool, token string, expires, now time.Time) {
+	if c.DetachedSigner == nil {
+		return
+	}
+	ck := c.cookie(secure, c.value(token))
+	sig := *ck
+	sig.Name += SignatureSuffix
+	sig.Value = c.DetachedSigner.Sign(ck.Name + "=" + ck.Value)
+	if !expires.IsZero() {
+		sig.Expires = expires.UTC()
+		sig.MaxAge = max(1, int(expires.Sub(now).Round(time.Second).Seconds()))
+	}
+	http.SetCookie(w, &sig)
 }
 
 func (c *CookieTransport) clearToken(w http.ResponseWriter, secure bool) {

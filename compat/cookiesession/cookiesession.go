@@ -61,9 +61,10 @@ import (
 // DefaultName is cookie-session's default cookie name.
 const DefaultName = "session"
 
-// DefaultTTL is how long the Go side treats a session with a
-// browser-session cookie (no MaxAge) as alive after it was last changed.
-// cookie-session itself puts no limit on it.
+// DefaultTTL is the default Options.TTL: the idle timeout an Importer
+// gives a session with a browser-session cookie (no MaxAge).
+// cookie-session itself puts no limit on such a cookie, and neither can
+// the Go side that shares it: the cookie holds no time.
 const DefaultTTL = 24 * time.Hour
 
 // Options mirror the cookie-session options that matter to the Go side.
@@ -79,12 +80,14 @@ type Options struct {
 	Signer *keygrip.Keygrip
 	// MaxAge is cookie-session's maxAge option: each time the session is
 	// written, its cookie is set to expire MaxAge later. Zero means a
-	// browser-session cookie (cookie-session's default), which the Go
-	// side treats as alive for TTL after each write.
+	// browser-session cookie (cookie-session's default), kept until the
+	// browser closes.
 	MaxAge time.Duration
-	// TTL bounds a session with a browser-session cookie on the Go side
-	// (default DefaultTTL); it is not in the cookie, so the Node side
-	// does not know it.
+	// TTL is the idle timeout NewImporter gives a session with a
+	// browser-session cookie (default DefaultTTL). It does not bound
+	// such a cookie where Node and Go share it: the cookie holds no
+	// time, so a copy of it is accepted on both sides, at any age, for
+	// as long as its key verifies.
 	TTL time.Duration
 	// Path and Domain are the cookie's path (default "/") and domain.
 	Path, Domain string

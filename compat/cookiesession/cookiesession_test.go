@@ -243,3 +243,25 @@ func TestImportKeepsLifetime(t *testing.T) {
 		})
 	}
 }
+
+// A browser-session cookie (no MaxAge) carries no time: TTL cannot end it
+// on the Go side, which accepts a copy of it, days later, as the Node side
+// does. (The docs said TTL bounded it on the Go side.)
+func TestBrowserSessionCookieHasNoGoSideLimit(t *testing.T) {
+	m, err := cookiesession.New(cookiesession.Options{Keys: []string{"k"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.Now = func() time.Time { return now }
+	srv := app(t, m)
+	_, _, cs := rawGet(t, srv.URL+"/set?k=n&v=1", "")
+	if cs["session"] == nil || cs["session"].MaxAge != 0 || !cs["session"].Expires.IsZero() {
+		t.Fatalf("a browser-session cookie: %v", cs["session"])
+	}
+	pair := "session=" + cs["session"].Value + "; session.sig=" + cs["session.sig"].Value
+	now = now.Add(72 * time.Hour)
+	if _, got, _ := rawGet(t, srv.URL+"/get?k=n", pair); got != "1" {
+		t.Fatalf("the cookie three days after its TTL: %q, want it still accepted", got)
+	}
+}

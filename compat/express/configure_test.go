@@ -148,6 +148,11 @@ func TestConfigureErrors(t *testing.T) {
 	if err := express.Configure(nil, express.Options{Secrets: []string{"x"}}); err == nil {
 		t.Error("Configure(nil) succeeded")
 	}
+	// The worked example's OLD_SESSION_SECRET, unset: an empty HMAC key
+	// would verify cookies anyone can sign, so it is refused.
+	if err := express.Configure(m, express.Options{Secrets: []string{"x", ""}}); err == nil {
+		t.Error("an empty old secret accepted")
+	}
 	if err := express.Configure(m, express.Options{Secrets: []string{"x"}, MaxAge: -time.Second}); err == nil {
 		t.Error("negative MaxAge accepted")
 	}

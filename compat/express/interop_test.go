@@ -43,11 +43,15 @@ type user struct {
 
 var users = map[int]user{0: {0, "zero"}, 1: {1, "ann"}, 2: {2, "bob"}}
 
-// goApp is the Go side: the same routes as server.js.
-func goApp(t *testing.T, store sessionkit.Store) *httptest.Server {
+// goApp is the Go side: the same routes as server.js; opts change the
+// Manager after Configure.
+func goApp(t *testing.T, store sessionkit.Store, opts ...func(*sessionkit.Manager)) *httptest.Server {
 	m := sessionkit.New(store)
 	if err := express.Configure(m, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(m)
 	}
 	a := auth.New(m, func(u user) string { return strconv.Itoa(u.ID) },
 		func(_ context.Context, key string) (user, error) {
@@ -131,8 +135,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // startNode runs server.js for store kind ("redis", "pg", "mongo") and
-// returns its base URL.
-func startNode(t *testing.T, kind, storeURL, storeName string) string {
+// returns its base URL; env adds to (or overrides) its environment.
+func startNode(t *testing.T, kind, storeURL, storeName string, env ...string) string {
 	t.Helper()
 	modules := testenv.Getenv(t, testenv.NodeModulesEnv)
 	node, err := exec.LookPath("node")
@@ -154,6 +158,7 @@ func startNode(t *testing.T, kind, storeURL, storeName string) string {
 		`SECRETS=["`+newSecret+`","`+oldSecret+`"]`,
 		"MAX_AGE=3600000",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	dieWithParent(cmd)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

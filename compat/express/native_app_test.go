@@ -16,12 +16,15 @@ import (
 
 // nativeApp is the Go service after the move: a native Manager (hashed
 // keys, 256-bit IDs, JSONCodec, auth's default user field) on store, that
-// takes over express sessions through imp.
-func nativeApp(t *testing.T, store sessionkit.Store, imp sessionkit.Importer) *httptest.Server {
+// takes over express sessions through imp; opts change the Manager.
+func nativeApp(t *testing.T, store sessionkit.Store, imp sessionkit.Importer, opts ...func(*sessionkit.Manager)) *httptest.Server {
 	t.Helper()
 	m := sessionkit.New(store)
 	m.Import = imp
 	m.Lifetime = 30 * 24 * time.Hour // 30 days: longer than any express maxAge in the tests
+	for _, o := range opts {
+		o(m)
+	}
 	a := auth.New(m, func(u user) string { return strconv.Itoa(u.ID) },
 		func(_ context.Context, key string) (user, error) {
 			id, err := strconv.Atoi(key)

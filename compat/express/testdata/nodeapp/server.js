@@ -8,6 +8,8 @@
 //   STORE_NAME  key prefix (redis), table (pg) or collection (mongo)
 //   SECRETS     JSON array of session secrets, the first signs
 //   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
+//   ROLLING     "true" for rolling: true
+//   SAME_SITE   cookie.sameSite (default lax; "none-set" leaves it unset)
 //
 // It prints "listening" once it serves requests.
 'use strict';
@@ -66,7 +68,8 @@ async function main() {
     secret: JSON.parse(process.env.SECRETS),
     resave: false,
     saveUninitialized: false,
-    cookie: { maxAge, sameSite: 'lax' },
+    rolling: process.env.ROLLING === 'true',
+    cookie: process.env.SAME_SITE === 'none-set' ? { maxAge } : { maxAge, sameSite: process.env.SAME_SITE || 'lax' },
   }));
   app.use(passport.session());
 
