@@ -440,26 +440,36 @@ func TestFormLoginRefusesCrossOrigin(t *testing.T) {
 	}
 }
 
+// The remember-me field makes the login cookie persistent when checked
+// and a browser-session cookie otherwise: FormLogin's, and Local's
+// RememberField behind the authenticate handler.
 func TestRememberMe(t *testing.T) {
 	e := newEnv(t)
-	for _, remember := range []bool{true, false} {
-		c := e.client()
-		f := url.Values{"username": {"alice"}, "password": {"wonderland"}}
-		if remember {
-			f.Set("remember", "1")
-		}
-		r := c.do("POST", "/login", f)
-		var ck *http.Cookie
-		for _, x := range (&http.Response{Header: r.header}).Cookies() {
-			if x.Name == "session" {
-				ck = x
+	e.mux.Handle("POST /remember", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/"},
+		&auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil), RememberField: "keep"}))
+	for _, tc := range []struct{ path, field string }{
+		{"/login", "remember"},
+		{"/remember", "keep"},
+	} {
+		for _, remember := range []bool{true, false} {
+			c := e.client()
+			f := url.Values{"username": {"alice"}, "password": {"wonderland"}}
+			if remember {
+				f.Set(tc.field, "on")
 			}
-		}
-		if ck == nil {
-			t.Fatal("no cookie at login")
-		}
-		if persistent := ck.MaxAge > 0 || !ck.Expires.IsZero(); persistent != remember {
-			t.Errorf("remember=%v: cookie persistent = %v", remember, persistent)
+			r := c.do("POST", tc.path, f)
+			var ck *http.Cookie
+			for _, x := range (&http.Response{Header: r.header}).Cookies() {
+				if x.Name == "session" {
+					ck = x
+				}
+			}
+			if ck == nil {
+				t.Fatalf("POST %s remember=%v: %d, no cookie at login", tc.path, remember, r.code)
+			}
+			if persistent := ck.MaxAge > 0 || !ck.Expires.IsZero(); persistent != remember {
+				t.Errorf("POST %s remember=%v: cookie persistent = %v", tc.path, remember, persistent)
+			}
 		}
 	}
 }

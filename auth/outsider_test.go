@@ -843,34 +843,6 @@ func TestOutsiderDocumentedSetupProtectsAppRoutes(t *testing.T) {
 	}
 }
 
-// Local's RememberField behind the authenticate handler: checked makes
-// the cookie persistent, unchecked a browser-session cookie.
-func TestOutsiderLocalRemember(t *testing.T) {
-	e, _ := newClockEnv(t)
-	e.mux.Handle("POST /remember", e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/"},
-		&auth.Local[User]{Verify: auth.PasswordVerifier(cheap, e.lookup, nil), RememberField: "keep"}))
-	for _, remember := range []bool{true, false} {
-		c := e.client()
-		f := url.Values{"username": {"alice"}, "password": {"wonderland"}}
-		if remember {
-			f.Set("keep", "on")
-		}
-		r := c.do("POST", "/remember", f)
-		var ck *http.Cookie
-		for _, x := range (&http.Response{Header: r.header}).Cookies() {
-			if x.Name == "session" {
-				ck = x
-			}
-		}
-		if r.code != http.StatusSeeOther || ck == nil {
-			t.Fatalf("remember=%v: %d, cookie %v", remember, r.code, ck)
-		}
-		if persistent := ck.MaxAge > 0 || !ck.Expires.IsZero(); persistent != remember {
-			t.Errorf("remember=%v: cookie persistent = %v", remember, persistent)
-		}
-	}
-}
-
 // The device list's order and last-use times follow use on the fake
 // clock, and RevokeAll counts every session it ended, the current one
 // included.
