@@ -27,6 +27,30 @@ func docFiles(t *testing.T, root string) []string {
 	return out
 }
 
+// docLine is one line of a Markdown file docFiles lists: index counts
+// from 0.
+type docLine struct {
+	file  string
+	index int
+	text  string
+}
+
+// docLines returns every line of the files docFiles lists.
+func docLines(t *testing.T, root string) []docLine {
+	t.Helper()
+	var out []docLine
+	for _, f := range docFiles(t, root) {
+		src, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			out = append(out, docLine{file: f, index: i, text: line})
+		}
+	}
+	return out
+}
+
 // moduleRoot returns the directory of the main module's go.mod, above
 // the test's working directory.
 func moduleRoot(t *testing.T) string {

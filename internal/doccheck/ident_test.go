@@ -167,22 +167,17 @@ func TestDocIdentifiers(t *testing.T) {
 	root := moduleRoot(t)
 	a := loadAPI(t, root)
 	n := 0
-	for _, f := range docFiles(t, root) {
-		src, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range strings.Split(string(src), "\n") {
-			for _, span := range codeSpanRE.FindAllStringSubmatch(line, -1) {
-				m := chainRE.FindStringSubmatch(span[1])
-				if m == nil || strings.HasPrefix(span[1][len(m[0]):], ".") {
-					continue
-				}
-				if msg := a.check(m[1], m[2], m[3]); msg != "" {
-					t.Errorf("%s:%d: `%s`: %s", f, i+1, span[1], msg)
-				}
-				n++
+	for _, l := range docLines(t, root) {
+		f, i, line := l.file, l.index, l.text
+		for _, span := range codeSpanRE.FindAllStringSubmatch(line, -1) {
+			m := chainRE.FindStringSubmatch(span[1])
+			if m == nil || strings.HasPrefix(span[1][len(m[0]):], ".") {
+				continue
 			}
+			if msg := a.check(m[1], m[2], m[3]); msg != "" {
+				t.Errorf("%s:%d: `%s`: %s", f, i+1, span[1], msg)
+			}
+			n++
 		}
 	}
 	t.Logf("%d code spans looked at", n)
@@ -249,26 +244,21 @@ func TestDocTestNames(t *testing.T) {
 	// go test -run TestX, -test.bench '^BenchmarkX$', -fuzz FuzzX
 	flagRE := regexp.MustCompile(`-(?:test\.)?(?:run|bench|fuzz)[ =]['"]?\^?((?:Test|Benchmark|Fuzz)[A-Z0-9_]\w*)`)
 	n := 0
-	for _, f := range docFiles(t, root) {
-		src, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
+	for _, l := range docLines(t, root) {
+		f, i, line := l.file, l.index, l.text
+		var names []string
+		for _, span := range codeSpanRE.FindAllStringSubmatch(line, -1) {
+			if nameRE.MatchString(span[1]) {
+				names = append(names, span[1])
+			}
 		}
-		for i, line := range strings.Split(string(src), "\n") {
-			var names []string
-			for _, span := range codeSpanRE.FindAllStringSubmatch(line, -1) {
-				if nameRE.MatchString(span[1]) {
-					names = append(names, span[1])
-				}
-			}
-			for _, m := range flagRE.FindAllStringSubmatch(line, -1) {
-				names = append(names, m[1])
-			}
-			for _, name := range names {
-				n++
-				if !defined[name] {
-					t.Errorf("%s:%d: no test file declares func %s", f, i+1, name)
-				}
+		for _, m := range flagRE.FindAllStringSubmatch(line, -1) {
+			names = append(names, m[1])
+		}
+		for _, name := range names {
+			n++
+			if !defined[name] {
+				t.Errorf("%s:%d: no test file declares func %s", f, i+1, name)
 			}
 		}
 	}
@@ -291,28 +281,23 @@ func TestDocPaths(t *testing.T) {
 	}
 	pathRE := regexp.MustCompile(`(?:^|[\s` + "`" + `'"(=])(?:\./)?((?:` + strings.Join(tops, "|") + `)/[\w./<>|-]*)`)
 	n := 0
-	for _, f := range docFiles(t, root) {
-		src, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range strings.Split(string(src), "\n") {
-			for _, m := range pathRE.FindAllStringSubmatch(line, -1) {
-				p := strings.TrimRight(strings.TrimSuffix(m[1], "/..."), ".,:;)")
-				if strings.ContainsAny(p, "<>|") {
-					continue // a template: contrib/<gin|echo|fiber>
-				}
-				n++
-				dirs := []string{root} // and go -C DIR's, for its ./paths
-				for _, c := range regexp.MustCompile(`go -C (\S+)`).FindAllStringSubmatch(line, -1) {
-					dirs = append(dirs, filepath.Join(root, c[1]))
-				}
-				if !slices.ContainsFunc(dirs, func(dir string) bool {
-					_, err := os.Stat(filepath.Join(dir, p))
-					return err == nil
-				}) {
-					t.Errorf("%s:%d: %s does not exist", f, i+1, p)
-				}
+	for _, l := range docLines(t, root) {
+		f, i, line := l.file, l.index, l.text
+		for _, m := range pathRE.FindAllStringSubmatch(line, -1) {
+			p := strings.TrimRight(strings.TrimSuffix(m[1], "/..."), ".,:;)")
+			if strings.ContainsAny(p, "<>|") {
+				continue // a template: contrib/<gin|echo|fiber>
+			}
+			n++
+			dirs := []string{root} // and go -C DIR's, for its ./paths
+			for _, c := range regexp.MustCompile(`go -C (\S+)`).FindAllStringSubmatch(line, -1) {
+				dirs = append(dirs, filepath.Join(root, c[1]))
+			}
+			if !slices.ContainsFunc(dirs, func(dir string) bool {
+				_, err := os.Stat(filepath.Join(dir, p))
+				return err == nil
+			}) {
+				t.Errorf("%s:%d: %s does not exist", f, i+1, p)
 			}
 		}
 	}

@@ -1,8 +1,6 @@
 package doccheck
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,22 +17,17 @@ var storeURLRE = regexp.MustCompile(`\b(?:memory|bolt|sqlite|rediss?(?:\+sentine
 func TestDocStoreURLs(t *testing.T) {
 	root := moduleRoot(t)
 	n := 0
-	for _, f := range docFiles(t, root) {
-		src, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range strings.Split(string(src), "\n") {
-			for _, u := range storeURLRE.FindAllString(line, -1) {
-				u = strings.TrimRight(u, ".,;:")
-				if strings.HasSuffix(u, "://") || strings.ContainsAny(u, "[]…") || strings.Contains(u, "...") ||
-					strings.Contains(u, ":port") || regexp.MustCompile(`[A-Z]{2,}`).MatchString(u) {
-					continue
-				}
-				n++
-				if err := storeurl.Check(u); err != nil {
-					t.Errorf("%s:%d: %s: %v", f, i+1, u, err)
-				}
+	for _, l := range docLines(t, root) {
+		f, i, line := l.file, l.index, l.text
+		for _, u := range storeURLRE.FindAllString(line, -1) {
+			u = strings.TrimRight(u, ".,;:")
+			if strings.HasSuffix(u, "://") || strings.ContainsAny(u, "[]…") || strings.Contains(u, "...") ||
+				strings.Contains(u, ":port") || regexp.MustCompile(`[A-Z]{2,}`).MatchString(u) {
+				continue
+			}
+			n++
+			if err := storeurl.Check(u); err != nil {
+				t.Errorf("%s:%d: %s: %v", f, i+1, u, err)
 			}
 		}
 	}
