@@ -21,33 +21,16 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/internal/browser"
 	"github.com/sessionkit/sessionkit/store/cookiestore"
 )
 
-// fakeClock is the Manager's clock for the tests that let time pass.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newClockEnv is newEnv on a fake clock, with the routes a stranger
 // following the package documentation would mount.
-func newClockEnv(t *testing.T, configure ...func(*auth.Auth[User])) (*env, *fakeClock) {
+func newClockEnv(t *testing.T, configure ...func(*auth.Auth[User])) (*env, *browser.Clock) {
 	// The clock starts now: the cookies' Expires come from it.
-	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
-	e := newEnv(t, append([]func(*auth.Auth[User]){func(a *auth.Auth[User]) { a.Manager.Now = clk.now }}, configure...)...)
+	clk := browser.NewClockAt(time.Now().UTC().Truncate(time.Second))
+	e := newEnv(t, append([]func(*auth.Auth[User]){func(a *auth.Auth[User]) { a.Manager.Now = clk.Now }}, configure...)...)
 	e.mux.Handle("POST /account/delete", e.a.RequireRecent(10*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "deleted")
 	})))
@@ -83,7 +66,7 @@ func TestOutsiderRequireRecent(t *testing.T) {
 	if r := c.do("POST", "/account/delete", nil); r.code != 200 || r.body != "deleted" {
 		t.Fatalf("fresh login: %d %q %q %v", r.code, r.body, r.location, r.header)
 	}
-	clk.advance(10*time.Minute + time.Second)
+	clk.Advance(10*time.Minute + time.Second)
 	if r := c.do("GET", "/account/security", nil); r.code != http.StatusSeeOther || r.location != "/login?max_age=600&return_to=%2Faccount%2Fsecurity" {
 		t.Fatalf("stale GET: %d to %q", r.code, r.location)
 	}
@@ -196,9 +179,9 @@ func TestOutsiderDevices(t *testing.T) {
 	e, clk := newClockEnv(t)
 	laptop, phone := e.client(), e.client()
 	laptop.do("POST", "/login", url.Values{"username": {"alice"}, "password": {"wonderland"}}, "User-Agent", "Laptop/1")
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	phone.do("POST", "/login", url.Values{"username": {"alice"}, "password": {"wonderland"}}, "User-Agent", "Phone/1")
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	list := laptop.handles()
 	if len(list) != 2 {
 		t.Fatalf("list: %+v", list)
@@ -211,7 +194,7 @@ func TestOutsiderDevices(t *testing.T) {
 			t.Errorf("metadata missing: %+v", s)
 		}
 	}
-	if start := clk.now().Add(-2 * time.Minute); !list[1].LoginAt.Equal(start.Add(time.Minute)) || !list[0].LoginAt.Equal(start) {
+	if start := clk.Now().Add(-2 * time.Minute); !list[1].LoginAt.Equal(start.Add(time.Minute)) || !list[0].LoginAt.Equal(start) {
 		t.Errorf("phone login at %v", list[1].LoginAt)
 	}
 	// Revoke via the function: an unknown handle is ErrUnknownSession.
@@ -630,9 +613,9 @@ func TestOutsiderCustomResults(t *testing.T) {
 		return r
 	}
 	results["now"] = at(time.Time{})
-	results["future"] = at(clk.now().Add(time.Hour))
+	results["future"] = at(clk.Now().Add(time.Hour))
 	results["unknown"] = at(time.Unix(0, 0))
-	results["old"] = at(clk.now().Add(-2 * time.Hour))
+	results["old"] = at(clk.Now().Add(-2 * time.Hour))
 	results["zero status"] = auth.Failure[User](0, "nope")
 	results["odd status"] = auth.Failure[User](302, "nope")
 	results["teapot"] = withChallenge(418, "short and stout", `Custom realm="a"`)
@@ -660,7 +643,7 @@ func TestOutsiderCustomResults(t *testing.T) {
 		}
 		// A minute and a bit later nothing is recent.
 		if name == "future" {
-			clk.advance(time.Minute + time.Second)
+			clk.Advance(time.Minute + time.Second)
 			if r := c.do("GET", "/recent", nil); r.code == 200 {
 				t.Errorf("a login with a future AuthTime is recent a minute later")
 			}
@@ -718,7 +701,7 @@ func TestOutsiderOAuth2Faults(t *testing.T) {
 			return auth.Identity{Subject: "4242"}, nil
 		},
 		MapUser: func(context.Context, auth.Identity) (User, error) { return User{ID: "1", Name: "alice"}, nil },
-		Now:     clk.now,
+		Now:     clk.Now,
 	}
 	h := e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home"}, gh)
 	e.mux.Handle("GET /auth/gh", h)
@@ -764,7 +747,7 @@ func TestOutsiderOAuth2Faults(t *testing.T) {
 		{"no state", "", func(c *client, q url.Values) (*client, url.Values) { return c, with(q, "state", "") }, 400, auth.MsgLoginExpired},
 		{"other browser", "", func(c *client, q url.Values) (*client, url.Values) { return e.client(), q }, 400, auth.MsgLoginExpired},
 		{"expired", "", func(c *client, q url.Values) (*client, url.Values) {
-			clk.advance(10*time.Minute + time.Second)
+			clk.Advance(10*time.Minute + time.Second)
 			return c, q
 		}, 400, auth.MsgLoginExpired},
 		{"no code", "", func(c *client, q url.Values) (*client, url.Values) { return c, with(q, "code", "") }, 400, auth.MsgProviderFailed},
@@ -852,17 +835,17 @@ func TestOutsiderDeviceOrderAndRevokeAllCount(t *testing.T) {
 	for _, c := range []*client{laptop, phone, tablet} {
 		c.login("alice", "wonderland", "")
 	}
-	clk.advance(20 * time.Minute)
+	clk.Advance(20 * time.Minute)
 	tablet.do("POST", "/set?k=x&v=1", nil) // a change: saved for sure
-	clk.advance(20 * time.Minute)
+	clk.Advance(20 * time.Minute)
 	phone.do("POST", "/set?k=x&v=1", nil)
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	list := laptop.handles()
 	if len(list) != 3 || !list[0].Current {
 		t.Fatalf("list: %+v", list)
 	}
 	phoneAt, tabletAt := list[1].LastActive, list[2].LastActive
-	if !phoneAt.After(tabletAt) || clk.now().Sub(phoneAt) > 2*time.Minute {
+	if !phoneAt.After(tabletAt) || clk.Now().Sub(phoneAt) > 2*time.Minute {
 		t.Errorf("order by last use: %+v", list[1:])
 	}
 	if r := laptop.do("POST", "/revoke-all", nil, "Accept", "application/json"); r.body != `{"revoked":3,"current":true}` {

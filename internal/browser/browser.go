@@ -31,7 +31,10 @@ type Clock struct {
 }
 
 // NewClock returns a Clock set to time.Now().
-func NewClock() *Clock { return &Clock{now: time.Now()} }
+func NewClock() *Clock { return NewClockAt(time.Now()) }
+
+// NewClockAt returns a Clock set to t.
+func NewClockAt(t time.Time) *Clock { return &Clock{now: t} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {

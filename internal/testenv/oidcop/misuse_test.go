@@ -9,33 +9,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
+	skbrowser "github.com/sessionkit/sessionkit/internal/browser"
 	"github.com/sessionkit/sessionkit/internal/testenv/oidcop"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
-
-// clock is a fake clock shared by the Manager and the OIDC strategy.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // misuseApp is an app written from auth's documentation: "Sign in with"
 // over the real provider, both with FailureRedirect (pages) and without
@@ -43,11 +25,11 @@ func (c *clock) advance(d time.Duration) {
 type misuseApp struct {
 	srv *httptest.Server
 	op  *oidcop.Provider
-	clk *clock
+	clk *skbrowser.Clock // shared by the Manager and the OIDC strategy
 }
 
 func newMisuseApp(t *testing.T) *misuseApp {
-	a := &misuseApp{clk: &clock{t: time.Now()}}
+	a := &misuseApp{clk: skbrowser.NewClock()}
 	mux := http.NewServeMux()
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
@@ -61,7 +43,7 @@ func newMisuseApp(t *testing.T) *misuseApp {
 	t.Cleanup(func() { store.Close() })
 	m := sessionkit.New(store)
 	m.Logger = slog.New(slog.DiscardHandler)
-	m.Now = a.clk.now
+	m.Now = a.clk.Now
 	users := auth.New(m, func(key string) string { return key }, func(_ context.Context, key string) (string, error) {
 		return key, nil
 	})
@@ -69,7 +51,7 @@ func newMisuseApp(t *testing.T) *misuseApp {
 	strategy := func(callback string) *auth.OIDC[string] {
 		return &auth.OIDC[string]{
 			Issuer: op.Issuer, ClientID: oidcop.ClientID, ClientSecret: oidcop.ClientSecret,
-			RedirectURL: a.srv.URL + callback, Now: a.clk.now,
+			RedirectURL: a.srv.URL + callback, Now: a.clk.Now,
 			MapUser: func(_ context.Context, id auth.Identity) (string, error) {
 				return id.Issuer + "|" + id.Subject, nil
 			},
@@ -163,7 +145,7 @@ func TestMisusedCallbacks(t *testing.T) {
 		}},
 		{"expired", func(t *testing.T, a *misuseApp, start string, b *browser) (*browser, string) {
 			cb := a.callback(t, b, start)
-			a.clk.advance(10*time.Minute + time.Second)
+			a.clk.Advance(10*time.Minute + time.Second)
 			return b, cb
 		}},
 		{"fourth tab forgets the first", func(t *testing.T, a *misuseApp, start string, b *browser) (*browser, string) {
