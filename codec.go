@@ -76,23 +76,43 @@ type JSONCodec struct{}
 // Decode implements Codec. Values alias data, which must not be modified
 // afterwards.
 func (JSONCodec) Decode(data []byte) (State, error) {
-	var st State
-	var created, active, idle, deadline int64
+	rec, ok := scanCompactRecord(data)
+	if !ok {
+		var err error
+		if rec, err = scanRecord(data); err != nil {
+			return State{}, fmt.Errorf("sessionkit: decode record: %w", err)
+		}
+	}
+	return rec.state()
+}
+
+// jsonRecord is a JSONCodec record as read, before its fields are
+// checked and turned into a State.
+type jsonRecord struct {
+	created, active, idle, deadline int64
+	persistent                      bool
+	values                          []Value
+}
+
+// scanRecord reads any JSON record JSONCodec accepts: fields in any
+// order, whitespace, escaped keys, unknown fields.
+func scanRecord(data []byte) (jsonRecord, error) {
+	var rec jsonRecord
 	sc := scanner{data: data}
 	err := sc.object(func(key []byte) error {
 		switch string(key) {
 		case `"created"`:
-			return sc.int(&created)
+			return sc.int(&rec.created)
 		case `"active"`:
-			return sc.int(&active)
+			return sc.int(&rec.active)
 		case `"persistent"`:
-			return sc.bool(&st.Persistent)
+			return sc.bool(&rec.persistent)
 		case `"idle"`:
-			return sc.int(&idle)
+			return sc.int(&rec.idle)
 		case `"deadline"`:
-			return sc.int(&deadline)
+			return sc.int(&rec.deadline)
 		case `"values"`:
-			st.Values = make([]Value, 0, 4)
+			rec.values = make([]Value, 0, 4)
 			return sc.object(func(k []byte) error {
 				raw, err := sc.value()
 				if err != nil {
@@ -102,7 +122,7 @@ func (JSONCodec) Decode(data []byte) (State, error) {
 				if err != nil {
 					return err
 				}
-				st.Values = append(st.Values, Value{Key: name, JSON: raw})
+				rec.values = append(rec.values, Value{Key: name, JSON: raw})
 				return nil
 			})
 		default:
@@ -114,15 +134,73 @@ func (JSONCodec) Decode(data []byte) (State, error) {
 		err = sc.errorf("trailing data")
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("sessionkit: decode record: %w", err)
+		return jsonRecord{}, err
 	}
-	st.Created, st.LastActive = time.UnixMilli(created), time.UnixMilli(active)
-	if idle < 0 {
-		return State{}, fmt.Errorf("sessionkit: decode record: negative idle timeout %d", idle)
+	return rec, nil
+}
+
+// scanCompactRecord reads a record laid out exactly as Encode writes it:
+// no whitespace, the fields in Encode's order, value keys of plain ASCII
+// without escapes. For anything else it reports false, and Decode takes
+// scanRecord, the general path. Wherever this one answers, the two give
+// the same record (FuzzCompactRecord); it only skips the general path's
+// per-field dispatch, which is most of the cost of reading a session.
+func scanCompactRecord(data []byte) (rec jsonRecord, ok bool) {
+	sc := scanner{data: data}
+	if !sc.literal(`{"created":`) || !sc.fastInt(&rec.created) ||
+		!sc.literal(`,"active":`) || !sc.fastInt(&rec.active) {
+		return jsonRecord{}, false
 	}
-	st.IdleTimeout = time.Duration(min(idle, maxIdleMillis)) * time.Millisecond
-	if deadline != 0 {
-		st.Deadline = time.UnixMilli(deadline)
+	rec.persistent = sc.literal(`,"persistent":true`)
+	if sc.literal(`,"idle":`) && !sc.fastInt(&rec.idle) {
+		return jsonRecord{}, false
+	}
+	if sc.literal(`,"deadline":`) && !sc.fastInt(&rec.deadline) {
+		return jsonRecord{}, false
+	}
+	if !sc.literal(`,"values":{`) {
+		return jsonRecord{}, false
+	}
+	rec.values = make([]Value, 0, 4)
+	if !sc.literal("}") {
+		for {
+			key, ok := sc.plainKey()
+			if !ok {
+				return jsonRecord{}, false
+			}
+			raw, err := sc.value()
+			if err != nil {
+				return jsonRecord{}, false
+			}
+			rec.values = append(rec.values, Value{Key: key, JSON: raw})
+			if sc.literal("}") {
+				break
+			}
+			if !sc.literal(",") {
+				return jsonRecord{}, false
+			}
+		}
+	}
+	if !sc.literal("}") || sc.pos != len(data) {
+		return jsonRecord{}, false
+	}
+	return rec, true
+}
+
+// state checks a record's fields and turns them into a State.
+func (rec jsonRecord) state() (State, error) {
+	if rec.idle < 0 {
+		return State{}, fmt.Errorf("sessionkit: decode record: negative idle timeout %d", rec.idle)
+	}
+	st := State{
+		Values:      rec.values,
+		Created:     time.UnixMilli(rec.created),
+		LastActive:  time.UnixMilli(rec.active),
+		Persistent:  rec.persistent,
+		IdleTimeout: time.Duration(min(rec.idle, maxIdleMillis)) * time.Millisecond,
+	}
+	if rec.deadline != 0 {
+		st.Deadline = time.UnixMilli(rec.deadline)
 	}
 	sortValues(st.Values)
 	for i := 1; i < len(st.Values); i++ {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,9 +63,8 @@ var base64URLValues = func() (t [256]int8) {
 	for i := range t {
 		t[i] = -1
 	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := range len(alphabet) {
-		t[alphabet[i]] = int8(i)
+	for i := range len(base64URLAlphabet) {
+		t[base64URLAlphabet[i]] = int8(i)
 	}
 	return t
 }()
@@ -74,9 +74,34 @@ var base64URLValues = func() (t [256]int8) {
 func hashedKey(id string) string {
 	var buf [128]byte // keeps the conversion off the heap for usual IDs
 	sum := sha256.Sum256(append(buf[:0], id...))
-	var out [43]byte
-	base64.RawURLEncoding.Encode(out[:], sum[:])
+	out := encodeSum(&sum)
 	return string(out[:])
+}
+
+// base64URLAlphabet is the base64url alphabet (RFC 4648 §5).
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// encodeSum is base64.RawURLEncoding.Encode for a SHA-256 sum, six bytes
+// (eight characters) per step: five steps and a two-byte tail, in about
+// half the instructions of the general encoder.
+func encodeSum(sum *[32]byte) (out [43]byte) {
+	for g := range 5 {
+		v := binary.BigEndian.Uint64(sum[g*6:]) // the group's six bytes, and two more ignored
+		dst := out[g*8 : g*8+8 : g*8+8]
+		dst[0] = base64URLAlphabet[v>>58]
+		dst[1] = base64URLAlphabet[v>>52&63]
+		dst[2] = base64URLAlphabet[v>>46&63]
+		dst[3] = base64URLAlphabet[v>>40&63]
+		dst[4] = base64URLAlphabet[v>>34&63]
+		dst[5] = base64URLAlphabet[v>>28&63]
+		dst[6] = base64URLAlphabet[v>>22&63]
+		dst[7] = base64URLAlphabet[v>>16&63]
+	}
+	v := uint(sum[30])<<8 | uint(sum[31]) // 16 bits: three characters, the last padded with two zero bits
+	out[40] = base64URLAlphabet[v>>10]
+	out[41] = base64URLAlphabet[v>>4&63]
+	out[42] = base64URLAlphabet[v<<2&63]
+	return out
 }
 
 // Signer signs the token a transport sends and verifies what comes back.

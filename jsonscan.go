@@ -2,6 +2,7 @@ package sessionkit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,42 @@ func (s *scanner) expect(c byte) error {
 	}
 	s.pos++
 	return nil
+}
+
+// literal consumes lit if the input continues with exactly it, with no
+// whitespace before it, and reports whether it did.
+func (s *scanner) literal(lit string) bool {
+	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
+		return false
+	}
+	s.pos += len(lit)
+	return true
+}
+
+// plainKey reads an object key and its colon, `"name":`, where name is
+// printable ASCII without a quote or backslash, so that its bytes are
+// its value. It reports false, with the position undefined, for any
+// other key.
+func (s *scanner) plainKey() (string, bool) {
+	if !s.literal(`"`) {
+		return "", false
+	}
+	start := s.pos
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		if c == '"' {
+			break
+		}
+		if c < 0x20 || c >= 0x80 || c == '\\' {
+			return "", false
+		}
+		s.pos++
+	}
+	key := s.data[start:s.pos]
+	if !s.literal(`":`) {
+		return "", false
+	}
+	return string(key), true
 }
 
 // object reads an object, calling field with each raw (still quoted) key;
@@ -267,7 +304,23 @@ func (s *scanner) fastInt(dst *int64) bool {
 	}
 	start := i
 	var n int64
-	for end := min(len(data), start+18); i < end; i++ {
+	end := min(len(data), start+18)
+	// Eight digits at a time while they last, then four, then one at a
+	// time: a Unix-millisecond time has thirteen.
+	for ; i+8 <= end; i += 8 {
+		v, ok := eightDigits(data[i:])
+		if !ok {
+			break
+		}
+		n = n*100000000 + int64(v)
+	}
+	if i+4 <= end {
+		if v, ok := fourDigits(data[i:]); ok {
+			n = n*10000 + int64(v)
+			i += 4
+		}
+	}
+	for ; i < end; i++ {
 		d := data[i] - '0'
 		if d > 9 {
 			break
@@ -289,6 +342,34 @@ func (s *scanner) fastInt(dst *int64) bool {
 	s.pos = i
 	*dst = n
 	return true
+}
+
+// eightDigits reads b[:8] as a decimal number if all eight bytes are
+// ASCII digits, in a few word operations instead of a loop.
+func eightDigits(b []byte) (uint64, bool) {
+	v := binary.LittleEndian.Uint64(b)
+	// A digit is 0x30–0x39: high nibble 3, and adding 6 leaves it 3.
+	if v&0xF0F0F0F0F0F0F0F0 != 0x3030303030303030 ||
+		(v+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 != 0x3030303030303030 {
+		return 0, false
+	}
+	v -= 0x3030303030303030
+	// Little-endian: the first digit is the lowest byte. Combine
+	// neighbouring digits into 2-digit, then 4-digit, then the 8-digit value.
+	v = v*10 + v>>8
+	v = (v&0x000000FF000000FF)*(100+1000000<<32) + (v>>16&0x000000FF000000FF)*(1+10000<<32)
+	return v >> 32, true
+}
+
+// fourDigits is eightDigits for b[:4].
+func fourDigits(b []byte) (uint32, bool) {
+	v := binary.LittleEndian.Uint32(b)
+	if v&0xF0F0F0F0 != 0x30303030 || (v+0x06060606)&0xF0F0F0F0 != 0x30303030 {
+		return 0, false
+	}
+	v -= 0x30303030
+	v = v*10 + v>>8                          // bytes 0 and 2: two 2-digit values
+	return (v&0xFF)*100 + (v>>16)&0xFF, true // (v&0xFF) is the first pair
 }
 
 func (s *scanner) bool(dst *bool) error {
