@@ -48,7 +48,9 @@ type State struct {
 
 // Codec turns a session's State into the bytes a store keeps and back.
 // Implementations must be safe for concurrent use. Decode must return an
-// error, never panic, on any input. Encode may set fields of st but must
+// error, never panic, on any input, and must not modify data, which may be
+// the store's own bytes (see Record); the State it returns may alias data.
+// Encode may set fields of st but must
 // not modify the bytes of its Values or what its Opaque refers to: states
 // of several requests may share them.
 //

@@ -31,7 +31,9 @@ var (
 // Record is what a store keeps for one session. Stores treat Data as opaque
 // bytes: they must return exactly the bytes they were given (binary-safe,
 // including empty and very large values up to the store's documented
-// limit).
+// limit). A caller must not change the Data that Load returns: a store
+// may hand out bytes it keeps (memstore does, so that a read copies
+// nothing). The Manager never changes it; a Codec's Decode only reads it.
 type Record struct {
 	// Data is the encoded session (see Codec).
 	Data []byte

@@ -149,7 +149,10 @@ func (s *Store) userShardFor(userKey string) *userShard {
 	return s.users[maphash.String(s.seed, userKey)%uint64(len(s.users))]
 }
 
-// Load implements sessionkit.Store.
+// Load implements sessionkit.Store. The returned Data is the store's own
+// copy, shared with every other Load of the same record and never changed
+// by the store (a Save replaces it): callers must not modify it, as
+// sessionkit.Record says.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return sessionkit.Record{}, fmt.Errorf("memstore: load: %w", err)
@@ -163,7 +166,7 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 	}
 	sh.moveToFront(e)
 	return sessionkit.Record{
-		Data:    append([]byte(nil), e.data...),
+		Data:    e.data[:len(e.data):len(e.data)], // an append by the caller copies
 		Version: e.version,
 		Expiry:  e.expiry,
 		UserKey: e.userKey,

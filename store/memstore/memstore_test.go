@@ -211,3 +211,36 @@ func TestChurnStaysBounded(t *testing.T) {
 		t.Fatalf("only %d entries kept; eviction is too eager", entries)
 	}
 }
+
+// TestLoadSharesData: Load hands out the stored bytes without copying
+// them (no allocation), and an append to what it returned cannot reach
+// into the store.
+func TestLoadSharesData(t *testing.T) {
+	s := memstore.New(memstore.Options{SweepInterval: -1})
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte(`{"a":1}`), Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := s.Load(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Load allocates %v times, want 0", n)
+	}
+	rec, err := s.Load(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grown := append(rec.Data, `garbage`...); string(grown) != `{"a":1}garbage` {
+		t.Fatalf("append gave %q", grown)
+	}
+	again, err := s.Load(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.Data) != `{"a":1}` || len(again.Data) != cap(again.Data) {
+		t.Fatalf("stored data became %q (cap %d)", again.Data, cap(again.Data))
+	}
+}
