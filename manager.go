@@ -524,7 +524,9 @@ type Info struct {
 	// the Manager's defaults (Deadline is zero when it has none).
 	IdleTimeout time.Duration
 	Deadline    time.Time
-	Values      []Value
+	// Values are the session's values. Their JSON may be the store's
+	// own bytes (see Record): read them, or copy them before changing.
+	Values []Value
 }
 
 // Info decodes a record as the Manager would.
