@@ -268,6 +268,9 @@ func sortValues(vs []Value) {
 // the same in other languages' stores (JavaScript's JSON.stringify does not
 // escape <, > and &).
 func marshalValue(v any) (json.RawMessage, error) {
+	if raw, ok := marshalBasic(v); ok {
+		return raw, nil
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -277,7 +280,44 @@ func marshalValue(v any) (json.RawMessage, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// marshalBasic encodes the commonest value types exactly as marshalValue's
+// encoding/json does (TestMarshalBasicLikeEncodingJSON), without
+// reflection or an Encoder; it reports false for anything else.
+func marshalBasic(v any) (json.RawMessage, bool) {
+	switch x := v.(type) {
+	case int:
+		return strconv.AppendInt(make([]byte, 0, 8), int64(x), 10), true
+	case int64:
+		return strconv.AppendInt(make([]byte, 0, 8), x, 10), true
+	case bool:
+		return strconv.AppendBool(make([]byte, 0, 5), x), true
+	case string:
+		if plainJSONString(x) {
+			b := make([]byte, 0, len(x)+2)
+			return append(append(append(b, '"'), x...), '"'), true
+		}
+	}
+	return nil, false
+}
+
+// plainJSONString reports whether s is printable ASCII without a quote or
+// backslash, which encoding/json writes between quotes as it is.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 func writeJSONString(buf *bytes.Buffer, s string) error {
+	if plainJSONString(s) {
+		buf.WriteByte('"')
+		buf.WriteString(s)
+		buf.WriteByte('"')
+		return nil
+	}
 	b, err := marshalValue(s)
 	if err != nil {
 		return err

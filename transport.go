@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -354,12 +355,12 @@ func (c *CookieTransport) setToken(w http.ResponseWriter, secure bool, token str
 		ck.Expires = expires.UTC()
 		ck.MaxAge = max(1, int(expires.Sub(now).Round(time.Second).Seconds()))
 	}
-	http.SetCookie(w, ck)
+	setCookie(w, ck)
 	if c.DetachedSigner != nil {
 		sig := *ck
 		sig.Name += SignatureSuffix
 		sig.Value = c.DetachedSigner.Sign(ck.Name + "=" + ck.Value)
-		http.SetCookie(w, &sig)
+		setCookie(w, &sig)
 	}
 }
 
@@ -378,19 +379,134 @@ func (c *CookieTransport) setSignature(w http.ResponseWriter, secure bool, token
 		sig.Expires = expires.UTC()
 		sig.MaxAge = max(1, int(expires.Sub(now).Round(time.Second).Seconds()))
 	}
-	http.SetCookie(w, &sig)
+	setCookie(w, &sig)
 }
 
 func (c *CookieTransport) clearToken(w http.ResponseWriter, secure bool) {
 	ck := c.cookie(secure, "")
 	ck.Expires = time.Unix(0, 0)
 	ck.MaxAge = -1
-	http.SetCookie(w, ck)
+	setCookie(w, ck)
 	if c.DetachedSigner != nil {
 		sig := *ck
 		sig.Name += SignatureSuffix
-		http.SetCookie(w, &sig)
+		setCookie(w, &sig)
 	}
+}
+
+// setCookie adds ck's Set-Cookie header to w as http.SetCookie does,
+// with the same bytes (TestSetCookieLikeNetHTTP), but without
+// http.Cookie.String's generality for the cookies the Manager sends: a
+// name, path and value that need no sanitizing, no Domain (which would
+// need validating) and an expiry, if any, between the years 1601 and
+// 9999. Any other cookie goes to http.SetCookie.
+func setCookie(w http.ResponseWriter, ck *http.Cookie) {
+	v, ok := cookieString(ck)
+	if !ok {
+		http.SetCookie(w, ck)
+		return
+	}
+	h := w.Header()
+	h["Set-Cookie"] = append(h["Set-Cookie"], v)
+}
+
+// cookieString is http.Cookie.String for the cookies setCookie handles;
+// ok is false for the others.
+func cookieString(c *http.Cookie) (v string, ok bool) {
+	if c.Domain != "" || c.Quoted || !cookieToken(c.Name) || !validCookieValue(c.Value) ||
+		strings.ContainsAny(c.Value, " ,") || !cookiePath(c.Path) {
+		return "", false
+	}
+	// As net/http, Expires is written when its year (in its own
+	// location) is 1601 or later.
+	expires := c.Expires.Year() >= 1601
+	var buf [len(http.TimeFormat)]byte
+	var date []byte
+	if expires {
+		if c.Expires.UTC().Year() > 9999 {
+			return "", false
+		}
+		date = appendHTTPDate(buf[:0], c.Expires.UTC())
+	}
+	var b strings.Builder
+	b.Grow(len(c.Name) + len(c.Value) + len(c.Path) + 110)
+	b.WriteString(c.Name)
+	b.WriteByte('=')
+	b.WriteString(c.Value)
+	if c.Path != "" {
+		b.WriteString("; Path=")
+		b.WriteString(c.Path)
+	}
+	if expires {
+		b.WriteString("; Expires=")
+		b.Write(date)
+	}
+	if c.MaxAge > 0 {
+		var n [20]byte
+		b.WriteString("; Max-Age=")
+		b.Write(strconv.AppendInt(n[:0], int64(c.MaxAge), 10))
+	} else if c.MaxAge < 0 {
+		b.WriteString("; Max-Age=0")
+	}
+	if c.HttpOnly {
+		b.WriteString("; HttpOnly")
+	}
+	if c.Secure {
+		b.WriteString("; Secure")
+	}
+	switch c.SameSite {
+	case http.SameSiteNoneMode:
+		b.WriteString("; SameSite=None")
+	case http.SameSiteLaxMode:
+		b.WriteString("; SameSite=Lax")
+	case http.SameSiteStrictMode:
+		b.WriteString("; SameSite=Strict")
+	}
+	if c.Partitioned {
+		b.WriteString("; Partitioned")
+	}
+	return b.String(), true
+}
+
+// cookieToken reports whether name is an HTTP token (RFC 7230), what
+// net/http requires of a cookie name.
+func cookieToken(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// cookiePath reports whether net/http writes path as it is.
+func cookiePath(path string) bool {
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c < 0x20 || c >= 0x7f || c == ';' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendHTTPDate appends t, a UTC time of a four-digit year, in
+// http.TimeFormat ("Mon, 02 Jan 2006 15:04:05 GMT").
+func appendHTTPDate(b []byte, t time.Time) []byte {
+	const days, months = "SunMonTueWedThuFriSat", "JanFebMarAprMayJunJulAugSepOctNovDec"
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	wd := int(t.Weekday())
+	b = append(b, days[3*wd:3*wd+3]...)
+	b = append(b, ',', ' ', byte('0'+day/10), byte('0'+day%10), ' ')
+	b = append(b, months[3*(month-1):3*month]...)
+	b = append(b, ' ', byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), ' ')
+	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), ' ', 'G', 'M', 'T')
+	return b
 }
 
 func (c *CookieTransport) cookie(secure bool, value string) *http.Cookie {

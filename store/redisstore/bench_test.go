@@ -76,7 +76,7 @@ func sessionkitHandler(m *sessionkit.Manager) http.Handler {
 
 // ceilingHandler does the same Redis work as sessionkitHandler with a
 // record layout it owns: the cookie value is the record key.
-func ceilingHandler(client redis.UniversalClient, s *redisstore.Store) http.Handler {
+func ceilingHandler(client redis.Cmdable, s *redisstore.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ck, err := r.Cookie("id")
 		if err != nil {
@@ -149,15 +149,72 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 }
 
+// BenchmarkRMW is bench-compare's rmw workload in process: 32 goroutines
+// (its -workers), each with its own session, read a value and write it
+// back, through sessionkit and through the ceiling handler, each on a
+// plain client and through go-redis's AutoPipeliner (Options.AutoPipeline,
+// the ceiling's redis-bare-ap). The handler is called directly, so the
+// CPU columns are what the session library and go-redis cost, without
+// net/http's server; each request's context is, as there, a context of
+// its own that ends when the request does.
+//
+//	go run ./internal/testenv/cmd/withbackends -only redis -- \
+//	    go test -run '^$' -bench RMW -benchtime 20000x -count 6 ./store/redisstore/
+func BenchmarkRMW(b *testing.B) {
+	client := newClient(b, testenv.Getenv(b, testenv.RedisURLEnv))
+	for _, ap := range []bool{false, true} {
+		suffix := ""
+		if ap {
+			suffix = "-ap"
+		}
+		b.Run("sessionkit"+suffix, func(b *testing.B) {
+			m, _ := benchManagerWith(b, client, redisstore.Options{AutoPipeline: ap})
+			h := sessionkitHandler(m)
+			runParallelN(b, client, h, "/write", 16, true, func() *http.Cookie { return sessionCookie(b, h) })
+		})
+		b.Run("ceiling"+suffix, func(b *testing.B) {
+			_, s := benchManager(b, client)
+			var cmds redis.Cmdable = client
+			if ap {
+				p, err := client.AsyncAutoPipeline()
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				cmds = p
+			}
+			h := ceilingHandler(cmds, s)
+			var seq int
+			runParallelN(b, client, h, "/write", 16, true, func() *http.Cookie {
+				seq++
+				id := fmt.Sprintf("ceiling-%d", seq)
+				v, err := s.Save(b.Context(), id, sessionkit.Record{Data: []byte(`{"N":0}`), Expiry: time.Now().Add(time.Hour)})
+				if err != nil || v == 0 {
+					b.Fatal(err)
+				}
+				return &http.Cookie{Name: "id", Value: id}
+			})
+		})
+	}
+}
+
 // runParallel serves path from GOMAXPROCS goroutines, each with its own
 // session, so read-modify-write requests never conflict.
+func runParallel(b *testing.B, client redis.UniversalClient, h http.Handler, path string, newSession func() *http.Cookie) {
+	runParallelN(b, client, h, path, 1, false, newSession)
+}
+
+// runParallelN is runParallel with parallelism × GOMAXPROCS goroutines
+// (at most 64), and, if cancelable, each request under a context of its
+// own that is canceled when it has been served (as net/http's server
+// does) instead of context.Background().
 //
 // Besides ns/op it reports the CPU time each request cost in this process
 // (client-cpu-ns/op) and in redis-server (redis-cpu-ns/op). On a machine
 // where client and server share the cores, throughput is bounded by their
 // sum, and CPU time is far less disturbed than wall time by other work on
 // a busy machine.
-func runParallel(b *testing.B, client redis.UniversalClient, h http.Handler, path string, newSession func() *http.Cookie) {
+func runParallelN(b *testing.B, client redis.UniversalClient, h http.Handler, path string, parallelism int, cancelable bool, newSession func() *http.Cookie) {
 	cookies := make(chan *http.Cookie, 64)
 	for range cap(cookies) {
 		cookies <- newSession()
@@ -171,13 +228,19 @@ func runParallel(b *testing.B, client redis.UniversalClient, h http.Handler, pat
 		b.ReportMetric(float64(selfCPU()-selfBefore)/n, "client-cpu-ns/op")
 		b.ReportMetric(float64(redisCPU(b, client)-redisBefore)/n, "redis-cpu-ns/op")
 	}()
+	b.SetParallelism(parallelism)
 	b.RunParallel(func(pb *testing.PB) {
 		ck := <-cookies
 		for pb.Next() {
-			r := httptest.NewRequest("GET", path, nil)
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if cancelable {
+				ctx, cancel = context.WithCancel(ctx)
+			}
+			r := httptest.NewRequestWithContext(ctx, "GET", path, nil)
 			r.AddCookie(ck)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
+			cancel()
 			if w.Code != 200 {
 				b.Errorf("%s: %d %s", path, w.Code, w.Body)
 				return

@@ -35,14 +35,11 @@ func (s *Store) process(ctx context.Context, cmd redis.Cmder) (abandoned bool, e
 	return false, err
 }
 
-// hmget is HMGET key fields... through process.
-func (s *Store) hmget(ctx context.Context, key string, fields ...string) ([]any, error) {
-	args := make([]any, 2, 2+len(fields))
-	args[0], args[1] = "hmget", key
-	for _, f := range fields {
-		args = append(args, f)
-	}
-	cmd := redis.NewSliceCmd(ctx, args...)
+// hmgetRecord is HMGET key d v e u (a record's fields, see decodeRecord)
+// through process. The field names are constants, so building the
+// command boxes only the key.
+func (s *Store) hmgetRecord(ctx context.Context, key string) ([]any, error) {
+	cmd := redis.NewSliceCmd(ctx, "hmget", key, "d", "v", "e", "u")
 	if _, err := s.process(ctx, cmd); err != nil {
 		return nil, err
 	}

@@ -254,6 +254,16 @@ func (s *Store) IndexKey(userKey string) string { return s.prefix + "u:{" + hash
 // internal/redislua).
 func (s *Store) releasedKey(key string) string { return s.prefix + "r{" + hashTag(key) + "}" }
 
+// scriptKeys returns the keys the save, touch and delete scripts take for
+// the record under key of the native layout: RecordKey(key) and
+// releasedKey(key), cut from one string.
+func (s *Store) scriptKeys(key string) []string {
+	tag := hashTag(key)
+	both := s.prefix + "{" + tag + "}" + s.prefix + "r{" + tag + "}"
+	n := len(s.prefix) + len(tag) + 2
+	return []string{both[:n], both[n:]}
+}
+
 // highWaterKey is where the IndexAdd script keeps the highest index score each
 // of userKey's sessions has had (same slot as IndexKey).
 func (s *Store) highWaterKey(userKey string) string {
@@ -351,7 +361,7 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, error)
 	if s.layout == LayoutConnectRedis {
 		return s.crLoad(ctx, key)
 	}
-	vals, err := s.hmget(ctx, s.RecordKey(key), "d", "v", "e", "u")
+	vals, err := s.hmgetRecord(ctx, s.RecordKey(key))
 	if err != nil {
 		return sessionkit.Record{}, fmt.Errorf("redisstore: load %s: %w", key, err)
 	}
@@ -403,7 +413,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 	if s.layout == LayoutConnectRedis {
 		return s.crSave(ctx, key, rec)
 	}
-	keys := []string{s.RecordKey(key), s.releasedKey(key)}
+	keys := s.scriptKeys(key)
 	expMs := rec.Expiry.UnixMilli()
 	live := rec.Expiry.After(time.Now())
 	cov := ""
@@ -418,8 +428,10 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		cov = c
 	}
 	for range indexAttempts {
+		// The version goes as a number: go-redis writes it in decimal,
+		// as FormatUint would, without a string to allocate.
 		res, err := saveScript.Run(ctx, s.scripts(), keys,
-			strconv.FormatUint(rec.Version, 10), rec.Data, expMs, rec.UserKey, cov).Slice()
+			rec.Version, rec.Data, expMs, rec.UserKey, cov).Slice()
 		if err != nil {
 			return 0, fmt.Errorf("redisstore: save %s: %w", key, err)
 		}
@@ -471,7 +483,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	if s.layout == LayoutConnectRedis {
 		return s.crTouch(ctx, key, expiry)
 	}
-	keys := []string{s.RecordKey(key), s.releasedKey(key)}
+	keys := s.scriptKeys(key)
 	user, cov := "", ""
 	for range indexAttempts {
 		res, err := touchScript.Run(ctx, s.scripts(), keys, expiry.UnixMilli(), user, cov).Slice()
@@ -513,7 +525,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if s.layout == LayoutConnectRedis {
 		return s.crDelete(ctx, key)
 	}
-	res, err := deleteScript.Run(ctx, s.scripts(), []string{s.RecordKey(key), s.releasedKey(key)}, "").Slice()
+	res, err := deleteScript.Run(ctx, s.scripts(), s.scriptKeys(key), "").Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: delete %s: %w", key, err)
 	}
