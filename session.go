@@ -394,7 +394,10 @@ func (s *Session) LastActive() time.Time {
 }
 
 // Expires returns when the session ends if it is not used again: the
-// earlier of its idle expiry and its absolute deadline.
+// earlier of its idle expiry and its absolute deadline. Changes the
+// request has made (values, SetIdleTimeout, SetDeadline, Touch) count at
+// once: before they are committed it reports the expiry their commit
+// saves. A read's throttled touch is not counted until it is made.
 func (s *Session) Expires() time.Time {
 	if s == nil {
 		return time.Time{}
@@ -402,10 +405,22 @@ func (s *Session) Expires() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.loadLocked()
-	if s.stored {
+	if !s.stored {
+		return s.m.expiry(s.st, s.m.now())
+	}
+	if len(s.ops) == 0 && !s.touchNow {
 		return s.rec.Expiry
 	}
-	return s.m.expiry(s.st, s.m.now())
+	// What commitLocked will save.
+	now := s.m.now()
+	if s.detached && !s.touchNow {
+		now = s.storedLastActive()
+	}
+	exp := s.m.expiry(s.st, now)
+	if len(s.ops) == 0 && !exp.After(s.rec.Expiry) {
+		return s.rec.Expiry // a touch never moves the expiry back
+	}
+	return exp
 }
 
 // UserKey returns the key of the user owning the session ("" when none).
