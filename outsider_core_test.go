@@ -1069,6 +1069,8 @@ func TestOutsiderTrustedProxies(t *testing.T) {
 		{"10.1.1.1:1", []string{"10.3.3.3, 127.0.0.1"}, []string{"https, http"}, "10.1.1.1", false},
 		{"10.1.1.1:1", []string{"garbage, 1.2.3.4"}, nil, "1.2.3.4", false},
 		{"10.1.1.1:1", []string{"1.2.3.4, garbage"}, nil, "10.1.1.1", false},
+		{"10.1.1.1:1", []string{"1.2.3.4:5678"}, nil, "10.1.1.1", false},
+		{"10.1.1.1:1", []string{"9.9.9.9", "1.2.3.4, 10.2.2.2"}, []string{" HTTPS "}, "1.2.3.4", true},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", "/", nil)
