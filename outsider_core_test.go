@@ -1663,3 +1663,175 @@ func TestOutsiderLoadedSession(t *testing.T) {
 		t.Error("Save after ctx ended: nil error")
 	}
 }
+
+// LastActive "returns when the session was last used, to within its touch
+// interval": in a handler, the uses before this request until the
+// request's own is committed.
+func TestOutsiderLastActiveInHandler(t *testing.T) {
+	p := newProbe(t, nil)
+	p.login()
+	used := p.clock.Now().Truncate(time.Millisecond)
+	p.clock.Advance(20 * time.Minute)
+	now := p.clock.Now().Truncate(time.Millisecond)
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		if got := s.LastActive(); got.Sub(used).Abs() > time.Millisecond {
+			t.Errorf("LastActive on a read %v, want the previous use %v", got, used)
+		}
+		s.Set("n", 2)
+		if got := s.LastActive(); got.Sub(used).Abs() > time.Millisecond {
+			t.Errorf("LastActive before the commit %v, want the previous use %v", got, used)
+		}
+		if err := s.Save(); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.LastActive(); got.Sub(now).Abs() > time.Millisecond {
+			t.Errorf("LastActive after Save %v, want now %v", got, now)
+		}
+	})
+	p.clock.Advance(10 * time.Minute)
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		if got := sessionkit.From(r.Context()).LastActive(); got.Sub(now).Abs() > time.Millisecond {
+			t.Errorf("next request: LastActive %v, want %v", got, now)
+		}
+	})
+}
+
+// Status "never loads the session"; the first Get, Set, Has or similar
+// does.
+func TestOutsiderWhatLoads(t *testing.T) {
+	tests := []struct {
+		name  string
+		op    func(s *sessionkit.Session)
+		loads bool
+	}{
+		{"status", func(s *sessionkit.Session) { s.Status() }, false},
+		{"nothing", func(s *sessionkit.Session) {}, false},
+		{"save", func(s *sessionkit.Session) { s.Save() }, false},
+		{"has", func(s *sessionkit.Session) { s.Has("n") }, true},
+		{"get", func(s *sessionkit.Session) { sessionkit.Get[int](s, "n") }, true},
+		{"keys", func(s *sessionkit.Session) { s.Keys() }, true},
+		{"id", func(s *sessionkit.Session) { s.ID() }, true},
+		{"set", func(s *sessionkit.Session) { s.Set("n", 2) }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProbe(t, nil)
+			p.login()
+			before := p.store.loads.Load()
+			resp, _ := p.serve(func(w http.ResponseWriter, r *http.Request) { tt.op(sessionkit.From(r.Context())) })
+			if got := p.store.loads.Load() > before; got != tt.loads {
+				t.Errorf("loaded: %v, want %v", got, tt.loads)
+			}
+			vary := strings.Join(resp.Header.Values("Vary"), ",")
+			if got := strings.Contains(vary, "Cookie"); got != tt.loads {
+				t.Errorf("Vary %q; used %v", vary, tt.loads)
+			}
+		})
+	}
+}
+
+// "A t that has already passed ends the session as Destroy does", on a new
+// session too: nothing is stored.
+func TestOutsiderPastDeadlineOnNewSession(t *testing.T) {
+	p := newProbe(t, nil)
+	resp, _ := p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("n", 1)
+		if err := s.SetDeadline(p.clock.Now().Add(-time.Second)); err != nil {
+			t.Error(err)
+		}
+		if s.Has("n") || s.Status() != sessionkit.Destroyed {
+			t.Errorf("after a past deadline: has %v, status %v", s.Has("n"), s.Status())
+		}
+	})
+	if n, _ := p.mem.Stats(); n != 0 {
+		t.Errorf("%d records", n)
+	}
+	if c := sessionSetCookie(resp); c != nil && c.MaxAge >= 0 {
+		t.Errorf("cookie %v", c)
+	}
+}
+
+// HeaderTransport: "Empty means "Bearer" when the request header is
+// Authorization, and no scheme for any other header"; MaxSize bounds the
+// token read; Vary names the custom header.
+func TestOutsiderHeaderTransportCustom(t *testing.T) {
+	tests := []struct {
+		name string
+		ht   *sessionkit.HeaderTransport
+		hdr  string
+		val  func(tok string) string
+		ok   bool
+	}{
+		{"custom header, raw", &sessionkit.HeaderTransport{RequestHeader: "X-Session"}, "X-Session", func(t string) string { return t }, true},
+		{"custom header, bearer is not stripped", &sessionkit.HeaderTransport{RequestHeader: "X-Session"}, "X-Session", func(t string) string { return "Bearer " + t }, false},
+		{"custom scheme", &sessionkit.HeaderTransport{Scheme: "Token"}, "Authorization", func(t string) string { return "token " + t }, true},
+		{"custom scheme, bearer refused", &sessionkit.HeaderTransport{Scheme: "Token"}, "Authorization", func(t string) string { return "Bearer " + t }, false},
+		{"scheme on custom header", &sessionkit.HeaderTransport{RequestHeader: "X-Session", Scheme: "S"}, "X-Session", func(t string) string { return "S " + t }, true},
+		{"over MaxSize", &sessionkit.HeaderTransport{MaxSize: 30}, "Authorization", func(t string) string { return "Bearer " + t }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProbe(t, func(m *sessionkit.Manager) { m.Transport = tt.ht })
+			var id string
+			p.mu.Lock()
+			p.h = func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				if r.URL.Path == "/login" {
+					s.Set("n", 1)
+					id = s.ID()
+					return
+				}
+				fmt.Fprint(w, s.Has("n"))
+			}
+			p.mu.Unlock()
+			// Log in through the Manager's own store (a login over the
+			// transport needs a readable token first).
+			resp, err := http.Get(p.srv.URL + "/login")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 && tt.name != "over MaxSize" {
+				t.Fatalf("login %d", resp.StatusCode)
+			}
+			if id == "" {
+				t.Fatal("no id")
+			}
+			req, _ := http.NewRequest("GET", p.srv.URL+"/", nil)
+			req.Header.Set(tt.hdr, tt.val(id))
+			before := p.store.loads.Load()
+			resp, err = http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, 16)
+			n, _ := resp.Body.Read(b)
+			resp.Body.Close()
+			if got := string(b[:n]) == "true"; got != tt.ok {
+				t.Errorf("token accepted %v, want %v", got, tt.ok)
+			}
+			if !tt.ok && p.store.loads.Load() != before {
+				t.Errorf("refused token cost a store load")
+			}
+			if vary := strings.Join(resp.Header.Values("Vary"), ","); !strings.Contains(vary, tt.hdr) {
+				t.Errorf("Vary %q, want %s", vary, tt.hdr)
+			}
+		})
+	}
+}
+
+// "A new session's is now."
+func TestOutsiderLastActiveOfNewSession(t *testing.T) {
+	p := newProbe(t, nil)
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		if got, now := s.LastActive(), p.clock.Now(); got.Sub(now).Abs() > time.Millisecond {
+			t.Errorf("LastActive of a new session %v, want now %v", got, now)
+		}
+		if got, now := s.Created(), p.clock.Now(); got.Sub(now).Abs() > time.Millisecond {
+			t.Errorf("Created of a new session %v, want now %v", got, now)
+		}
+	})
+}

@@ -382,7 +382,10 @@ func (s *Session) Created() time.Time {
 // interval (see Manager.TouchInterval). Once its expiry is capped by its
 // absolute deadline, uses no longer move the expiry, and LastActive is the
 // earliest the last use can have been: the last write, or the deadline
-// minus the idle timeout if that is later.
+// minus the idle timeout if that is later. In a handler it is the last use
+// before this request until the request's own is committed (Save, or the
+// commit when the headers go out), as stored: "last seen" for a visitor
+// who has just come back. A new session's is now.
 func (s *Session) LastActive() time.Time {
 	if s == nil {
 		return time.Time{}
