@@ -4,9 +4,12 @@ package sessionkit_test
 // documentation only: each test names the sentence it pins.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/browser"
+	"github.com/sessionkit/sessionkit/store/cookiestore"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
 
@@ -1834,4 +1838,218 @@ func TestOutsiderLastActiveOfNewSession(t *testing.T) {
 			t.Errorf("Created of a new session %v, want now %v", got, now)
 		}
 	})
+}
+
+// "If the commit fails ... the cause is logged"; ErrorHandler gets the
+// cause (errors.Is the store's error, or ErrTooLarge).
+func TestOutsiderErrorHandlerAndLogGetTheCause(t *testing.T) {
+	tests := []struct {
+		name string
+		prep func(p *probe)
+		op   func(s *sessionkit.Session)
+		want error
+	}{
+		{"store down", func(p *probe) { p.store.failSave.Store(true) }, func(s *sessionkit.Session) { s.Set("n", 2) }, errProbe},
+		{"too large", func(p *probe) {}, func(s *sessionkit.Session) { s.Set("big", strings.Repeat("x", 2<<20)) }, sessionkit.ErrTooLarge},
+		{"load down", func(p *probe) { p.store.failLoad.Store(true) }, func(s *sessionkit.Session) { s.Has("n") }, errProbe},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			var mu sync.Mutex
+			var got error
+			p := newProbe(t, func(m *sessionkit.Manager) {
+				m.Logger = slogTo(&lockedWriter{mu: &mu, w: &logs})
+				m.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+					mu.Lock()
+					got = err
+					mu.Unlock()
+					http.Error(w, "custom", http.StatusTeapot)
+				}
+			})
+			p.login()
+			tt.prep(p)
+			resp, body := p.serve(func(w http.ResponseWriter, r *http.Request) {
+				tt.op(sessionkit.From(r.Context()))
+				fmt.Fprint(w, "handler")
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if resp.StatusCode != http.StatusTeapot || body != "custom" {
+				t.Errorf("%d %q, want the ErrorHandler's", resp.StatusCode, body)
+			}
+			if !errors.Is(got, tt.want) {
+				t.Errorf("ErrorHandler err %v, want %v", got, tt.want)
+			}
+			if !strings.Contains(logs.String(), tt.want.Error()) {
+				t.Errorf("log %q lacks the cause", logs.String())
+			}
+		})
+	}
+}
+
+// Session methods "are safe for concurrent use by goroutines of the same
+// request": concurrent Sets are all saved.
+func TestOutsiderConcurrentUseInOneRequest(t *testing.T) {
+	p := newProbe(t, nil)
+	p.login()
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.Set("k"+strconv.Itoa(i), i)
+				s.Has("n")
+				s.Expires()
+			}()
+		}
+		wg.Wait()
+	})
+	var n int
+	p.serve(func(w http.ResponseWriter, r *http.Request) { n = len(sessionkit.From(r.Context()).Keys()) })
+	if n != 21 {
+		t.Errorf("%d keys, want 21", n)
+	}
+}
+
+// Client-side sessions: ID is "", Load is ErrNotSupported, Store is nil.
+func TestOutsiderClientSideBasics(t *testing.T) {
+	cs, err := cookiestore.New("session", []byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sessionkit.NewClientSide(cs)
+	m.Logger = discardLogger()
+	if m.Store() != nil {
+		t.Error("Store() not nil")
+	}
+	if _, err := m.Load(context.Background(), sessionkit.RandomIDs{}.NewID()); !errors.Is(err, sessionkit.ErrNotSupported) {
+		t.Errorf("Load: %v", err)
+	}
+	if _, err := m.LoadKey(context.Background(), "k"); !errors.Is(err, sessionkit.ErrNotSupported) {
+		t.Errorf("LoadKey: %v", err)
+	}
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("n", 1)
+		fmt.Fprintf(w, "%q %q", s.ID(), s.Key())
+	})))
+	defer srv.Close()
+	c, err := browser.NewClient(srv.URL, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, err := c.Do("GET", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != `"" ""` {
+		t.Errorf("ID, Key = %s, want both empty", body)
+	}
+}
+
+// RememberMe(false): a browser-session cookie (no Max-Age) that a
+// restart drops, while "the server still applies the idle timeout"; "The
+// idle timeout does not make the cookie persistent".
+func TestOutsiderBrowserSessionCookie(t *testing.T) {
+	p := newProbe(t, nil)
+	resp, _ := p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("n", 1)
+		s.RememberMe(false)
+		s.SetIdleTimeout(10 * time.Minute)
+	})
+	c := sessionSetCookie(resp)
+	if c == nil || c.MaxAge != 0 || !c.Expires.IsZero() {
+		t.Fatalf("cookie %v, want a browser-session cookie", c)
+	}
+	has := func() bool {
+		var h bool
+		p.serve(func(w http.ResponseWriter, r *http.Request) { h = sessionkit.From(r.Context()).Has("n") })
+		return h
+	}
+	p.clock.Advance(9 * time.Minute)
+	if !has() {
+		t.Fatal("ended before its idle timeout")
+	}
+	p.clock.Advance(11 * time.Minute)
+	if has() {
+		t.Error("a browser-session cookie outlived the session's idle timeout on the server")
+	}
+	// A second one: a browser restart drops it.
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("n", 1)
+		s.RememberMe(false)
+	})
+	p.client.Jar.Restart()
+	if has() {
+		t.Error("the session survived a browser restart")
+	}
+}
+
+// "A session destroyed or revoked meanwhile stays gone: its changes are
+// dropped" — revoked by another process between this request's load and
+// its commit, for a write and for a touch.
+func TestOutsiderRevokedDuringRequest(t *testing.T) {
+	// Regenerate is left out: a regenerated session revoked meanwhile comes
+	// back under its new ID (see the report); auth's KeepDataOnLogout relies
+	// on a request that revoked its own session regenerating it.
+	for _, op := range []string{"write", "touch", "idle timeout"} {
+		t.Run(op, func(t *testing.T) {
+			p := newProbe(t, nil)
+			p.login()
+			p.clock.Advance(10 * time.Minute)
+			resp, body := p.serve(func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				s.Has("n")
+				if err := p.mem.Delete(r.Context(), s.Key()); err != nil {
+					t.Fatal(err)
+				}
+				switch op {
+				case "write":
+					s.Set("n", 2)
+				case "touch":
+					s.Touch()
+				case "regenerate":
+					s.Regenerate()
+				case "idle timeout":
+					s.SetIdleTimeout(time.Hour)
+				}
+				fmt.Fprint(w, "ok")
+			})
+			if resp.StatusCode != 200 || body != "ok" {
+				t.Errorf("%d %q", resp.StatusCode, body)
+			}
+			if n, _ := p.mem.Stats(); n != 0 {
+				t.Errorf("%d records: the revoked session came back", n)
+			}
+			if c := sessionSetCookie(resp); c != nil && c.MaxAge >= 0 {
+				t.Errorf("a live cookie %v for a revoked session", c)
+			}
+		})
+	}
+}
+
+// Set refuses values encoding/json cannot encode, and changes nothing.
+func TestOutsiderSetUnencodable(t *testing.T) {
+	p := newProbe(t, nil)
+	p.login()
+	before := p.store.saves.Load()
+	resp, _ := p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		for _, v := range []any{make(chan int), func() {}, json.RawMessage("{not json"), math.Inf(1)} {
+			if err := s.Set("n", v); err == nil {
+				t.Errorf("Set(%T): nil error", v)
+			}
+		}
+		if n, err := sessionkit.Get[int](s, "n"); n != 1 || err != nil || s.Status() != sessionkit.Unmodified {
+			t.Errorf("after refused Sets: n=%d err=%v status %v", n, err, s.Status())
+		}
+	})
+	if resp.StatusCode != 200 || p.store.saves.Load() != before {
+		t.Errorf("status %d, %d saves", resp.StatusCode, p.store.saves.Load()-before)
+	}
 }
