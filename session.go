@@ -382,7 +382,10 @@ func (s *Session) Created() time.Time {
 // interval (see Manager.TouchInterval). Once its expiry is capped by its
 // absolute deadline, uses no longer move the expiry, and LastActive is the
 // earliest the last use can have been: the last write, or the deadline
-// minus the idle timeout if that is later.
+// minus the idle timeout if that is later. In a handler it is the last use
+// before this request until the request's own is committed (Save, or the
+// commit when the headers go out), as stored: "last seen" for a visitor
+// who has just come back. A new session's is now.
 func (s *Session) LastActive() time.Time {
 	if s == nil {
 		return time.Time{}
@@ -394,7 +397,10 @@ func (s *Session) LastActive() time.Time {
 }
 
 // Expires returns when the session ends if it is not used again: the
-// earlier of its idle expiry and its absolute deadline.
+// earlier of its idle expiry and its absolute deadline. Changes the
+// request has made (values, SetIdleTimeout, SetDeadline, Touch) count at
+// once: before they are committed it reports the expiry their commit
+// saves. A read's throttled touch is not counted until it is made.
 func (s *Session) Expires() time.Time {
 	if s == nil {
 		return time.Time{}
@@ -402,10 +408,22 @@ func (s *Session) Expires() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.loadLocked()
-	if s.stored {
+	if !s.stored {
+		return s.m.expiry(s.st, s.m.now())
+	}
+	if len(s.ops) == 0 && !s.touchNow {
 		return s.rec.Expiry
 	}
-	return s.m.expiry(s.st, s.m.now())
+	// What commitLocked will save.
+	now := s.m.now()
+	if s.detached && !s.touchNow {
+		now = s.storedLastActive()
+	}
+	exp := s.m.expiry(s.st, now)
+	if len(s.ops) == 0 && !exp.After(s.rec.Expiry) {
+		return s.rec.Expiry // a touch never moves the expiry back
+	}
+	return exp
 }
 
 // UserKey returns the key of the user owning the session ("" when none).

@@ -695,7 +695,8 @@ func remoteAddr(r *http.Request) netip.Addr {
 
 // IsHTTPS reports whether the client's connection is HTTPS: the request
 // came over TLS, or from a trusted proxy whose last X-Forwarded-Proto says
-// https.
+// https (the last value of a comma-separated list, in the last such
+// header, compared case-insensitively).
 func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
@@ -716,7 +717,11 @@ func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
 
 // ClientIP returns the client's address: the peer's, or, when the peer is
 // a trusted proxy, the right-most X-Forwarded-For entry that is not itself
-// a trusted proxy.
+// a trusted proxy (several X-Forwarded-For headers read as one list). It
+// is the peer's when there is no such entry: no X-Forwarded-For, every
+// entry a trusted proxy, or an entry that is not an IP address (with a
+// port, say) met first, right to left, so that nothing beyond it is
+// trusted.
 func (t *TrustedProxies) ClientIP(r *http.Request) netip.Addr {
 	peer := remoteAddr(r)
 	if !t.trusts(peer) {
