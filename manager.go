@@ -375,14 +375,14 @@ type EventKind int
 const (
 	EventLoad     EventKind = iota + 1 // a store Load (or client token Open)
 	EventSave                          // a store Save (Outcome tells success from a lost compare-and-swap)
-	EventConflict                      // a Save lost its compare-and-swap to a writer outside the Manager; it retries
+	EventConflict                      // a Save lost its compare-and-swap to a writer outside the Manager; it retries, unless MaxRetries are used up (EventTooManyConflicts follows)
 	EventTouch                         // a store Touch
 	EventDelete                        // a store Delete
 	EventBadToken                      // the client sent a token that was refused
 	EventError                         // an error (also logged)
 	EventImport                        // a foreign session was imported (Importer)
 
-	EventTooManyConflicts // a save gave up after MaxRetries conflicts (ErrTooManyConflicts)
+	EventTooManyConflicts // a save gave up: it lost its compare-and-swap again after MaxRetries retries (ErrTooManyConflicts)
 	EventCreate           // a new session was stored for the first time (not one Regenerate gave a new ID)
 	EventRegenerate       // Session.Regenerate was called (the session gets a new ID)
 	EventDestroy          // Session.Destroy ended a stored session

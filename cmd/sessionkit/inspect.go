@@ -100,7 +100,7 @@ func (a *app) stats(ctx context.Context, top int) error {
 			res.WithUser++
 			users[u]++
 		}
-		info, err := m.Info(e.Record)
+		info, err := sessionInfo(m, e.Record)
 		switch {
 		case err != nil:
 			res.Undecodable++
@@ -299,7 +299,7 @@ func (a *app) list(ctx context.Context, user string, limit int, after string) er
 	tw := a.table()
 	fmt.Fprintln(tw, "KEY\tUSER\tCREATED\tLAST ACTIVE\tEXPIRES\tSIZE")
 	for _, e := range entries {
-		info, err := m.Info(e.Record)
+		info, err := sessionInfo(m, e.Record)
 		created, active := "?", "?"
 		if err == nil {
 			created, active = relative(info.Created, now), relative(info.LastActive, now)
@@ -330,7 +330,7 @@ func describe(m *sessionkit.Manager, e sessionkit.Entry, withValues bool) sessio
 		Bytes:   len(r.Data),
 		Version: r.Version,
 	}
-	info, err := m.Info(r)
+	info, err := sessionInfo(m, r)
 	if err != nil {
 		out.DecodeErr = err.Error()
 		if withValues {
@@ -416,7 +416,7 @@ func (a *app) show(ctx context.Context, arg string) error {
 	fmt.Fprintf(tw, "Key\t%s\n", printable(key))
 	fmt.Fprintf(tw, "User\t%s\n", printable(orDash(rec.UserKey)))
 	if d.DecodeErr == "" {
-		info, _ := a.manager(s).Info(rec)
+		info, _ := sessionInfo(a.manager(s), rec)
 		fmt.Fprintf(tw, "Created\t%s (%s)\n", formatTime(info.Created), relative(info.Created, now))
 		fmt.Fprintf(tw, "Last active\t%s (%s)\n", formatTime(info.LastActive), relative(info.LastActive, now))
 		fmt.Fprintf(tw, "Persistent\t%t\n", info.Persistent)

@@ -29,7 +29,7 @@
 // sessionkit.store alone: bounded, never session or user IDs):
 //
 //	sessionkit.store.operation.duration  histogram, s     store calls (its count is the number of calls)
-//	sessionkit.save.conflicts            counter          lost compare-and-swaps (each retried)
+//	sessionkit.save.conflicts            counter          lost compare-and-swaps (retried up to Manager.MaxRetries times)
 //	sessionkit.save.retries_exhausted    counter          saves given up (ErrTooManyConflicts)
 //	sessionkit.token.rejected            counter          refused client tokens
 //	sessionkit.session.created           counter
@@ -113,7 +113,7 @@ func New(opts Options) (*Observer, error) {
 		kind              sessionkit.EventKind
 		name, unit, descr string
 	}{
-		{sessionkit.EventConflict, "sessionkit.save.conflicts", "{conflict}", "Saves that lost their compare-and-swap and were retried."},
+		{sessionkit.EventConflict, "sessionkit.save.conflicts", "{conflict}", "Saves that lost their compare-and-swap (retried up to MaxRetries times)."},
 		{sessionkit.EventTooManyConflicts, "sessionkit.save.retries_exhausted", "{save}", "Saves given up after too many conflicts."},
 		{sessionkit.EventBadToken, "sessionkit.token.rejected", "{token}", "Client tokens refused."},
 		{sessionkit.EventCreate, "sessionkit.session.created", "{session}", "New sessions stored."},

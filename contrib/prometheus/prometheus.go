@@ -14,7 +14,7 @@
 //
 //	sessionkit_store_operations_total{store,operation,outcome}          counter
 //	sessionkit_store_operation_duration_seconds{store,operation,outcome} histogram
-//	sessionkit_save_conflicts_total{store}            lost compare-and-swaps (each retried)
+//	sessionkit_save_conflicts_total{store}            lost compare-and-swaps (retried up to Manager.MaxRetries times)
 //	sessionkit_save_retries_exhausted_total{store}    saves given up (ErrTooManyConflicts)
 //	sessionkit_bad_tokens_total{store}                refused client tokens
 //	sessionkit_sessions_created_total{store}
@@ -104,7 +104,7 @@ func New(opts Options) *Metrics {
 		kind       sessionkit.EventKind
 		name, help string
 	}{
-		{sessionkit.EventConflict, "save_conflicts_total", "Saves that lost their compare-and-swap and were retried."},
+		{sessionkit.EventConflict, "save_conflicts_total", "Saves that lost their compare-and-swap (retried up to MaxRetries times)."},
 		{sessionkit.EventTooManyConflicts, "save_retries_exhausted_total", "Saves given up after too many conflicts."},
 		{sessionkit.EventBadToken, "bad_tokens_total", "Client tokens refused (malformed, forged or unknown to the client store)."},
 		{sessionkit.EventCreate, "sessions_created_total", "New sessions stored."},
