@@ -37,7 +37,7 @@ func TestSetCookieLikeNetHTTP(t *testing.T) {
 		{"expires 1601", http.Cookie{Name: "s", Value: "v", Expires: time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC)}, true},
 		{"expires 1600", http.Cookie{Name: "s", Value: "v", Expires: time.Date(1600, 12, 31, 23, 59, 59, 0, time.UTC)}, true},
 		{"expires 9999", http.Cookie{Name: "s", Value: "v", Expires: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}, true},
-		{"expires 10000", http.Cookie{Name: "s", Value: "v", Expires: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, false},
+		{"expires 10000", http.Cookie{Name: "s", Value: "v", Expires: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, true},
 		{"domain", http.Cookie{Name: "s", Value: "v", Domain: ".example.com"}, false},
 		{"bad domain", http.Cookie{Name: "s", Value: "v", Domain: "exa mple"}, false},
 		{"value with space", http.Cookie{Name: "s", Value: "a b"}, false},

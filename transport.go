@@ -397,9 +397,8 @@ func (c *CookieTransport) clearToken(w http.ResponseWriter, secure bool) {
 // setCookie adds ck's Set-Cookie header to w as http.SetCookie does,
 // with the same bytes (TestSetCookieLikeNetHTTP), but without
 // http.Cookie.String's generality for the cookies the Manager sends: a
-// name, path and value that need no sanitizing, no Domain (which would
-// need validating) and an expiry, if any, between the years 1601 and
-// 9999. Any other cookie goes to http.SetCookie.
+// name, path and value that need no sanitizing and no Domain (which would
+// need validating). Any other cookie goes to http.SetCookie.
 func setCookie(w http.ResponseWriter, ck *http.Cookie) {
 	v, ok := cookieString(ck)
 	if !ok {
@@ -420,13 +419,10 @@ func cookieString(c *http.Cookie) (v string, ok bool) {
 	// As net/http, Expires is written when its year (in its own
 	// location) is 1601 or later.
 	expires := c.Expires.Year() >= 1601
-	var buf [len(http.TimeFormat)]byte
+	var buf [len(http.TimeFormat) + 1]byte // room for a five-digit year
 	var date []byte
 	if expires {
-		if c.Expires.UTC().Year() > 9999 {
-			return "", false
-		}
-		date = appendHTTPDate(buf[:0], c.Expires.UTC())
+		date = c.Expires.UTC().AppendFormat(buf[:0], http.TimeFormat)
 	}
 	var b strings.Builder
 	b.Grow(len(c.Name) + len(c.Value) + len(c.Path) + 110)
@@ -491,22 +487,6 @@ func cookiePath(path string) bool {
 		}
 	}
 	return true
-}
-
-// appendHTTPDate appends t, a UTC time of a four-digit year, in
-// http.TimeFormat ("Mon, 02 Jan 2006 15:04:05 GMT").
-func appendHTTPDate(b []byte, t time.Time) []byte {
-	const days, months = "SunMonTueWedThuFriSat", "JanFebMarAprMayJunJulAugSepOctNovDec"
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	wd := int(t.Weekday())
-	b = append(b, days[3*wd:3*wd+3]...)
-	b = append(b, ',', ' ', byte('0'+day/10), byte('0'+day%10), ' ')
-	b = append(b, months[3*(month-1):3*month]...)
-	b = append(b, ' ', byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), ' ')
-	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10), ' ', 'G', 'M', 'T')
-	return b
 }
 
 func (c *CookieTransport) cookie(secure bool, value string) *http.Cookie {
