@@ -2,189 +2,22 @@ package sessionprom_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/auth"
 	sessionprom "github.com/sessionkit/sessionkit/contrib/prometheus"
 	"github.com/sessionkit/sessionkit/internal/browser"
-	"github.com/sessionkit/sessionkit/store/memstore"
+	"github.com/sessionkit/sessionkit/internal/telemetrytest"
 )
-
-// faultStore is a memstore whose calls can be made to fail. It names the
-// store it wraps (Unwrap), so events carry store="memstore".
-type faultStore struct {
-	*memstore.Store
-	failLoad, failSave, failTouch atomic.Bool
-	conflicts                     atomic.Int32 // the next Saves that lose their compare-and-swap
-}
-
-var errDown = errors.New("store down")
-
-func (f *faultStore) Unwrap() sessionkit.Store { return f.Store }
-
-func (f *faultStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
-	if f.failLoad.Load() {
-		return sessionkit.Record{}, errDown
-	}
-	return f.Store.Load(ctx, key)
-}
-
-func (f *faultStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
-	if f.failSave.Load() {
-		return 0, errDown
-	}
-	if f.conflicts.Add(-1) >= 0 {
-		return 0, sessionkit.ErrConflict
-	}
-	f.conflicts.Store(0)
-	return f.Store.Save(ctx, key, rec)
-}
-
-func (f *faultStore) Touch(ctx context.Context, key string, exp time.Time) error {
-	if f.failTouch.Load() {
-		return errDown
-	}
-	return f.Store.Touch(ctx, key, exp)
-}
-
-// requestApp is a Manager over a faultStore with routes for each kind of
-// session use, on a fake clock.
-type requestApp struct {
-	store  *faultStore
-	clock  *browser.Clock
-	server *httptest.Server
-}
-
-func newRequestApp(t *testing.T, observe func(sessionkit.Event), imp sessionkit.Importer) *requestApp {
-	t.Helper()
-	mem := memstore.New(memstore.Options{})
-	t.Cleanup(func() { mem.Close() })
-	a := &requestApp{store: &faultStore{Store: mem}, clock: browser.NewClock()}
-	m := sessionkit.New(a.store)
-	m.Now = a.clock.Now
-	m.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	m.MaxRetries = 2
-	m.MaxDataSize = 4 << 10
-	m.Observer = observe
-	m.Import = imp
-	type user struct{ ID string }
-	au := auth.New(m, func(u user) string { return u.ID }, func(_ context.Context, id string) (user, error) { return user{id}, nil })
-	au.Logger = m.Logger
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) {
-		v, _ := sessionkit.Get[string](sessionkit.From(r.Context()), "k")
-		fmt.Fprint(w, v)
-	})
-	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
-		if err := sessionkit.From(r.Context()).Set("k", r.URL.Query().Get("v")); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-	})
-	mux.HandleFunc("POST /big", func(w http.ResponseWriter, r *http.Request) {
-		sessionkit.From(r.Context()).Set("big", strings.Repeat("x", 8<<10))
-	})
-	mux.HandleFunc("POST /regenerate", func(w http.ResponseWriter, r *http.Request) {
-		sessionkit.From(r.Context()).Regenerate()
-	})
-	mux.HandleFunc("POST /destroy", func(w http.ResponseWriter, r *http.Request) {
-		sessionkit.From(r.Context()).Destroy()
-	})
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		if err := au.Login(w, r, user{"alice"}); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-	})
-	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		au.Logout(w, r)
-	})
-	a.server = httptest.NewServer(au.Handler(mux))
-	t.Cleanup(a.server.Close)
-	return a
-}
-
-// requestStep is one request and the store behaviour it meets.
-type requestStep struct {
-	name     string
-	method   string
-	path     string
-	cookie   string        // sent instead of the jar's cookies when set
-	advance  time.Duration // the clock moves this much first
-	fault    func(*faultStore)
-	wantCode int
-}
-
-// requestSteps drive one browser through every kind of session use the
-// metrics count. Each step's expected counts are in the test using it.
-var requestSteps = []requestStep{
-	{name: "untouched read", method: "GET", path: "/read", wantCode: 200},
-	{name: "create", method: "POST", path: "/write?v=1", wantCode: 200},
-	{name: "read", method: "GET", path: "/read", wantCode: 200},
-	{name: "write", method: "POST", path: "/write?v=2", wantCode: 200},
-	{name: "touch", method: "GET", path: "/read", advance: 2 * time.Minute, wantCode: 200},
-	{name: "refused touch", method: "GET", path: "/read", advance: 2 * time.Minute, fault: func(f *faultStore) { f.failTouch.Store(true) }, wantCode: 200},
-	{name: "regenerate", method: "POST", path: "/regenerate", wantCode: 200},
-	{name: "conflict then retry", method: "POST", path: "/write?v=3", fault: func(f *faultStore) { f.conflicts.Store(1) }, wantCode: 200},
-	{name: "retries exhausted", method: "POST", path: "/write?v=4", fault: func(f *faultStore) { f.conflicts.Store(100) }, wantCode: 503},
-	{name: "too large", method: "POST", path: "/big", wantCode: 500},
-	{name: "load error", method: "GET", path: "/read", fault: func(f *faultStore) { f.failLoad.Store(true) }, wantCode: 503},
-	{name: "save error", method: "POST", path: "/write?v=5", fault: func(f *faultStore) { f.failSave.Store(true) }, wantCode: 503},
-	{name: "destroy", method: "POST", path: "/destroy", wantCode: 200},
-	{name: "bad token", method: "GET", path: "/read", cookie: "garbage", wantCode: 200},
-	{name: "unknown ID", method: "GET", path: "/read", cookie: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", wantCode: 200},
-	{name: "login without a session", method: "POST", path: "/login", wantCode: 200},
-	{name: "logout", method: "POST", path: "/logout", wantCode: 200},
-	{name: "login over a session", method: "POST", path: "/login", wantCode: 200},
-}
-
-// run sends step's request from c, after applying its fault (cleared
-// afterwards) and moving the clock.
-func (a *requestApp) run(t *testing.T, c *browser.Client, st requestStep) {
-	t.Helper()
-	a.clock.Advance(st.advance)
-	if st.fault != nil {
-		st.fault(a.store)
-	}
-	defer func() {
-		a.store.failLoad.Store(false)
-		a.store.failSave.Store(false)
-		a.store.failTouch.Store(false)
-		a.store.conflicts.Store(0)
-	}()
-	if st.cookie != "" {
-		req, _ := http.NewRequest(st.method, a.server.URL+st.path, nil)
-		req.Header.Set("Cookie", "session="+st.cookie)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != st.wantCode {
-			t.Fatalf("%s: status %d, want %d", st.name, resp.StatusCode, st.wantCode)
-		}
-		return
-	}
-	resp, body, err := c.Do(st.method, st.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != st.wantCode {
-		t.Fatalf("%s: status %d (%s), want %d", st.name, resp.StatusCode, body, st.wantCode)
-	}
-}
 
 // series flattens gathered families into "name{label=value,...}" → value,
 // the histogram as its _count; the store label is left out (every series
@@ -279,29 +112,29 @@ func TestRequestCounts(t *testing.T) {
 	metrics := sessionprom.New(sessionprom.Options{})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics)
-	a := newRequestApp(t, metrics.Observe, nil)
-	c, err := browser.NewClient(a.server.URL, a.clock.Now)
+	a := telemetrytest.NewApp(t, telemetrytest.Options{Observer: metrics.Observe})
+	c, err := browser.NewClient(a.Server.URL, a.Clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range requestSteps {
-		if st.name == "login over a session" {
+	for _, st := range telemetrytest.Steps() {
+		if st.Name == "login over a session" {
 			// A session with data first; the login then moves it.
-			a.run(t, c, requestStep{name: "write before login", method: "POST", path: "/write?v=6", wantCode: 200})
+			a.Run(t, c, telemetrytest.Step{Name: "write before login", Method: "POST", Path: "/write?v=6", WantCode: 200})
 			before := series(t, reg)
-			a.run(t, c, st)
+			a.Run(t, c, st)
 			got := diff(before, series(t, reg))
 			w := with(ops("load ok", "save ok", "delete ok"), "sessions_regenerated_total", "logins_total")
 			if !maps(got, w) {
-				t.Errorf("%s: metrics changed by\n%v\nwant\n%v", st.name, fmtMap(got), fmtMap(w))
+				t.Errorf("%s: metrics changed by\n%v\nwant\n%v", st.Name, fmtMap(got), fmtMap(w))
 			}
 			continue
 		}
 		before := series(t, reg)
-		a.run(t, c, st)
+		a.Run(t, c, st)
 		got := diff(before, series(t, reg))
-		if !maps(got, want[st.name]) {
-			t.Errorf("%s: metrics changed by\n%v\nwant\n%v", st.name, fmtMap(got), fmtMap(want[st.name]))
+		if !maps(got, want[st.Name]) {
+			t.Errorf("%s: metrics changed by\n%v\nwant\n%v", st.Name, fmtMap(got), fmtMap(want[st.Name]))
 		}
 	}
 	// The scrape through promhttp parses and carries the same names.
@@ -355,13 +188,6 @@ func fmtMap(m map[string]float64) string {
 	return strings.Join(lines, "\n")
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 // oldCookieImporter takes over the session an "old" cookie names.
 type oldCookieImporter struct{}
 
@@ -383,7 +209,7 @@ func TestImportCounts(t *testing.T) {
 	metrics := sessionprom.New(sessionprom.Options{})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics)
-	a := newRequestApp(t, metrics.Observe, oldCookieImporter{})
+	a := telemetrytest.NewApp(t, telemetrytest.Options{Observer: metrics.Observe, Import: oldCookieImporter{}})
 	for _, tc := range []struct {
 		name, cookie string
 		want         map[string]float64
@@ -392,7 +218,7 @@ func TestImportCounts(t *testing.T) {
 		{"imported", "old=v", with(ops("load ok", "save ok", "delete ok"), "sessions_created_total", "sessions_imported_total")},
 	} {
 		before := series(t, reg)
-		req, _ := http.NewRequest("GET", a.server.URL+"/read", nil)
+		req, _ := http.NewRequest("GET", a.Server.URL+"/read", nil)
 		if tc.cookie != "" {
 			req.Header.Set("Cookie", tc.cookie)
 		}
