@@ -27,40 +27,30 @@ import (
 
 // probeStore counts store calls and can be told to fail them.
 type probeStore struct {
-	sessionkit.Store
-	loads, saves, touches, deletes   atomic.Int64
+	countingStore
 	failSave, failLoad, conflictSave atomic.Bool
 }
 
 var errProbe = errors.New("probe: store down")
 
 func (p *probeStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
-	p.loads.Add(1)
 	if p.failLoad.Load() {
+		p.loads.Add(1)
 		return sessionkit.Record{}, errProbe
 	}
-	return p.Store.Load(ctx, key)
+	return p.countingStore.Load(ctx, key)
 }
 
 func (p *probeStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
-	p.saves.Add(1)
-	if p.failSave.Load() {
+	switch {
+	case p.failSave.Load():
+		p.saves.Add(1)
 		return 0, errProbe
-	}
-	if p.conflictSave.Load() {
+	case p.conflictSave.Load():
+		p.saves.Add(1)
 		return 0, sessionkit.ErrConflict
 	}
-	return p.Store.Save(ctx, key, rec)
-}
-
-func (p *probeStore) Touch(ctx context.Context, key string, exp time.Time) error {
-	p.touches.Add(1)
-	return p.Store.Touch(ctx, key, exp)
-}
-
-func (p *probeStore) Delete(ctx context.Context, key string) error {
-	p.deletes.Add(1)
-	return p.Store.Delete(ctx, key)
+	return p.countingStore.Save(ctx, key, rec)
 }
 
 // counts returns loads, saves, touches, deletes.
@@ -89,7 +79,7 @@ func newProbe(t *testing.T, configure func(*sessionkit.Manager)) *probe {
 	p := &probe{t: t, clock: browser.NewClock()}
 	p.mem = memstore.New(memstore.Options{Now: p.clock.Now})
 	t.Cleanup(func() { p.mem.Close() })
-	p.store = &probeStore{Store: p.mem}
+	p.store = &probeStore{countingStore: countingStore{Store: p.mem}}
 	p.m = sessionkit.New(p.store)
 	p.m.Now = p.clock.Now
 	p.m.Logger = discardLogger()
