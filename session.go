@@ -411,19 +411,24 @@ func (s *Session) Expires() time.Time {
 	if !s.stored {
 		return s.m.expiry(s.st, s.m.now())
 	}
-	if len(s.ops) == 0 && !s.touchNow {
+	// What commitLocked will save: the stored expiry unless a change or
+	// a Touch moves it (a touch never moves it back).
+	exp := s.m.expiry(s.st, s.useTime(s.m.now()))
+	if len(s.ops) == 0 && !(s.touchNow && exp.After(s.rec.Expiry)) {
 		return s.rec.Expiry
 	}
-	// What commitLocked will save.
-	now := s.m.now()
-	if s.detached && !s.touchNow {
-		now = s.storedLastActive()
-	}
-	exp := s.m.expiry(s.st, now)
-	if len(s.ops) == 0 && !exp.After(s.rec.Expiry) {
-		return s.rec.Expiry // a touch never moves the expiry back
-	}
 	return exp
+}
+
+// useTime is the time a commit at clock reading now records as the
+// session's use: now, except for a change to a session loaded outside a
+// request (Manager.Load), which is not a use by the client, so the
+// session keeps the expiry of its last use.
+func (s *Session) useTime(now time.Time) time.Time {
+	if s.detached && !s.touchNow {
+		return s.storedLastActive()
+	}
+	return now
 }
 
 // UserKey returns the key of the user owning the session ("" when none).
@@ -742,13 +747,8 @@ func (s *Session) commitLocked() error {
 	m, b := s.m, s.m.backend
 	ctx := s.r.Context()
 	late := s.w.wroteHeader
-	now := s.readClock()
+	now := s.useTime(s.readClock())
 	defer func() { s.opStart = time.Time{} }()
-	if s.detached && !s.touchNow {
-		// A background change is not a use by the client: the session
-		// keeps the expiry of its last use.
-		now = s.storedLastActive()
-	}
 	exp := m.expiry(s.st, now)
 
 	switch {
