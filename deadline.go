@@ -175,10 +175,21 @@ func (c *opDeadline) stopLocked() {
 
 // opWatch is the timer and the watch on the request's context that the
 // store calls of one request share, one call at a time: a request that
-// waits on two store calls (a load and a save) then starts one timer and
-// registers one watch instead of two of each. A call that finds the watch
-// busy (calls made concurrently, which the Session's lock rules out for its
-// own calls) or closed uses its own timer and watch.
+// waits on two store calls (a load and a save) then starts one timer
+// instead of two. A call that finds the watch busy (calls made
+// concurrently, which the Session's lock rules out for its own calls) or
+// closed uses its own timer and watch.
+//
+// The watch does not register with the request's context: that
+// (context.AfterFunc) costs a child context and five allocations per
+// request, for an event, the client going away in the middle of a store
+// call, that almost never happens. Instead the timer also fires every
+// parentPoll while a call waits, and ends the call if the request's
+// context has ended by then. A call waiting when the client goes away
+// therefore ends up to parentPoll later than it would on its own watch;
+// one that the store answers within parentPoll (nearly all) costs one
+// timer reset. Done also checks the request's context when the call
+// starts, and Err checks it whenever it is called.
 //
 // Lock order: an opDeadline's mu before the watch's; the watch's callbacks
 // release its mu before finishing the call they found.
@@ -186,29 +197,37 @@ type opWatch struct {
 	parent context.Context // the request's context: the parent of every call
 
 	mu     sync.Mutex
-	cur    *opDeadline // the call armed now, if any
-	timer  *time.Timer
-	stop   func() bool // stops watching parent
-	closed bool        // the request is over: arm no more
+	cur    *opDeadline     // the call armed now, if any
+	timer  *time.Timer     // fires at cur's deadline or its next poll
+	done   <-chan struct{} // parent.Done(), read on the request's goroutine
+	closed bool            // the request is over: arm no more
 }
 
-// arm makes w fire for c (at c's deadline, or when the parent ends) and
-// reports whether it did; it does not when another call holds w or w is
-// closed. c.mu must be held and c.parent must be w.parent.
+// parentPoll is how often a waiting call checks the request's context
+// (see opWatch).
+const parentPoll = 10 * time.Millisecond
+
+// arm makes w fire for c (at c's deadline, or at the first poll after the
+// parent ends) and reports whether it did; it does not when another call
+// holds w or w is closed. c.mu must be held and c.parent must be w.parent.
 func (w *opWatch) arm(c *opDeadline) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed || w.cur != nil {
 		return false
 	}
+	if w.done == nil {
+		// Read here, on the goroutine that waits, so that the timer's
+		// goroutine never calls the request context's Done (fasthttp's
+		// RequestCtx under Fiber must not be asked after its request).
+		w.done = w.parent.Done()
+	}
 	w.cur = c
-	if d := time.Until(c.deadline); w.timer == nil {
+	d := min(time.Until(c.deadline), parentPoll)
+	if w.timer == nil {
 		w.timer = time.AfterFunc(d, w.fire)
 	} else {
 		w.timer.Reset(d)
-	}
-	if w.stop == nil {
-		w.stop = context.AfterFunc(w.parent, w.parentDone)
 	}
 	return true
 }
@@ -223,44 +242,52 @@ func (w *opWatch) disarm(c *opDeadline) {
 	}
 }
 
-// fire ends the armed call if its deadline has passed. A timer armed for
-// an earlier call may fire after it was released and the timer re-armed
-// for a later one, whose deadline has not passed: that firing is ignored
-// (the re-armed timer fires again at the later deadline).
+// fire ends the armed call if its deadline has passed or the request's
+// context has ended, and otherwise waits for the next poll. A timer armed
+// for an earlier call may fire after it was released and the timer
+// re-armed for a later one: the later call is then checked early, which
+// changes nothing.
 func (w *opWatch) fire() {
 	w.mu.Lock()
 	c := w.cur
-	w.mu.Unlock()
-	if c != nil && time.Until(c.deadline) <= 0 {
-		c.finish(context.DeadlineExceeded)
-	}
-}
-
-// parentDone ends the armed call with the parent's error. It runs once;
-// a call armed later finds the parent's error itself (see Done).
-func (w *opWatch) parentDone() {
-	w.mu.Lock()
-	c := w.cur
-	w.mu.Unlock()
+	var err error
 	if c != nil {
-		c.finish(w.parent.Err())
+		left := time.Until(c.deadline)
+		switch {
+		case left <= 0:
+			err = context.DeadlineExceeded
+		case isClosed(w.done):
+			if err = w.parent.Err(); err == nil {
+				err = context.Canceled
+			}
+		default:
+			w.timer.Reset(min(left, parentPoll))
+		}
+	}
+	w.mu.Unlock()
+	if err != nil {
+		c.finish(err)
 	}
 }
 
-// close stops w's timer and watch when the request is over. A call still
-// armed (one made from another goroutine after the Handler returned)
-// keeps them until it is released; the watch then ends with the parent.
+// isClosed reports whether done is closed; a nil channel never is.
+func isClosed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// close stops w's timer when the request is over. A call still armed
+// (one made from another goroutine after the Handler returned) keeps it
+// until it is released.
 func (w *opWatch) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-	if w.cur != nil {
-		return
-	}
-	if w.stop != nil {
-		w.stop()
-	}
-	if w.timer != nil {
+	if w.cur == nil && w.timer != nil {
 		w.timer.Stop()
 	}
 }

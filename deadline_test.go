@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -134,7 +135,7 @@ func TestOpWatchSharedBetweenCalls(t *testing.T) {
 		t.Fatalf("first call: Err = %v, want its deadline", first.Err())
 	}
 	first.release()
-	if w.timer == nil || w.stop == nil {
+	if w.timer == nil {
 		t.Fatal("the first call did not use the shared watch")
 	}
 	timer := w.timer
@@ -201,4 +202,42 @@ func TestOpWatchBusyOrClosedFallsBack(t *testing.T) {
 		t.Fatalf("after close and cancel: Err = %v", c.Err())
 	}
 	c.release()
+}
+
+// countingDone is a request context that counts its Done calls.
+type countingDone struct {
+	context.Context
+	calls atomic.Int32
+}
+
+func (c *countingDone) Done() <-chan struct{} {
+	c.calls.Add(1)
+	return c.Context.Done()
+}
+
+// The shared watch reads the request context's Done once, when its first
+// call starts waiting, and registers nothing with it (no child context, no
+// goroutine asking it later), yet a waiting call still ends when the
+// request's context does.
+func TestOpWatchAsksParentDoneOnce(t *testing.T) {
+	inner, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	parent := &countingDone{Context: inner}
+	w := &opWatch{parent: parent}
+	defer w.close()
+	for range 3 {
+		c := watched(w, time.Hour)
+		c.Done()
+		c.release()
+	}
+	waiting := watched(w, time.Hour)
+	waiting.Done()
+	cancel()
+	if !waitDone(waiting, 5*time.Second) || !errors.Is(waiting.Err(), context.Canceled) {
+		t.Fatalf("after the request's context ended: Err = %v, want context.Canceled", waiting.Err())
+	}
+	waiting.release()
+	if n := parent.calls.Load(); n != 1 {
+		t.Fatalf("the request context's Done was called %d times, want 1", n)
+	}
 }

@@ -88,7 +88,10 @@ type Manager struct {
 	MaxRetries int
 
 	// OpTimeout bounds every store call (default 3s; 0 or less: only the
-	// request's context bounds them).
+	// request's context bounds them). A store call waiting for its store
+	// when the request's context ends returns at most 10ms after that end
+	// with the context's error (during a request served by Handler the wait
+	// looks at the context every 10ms rather than registering with it).
 	OpTimeout time.Duration
 	// ErrorHandler writes the response when the session cannot be loaded
 	// or saved before the response goes out, or the Manager's settings

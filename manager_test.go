@@ -438,6 +438,57 @@ func TestStoreDownGivesErrorHandlerAnswer(t *testing.T) {
 	}
 }
 
+// signalingStore is blockingStore that reports when a Load starts and
+// what it returned.
+type signalingStore struct {
+	blockingStore
+	started chan struct{}
+	ended   chan error
+}
+
+func (s signalingStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	close(s.started)
+	rec, err := s.blockingStore.Load(ctx, key)
+	s.ended <- err
+	return rec, err
+}
+
+// A store call that waits when the client goes away ends with the
+// request's context, not at OpTimeout (an hour here).
+func TestStoreCallEndsWhenTheClientGoesAway(t *testing.T) {
+	store := signalingStore{started: make(chan struct{}), ended: make(chan error, 1)}
+	m := sessionkit.New(store)
+	m.OpTimeout = time.Hour
+	m.Logger = discardLogger()
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Has("k")
+	})))
+	defer srv.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", "session="+sessionkit.RandomIDs{}.NewID())
+	go func() {
+		<-store.started
+		cancel() // the client goes away while the store has not answered
+	}()
+	if _, err := srv.Client().Do(req); err == nil {
+		t.Fatal("the request succeeded after the client canceled it")
+	}
+	select {
+	case err := <-store.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Load returned %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the store call still waits after the client went away")
+	}
+}
+
 func TestCustomErrorHandler(t *testing.T) {
 	m := sessionkit.New(blockingStore{})
 	m.OpTimeout = 10 * time.Millisecond
