@@ -48,7 +48,8 @@
 // expiry is a Unix time in milliseconds rather than a DATETIME, so neither
 // the server's nor the connection's time zone can shift it; expiries are
 // kept with millisecond precision. Records are limited by the server's
-// max_allowed_packet (16 MiB by default on MariaDB). Options.Table may be
+// max_allowed_packet (16 MiB by default on MariaDB): Save refuses a larger
+// one with an error that wraps [sessionkit.ErrTooLarge]. Options.Table may be
 // qualified with a database name ("auth.sessions"); each part must be
 // letters, digits, '_' or '$' and is quoted with backticks.
 //

@@ -345,6 +345,38 @@ func missingTable(err error) (string, error) {
 // an error that says so and matches ErrNoTable.
 func (s *Store) wrap(op, key string, err error) error { return s.core.Wrap(op, key, err) }
 
+// saveError wraps an error of Save. A record the server (or the driver)
+// refuses for its size — over max_allowed_packet — is a hard size limit,
+// so the error matches sessionkit.ErrTooLarge as well as the driver's.
+func (s *Store) saveError(key string, size int, err error) error {
+	if tooLarge(err) {
+		return fmt.Errorf("mysqlstore: save %q: record of %d bytes is over the server's max_allowed_packet: %w (%w)", key, size, sessionkit.ErrTooLarge, err)
+	}
+	return s.wrap("save", key, err)
+}
+
+// tooLarge reports whether err says a statement was refused for being
+// larger than max_allowed_packet: the driver's own check, the server's
+// ER_NET_PACKET_TOO_LARGE (1153) and ER_WARN_ALLOWED_PACKET_OVERFLOWED
+// (1301), or MariaDB's refusal of a long prepared-statement parameter,
+// which has only the generic code 1105 and names the variable.
+func tooLarge(err error) bool {
+	if errors.Is(err, mysql.ErrPktTooLarge) {
+		return true
+	}
+	var myErr *mysql.MySQLError
+	if !errors.As(err, &myErr) {
+		return false
+	}
+	switch myErr.Number {
+	case 1153, 1301:
+		return true
+	case 1105:
+		return strings.Contains(myErr.Message, "max_allowed_packet")
+	}
+	return false
+}
+
 func isDuplicate(err error) bool {
 	var myErr *mysql.MySQLError
 	return errors.As(err, &myErr) && myErr.Number == 1062
@@ -395,10 +427,10 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		}
 		res, err := s.db.ExecContext(ctx, s.q.update, data, exp, user, key, rec.Version, now)
 		if err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		} else if n == 0 {
 			return 0, sessionkit.ErrConflict
 		}
@@ -413,15 +445,15 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 			return 1, nil
 		}
 		if !isDuplicate(err) {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		res, err := s.db.ExecContext(ctx, s.q.revive, data, exp, user, key, now)
 		if err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		if n == 0 {
 			// A live row (a conflict), or the expired row just vanished.
@@ -431,7 +463,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 				return 0, sessionkit.ErrConflict
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
-				return 0, s.wrap("save", key, err)
+				return 0, s.saveError(key, len(data), err)
 			}
 			continue
 		}
