@@ -30,7 +30,7 @@
 //
 // Migrate runs the statement below (with the configured table name).
 // Teams that manage their schema with their own tools can run it instead;
-// [Store.Schema] returns it for a given table name.
+// [Store.Schema] returns it for the store's table.
 //
 //	CREATE TABLE IF NOT EXISTS `sessions` (
 //		`key`      VARBINARY(256)  NOT NULL,  -- derived from the session ID
@@ -50,8 +50,9 @@
 // kept with millisecond precision. Records are limited by the server's
 // max_allowed_packet (16 MiB by default on MariaDB): Save refuses a larger
 // one with an error that wraps [sessionkit.ErrTooLarge]. Options.Table may be
-// qualified with a database name ("auth.sessions"); each part must be
-// letters, digits, '_' or '$' and is quoted with backticks.
+// qualified with a database name ("auth.sessions"); each part must be 1 to
+// 64 ASCII letters, digits, '_' or '$', not starting with '$', and is quoted
+// with backticks. Other names make New and Open fail.
 //
 // # Semantics
 //

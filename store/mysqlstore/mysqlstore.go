@@ -41,7 +41,8 @@ var ErrNoTable = errors.New("mysqlstore: table does not exist")
 // Options configures a [Store]. The zero value is usable.
 type Options struct {
 	// Table is the session table, optionally qualified with a database
-	// name ("sessions", "auth.sessions"). Default "sessions".
+	// name ("sessions", "auth.sessions"); the package documentation says
+	// which names are accepted. Default "sessions".
 	Table string
 
 	// CleanupInterval is the average time between two runs of the

@@ -35,7 +35,8 @@ var ErrNoTable = errors.New("pgstore: table does not exist")
 type Options struct {
 	// Table is the session table, optionally schema-qualified
 	// ("sessions", "auth.sessions"). Each part is quoted, so it is used
-	// exactly as written (case-sensitive). Default "sessions".
+	// exactly as written (case-sensitive); the package documentation says
+	// which names are accepted. Default "sessions".
 	Table string
 
 	// CleanupInterval is the average time between two runs of the
