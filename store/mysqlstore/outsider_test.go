@@ -4,15 +4,18 @@ package mysqlstore_test
 // documentation: each test names the sentence it pins.
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/browser"
+	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 )
 
@@ -68,6 +71,91 @@ func TestOutsiderRecordOverMaxAllowedPacket(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusOK || body != "ok" {
 		t.Errorf("next request: %d %q, want 200 ok", resp.StatusCode, body)
+	}
+}
+
+// "Operations on a table that does not exist fail with an error that
+// wraps ErrNoTable and says so (`mysqlstore: load: table "sessions" does
+// not exist: run Migrate`)": the per-user operations too, and a client of
+// a Manager on such a store gets the ErrorHandler's 503 until Migrate.
+func TestOutsiderMissingTable(t *testing.T) {
+	t.Parallel()
+	table := sqlstoretest.UniqueTable("sk_out_missing_")
+	s, err := mysqlstore.New(sharedDB(t), mysqlstore.Options{Table: table, CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	_, loadErr := s.Load(ctx, "k")
+	if want := `mysqlstore: load: table "` + table + `" does not exist: run Migrate`; loadErr == nil || !strings.HasPrefix(loadErr.Error(), want) {
+		t.Errorf("Load error %q, want it to begin %q", loadErr, want)
+	}
+	_, usersErr := s.UserSessions(ctx, "u")
+	_, delUsersErr := s.DeleteUserSessions(ctx, "u")
+	for op, err := range map[string]error{"UserSessions": usersErr, "DeleteUserSessions": delUsersErr} {
+		if !errors.Is(err, mysqlstore.ErrNoTable) {
+			t.Errorf("%s on a missing table = %v, want ErrNoTable", op, err)
+		}
+	}
+
+	m := sessionkit.New(s)
+	m.Logger = discardLogger()
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Set("a", 1)
+	})))
+	defer srv.Close()
+	c, err := browser.NewClient(srv.URL, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := c.Do("GET", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d with no table, want 503", resp.StatusCode)
+	}
+	migrated(t, s)
+	if resp, _, err = c.Do("GET", "/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("after Migrate: %v, %v; want 200", resp.Status, err)
+	}
+}
+
+// "New returns a Store that uses db ... The caller keeps ownership of db:
+// Close stops the store's sweeper but does not close db", and "Migrate ...
+// is safe to call on every start and from several processes at once".
+func TestOutsiderSharedDBAndConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	db := sharedDB(t)
+	table := sqlstoretest.UniqueTable("sk_out_race_")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	stores := make([]*mysqlstore.Store, 8)
+	for i := range stores {
+		s, err := mysqlstore.New(db, mysqlstore.Options{Table: table, CleanupInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+		wg.Go(func() { errs <- s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, s := range stores {
+		for range 2 {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close = %v, want nil", err)
+			}
+		}
+	}
+	if _, err := db.ExecContext(t.Context(), "DROP TABLE IF EXISTS `"+table+"`"); err != nil {
+		t.Fatalf("caller's db after Close: %v", err)
 	}
 }
 

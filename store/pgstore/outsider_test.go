@@ -1,0 +1,120 @@
+package pgstore_test
+
+// Outside-in acceptance checks of pgstore, written from its package
+// documentation: each test names the sentence it pins.
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/browser"
+	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
+	"github.com/sessionkit/sessionkit/store/pgstore"
+)
+
+// "Operations on a table that does not exist fail with an error that
+// wraps ErrNoTable and says so (`pgstore: load: table "sessions" does not
+// exist: run Migrate`)": the per-user operations too, and a client of a
+// Manager on such a store gets the ErrorHandler's 503.
+func TestOutsiderMissingTable(t *testing.T) {
+	t.Parallel()
+	table := sqlstoretest.UniqueTable("sk_out_missing_")
+	s, err := pgstore.New(testPool(t), pgstore.Options{Table: table, CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	_, loadErr := s.Load(ctx, "k")
+	if want := `pgstore: load: table "` + table + `" does not exist: run Migrate`; loadErr == nil || !strings.HasPrefix(loadErr.Error(), want) {
+		t.Errorf("Load error %q, want it to begin %q", loadErr, want)
+	}
+	_, usersErr := s.UserSessions(ctx, "u")
+	_, delUsersErr := s.DeleteUserSessions(ctx, "u")
+	for op, err := range map[string]error{"UserSessions": usersErr, "DeleteUserSessions": delUsersErr} {
+		if !errors.Is(err, pgstore.ErrNoTable) {
+			t.Errorf("%s on a missing table = %v, want ErrNoTable", op, err)
+		}
+	}
+
+	m := sessionkit.New(s)
+	m.Logger = slog.New(slog.DiscardHandler)
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Set("a", 1)
+	})))
+	defer srv.Close()
+	c, err := browser.NewClient(srv.URL, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := c.Do("GET", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d with no table, want 503", resp.StatusCode)
+	}
+	// "Migrate creates the table and its indexes if they do not exist":
+	// after it the same Manager serves the client.
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTable(ctx)
+	if resp, _, err = c.Do("GET", "/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("after Migrate: %v, %v; want 200", resp.Status, err)
+	}
+}
+
+// "New returns a Store that uses pool. The caller keeps ownership of the
+// pool: Close stops the store's sweeper but does not close the pool."
+func TestOutsiderCloseLeavesPoolOpen(t *testing.T) {
+	t.Parallel()
+	p := testPool(t)
+	s, err := pgstore.New(p, pgstore.Options{Table: sqlstoretest.UniqueTable("sk_out_close_"), CleanupInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close = %v, want nil", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close = %v, want nil", err)
+	}
+	if err := p.Ping(t.Context()); err != nil {
+		t.Fatalf("caller's pool after Close: %v", err)
+	}
+}
+
+// "Migrate ... is safe to call on every start and from several processes
+// at once": stores racing to create one table all succeed.
+func TestOutsiderConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	table := sqlstoretest.UniqueTable("sk_out_race_")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		s, err := pgstore.New(testPool(t), pgstore.Options{Table: table, CleanupInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		wg.Go(func() { errs <- s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := testPool(t).Exec(t.Context(), `DROP TABLE IF EXISTS "`+table+`"`); err != nil {
+		t.Fatal(err)
+	}
+}
