@@ -114,7 +114,7 @@ type Option func(*config)
 
 // WithTable sets the table the sessions are kept in (default
 // DefaultTable): 1 to 64 ASCII letters, digits and '_', not starting with
-// a digit. Several stores, and the application's own tables, can share one
+// a digit (see [CheckTable]); an empty name means the default. Several stores, and the application's own tables, can share one
 // file under different names.
 func WithTable(name string) Option {
 	return func(c *config) {
