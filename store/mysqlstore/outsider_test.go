@@ -4,10 +4,12 @@ package mysqlstore_test
 // documentation: each test names the sentence it pins.
 
 import (
+	"database/sql"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -160,3 +162,33 @@ func TestOutsiderSharedDBAndConcurrentMigrate(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// "Migrate runs the statement below (with the configured table name)":
+// Schema returns what the package documentation shows.
+func TestOutsiderSchemaAsDocumented(t *testing.T) {
+	const documented = "CREATE TABLE IF NOT EXISTS `sessions` (\n" +
+		"	`key`      VARBINARY(256)  NOT NULL,  -- derived from the session ID\n" +
+		"	`data`     LONGBLOB        NOT NULL,  -- the encoded session\n" +
+		"	`version`  BIGINT UNSIGNED NOT NULL,  -- compare-and-swap token\n" +
+		"	`expiry`   BIGINT          NOT NULL COMMENT 'Unix time in milliseconds (UTC)',\n" +
+		"	`user_key` VARBINARY(255)  NULL,      -- owning user, NULL when none\n" +
+		"	PRIMARY KEY (`key`),\n" +
+		"	KEY `expiry_idx` (`expiry`),\n" +
+		"	KEY `user_key_idx` (`user_key`)\n" +
+		") ENGINE=InnoDB"
+	s, err := mysqlstore.New(new(sql.DB), mysqlstore.Options{CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if g, d := normalSQL(s.Schema()), normalSQL(documented); g != d {
+		t.Errorf("Schema:\n got %s\ndocs %s", g, d)
+	}
+}
+
+// normalSQL drops comments and collapses white space.
+func normalSQL(s string) string {
+	s = regexp.MustCompile(`--[^\n]*`).ReplaceAllString(s, "")
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.ReplaceAll(strings.ReplaceAll(s, "( ", "("), " )", ")")
+}

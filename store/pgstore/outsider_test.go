@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/browser"
@@ -116,5 +119,62 @@ func TestOutsiderConcurrentMigrate(t *testing.T) {
 	}
 	if _, err := testPool(t).Exec(t.Context(), `DROP TABLE IF EXISTS "`+table+`"`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// normalSQL drops comments and "IF NOT EXISTS" and collapses white space.
+func normalSQL(s string) string {
+	s = regexp.MustCompile(`--[^\n]*`).ReplaceAllString(s, "")
+	s = strings.ReplaceAll(s, " IF NOT EXISTS", "")
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "( ", "("), " )", ")")
+	return strings.TrimSuffix(s, ";")
+}
+
+// "Migrate runs the statements below", and with LayoutConnectPgSimple
+// "the table of connect-pg-simple (default name "session")": Schema
+// returns what the package documentation shows.
+func TestOutsiderSchemaAsDocumented(t *testing.T) {
+	for _, tc := range []struct {
+		opts       pgstore.Options
+		table      string
+		documented []string
+	}{
+		{pgstore.Options{}, "sessions", []string{
+			`CREATE TABLE IF NOT EXISTS "sessions" (
+	key      text COLLATE "C" PRIMARY KEY, -- derived from the session ID
+	data     bytea       NOT NULL,         -- the encoded session
+	version  bigint      NOT NULL,         -- compare-and-swap token
+	expiry   timestamptz NOT NULL,         -- gone after this instant
+	user_key text                          -- owning user, NULL when none
+);`,
+			`CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" (expiry);`,
+			`CREATE INDEX IF NOT EXISTS "sessions_user_key_idx" ON "sessions" (user_key) WHERE user_key IS NOT NULL;`,
+		}},
+		{pgstore.Options{Layout: pgstore.LayoutConnectPgSimple}, "session", []string{
+			`CREATE TABLE "session" ("sid" varchar NOT NULL COLLATE "default",
+	"sess" json NOT NULL, "expire" timestamp(6) NOT NULL,
+	CONSTRAINT "session_pkey" PRIMARY KEY ("sid"));`,
+			`CREATE INDEX "IDX_session_expire" ON "session" ("expire");`,
+		}},
+	} {
+		tc.opts.CleanupInterval = -1
+		s, err := pgstore.New(new(pgxpool.Pool), tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Table() != tc.table {
+			t.Errorf("layout %v: Table() = %q, want %q", tc.opts.Layout, s.Table(), tc.table)
+		}
+		got := s.Schema()
+		if len(got) != len(tc.documented) {
+			t.Errorf("layout %v: Schema has %d statements, the documentation %d: %q", tc.opts.Layout, len(got), len(tc.documented), got)
+			continue
+		}
+		for i := range got {
+			if g, d := normalSQL(got[i]), normalSQL(tc.documented[i]); g != d {
+				t.Errorf("layout %v, statement %d:\n got %s\ndocs %s", tc.opts.Layout, i, g, d)
+			}
+		}
 	}
 }
