@@ -4,6 +4,7 @@ package pgstore_test
 // documentation: each test names the sentence it pins.
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/browser"
 	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
+	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/pgstore"
 )
 
@@ -176,5 +178,68 @@ func TestOutsiderSchemaAsDocumented(t *testing.T) {
 				t.Errorf("layout %v, statement %d:\n got %s\ndocs %s", tc.opts.Layout, i, g, d)
 			}
 		}
+	}
+}
+
+// LayoutConnectPgSimple: "expire is converted to and from instants in SQL
+// with the session's time zone, as connect-pg-simple's to_timestamp()
+// does", and "Saving identical text twice yields the same version".
+func TestOutsiderConnectPgSimpleTimeZoneAndVersion(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg, err := pgxpool.ParseConfig(testenv.Getenv(t, testenv.PostgresURLEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const zone = "Asia/Kolkata" // +05:30, no daylight saving time
+	cfg.ConnConfig.RuntimeParams["timezone"] = zone
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	table := sqlstoretest.UniqueTable("sk_out_pgsimple_")
+	s, err := pgstore.New(pool, pgstore.Options{Table: table, Layout: pgstore.LayoutConnectPgSimple, CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.DropTable(context.Background())
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Skip(err)
+	}
+
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	data := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"n":1}`
+	v1, err := s.Save(ctx, "sid", sessionkit.Record{Data: []byte(data), Expiry: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := pool.QueryRow(ctx, `SELECT to_char(expire, 'YYYY-MM-DD HH24:MI:SS') FROM "`+table+`" WHERE sid = 'sid'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if want := exp.In(loc).Format("2006-01-02 15:04:05"); stored != want {
+		t.Errorf("expire column %s, want the session's local time %s", stored, want)
+	}
+	// A row connect-pg-simple writes: expire = to_timestamp(seconds).
+	exp2 := exp.Add(time.Hour)
+	if _, err := pool.Exec(ctx, `UPDATE "`+table+`" SET expire = to_timestamp($1) WHERE sid = 'sid'`, float64(exp2.Unix())); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Load(ctx, "sid")
+	if err != nil || !rec.Expiry.Equal(exp2) {
+		t.Fatalf("Load of a row connect-pg-simple wrote = %v, %v; want expiry %v", rec.Expiry, err, exp2)
+	}
+	if rec.Version != v1 {
+		t.Errorf("version %d after an expiry change, want %d (a hash of the text)", rec.Version, v1)
+	}
+	v2, err := s.Save(ctx, "sid", sessionkit.Record{Data: []byte(data), Version: v1, Expiry: exp2})
+	if err != nil || v2 != v1 {
+		t.Errorf("saving identical text again: version %d, %v; want the same version %d", v2, err, v1)
 	}
 }
