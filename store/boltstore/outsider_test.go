@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -201,4 +202,43 @@ func sweepers(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// All yields every live record once, in key order.
+func TestOutsiderAllInKeyOrder(t *testing.T) {
+	s := open(t, boltstore.WithSweepInterval(0))
+	ctx := context.Background()
+	var keys []string
+	for i := range 600 { // more than one page
+		keys = append(keys, fmt.Sprintf("%x", i*7919%4099))
+	}
+	keys = append(keys, "B", "A", "a b", "_", "é", "~")
+	var wg sync.WaitGroup
+	for w := range 8 { // concurrent writers share commits
+		wg.Go(func() {
+			for i := w; i < len(keys); i += 8 {
+				if _, err := s.Save(ctx, keys[i], sessionkit.Record{Data: []byte(keys[i]), Expiry: time.Now().Add(time.Hour)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := s.Save(ctx, "expired", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for e, err := range s.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Key)
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	want = slices.Compact(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("All yielded %d keys, want %d in byte order", len(got), len(want))
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,4 +212,33 @@ func sweepers(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// All "reads the live documents in _id order, one page of
+// Options.PageSize per query": every live session once, in order, across
+// pages.
+func TestOutsiderAllInKeyOrder(t *testing.T) {
+	s := newOutsiderStore(t, outsiderClient(t), mongostore.Options{PageSize: 2, SweepInterval: -1})
+	ctx := t.Context()
+	keys := []string{"b", "a", "B", "A", "ab", "a b", "_", "z", "é", "~", "0", "aa"}
+	for _, k := range keys {
+		if _, err := s.Save(ctx, k, sessionkit.Record{Data: []byte(k), Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Save(ctx, "expired", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for e, err := range s.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Key)
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("All yielded %q\nwant %q", got, want)
+	}
 }

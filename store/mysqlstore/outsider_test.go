@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -219,5 +220,35 @@ func TestOutsiderKeysCompareByteByByte(t *testing.T) {
 	}
 	if n, err := s.DeleteUserSessions(ctx, "alice"); err != nil || n != 1 {
 		t.Errorf(`DeleteUserSessions("alice") = %d, %v; want 1`, n, err)
+	}
+}
+
+// All: "It reads the table in pages ... ordered by key (keyset
+// pagination)": every live record once, in byte order of the keys, across
+// page boundaries, expired ones left out.
+func TestOutsiderAllInKeyOrder(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, mysqlstore.Options{PageSize: 2})
+	ctx := t.Context()
+	keys := []string{"b", "a", "B", "A", "ab", "a b", "_", "z", "é", "~", "0", "aa"}
+	for _, k := range keys {
+		if _, err := s.Save(ctx, k, sessionkit.Record{Data: []byte(k), Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Save(ctx, "expired", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for e, err := range s.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Key)
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("All yielded %q\nwant (byte order) %q", got, want)
 	}
 }
