@@ -6,6 +6,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -301,5 +302,35 @@ func TestOutsiderAllInKeyOrder(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("All yielded %q\nwant (byte order) %q", got, want)
+	}
+}
+
+// DeleteExpired "deletes the rows expired at the time of the call, in
+// batches of Options.CleanupBatch rows, and returns how many it deleted":
+// all of them, however many batches that takes, and no live row.
+func TestOutsiderDeleteExpiredInBatches(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, pgstore.Options{CleanupBatch: 3})
+	ctx := t.Context()
+	for i := range 10 {
+		if _, err := s.Save(ctx, fmt.Sprint("old", i), sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(-time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"live1", "live2"} {
+		if _, err := s.Save(ctx, k, sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.DeleteExpired(ctx); err != nil || n != 10 {
+		t.Fatalf("DeleteExpired = %d, %v; want 10", n, err)
+	}
+	if n, err := s.DeleteExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired again = %d, %v; want 0", n, err)
+	}
+	for _, k := range []string{"live1", "live2"} {
+		if _, err := s.Load(ctx, k); err != nil {
+			t.Errorf("Load(%q) after DeleteExpired: %v", k, err)
+		}
 	}
 }
