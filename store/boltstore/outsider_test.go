@@ -242,3 +242,29 @@ func TestOutsiderAllInKeyOrder(t *testing.T) {
 		t.Errorf("All yielded %d keys, want %d in byte order", len(got), len(want))
 	}
 }
+
+// WithBatchDelay "sets how long Open's database waits to gather concurrent
+// writes ... (bbolt's DB.MaxBatchDelay; default DefaultBatchDelay) ... New
+// leaves the caller's DB settings alone and ignores this option."
+func TestOutsiderBatchDelay(t *testing.T) {
+	if s := open(t, boltstore.WithSweepInterval(0)); s.DB().MaxBatchDelay != boltstore.DefaultBatchDelay {
+		t.Errorf("Open: MaxBatchDelay %v, want DefaultBatchDelay %v", s.DB().MaxBatchDelay, boltstore.DefaultBatchDelay)
+	}
+	if s := open(t, boltstore.WithSweepInterval(0), boltstore.WithBatchDelay(7*time.Millisecond)); s.DB().MaxBatchDelay != 7*time.Millisecond {
+		t.Errorf("Open with WithBatchDelay(7ms): MaxBatchDelay %v", s.DB().MaxBatchDelay)
+	}
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "own.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.MaxBatchDelay = 3 * time.Millisecond
+	s, err := boltstore.New(db, boltstore.WithSweepInterval(0), boltstore.WithBatchDelay(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if db.MaxBatchDelay != 3*time.Millisecond {
+		t.Errorf("New changed the caller's MaxBatchDelay to %v", db.MaxBatchDelay)
+	}
+}
