@@ -4,12 +4,14 @@ package memstore_test
 // documentation, from a browser's side.
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/browser"
@@ -107,5 +109,20 @@ func TestOutsiderRecordOverShardShare(t *testing.T) {
 	}
 	if _, body := get(t, c, "/"); body != "200000" {
 		t.Errorf("after the refused save the session holds %q, want the 200000 bytes it had", body)
+	}
+}
+
+// Options.Shards "is never more than MaxEntries: a larger value ... is
+// lowered to it, and MaxBytes/Shards above uses the lowered value".
+func TestOutsiderShardsAtMostMaxEntries(t *testing.T) {
+	s := memstore.New(memstore.Options{MaxEntries: 4, Shards: 32, MaxBytes: 32 << 20, SweepInterval: -1})
+	defer s.Close()
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	if _, err := s.Save(ctx, "fits", sessionkit.Record{Data: make([]byte, 8<<20-4096), Expiry: exp}); err != nil {
+		t.Errorf("record under MaxBytes/4: %v", err)
+	}
+	if _, err := s.Save(ctx, "big", sessionkit.Record{Data: make([]byte, 8<<20+1), Expiry: exp}); !errors.Is(err, sessionkit.ErrTooLarge) {
+		t.Errorf("record over MaxBytes/4: %v, want ErrTooLarge", err)
 	}
 }
