@@ -334,3 +334,33 @@ func TestOutsiderDeleteExpiredInBatches(t *testing.T) {
 		}
 	}
 }
+
+// Open: "a postgres:// URL or a libpq key=value string, as
+// pgxpool.ParseConfig accepts", and it "returns a Store that owns the
+// pool: Close closes it".
+func TestOutsiderOpenKeyValueString(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(testenv.Getenv(t, testenv.PostgresURLEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := cfg.ConnConfig
+	dsn := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", cc.Host, cc.Port, cc.User, cc.Database)
+	if cc.Password != "" {
+		dsn += " password=" + cc.Password
+	}
+	s, err := pgstore.Open(t.Context(), dsn, pgstore.Options{Table: sqlstoretest.UniqueTable("sk_out_kv_"), CleanupInterval: -1})
+	if err != nil {
+		t.Fatalf("Open(key=value): %v", err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropTable(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Pool().Ping(t.Context()); err == nil {
+		t.Error("the pool Open made is still usable after Close")
+	}
+}
