@@ -283,3 +283,54 @@ func mysqlURL(t *testing.T, dsn string) string {
 	}
 	return u.String()
 }
+
+// "bolt://sessions.db is relative to the working directory,
+// bolt:///var/lib/app/sessions.db is absolute; the path is
+// percent-decoded", and sqlite:// is "spelled like bolt://".
+func TestOutsiderFilePaths(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		url, file string
+	}{
+		{"bolt://sessions.db", filepath.Join(dir, "sessions.db")},
+		{"bolt://data/sub/s%20x.db", filepath.Join(dir, "data", "sub", "s x.db")},
+		{"bolt://" + url.PathEscape(filepath.Join(dir, "abs", "a b.db")), filepath.Join(dir, "abs", "a b.db")},
+		{"sqlite://sessions.sqlite", filepath.Join(dir, "sessions.sqlite")},
+		{"sqlite://data/sub/s%20x.sqlite", filepath.Join(dir, "data", "sub", "s x.sqlite")},
+		{"sqlite://" + url.PathEscape(filepath.Join(dir, "abs", "a b.sqlite")), filepath.Join(dir, "abs", "a b.sqlite")},
+	} {
+		s, err := storeurl.Open(context.Background(), tc.url, storeurl.Options{NoSweeper: true})
+		if err != nil {
+			t.Errorf("Open(%s): %v", tc.url, err)
+			continue
+		}
+		s.Close()
+		if _, err := os.Stat(tc.file); err != nil {
+			t.Errorf("Open(%s) did not make %s: %v", tc.url, tc.file, err)
+		}
+	}
+}
+
+// mongodb://: "the path names the database (default "sessionkit")".
+func TestOutsiderMongoDatabase(t *testing.T) {
+	base := testenv.Getenv(t, testenv.MongoURLEnv)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{{"", "sessionkit"}, {"/", "sessionkit"}, {"/out_app", "out_app"}} {
+		u.Path = tc.path
+		coll := unique("out_")
+		s, err := storeurl.Open(context.Background(), withQuery(u.String(), "collection="+coll), storeurl.Options{NoSweeper: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := s.(*mongostore.Store)
+		if got := ms.Collection().Database().Name(); got != tc.want {
+			t.Errorf("path %q: database %q, want %q", tc.path, got, tc.want)
+		}
+		ms.Collection().Drop(context.Background())
+		s.Close()
+	}
+}
