@@ -266,3 +266,19 @@ func TestOutsiderAllInKeyOrder(t *testing.T) {
 		t.Errorf("All yielded %d keys, want %d in byte order", len(got), len(want))
 	}
 }
+
+// "A record's data may be up to MaxDataSize bytes ...; Save refuses a
+// larger one with an error that wraps sessionkit.ErrTooLarge" — a hard
+// size limit, which the Manager answers with 500 rather than 503. (The
+// oversized slice is never written to, so it costs address space only.)
+func TestOutsiderTooLarge(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "s.db"), sqlitestore.WithSweepInterval(0))
+	ctx := context.Background()
+	_, err := s.Save(ctx, "big", sessionkit.Record{Data: make([]byte, sqlitestore.MaxDataSize+1), Expiry: time.Now().Add(time.Hour)})
+	if !errors.Is(err, sessionkit.ErrTooLarge) {
+		t.Fatalf("Save of MaxDataSize+1 bytes = %v, want ErrTooLarge", err)
+	}
+	if _, err := s.Save(ctx, "small", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("Save after the refused one: %v", err)
+	}
+}
