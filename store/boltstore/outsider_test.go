@@ -268,3 +268,28 @@ func TestOutsiderBatchDelay(t *testing.T) {
 		t.Errorf("New changed the caller's MaxBatchDelay to %v", db.MaxBatchDelay)
 	}
 }
+
+// "A record's data may be up to MaxDataSize bytes ...; Save refuses a
+// larger one, or a user key too long for bbolt's key limit (32 KiB) in
+// the per-user index, with an error that wraps sessionkit.ErrTooLarge" —
+// a hard size limit (the Manager's 500), not a store failure (503). (The
+// oversized slice is never written to: it costs address space only.)
+func TestOutsiderTooLarge(t *testing.T) {
+	s := open(t, boltstore.WithSweepInterval(0))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	for name, rec := range map[string]sessionkit.Record{
+		"data over MaxDataSize": {Data: make([]byte, boltstore.MaxDataSize+1), Expiry: exp},
+		"user key of 40 KiB":    {Data: []byte("x"), Expiry: exp, UserKey: strings.Repeat("u", 40<<10)},
+	} {
+		if _, err := s.Save(ctx, "big", rec); !errors.Is(err, sessionkit.ErrTooLarge) {
+			t.Errorf("%s: Save = %v, want ErrTooLarge", name, err)
+		}
+	}
+	if _, err := s.Save(ctx, "small", sessionkit.Record{Data: []byte("x"), Expiry: exp, UserKey: "u"}); err != nil {
+		t.Fatalf("Save after the refused ones: %v", err)
+	}
+	if _, err := s.Load(ctx, "big"); !errors.Is(err, sessionkit.ErrNotFound) {
+		t.Errorf("Load of the refused record = %v, want ErrNotFound", err)
+	}
+}
