@@ -27,7 +27,8 @@ const (
 	DefaultPageSize        = 500
 )
 
-// Column limits of the schema.
+// Column limits of the schema. Save refuses a longer key or user key with an
+// error that wraps [sessionkit.ErrTooLarge].
 const (
 	MaxKeyLen     = 256 // bytes of a session key (VARBINARY(256))
 	MaxUserKeyLen = 255 // bytes of a user key (VARBINARY(255))
@@ -389,10 +390,10 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 func checkSizes(key string, rec sessionkit.Record) error {
 	if len(key) > MaxKeyLen {
-		return fmt.Errorf("mysqlstore: key of %d bytes is longer than %d", len(key), MaxKeyLen)
+		return fmt.Errorf("mysqlstore: key of %d bytes is longer than %d: %w", len(key), MaxKeyLen, sessionkit.ErrTooLarge)
 	}
 	if len(rec.UserKey) > MaxUserKeyLen {
-		return fmt.Errorf("mysqlstore: user key of %d bytes is longer than %d", len(rec.UserKey), MaxUserKeyLen)
+		return fmt.Errorf("mysqlstore: user key of %d bytes is longer than %d: %w", len(rec.UserKey), MaxUserKeyLen, sessionkit.ErrTooLarge)
 	}
 	return nil
 }

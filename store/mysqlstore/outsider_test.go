@@ -4,6 +4,7 @@ package mysqlstore_test
 // documentation: each test names the sentence it pins.
 
 import (
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -281,5 +282,24 @@ func TestOutsiderDeleteExpiredInBatches(t *testing.T) {
 		if _, err := s.Load(ctx, k); err != nil {
 			t.Errorf("Load(%q) after DeleteExpired: %v", k, err)
 		}
+	}
+}
+
+// A user key is part of the record: one longer than the store can index
+// is a hard size limit, sessionkit.ErrTooLarge (the Manager's 500), not
+// an error that reads as the store being down.
+func TestOutsiderUserKeyTooLong(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, mysqlstore.Options{})
+	ctx := t.Context()
+	long := rand.Text() // random, so that no compression makes it fit
+	for len(long) < 16<<10 {
+		long += rand.Text()
+	}
+	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: long}); !errors.Is(err, sessionkit.ErrTooLarge) {
+		t.Errorf("Save with a %d-byte user key = %v, want ErrTooLarge", len(long), err)
+	}
+	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "u"}); err != nil {
+		t.Errorf("Save after the refused one: %v", err)
 	}
 }

@@ -95,7 +95,9 @@
 //
 // Operations on a table that does not exist fail with an error that wraps
 // [ErrNoTable] and says so (`pgstore: load: table "sessions" does not
-// exist: run Migrate`). Connection failures and timeouts are returned
-// wrapped; the pool replaces broken connections, so the store recovers by
-// itself when the server comes back.
+// exist: run Migrate`). A Save the server refuses for its size (SQLSTATE
+// 54000, such as a user key too long for its index: a few KB) fails with an
+// error that wraps [sessionkit.ErrTooLarge]. Connection failures and
+// timeouts are returned wrapped; the pool replaces broken connections, so
+// the store recovers by itself when the server comes back.
 package pgstore

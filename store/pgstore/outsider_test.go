@@ -5,6 +5,7 @@ package pgstore_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -362,5 +363,24 @@ func TestOutsiderOpenKeyValueString(t *testing.T) {
 	s.Close()
 	if err := s.Pool().Ping(t.Context()); err == nil {
 		t.Error("the pool Open made is still usable after Close")
+	}
+}
+
+// A user key is part of the record: one longer than the store can index
+// is a hard size limit, sessionkit.ErrTooLarge (the Manager's 500), not
+// an error that reads as the store being down.
+func TestOutsiderUserKeyTooLong(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	long := rand.Text() // random, so that no compression makes it fit
+	for len(long) < 16<<10 {
+		long += rand.Text()
+	}
+	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: long}); !errors.Is(err, sessionkit.ErrTooLarge) {
+		t.Errorf("Save with a %d-byte user key = %v, want ErrTooLarge", len(long), err)
+	}
+	if _, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: "u"}); err != nil {
+		t.Errorf("Save after the refused one: %v", err)
 	}
 }
