@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -240,5 +241,28 @@ func TestOutsiderAllInKeyOrder(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("All yielded %q\nwant %q", got, want)
+	}
+}
+
+// A long user key is stored and indexed like any other, or refused as
+// sessionkit.ErrTooLarge: never an error that reads as the store being
+// down.
+func TestOutsiderLongUserKey(t *testing.T) {
+	s := newOutsiderStore(t, outsiderClient(t), mongostore.Options{SweepInterval: -1})
+	ctx := t.Context()
+	long := rand.Text()
+	for len(long) < 16<<10 {
+		long += rand.Text()
+	}
+	_, err := s.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour), UserKey: long})
+	if err != nil {
+		if !errors.Is(err, sessionkit.ErrTooLarge) {
+			t.Fatalf("Save with a %d-byte user key = %v, want success or ErrTooLarge", len(long), err)
+		}
+		return
+	}
+	entries, err := s.UserSessions(ctx, long)
+	if err != nil || len(entries) != 1 || entries[0].Key != "k" {
+		t.Errorf("UserSessions(long key) = %v, %v; want k", entries, err)
 	}
 }
