@@ -49,7 +49,8 @@
 // the server's nor the connection's time zone can shift it; expiries are
 // kept with millisecond precision. Records are limited by the server's
 // max_allowed_packet (16 MiB by default on MariaDB): Save refuses a larger
-// one with an error that wraps [sessionkit.ErrTooLarge]. Options.Table may be
+// one with an error that wraps [sessionkit.ErrTooLarge] (with New, when the
+// DSN has maxAllowedPacket=0; see there). Options.Table may be
 // qualified with a database name ("auth.sessions"); each part must be 1 to
 // 64 ASCII letters, digits, '_' or '$', not starting with '$', and is quoted
 // with backticks. Other names make New and Open fail.

@@ -98,7 +98,11 @@ var (
 //
 // Without interpolateParams=true in the DSN, the driver prepares every
 // statement on the server before running it, which costs two extra round
-// trips per call; Open turns it on unless the DSN says otherwise.
+// trips per call; Open turns it on unless the DSN says otherwise. Without
+// maxAllowedPacket=0 the driver assumes the server accepts 64 MiB packets:
+// when the server's max_allowed_packet is smaller, a record between the two
+// makes the server reset the connection, an error that does not wrap
+// sessionkit.ErrTooLarge. Open sets it unless the DSN says otherwise.
 func New(db *sql.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("mysqlstore: nil *sql.DB")
@@ -109,7 +113,10 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 // Open connects to the server named by dsn — a go-sql-driver DSN
 // ("user:pass@tcp(host:3306)/db") or a mysql:// URL (see [DSNFromURL]) —
 // and returns a Store that owns the connection pool: Close closes it.
-// Unless the DSN sets interpolateParams, Open sets it to true. Open checks
+// Unless the DSN sets interpolateParams, Open sets it to true; unless it
+// sets maxAllowedPacket, Open sets it to 0, so that the driver reads the
+// server's limit when it connects and a record over it fails with
+// [sessionkit.ErrTooLarge] (see the package documentation). Open checks
 // that the server answers but not that the table exists (so that Migrate
 // can follow).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -128,6 +135,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if !strings.Contains(dsn, "interpolateParams=") {
 		cfg.InterpolateParams = true
+	}
+	if !strings.Contains(dsn, "maxAllowedPacket=") {
+		// Learn the server's limit, so that an oversized record is a
+		// clear error rather than a connection the server resets.
+		cfg.MaxAllowedPacket = 0
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil && cfg.InterpolateParams && !strings.Contains(dsn, "interpolateParams=") {

@@ -4,6 +4,7 @@ package mysqlstore_test
 // documentation: each test names the sentence it pins.
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"errors"
@@ -21,45 +22,68 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/browser"
 	"github.com/sessionkit/sessionkit/internal/sqlstore/sqlstoretest"
+	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 )
 
-// overPacket returns a record size over the server's max_allowed_packet,
-// which "Records are limited by".
-func overPacket(t *testing.T) int {
-	t.Helper()
-	var limit int
-	if err := sharedDB(t).QueryRowContext(t.Context(), "SELECT @@max_allowed_packet").Scan(&limit); err != nil {
+// "Records are limited by the server's max_allowed_packet (16 MiB by
+// default on MariaDB): Save refuses a larger one with an error that wraps
+// sessionkit.ErrTooLarge" — a hard size limit, which the Manager answers
+// with 500, not an error that reads as "the store is down" (503) — and
+// the store keeps serving other sessions afterwards. A private server
+// with a 1 MiB limit stands for one whose limit is below the driver's
+// default of 64 MiB (MariaDB's own default), where the server used to
+// reset the connection.
+func TestOutsiderRecordOverMaxAllowedPacket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private MariaDB server")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	srv, err := testenv.StartMySQL(ctx, t.TempDir())
+	if err != nil {
+		testenv.SkipOrFail(t, "cannot start a private MariaDB server: "+err.Error())
+	}
+	defer srv.Stop()
+	const limit = 1 << 20
+	admin, err := sql.Open("mysql", srv.DSN())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return limit + 1<<20
-}
-
-// "Records are limited by the server's max_allowed_packet": a larger
-// record is sessionkit.ErrTooLarge (a hard size limit, which the Manager
-// answers with 500), not an error that reads as "the store is down" (503),
-// and the store keeps serving other sessions afterwards.
-func TestOutsiderRecordOverMaxAllowedPacket(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("moves over 64 MiB through the server")
+	_, err = admin.ExecContext(ctx, fmt.Sprint("SET GLOBAL max_allowed_packet = ", limit))
+	admin.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := newStore(t, mysqlstore.Options{})
-	overPacket := overPacket(t)
+	s, err := mysqlstore.Open(ctx, srv.DSN(), mysqlstore.Options{CleanupInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{limit + 1, 3 * limit} {
+		_, err := s.Save(ctx, "big", sessionkit.Record{Data: make([]byte, size), Expiry: time.Now().Add(time.Hour)})
+		if !errors.Is(err, sessionkit.ErrTooLarge) {
+			t.Errorf("Save of a %d-byte record with max_allowed_packet %d = %v, want ErrTooLarge", size, limit, err)
+		}
+	}
+
 	m := sessionkit.New(s)
 	m.MaxDataSize = -1 // leave the limit to the store
 	m.Logger = discardLogger()
-	m.OpTimeout = time.Minute // 64 MiB under -race takes seconds
-	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := overPacket
+	web := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := 2 * limit
 		if r.URL.Path == "/small" {
 			n = 10
 		}
 		sessionkit.From(r.Context()).Set("v", strings.Repeat("a", n))
 		w.Write([]byte("ok"))
 	})))
-	defer srv.Close()
-	c, err := browser.NewClient(srv.URL, time.Now)
+	defer web.Close()
+	c, err := browser.NewClient(web.URL, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
