@@ -6,6 +6,7 @@ package sqlitestore_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -280,5 +281,43 @@ func TestOutsiderTooLarge(t *testing.T) {
 	}
 	if _, err := s.Save(ctx, "small", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("Save after the refused one: %v", err)
+	}
+}
+
+// "Open puts the file in WAL mode", and WithSynchronous: SynchronousFull
+// (the default) and SynchronousNormal are SQLite's PRAGMA synchronous in
+// WAL mode, on this Store's connections.
+func TestOutsiderJournalAndSynchronous(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		opts []sqlitestore.Option
+		want int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{
+		{nil, 2},
+		{[]sqlitestore.Option{sqlitestore.WithSynchronous(sqlitestore.SynchronousFull)}, 2},
+		{[]sqlitestore.Option{sqlitestore.WithSynchronous(sqlitestore.SynchronousNormal)}, 1},
+	} {
+		s := open(t, filepath.Join(dir, fmt.Sprint(tc.want, len(tc.opts), ".db")), append(tc.opts, sqlitestore.WithSweepInterval(0))...)
+		ctx := context.Background()
+		// Several connections at once, so that each is asked.
+		conns := make([]*sql.Conn, 3)
+		for i := range conns {
+			c, err := s.DB().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = c
+		}
+		for i, c := range conns {
+			var mode string
+			var sync int
+			if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+				t.Errorf("connection %d: journal_mode %q, %v; want wal", i, mode, err)
+			}
+			if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != tc.want {
+				t.Errorf("connection %d, %d options: synchronous %d, %v; want %d", i, len(tc.opts), sync, err, tc.want)
+			}
+		}
 	}
 }
