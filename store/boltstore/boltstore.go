@@ -19,6 +19,13 @@ import (
 	"github.com/sessionkit/sessionkit/internal/sweeper"
 )
 
+// MaxDataSize is the largest Record.Data a Store accepts: bbolt's value
+// limit (bbolt.MaxValueSize, about 2 GiB), less 64 KiB for the rest of the
+// record. Larger records, and user keys longer than bbolt's key limit
+// (bbolt.MaxKeySize, 32 KiB) allows in the per-user index, are refused with
+// an error that wraps [sessionkit.ErrTooLarge].
+const MaxDataSize = bbolt.MaxValueSize - 64<<10
+
 // ErrLocked is returned (wrapped) by Open when another process holds the
 // database file open and did not let go within the lock timeout.
 var ErrLocked = errors.New("file is locked by another process")
@@ -436,6 +443,9 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 	if err := validKey(key); err != nil {
 		return 0, fmt.Errorf("boltstore: save: %w", err)
 	}
+	if len(rec.Data) > MaxDataSize {
+		return 0, fmt.Errorf("boltstore: save %s: %d bytes of data, over MaxDataSize (%d): %w", key, len(rec.Data), MaxDataSize, sessionkit.ErrTooLarge)
+	}
 	expiryMs := rec.Expiry.UnixMilli()
 	var (
 		version  uint64
@@ -470,6 +480,11 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		version = v
 		return nil
 	})
+	if errors.Is(err, bolterrors.ErrValueTooLarge) || errors.Is(err, bolterrors.ErrKeyTooLarge) {
+		// A user key too long for bbolt's index keys, or a record
+		// just under MaxDataSize with a long user key.
+		return 0, fmt.Errorf("boltstore: save %s: %w (%w)", key, sessionkit.ErrTooLarge, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("boltstore: save %s: %w", key, err)
 	}

@@ -47,5 +47,8 @@
 // Besides sessionkit.Store the Store implements sessionkit.UserIndex (a
 // user's sessions, for "log out everywhere"), sessionkit.Iterator,
 // sessionkit.Sweeper and sessionkit.Closer. A record's data may be up to
-// bbolt's value limit (about 2 GiB), though sessions should stay small.
+// [MaxDataSize] bytes (bbolt's value limit, about 2 GiB, less 64 KiB), though
+// sessions should stay small; Save refuses a larger one, or a user key too
+// long for bbolt's key limit (32 KiB) in the per-user index, with an error
+// that wraps sessionkit.ErrTooLarge.
 package boltstore

@@ -41,6 +41,8 @@ type Options struct {
 	// Shards is the number of independently locked shards. The default is
 	// 32, or fewer when MaxBytes is under 32 MiB, so that each shard (and
 	// so one record) may hold at least 1 MiB, or all of a smaller MaxBytes.
+	// It is never more than MaxEntries: a larger value (given or default)
+	// is lowered to it, and MaxBytes/Shards above uses the lowered value.
 	Shards int
 	// SweepInterval is how often expired records are removed in the
 	// background (default one minute; negative disables the sweeper).

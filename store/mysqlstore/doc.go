@@ -30,7 +30,7 @@
 //
 // Migrate runs the statement below (with the configured table name).
 // Teams that manage their schema with their own tools can run it instead;
-// [Store.Schema] returns it for a given table name.
+// [Store.Schema] returns it for the store's table.
 //
 //	CREATE TABLE IF NOT EXISTS `sessions` (
 //		`key`      VARBINARY(256)  NOT NULL,  -- derived from the session ID
@@ -48,9 +48,12 @@
 // expiry is a Unix time in milliseconds rather than a DATETIME, so neither
 // the server's nor the connection's time zone can shift it; expiries are
 // kept with millisecond precision. Records are limited by the server's
-// max_allowed_packet (16 MiB by default on MariaDB). Options.Table may be
-// qualified with a database name ("auth.sessions"); each part must be
-// letters, digits, '_' or '$' and is quoted with backticks.
+// max_allowed_packet (16 MiB by default on MariaDB): Save refuses a larger
+// one with an error that wraps [sessionkit.ErrTooLarge] (with New, when the
+// DSN has maxAllowedPacket=0; see there). Options.Table may be
+// qualified with a database name ("auth.sessions"); each part must be 1 to
+// 64 ASCII letters, digits, '_' or '$', not starting with '$', and is quoted
+// with backticks. Other names make New and Open fail.
 //
 // # Semantics
 //

@@ -27,7 +27,8 @@ const (
 	DefaultPageSize        = 500
 )
 
-// Column limits of the schema.
+// Column limits of the schema. Save refuses a longer key or user key with an
+// error that wraps [sessionkit.ErrTooLarge].
 const (
 	MaxKeyLen     = 256 // bytes of a session key (VARBINARY(256))
 	MaxUserKeyLen = 255 // bytes of a user key (VARBINARY(255))
@@ -41,7 +42,8 @@ var ErrNoTable = errors.New("mysqlstore: table does not exist")
 // Options configures a [Store]. The zero value is usable.
 type Options struct {
 	// Table is the session table, optionally qualified with a database
-	// name ("sessions", "auth.sessions"). Default "sessions".
+	// name ("sessions", "auth.sessions"); the package documentation says
+	// which names are accepted. Default "sessions".
 	Table string
 
 	// CleanupInterval is the average time between two runs of the
@@ -96,7 +98,11 @@ var (
 //
 // Without interpolateParams=true in the DSN, the driver prepares every
 // statement on the server before running it, which costs two extra round
-// trips per call; Open turns it on unless the DSN says otherwise.
+// trips per call; Open turns it on unless the DSN says otherwise. Without
+// maxAllowedPacket=0 the driver assumes the server accepts 64 MiB packets:
+// when the server's max_allowed_packet is smaller, a record between the two
+// makes the server reset the connection, an error that does not wrap
+// sessionkit.ErrTooLarge. Open sets it unless the DSN says otherwise.
 func New(db *sql.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("mysqlstore: nil *sql.DB")
@@ -107,7 +113,10 @@ func New(db *sql.DB, opts Options) (*Store, error) {
 // Open connects to the server named by dsn — a go-sql-driver DSN
 // ("user:pass@tcp(host:3306)/db") or a mysql:// URL (see [DSNFromURL]) —
 // and returns a Store that owns the connection pool: Close closes it.
-// Unless the DSN sets interpolateParams, Open sets it to true. Open checks
+// Unless the DSN sets interpolateParams, Open sets it to true; unless it
+// sets maxAllowedPacket, Open sets it to 0, so that the driver reads the
+// server's limit when it connects and a record over it fails with
+// [sessionkit.ErrTooLarge] (see the package documentation). Open checks
 // that the server answers but not that the table exists (so that Migrate
 // can follow).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -126,6 +135,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if !strings.Contains(dsn, "interpolateParams=") {
 		cfg.InterpolateParams = true
+	}
+	if !strings.Contains(dsn, "maxAllowedPacket=") {
+		// Learn the server's limit, so that an oversized record is a
+		// clear error rather than a connection the server resets.
+		cfg.MaxAllowedPacket = 0
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil && cfg.InterpolateParams && !strings.Contains(dsn, "interpolateParams=") {
@@ -345,6 +359,38 @@ func missingTable(err error) (string, error) {
 // an error that says so and matches ErrNoTable.
 func (s *Store) wrap(op, key string, err error) error { return s.core.Wrap(op, key, err) }
 
+// saveError wraps an error of Save. A record the server (or the driver)
+// refuses for its size — over max_allowed_packet — is a hard size limit,
+// so the error matches sessionkit.ErrTooLarge as well as the driver's.
+func (s *Store) saveError(key string, size int, err error) error {
+	if tooLarge(err) {
+		return fmt.Errorf("mysqlstore: save %q: record of %d bytes is over the server's max_allowed_packet: %w (%w)", key, size, sessionkit.ErrTooLarge, err)
+	}
+	return s.wrap("save", key, err)
+}
+
+// tooLarge reports whether err says a statement was refused for being
+// larger than max_allowed_packet: the driver's own check, the server's
+// ER_NET_PACKET_TOO_LARGE (1153) and ER_WARN_ALLOWED_PACKET_OVERFLOWED
+// (1301), or MariaDB's refusal of a long prepared-statement parameter,
+// which has only the generic code 1105 and names the variable.
+func tooLarge(err error) bool {
+	if errors.Is(err, mysql.ErrPktTooLarge) {
+		return true
+	}
+	var myErr *mysql.MySQLError
+	if !errors.As(err, &myErr) {
+		return false
+	}
+	switch myErr.Number {
+	case 1153, 1301:
+		return true
+	case 1105:
+		return strings.Contains(myErr.Message, "max_allowed_packet")
+	}
+	return false
+}
+
 func isDuplicate(err error) bool {
 	var myErr *mysql.MySQLError
 	return errors.As(err, &myErr) && myErr.Number == 1062
@@ -356,10 +402,10 @@ func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 func checkSizes(key string, rec sessionkit.Record) error {
 	if len(key) > MaxKeyLen {
-		return fmt.Errorf("mysqlstore: key of %d bytes is longer than %d", len(key), MaxKeyLen)
+		return fmt.Errorf("mysqlstore: key of %d bytes is longer than %d: %w", len(key), MaxKeyLen, sessionkit.ErrTooLarge)
 	}
 	if len(rec.UserKey) > MaxUserKeyLen {
-		return fmt.Errorf("mysqlstore: user key of %d bytes is longer than %d", len(rec.UserKey), MaxUserKeyLen)
+		return fmt.Errorf("mysqlstore: user key of %d bytes is longer than %d: %w", len(rec.UserKey), MaxUserKeyLen, sessionkit.ErrTooLarge)
 	}
 	return nil
 }
@@ -395,10 +441,10 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		}
 		res, err := s.db.ExecContext(ctx, s.q.update, data, exp, user, key, rec.Version, now)
 		if err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		} else if n == 0 {
 			return 0, sessionkit.ErrConflict
 		}
@@ -413,15 +459,15 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 			return 1, nil
 		}
 		if !isDuplicate(err) {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		res, err := s.db.ExecContext(ctx, s.q.revive, data, exp, user, key, now)
 		if err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, s.wrap("save", key, err)
+			return 0, s.saveError(key, len(data), err)
 		}
 		if n == 0 {
 			// A live row (a conflict), or the expired row just vanished.
@@ -431,7 +477,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 				return 0, sessionkit.ErrConflict
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
-				return 0, s.wrap("save", key, err)
+				return 0, s.saveError(key, len(data), err)
 			}
 			continue
 		}

@@ -26,8 +26,8 @@
 //
 // Migrate runs the statements below (with the configured table name; the
 // index names are derived from it). Teams that manage their schema with
-// their own tools can run them instead; [Store.Schema] returns them for a
-// given table name.
+// their own tools can run them instead; [Store.Schema] returns them for the
+// store's table.
 //
 //	CREATE TABLE IF NOT EXISTS "sessions" (
 //		key      text COLLATE "C" PRIMARY KEY, -- derived from the session ID
@@ -40,7 +40,9 @@
 //	CREATE INDEX IF NOT EXISTS "sessions_user_key_idx" ON "sessions" (user_key) WHERE user_key IS NOT NULL;
 //
 // Options.Table may be schema-qualified ("auth.sessions"); each part must be
-// letters, digits, '_' or '$' and is quoted, so it is case-sensitive.
+// 1 to 63 ASCII letters, digits, '_' or '$', not starting with a digit or
+// '$', and is quoted, so it is case-sensitive. Other names make New and Open
+// fail.
 //
 // # Semantics
 //
@@ -93,7 +95,9 @@
 //
 // Operations on a table that does not exist fail with an error that wraps
 // [ErrNoTable] and says so (`pgstore: load: table "sessions" does not
-// exist: run Migrate`). Connection failures and timeouts are returned
-// wrapped; the pool replaces broken connections, so the store recovers by
-// itself when the server comes back.
+// exist: run Migrate`). A Save the server refuses for its size (SQLSTATE
+// 54000, such as a user key too long for its index: a few KB) fails with an
+// error that wraps [sessionkit.ErrTooLarge]. Connection failures and
+// timeouts are returned wrapped; the pool replaces broken connections, so
+// the store recovers by itself when the server comes back.
 package pgstore

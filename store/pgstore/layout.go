@@ -122,7 +122,7 @@ func (s *Store) pgSimpleSave(ctx context.Context, key string, rec sessionkit.Rec
 		return 0, sessionkit.ErrConflict
 	}
 	if err != nil {
-		return 0, s.wrap("save", key, err)
+		return 0, s.saveError(key, err)
 	}
 	return textVersion(rec.Data), nil
 }

@@ -35,7 +35,8 @@ var ErrNoTable = errors.New("pgstore: table does not exist")
 type Options struct {
 	// Table is the session table, optionally schema-qualified
 	// ("sessions", "auth.sessions"). Each part is quoted, so it is used
-	// exactly as written (case-sensitive). Default "sessions".
+	// exactly as written (case-sensitive); the package documentation says
+	// which names are accepted. Default "sessions".
 	Table string
 
 	// CleanupInterval is the average time between two runs of the
@@ -312,6 +313,18 @@ func missingTable(err error) (string, error) {
 // an error that says so and matches ErrNoTable.
 func (s *Store) wrap(op, key string, err error) error { return s.core.Wrap(op, key, err) }
 
+// saveError wraps an error of Save. A row the server refuses for its size
+// (program_limit_exceeded, SQLSTATE 54000: a user key too long for its
+// index, for one) is a hard size limit, so the error matches
+// sessionkit.ErrTooLarge as well as the driver's.
+func (s *Store) saveError(key string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "54000" {
+		return fmt.Errorf("pgstore: save %q: %w (%w)", key, sessionkit.ErrTooLarge, err)
+	}
+	return s.wrap("save", key, err)
+}
+
 // Load implements sessionkit.Store.
 func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error) {
 	if s.layout == LayoutConnectPgSimple {
@@ -358,7 +371,7 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		return 0, sessionkit.ErrConflict
 	}
 	if err != nil {
-		return 0, s.wrap("save", key, err)
+		return 0, s.saveError(key, err)
 	}
 	return uint64(ver), nil
 }

@@ -87,6 +87,7 @@
 // Besides sessionkit.Store the Store implements sessionkit.UserIndex (a
 // user's sessions, for "log out everywhere"), sessionkit.Iterator,
 // sessionkit.Sweeper and sessionkit.Closer. A record's data may be up to
-// SQLite's value limit (1,000,000,000 bytes), though sessions should stay
-// small.
+// [MaxDataSize] bytes (SQLite's limit of 1,000,000,000 bytes a row, less 64
+// KiB), though sessions should stay small; Save refuses a larger one with an
+// error that wraps sessionkit.ErrTooLarge.
 package sqlitestore

@@ -36,6 +36,12 @@ const (
 	pageSize   = 256
 )
 
+// MaxDataSize is the largest Record.Data a Store accepts. SQLite limits a
+// row to 1,000,000,000 bytes (SQLITE_MAX_LENGTH); the rest of the row needs
+// well under the 64 KiB kept free. Larger records, and rows SQLite refuses
+// as too big, are refused with an error that wraps [sessionkit.ErrTooLarge].
+const MaxDataSize = 1_000_000_000 - 64<<10
+
 // ErrNoTable is wrapped by errors of operations that found the session
 // table missing (something dropped it after Open created it). Run
 // [Store.Migrate], or open the store again, to create it.
@@ -114,7 +120,7 @@ type Option func(*config)
 
 // WithTable sets the table the sessions are kept in (default
 // DefaultTable): 1 to 64 ASCII letters, digits and '_', not starting with
-// a digit. Several stores, and the application's own tables, can share one
+// a digit (see [CheckTable]); an empty name means the default. Several stores, and the application's own tables, can share one
 // file under different names.
 func WithTable(name string) Option {
 	return func(c *config) {
@@ -454,6 +460,13 @@ func missingTable(err error) (string, error) {
 	return "", nil
 }
 
+// tooBig reports whether err is SQLite's SQLITE_TOOBIG: a string, blob or
+// row over its length limit.
+func tooBig(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 18
+}
+
 func (s *Store) wrap(op, key string, err error) error { return s.core.Wrap(op, key, err) }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
@@ -478,6 +491,9 @@ func (s *Store) Load(ctx context.Context, key string) (sessionkit.Record, error)
 // next version of an expired row it replaces; every update increments
 // the version.
 func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	if len(rec.Data) > MaxDataSize {
+		return 0, fmt.Errorf("sqlitestore: save %q: %d bytes of data, over MaxDataSize (%d): %w", key, len(rec.Data), MaxDataSize, sessionkit.ErrTooLarge)
+	}
 	data := rec.Data
 	if data == nil {
 		data = []byte{}
@@ -506,6 +522,9 @@ func (s *Store) Save(ctx context.Context, key string, rec sessionkit.Record) (ui
 		return err
 	})
 	if err != nil {
+		if tooBig(err) {
+			return 0, fmt.Errorf("sqlitestore: save %q: %w (%w)", key, sessionkit.ErrTooLarge, err)
+		}
 		return 0, s.wrap("save", key, err)
 	}
 	if conflict {

@@ -154,7 +154,9 @@
 //
 // # Errors
 //
-// Every error begins with "storeurl:" and the scheme, says what is wrong
+// Every error begins with "storeurl:" and the scheme ("storeurl: postgres
+// URL: ..."; when the scheme is missing or unknown, "storeurl:" and what is
+// wrong with it), says what is wrong
 // ("unknown option", "bad port", "connect to 127.0.0.1:5432: ...") and shows
 // the URL, if at all, with its password replaced by xxxxx ([Redact]);
 // driver messages are scrubbed of the password too.
