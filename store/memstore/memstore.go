@@ -38,11 +38,17 @@ type Options struct {
 	// per-record overhead (default 256 MiB). A single record larger than
 	// MaxBytes/Shards is refused with sessionkit.ErrTooLarge.
 	MaxBytes int64
-	// Shards is the number of independently locked shards. The default is
-	// 32, or fewer when MaxBytes is under 32 MiB, so that each shard (and
-	// so one record) may hold at least 1 MiB, or all of a smaller MaxBytes.
-	// It is never more than MaxEntries: a larger value (given or default)
-	// is lowered to it, and MaxBytes/Shards above uses the lowered value.
+	// Shards is the number of independently locked shards; each holds an
+	// equal share of MaxEntries and MaxBytes and evicts on its own. The
+	// default is 32, or fewer when MaxBytes is under 32 MiB or MaxEntries
+	// under 131,072, so that each shard holds at least 1 MiB (so one
+	// record may be that large) and 4,096 records, or all of smaller
+	// bounds: a store with MaxEntries: 100 has one shard and keeps exactly
+	// the 100 most recently used sessions. Records spread over shards by
+	// a hash of their key, so with several shards a shard can fill (and
+	// evict) a little before the whole store holds MaxEntries. Shards is
+	// never more than MaxEntries: a larger value (given or default) is
+	// lowered to it, and MaxBytes/Shards above uses the lowered value.
 	Shards int
 	// SweepInterval is how often expired records are removed in the
 	// background (default one minute; negative disables the sweeper).
@@ -51,11 +57,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// The default number of shards, and the fewest bytes a default shard
-// holds (see Options.Shards).
+// The default number of shards, and the fewest bytes and records a
+// default shard holds (see Options.Shards).
 const (
-	defaultShards = 32
-	minShardBytes = 1 << 20
+	defaultShards   = 32
+	minShardBytes   = 1 << 20
+	minShardEntries = 4096
 )
 
 // entryOverhead approximates the bookkeeping bytes of one record (map slot,
@@ -114,7 +121,7 @@ func New(opts Options) *Store {
 		opts.MaxBytes = 256 << 20
 	}
 	if opts.Shards <= 0 {
-		opts.Shards = int(min(defaultShards, max(1, opts.MaxBytes/minShardBytes)))
+		opts.Shards = max(1, min(defaultShards, int(min(opts.MaxBytes/minShardBytes, int64(opts.MaxEntries/minShardEntries)))))
 	}
 	if opts.Shards > opts.MaxEntries {
 		opts.Shards = opts.MaxEntries

@@ -89,6 +89,34 @@ func TestEntryBoundEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// With the default Shards, a small MaxEntries is one shard: the store
+// keeps exactly MaxEntries records and evicts the least recently used one
+// (with 32 shards of 3 records, MaxEntries: 100 evicted with ~20 live).
+func TestDefaultShardsKeepSmallEntryBound(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	s := memstore.New(memstore.Options{MaxEntries: 100, SweepInterval: -1, Now: clock.Now})
+	defer s.Close()
+	exp := clock.Now().Add(time.Hour)
+	for i := range 100 {
+		save(t, s, fmt.Sprint("k", i), exp)
+	}
+	for i := range 100 {
+		if !loads(s, fmt.Sprint("k", i)) {
+			t.Fatalf("k%d evicted with %d records under MaxEntries 100", i, 100)
+		}
+	}
+	loads(s, "k0") // k1 is now the least recently used
+	save(t, s, "new", exp)
+	for key, want := range map[string]bool{"k0": true, "k1": false, "k2": true, "k99": true, "new": true} {
+		if got := loads(s, key); got != want {
+			t.Errorf("after the 101st record, %q present = %v, want %v", key, got, want)
+		}
+	}
+	if n, _ := s.Stats(); n != 100 {
+		t.Errorf("entries = %d, want 100", n)
+	}
+}
+
 func TestEvictionPrefersExpired(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	s := memstore.New(memstore.Options{MaxEntries: 3, Shards: 1, SweepInterval: -1, Now: clock.Now})

@@ -32,7 +32,9 @@
 //	max_bytes        most bytes kept (default 256 MiB); one record over
 //	                 its shard's share is refused with ErrTooLarge: a 32nd
 //	                 of max_bytes, but at least 1 MiB, and all of it under
-//	                 2 MiB (see memstore.Options.Shards)
+//	                 2 MiB; fewer shards, so a larger share, when
+//	                 max_entries is under 131,072 (one shard under 8,192;
+//	                 see memstore.Options.Shards)
 //	sweep_interval   how often expired records are removed (default 1m)
 //
 // bolt://PATH — a bbolt file (store/boltstore). bolt://sessions.db is
