@@ -19,7 +19,10 @@ var ErrResponseBypassed = errors.New("sessionkit: the response was written aroun
 // that made it returned: its commit has run, so nothing done to it now is
 // saved or sent. Changes (Set, Regenerate, Destroy, Touch, …) and Save
 // return it, whether or not the request's context is still open; reads
-// still see the session as it was. It is the mark of a goroutine that outlives its request
+// still see the session as the request left it, and a session the request
+// never used is not loaded afterwards: its reads return
+// ErrSessionAfterHandler too (Get) or find nothing (Has, Keys). It is the
+// mark of a goroutine that outlives its request
 // (use Manager.Load for background work), or of middleware adapted so that
 // the session middleware ends before the handlers run.
 var ErrSessionAfterHandler = errors.New("sessionkit: session used after its Manager.Handler returned; its changes are not saved (the session middleware must wrap the handlers that use the session; background work should use Manager.Load)")

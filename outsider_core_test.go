@@ -2043,3 +2043,40 @@ func TestOutsiderSetUnencodable(t *testing.T) {
 		t.Errorf("status %d, %d saves", resp.StatusCode, p.store.saves.Load()-before)
 	}
 }
+
+// TestOutsiderSessionFirstUsedAfterHandler: ErrSessionAfterHandler's doc —
+// changes and Save after the Handler returned return it; a session the
+// request never used is not loaded afterwards (no store call), its Get
+// returning ErrSessionAfterHandler and its Has finding nothing.
+func TestOutsiderSessionFirstUsedAfterHandler(t *testing.T) {
+	p := newProbe(t, nil)
+	p.serve(func(w http.ResponseWriter, r *http.Request) { sessionkit.From(r.Context()).Set("k", "v") })
+	type result struct {
+		get, set, save error
+		has            bool
+	}
+	results := make(chan result, 1)
+	before := p.store.counts()
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		go func() {
+			// The request is over once its Handler returned: wait for
+			// that through the response, not a timer.
+			<-r.Context().Done()
+			_, get := sessionkit.Get[string](s, "k")
+			has := s.Has("k")
+			results <- result{get, s.Set("k", "late"), s.Save(), has}
+		}()
+	})
+	res := <-results
+	if !errors.Is(res.get, sessionkit.ErrSessionAfterHandler) || !errors.Is(res.set, sessionkit.ErrSessionAfterHandler) ||
+		!errors.Is(res.save, sessionkit.ErrSessionAfterHandler) || res.has {
+		t.Errorf("after the handler: Get %v, Set %v, Save %v, Has %v; want ErrSessionAfterHandler and false", res.get, res.set, res.save, res.has)
+	}
+	if after := p.store.counts(); after != before {
+		t.Errorf("store calls %v after the handler, were %v; want none", after, before)
+	}
+	if n := len(p.eventsOf(sessionkit.EventError)); n != 1 {
+		t.Errorf("%d error events, want one ErrSessionAfterHandler", n)
+	}
+}

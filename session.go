@@ -618,14 +618,14 @@ func (s *Session) reset() {
 // commit has run: nothing would save or send the change). s.mu must be
 // held.
 func (s *Session) changeLocked() error {
-	if err := s.loadLocked(); err != nil {
-		return err
-	}
 	if s.w.ended {
+		// Checked before loading: a session first touched after its
+		// request would otherwise be loaded on a context that may be
+		// cancelled, and the change refused with that error instead.
 		s.checkLive()
 		return ErrSessionAfterHandler
 	}
-	return nil
+	return s.loadLocked()
 }
 
 // loadLocked loads the session on first use. s.mu must be held.
@@ -634,6 +634,11 @@ func (s *Session) loadLocked() error {
 		return s.loadErr
 	}
 	s.checkLive()
+	if s.w.ended {
+		// First used after its request: not loaded at all (no store call
+		// on a request that is over, whose context may be cancelled).
+		return ErrSessionAfterHandler
+	}
 	s.loaded = true
 	if !s.loadStored() && (s.loadErr != nil || !s.importSession()) {
 		s.reset()
@@ -732,17 +737,17 @@ func (s *Session) hasContent() bool {
 // new token can still be saved; others fail with ErrHeadersSent. s.mu must
 // be held.
 func (s *Session) commitLocked() error {
-	if !s.loaded {
-		return nil // never touched: no store call at all
-	}
-	if s.loadErr != nil {
-		return s.loadErr
-	}
 	if s.w.ended {
 		// Save from a goroutine that outlived its request: the Handler's
 		// commit has run, and its context may still be open (Fiber's).
 		s.checkLive()
 		return ErrSessionAfterHandler
+	}
+	if !s.loaded {
+		return nil // never touched: no store call at all
+	}
+	if s.loadErr != nil {
+		return s.loadErr
 	}
 	m, b := s.m, s.m.backend
 	ctx := s.r.Context()
