@@ -1,0 +1,81 @@
+package main_test
+
+// Outside-in tests of the example's doc: what a client of `go run .` sees.
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sessionkit/sessionkit"
+	chiexample "github.com/sessionkit/sessionkit/examples/chi"
+	"github.com/sessionkit/sessionkit/store/memstore"
+)
+
+// countingStore counts every store call.
+type countingStore struct {
+	*memstore.Store
+	calls atomic.Int64
+}
+
+func (s *countingStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
+	s.calls.Add(1)
+	return s.Store.Load(ctx, key)
+}
+
+func (s *countingStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	s.calls.Add(1)
+	return s.Store.Save(ctx, key, rec)
+}
+
+func TestOutsiderChi(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	t.Cleanup(func() { mem.Close() })
+	store := &countingStore{Store: mem}
+	srv := httptest.NewServer(chiexample.New(sessionkit.New(store)))
+	t.Cleanup(srv.Close)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar}
+	do := func(method, path string, h http.Header) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	// "never touches the session: no store call, no cookie", also for a
+	// client that holds a session.
+	do("POST", "/visits", nil)
+	before := store.calls.Load()
+	if resp, body := do("GET", "/health", nil); body != "ok\n" || len(resp.Cookies()) != 0 || store.calls.Load() != before {
+		t.Errorf("GET /health = %q, cookies %v, %d store calls; want ok and nothing of the session", body, resp.Cookies(), store.calls.Load()-before)
+	}
+	// "refuse cross-site POSTs before any session work".
+	before = store.calls.Load()
+	resp, _ := do("POST", "/visits", http.Header{"Sec-Fetch-Site": {"cross-site"}})
+	if resp.StatusCode != http.StatusForbidden || store.calls.Load() != before || len(resp.Cookies()) != 0 {
+		t.Errorf("cross-site POST = %d, %d store calls, cookies %v; want 403 before any session work", resp.StatusCode, store.calls.Load()-before, resp.Cookies())
+	}
+	if _, body := do("GET", "/visits", nil); body != "1 visits\n" {
+		t.Errorf("after a refused POST: %q, want 1 visits", body)
+	}
+	// The package doc's curl (no Origin, no Sec-Fetch-Site) counts.
+	if _, body := do("POST", "/visits", nil); body != "2 visits\n" {
+		t.Errorf("curl's POST = %q, want 2 visits", body)
+	}
+}
