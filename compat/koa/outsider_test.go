@@ -1,0 +1,226 @@
+package koa_test
+
+// Outside-in tests of docs/migrating-from-koa.md and the package docs of
+// compat/koa and compat/keygrip: the Koa app of testdata/outsider is set
+// up as the guide's section 2 shows (koa-session in cookie mode, options
+// as written there, koa-passport), beside the Go side configured as the
+// guide says, with one browser.
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/compat/internal/interoptest"
+	"github.com/sessionkit/sessionkit/compat/keygrip"
+	"github.com/sessionkit/sessionkit/compat/koa"
+	"github.com/sessionkit/sessionkit/internal/testenv"
+)
+
+const outsiderScript = "testdata/outsider/server.js"
+
+// startOutsiderNode runs the guide's Koa app with app.keys = keys (a
+// Keygrip of alg when alg is set).
+func startOutsiderNode(t *testing.T, keys, alg string) string {
+	env := []string{"KEYS=" + keys}
+	if alg != "" {
+		env = append(env, "ALG="+alg)
+	}
+	return testenv.StartNodeApp(t, testenv.KoaNodeModulesEnv, outsiderScript, env...)
+}
+
+// TestOutsiderKoaDocCookie: the guide's example cookie is what Keygrip
+// signs with "keyboard cat", on both sides, and its value is the base64
+// of the JSON shown.
+func TestOutsiderKoaDocCookie(t *testing.T) {
+	const (
+		value = "eyJwYXNzcG9ydCI6eyJ1c2VyIjoxfSwiX2V4cGlyZSI6MTc5NjE0NDc3ODU1NCwiX21heEFnZSI6MzYwMDAwMH0="
+		sig   = "mbrnvMgx5IICqXU4_rfnqlUbzZ0"
+		body  = `{"passport":{"user":1},"_expire":1796144778554,"_maxAge":3600000}`
+	)
+	k, err := keygrip.New("keyboard cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Sign("koa.sess=" + value); got != sig {
+		t.Errorf("Go's Keygrip signs the guide's cookie %q, the guide shows %q", got, sig)
+	}
+	if ok, stale := k.Verify("koa.sess="+value, sig); !ok || stale {
+		t.Errorf("Verify(guide's cookie) = %v, %v; want true, false", ok, stale)
+	}
+	if b, err := base64.StdEncoding.DecodeString(value); err != nil || string(b) != body {
+		t.Errorf("the guide's cookie decodes to %s (%v), the guide shows %s", b, err, body)
+	}
+	nodeURL := startOutsiderNode(t, `["keyboard cat"]`, "")
+	c := interoptest.NewClient(t)
+	if got := c.Get(nodeURL + "/sign?data=" + url.QueryEscape("koa.sess="+value))["sig"]; got != sig {
+		t.Errorf("Node's Keygrip signs the guide's cookie %v, the guide shows %q", got, sig)
+	}
+}
+
+// TestOutsiderKoaSHA256Keys: "app.keys = new Keygrip(keys, 'sha256')" is
+// keygrip.NewHash(sha256.New, keys...) as Options.Signer: a session
+// shared both ways, which a SHA-1 Go side refuses.
+func TestOutsiderKoaSHA256Keys(t *testing.T) {
+	nodeURL := startOutsiderNode(t, interoptest.KeysJSON, "sha256")
+	signer, err := keygrip.NewHash(sha256.New, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := koa.NewCookieMode(koa.Options{Signer: signer, MaxAge: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goURL := interoptest.GoApp(t, quiet(m), usePassport(false)).URL
+	sha1Side, err := koa.NewCookieMode(koa.Options{Keys: keys, MaxAge: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha1URL := interoptest.GoApp(t, quiet(sha1Side), usePassport(false)).URL
+
+	c := interoptest.NewClient(t)
+	c.Post(nodeURL + "/login?id=1")
+	c.Post(nodeURL + "/set?k=views&v=1")
+	c.WantUser(goURL, "ann")
+	if v := c.Get(goURL + "/get?k=views")["value"]; v != 1.0 {
+		t.Errorf("Go reads views = %v, Node set 1", v)
+	}
+	c.Post(goURL + "/set?k=views&v=2")
+	if v := c.Get(nodeURL + "/get?k=views")["value"]; v != 2.0 {
+		t.Errorf("Node reads views = %v, Go set 2", v)
+	}
+	c.WantUser(nodeURL, "ann")
+	cs := c.Cookies(goURL)
+	if want := signer.Sign("koa.sess=" + cs["koa.sess"]); cs["koa.sess.sig"] != want {
+		t.Errorf("Go signed %q, want the SHA-256 signature %q", cs["koa.sess.sig"], want)
+	}
+	if got := c.Get(sha1URL + "/whoami"); got["user"] != nil || got["stored"] != false {
+		t.Errorf("a SHA-1 Go side accepted a SHA-256 cookie: %v", got)
+	}
+}
+
+// TestOutsiderKoaRotationFirstDeploy: the guide's first rotation deploy,
+// the new key added last on both sides: both verify it, neither signs
+// with it.
+func TestOutsiderKoaRotationFirstDeploy(t *testing.T) {
+	const oldKey, newKey = "the old key", "the new key"
+	nodeURL := startOutsiderNode(t, `["`+oldKey+`","`+newKey+`"]`, "")
+	m, err := koa.NewCookieMode(koa.Options{Keys: []string{oldKey, newKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goURL := interoptest.GoApp(t, quiet(m), usePassport(false)).URL
+	older, _ := keygrip.New(oldKey)
+	newer, _ := keygrip.New(newKey)
+
+	c := interoptest.NewClient(t)
+	c.Post(nodeURL + "/login?id=1")
+	if cs := c.Cookies(nodeURL); cs["koa.sess.sig"] != older.Sign("koa.sess="+cs["koa.sess"]) {
+		t.Fatalf("Node did not sign with its first key: %v", cs)
+	}
+	c.Post(goURL + "/set?k=views&v=1")
+	cs := c.Cookies(goURL)
+	if cs["koa.sess.sig"] != older.Sign("koa.sess="+cs["koa.sess"]) {
+		t.Errorf("Go signed %q, want the first (old) key's signature", cs["koa.sess.sig"])
+	}
+	// A cookie signed with the key added last verifies on both sides.
+	for _, base := range []string{goURL, nodeURL} {
+		c.SetCookies(base, map[string]string{"koa.sess": cs["koa.sess"], "koa.sess.sig": newer.Sign("koa.sess=" + cs["koa.sess"])})
+		c.WantUser(base, "ann")
+	}
+}
+
+// TestOutsiderKoaCookieAttributes: the guide's cookie attributes. The Go
+// default is SameSite=Lax and HttpOnly, Secure on HTTPS; Koa's cookies
+// have no SameSite, and m.Cookie.SameSite = http.SameSiteDefaultMode
+// gives the Go side's none either.
+func TestOutsiderKoaCookieAttributes(t *testing.T) {
+	nodeURL := startOutsiderNode(t, interoptest.KeysJSON, "")
+	c := interoptest.NewClient(t)
+	_, _, nodeSet := c.Req("POST", nodeURL+"/set?k=views&v=1")
+	if ck := nodeSet["koa.sess"]; ck == nil || strings.Contains(strings.ToLower(ck.Raw), "samesite") || !ck.HttpOnly {
+		t.Fatalf("Node's koa.sess cookie %v: the guide says HttpOnly without SameSite", ck)
+	}
+	set := func(t *testing.T, configure func(*sessionkit.Manager), tls bool) *http.Cookie {
+		t.Helper()
+		m, err := koa.NewCookieMode(koa.Options{Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if configure != nil {
+			configure(m)
+		}
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sessionkit.From(r.Context()).Set("views", 1)
+		}))
+		var srv *httptest.Server
+		if tls {
+			srv = httptest.NewTLSServer(h)
+		} else {
+			srv = httptest.NewServer(h)
+		}
+		defer srv.Close()
+		resp, err := srv.Client().Post(srv.URL, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "koa.sess" {
+				return ck
+			}
+		}
+		t.Fatalf("no koa.sess cookie: %v", resp.Header.Values("Set-Cookie"))
+		return nil
+	}
+	if ck := set(t, nil, false); ck.SameSite != http.SameSiteLaxMode || !ck.HttpOnly || ck.Secure {
+		t.Errorf("Go default over HTTP: %v; want SameSite=Lax, HttpOnly, not Secure", ck)
+	}
+	if ck := set(t, nil, true); !ck.Secure {
+		t.Errorf("Go default over HTTPS: %v; want Secure", ck)
+	}
+	ck := set(t, func(m *sessionkit.Manager) { m.Cookie.SameSite = http.SameSiteDefaultMode }, false)
+	if strings.Contains(strings.ToLower(ck.Raw), "samesite") || !ck.HttpOnly {
+		t.Errorf("with SameSiteDefaultMode: %q; want no SameSite, as Koa's", ck.Raw)
+	}
+}
+
+// TestOutsiderKoaOwnKeys: guide section 6. koa-session's own keys cannot
+// hold values set from Go; a value whose key starts with "_" or is
+// "isNew" is kept by the Go side, and dropped by the next Node save.
+func TestOutsiderKoaOwnKeys(t *testing.T) {
+	nodeURL := startOutsiderNode(t, interoptest.KeysJSON, "")
+	m, err := koa.NewCookieMode(koa.Options{Keys: keys, MaxAge: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goURL := interoptest.GoApp(t, quiet(m), usePassport(false)).URL
+	c := interoptest.NewClient(t)
+	c.Post(nodeURL + "/set?k=views&v=1")
+	for _, k := range []string{"_expire", "_maxAge", "_session"} {
+		if code, _, _ := c.Req("POST", goURL+"/set?k="+k+"&v=5"); code == http.StatusOK {
+			t.Errorf("Go set %s: want it refused", k)
+		}
+	}
+	for _, k := range []string{"_mine", "isNew"} {
+		c.Post(goURL + "/set?k=" + k + "&v=7")
+		if v := c.Get(goURL + "/get?k=" + k)["value"]; v != 7.0 {
+			t.Errorf("Go reads its %s = %v, want 7", k, v)
+		}
+	}
+	c.Post(nodeURL + "/set?k=views&v=2")
+	for _, k := range []string{"_mine", "isNew"} {
+		if v := c.Get(goURL + "/get?k=" + k)["value"]; v != nil {
+			t.Errorf("after a Node save, Go reads %s = %v, want it dropped", k, v)
+		}
+	}
+	if v := c.Get(goURL + "/get?k=views")["value"]; v != 2.0 {
+		t.Errorf("Go reads views = %v, want 2", v)
+	}
+}
