@@ -7,20 +7,26 @@ package koa_test
 // guide says, with one browser.
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
 	"github.com/sessionkit/sessionkit/compat/internal/interoptest"
 	"github.com/sessionkit/sessionkit/compat/keygrip"
 	"github.com/sessionkit/sessionkit/compat/koa"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
 const outsiderScript = "testdata/outsider/server.js"
@@ -222,5 +228,109 @@ func TestOutsiderKoaOwnKeys(t *testing.T) {
 	}
 	if v := c.Get(goURL + "/get?k=views")["value"]; v != 2.0 {
 		t.Errorf("Go reads views = %v, want 2", v)
+	}
+}
+
+// startGeneric runs the guide's section 4 on both sides: koa-generic-session
+// with koa-redis (cookie: {maxAge: 3600000}) and the Go side's redisstore,
+// ConfigureGeneric and koa-passport's Auth, with handlers that show the
+// session's deadline and its user's sessions.
+func startGeneric(t *testing.T) (nodeURL, goURL string) {
+	redisURL := testenv.Getenv(t, testenv.RedisURLEnv)
+	prefix := "koa:sess:" + uniqueName("out") + ":"
+	store := redisFor(t, redisURL, redisstore.Options{Prefix: prefix}, "")
+	nodeURL = testenv.StartNodeApp(t, testenv.KoaNodeModulesEnv, outsiderScript,
+		"KEYS="+interoptest.KeysJSON, "MODE=generic", "REDIS="+redisURL, "PREFIX="+prefix)
+	m := quiet(sessionkit.New(store))
+	if err := koa.ConfigureGeneric(m, koa.GenericOptions{Keys: keys, MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	users := auth.New(m, func(u interoptest.User) string { return strconv.Itoa(u.ID) },
+		func(_ context.Context, key string) (interoptest.User, error) {
+			id, _ := strconv.Atoi(key)
+			return interoptest.Users[id], nil
+		})
+	koa.UsePassport(users)
+	users.ClearOnLogin = true
+	mux := http.NewServeMux()
+	reply := func(w http.ResponseWriter, v any, err error) {
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
+		err := sessionkit.From(r.Context()).Set(r.URL.Query().Get("k"), json.RawMessage(r.URL.Query().Get("v")))
+		reply(w, map[string]any{"ok": true}, err)
+	})
+	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
+		v, err := sessionkit.Get[json.RawMessage](sessionkit.From(r.Context()), r.URL.Query().Get("k"))
+		if v == nil {
+			v = json.RawMessage("null")
+		}
+		reply(w, map[string]any{"value": v}, err)
+	})
+	mux.HandleFunc("GET /deadline", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		var ms any
+		if d := s.Deadline(); !d.IsZero() {
+			ms = d.UnixMilli()
+		}
+		reply(w, map[string]any{"deadline": ms, "idle": s.IdleTimeout().Milliseconds()}, s.Err())
+	})
+	mux.HandleFunc("POST /deadline", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.ParseInt(r.URL.Query().Get("ms"), 10, 64)
+		reply(w, map[string]any{"ok": true}, sessionkit.From(r.Context()).SetDeadline(time.UnixMilli(ms)))
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"ok": true}, users.Login(w, r, interoptest.Users[1]))
+	})
+	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
+		_, err := users.Sessions(r)
+		_, errAll := users.RevokeAll(r.Context(), "1")
+		reply(w, map[string]any{
+			"sessions":  errors.Is(err, sessionkit.ErrNotSupported),
+			"revokeAll": errors.Is(errAll, sessionkit.ErrNotSupported),
+		}, nil)
+	})
+	srv := httptest.NewServer(users.Handler(mux))
+	t.Cleanup(srv.Close)
+	return nodeURL, srv.URL
+}
+
+// TestOutsiderKoaGenericExpires: "ctx.session.cookie.expires = date
+// (koa-generic-session) | the session's deadline (Session.SetDeadline
+// from Go)", both ways.
+func TestOutsiderKoaGenericExpires(t *testing.T) {
+	nodeURL, goURL := startGeneric(t)
+	c := interoptest.NewClient(t)
+	c.Post(nodeURL + "/set?k=views&v=1")
+	at := time.Now().Add(30 * time.Minute).Truncate(time.Millisecond)
+	c.Post(nodeURL + "/expires?ms=" + strconv.FormatInt(at.UnixMilli(), 10))
+	got := c.Get(goURL + "/deadline")
+	if got["deadline"] != float64(at.UnixMilli()) || got["idle"] != float64(time.Hour.Milliseconds()) {
+		t.Errorf("Go sees deadline %v, idle %v; Node set expires %d with maxAge 3600000", got["deadline"], got["idle"], at.UnixMilli())
+	}
+	at2 := time.Now().Add(20 * time.Minute).Truncate(time.Millisecond)
+	c.Post(goURL + "/deadline?ms=" + strconv.FormatInt(at2.UnixMilli(), 10))
+	if got := c.Get(nodeURL + "/cookie"); got["expires"] != float64(at2.UnixMilli()) {
+		t.Errorf("Node sees cookie.expires %v (%v), Go set the deadline %d", got["expires"], got, at2.UnixMilli())
+	}
+	if v := c.Get(nodeURL + "/get?k=views")["value"]; v != 1.0 {
+		t.Errorf("Node reads views = %v after Go's SetDeadline, want 1", v)
+	}
+}
+
+// TestOutsiderKoaGenericNoUserIndex: guide section 7, "No per-user index
+// in the store modes: 'your sessions' and 'sign out everywhere' report
+// sessionkit.ErrNotSupported".
+func TestOutsiderKoaGenericNoUserIndex(t *testing.T) {
+	_, goURL := startGeneric(t)
+	c := interoptest.NewClient(t)
+	c.Post(goURL + "/login")
+	if got := c.Get(goURL + "/sessions"); got["sessions"] != true || got["revokeAll"] != true {
+		t.Errorf("Sessions / RevokeAll report ErrNotSupported: %v; want both", got)
 	}
 }
