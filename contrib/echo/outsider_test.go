@@ -33,7 +33,10 @@ import (
 type outsiderStore struct {
 	*memstore.Store
 	saves, loads atomic.Int64
+	down         atomic.Bool
 }
+
+var errDown = errors.New("outsider: store down")
 
 func (s *outsiderStore) Load(ctx context.Context, key string) (sessionkit.Record, error) {
 	s.loads.Add(1)
@@ -42,6 +45,9 @@ func (s *outsiderStore) Load(ctx context.Context, key string) (sessionkit.Record
 
 func (s *outsiderStore) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
 	s.saves.Add(1)
+	if s.down.Load() {
+		return 0, errDown
+	}
 	return s.Store.Save(ctx, key, rec)
 }
 
@@ -500,5 +506,25 @@ func TestOutsiderEchoLateChange(t *testing.T) {
 	}
 	if !strings.Contains(env.logs.String(), "level=WARN") {
 		t.Errorf("no warning for a late change:\n%s", env.logs)
+	}
+}
+
+// TestOutsiderEchoStoreDownWithHandlerError: docs/frameworks.md's suite
+// claim "a store that is down answered with the ErrorHandler's 503
+// instead of the handler's response", for a handler whose response is
+// Echo's error response: the 503 alone, without the session's cookie.
+func TestOutsiderEchoStoreDownWithHandlerError(t *testing.T) {
+	env := newOutsiderEnv(t)
+	app := echo.New()
+	app.Use(sessionecho.Middleware(env.m))
+	app.POST("/fail", func(c *echo.Context) error {
+		sessionecho.From(c).Set("tried", true)
+		return echo.NewHTTPError(http.StatusTeapot, "no")
+	})
+	env.store.down.Store(true)
+	c := newOutsiderClient(t, app)
+	resp, body := c.do("POST", "/fail", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || len(resp.Cookies()) != 0 || strings.Contains(body, "message") {
+		t.Errorf("POST /fail with the store down = %d %q, cookies %v; want the ErrorHandler's 503 alone", resp.StatusCode, body, resp.Cookies())
 	}
 }

@@ -4,6 +4,9 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,7 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
 	chiexample "github.com/sessionkit/sessionkit/examples/chi"
 	"github.com/sessionkit/sessionkit/store/memstore"
 )
@@ -77,5 +82,85 @@ func TestOutsiderChi(t *testing.T) {
 	// The package doc's curl (no Origin, no Sec-Fetch-Site) counts.
 	if _, body := do("POST", "/visits", nil); body != "2 visits\n" {
 		t.Errorf("curl's POST = %q, want 2 visits", body)
+	}
+}
+
+type user struct{ Name string }
+
+// TestOutsiderChiAuthSnippet: docs/frameworks.md's chi snippet, served:
+// auth.Auth.Handler as router middleware, /account redirecting an
+// anonymous visitor to /login, and r.With(users.Require) answering API
+// requests 401 and pages with a redirect that returns to the page.
+func TestOutsiderChiAuthSnippet(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	t.Cleanup(func() { mem.Close() })
+	users := auth.New(sessionkit.New(mem), func(u user) string { return u.Name },
+		func(_ context.Context, key string) (user, error) { return user{key}, nil })
+	settings := func(w http.ResponseWriter, r *http.Request) {
+		u, _ := users.User(r)
+		fmt.Fprintf(w, "settings of %s", u.Name)
+	}
+
+	r := chi.NewRouter()
+	r.Use(http.NewCrossOriginProtection().Handler) // refuse cross-site POSTs first
+	r.Use(users.Handler)                           // auth.Auth[User]: sessions and the logged-in user
+	r.Get("/account", func(w http.ResponseWriter, r *http.Request) {
+		u, err := users.User(r)
+		if errors.Is(err, auth.ErrNotAuthenticated) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "hello %s", u.Name)
+	})
+	r.With(users.Require).Get("/settings", settings)
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		if err := users.Login(w, r, user{"ann"}); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path, accept string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	if resp, _ := do("GET", "/account", ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Errorf("anonymous /account = %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := do("GET", "/settings", "application/json")
+	if resp.StatusCode != http.StatusUnauthorized || !json.Valid([]byte(body)) {
+		t.Errorf("anonymous API /settings = %d %q, want 401 with JSON", resp.StatusCode, body)
+	}
+	resp, _ = do("GET", "/settings", "text/html")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?return_to=%2Fsettings" {
+		t.Errorf("anonymous page /settings = %d to %q, want 303 to /login returning to /settings", resp.StatusCode, loc)
+	}
+	if resp, _ := do("POST", "/login", ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("login = %d", resp.StatusCode)
+	}
+	if _, body := do("GET", "/account", ""); body != "hello ann" {
+		t.Errorf("/account after login = %q", body)
+	}
+	if _, body := do("GET", "/settings", ""); body != "settings of ann" {
+		t.Errorf("/settings after login = %q", body)
 	}
 }
