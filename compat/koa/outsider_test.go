@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,10 +23,12 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/compat/express"
 	"github.com/sessionkit/sessionkit/compat/internal/interoptest"
 	"github.com/sessionkit/sessionkit/compat/keygrip"
 	"github.com/sessionkit/sessionkit/compat/koa"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/memstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
@@ -333,4 +336,124 @@ func TestOutsiderKoaGenericNoUserIndex(t *testing.T) {
 	if got := c.Get(goURL + "/sessions"); got["sessions"] != true || got["revokeAll"] != true {
 		t.Errorf("Sessions / RevokeAll report ErrNotSupported: %v; want both", got)
 	}
+}
+
+// TestOutsiderKoaSettings: the timing and keys the guide and package doc
+// say each mode sets up: no absolute lifetime, koa-session's and
+// koa-generic-session's rolling options as Manager.Rolling ("Rolling wins
+// over Renew, as in koa-session"), raw store keys.
+func TestOutsiderKoaSettings(t *testing.T) {
+	mem := func() sessionkit.Store {
+		s := memstore.New(memstore.Options{})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	cookie := func(o koa.Options) *sessionkit.Manager {
+		o.Keys = keys
+		m, err := koa.NewCookieMode(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	store := func(o koa.Options) *sessionkit.Manager {
+		o.Keys = keys
+		m := sessionkit.New(koa.NewExternalStore(mem()))
+		if err := koa.ConfigureStore(m, o); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	generic := func(o koa.GenericOptions) *sessionkit.Manager {
+		o.Keys = keys
+		m := sessionkit.New(mem())
+		if err := koa.ConfigureGeneric(m, o); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		m       *sessionkit.Manager
+		rolling sessionkit.Rolling
+		raw     bool
+	}{
+		{"cookie", cookie(koa.Options{}), sessionkit.RollingOnWrite, false},
+		{"cookie rolling", cookie(koa.Options{Rolling: true}), sessionkit.RollingAlways, false},
+		{"cookie renew", cookie(koa.Options{Renew: true}), sessionkit.RollingThrottled, false},
+		{"cookie rolling and renew", cookie(koa.Options{Rolling: true, Renew: true}), sessionkit.RollingAlways, false},
+		{"store", store(koa.Options{}), sessionkit.RollingOnWrite, true},
+		{"store rolling and renew", store(koa.Options{Rolling: true, Renew: true}), sessionkit.RollingAlways, true},
+		{"generic", generic(koa.GenericOptions{}), sessionkit.RollingOnWrite, true},
+		{"generic rolling", generic(koa.GenericOptions{Rolling: true}), sessionkit.RollingAlways, true},
+	} {
+		if tc.m.Lifetime != 0 || tc.m.Rolling != tc.rolling || (tc.raw && !tc.m.RawKeys) {
+			t.Errorf("%s: Lifetime %v, Rolling %v, RawKeys %v; want 0, %v, %v", tc.name, tc.m.Lifetime, tc.m.Rolling, tc.m.RawKeys, tc.rolling, tc.raw)
+		}
+	}
+}
+
+// TestOutsiderKoaKeys: the guide's external keys ("sess:" and a random
+// version 4 UUID, the store key itself), koa-generic-session's IDs (24
+// random bytes in base64url), and a custom genid set as m.IDs after
+// ConfigureStore.
+func TestOutsiderKoaKeys(t *testing.T) {
+	newSession := func(t *testing.T, m *sessionkit.Manager, store *memstore.Store, cookie string) string {
+		t.Helper()
+		srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sessionkit.From(r.Context()).Set("views", 1)
+		})))
+		defer srv.Close()
+		resp, err := http.Post(srv.URL, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, ck := range resp.Cookies() {
+			if ck.Name == cookie {
+				if _, err := store.Load(context.Background(), ck.Value); err != nil {
+					t.Errorf("the cookie's value %q is not the store key: %v", ck.Value, err)
+				}
+				return ck.Value
+			}
+		}
+		t.Fatalf("no %s cookie: %v", cookie, resp.Header.Values("Set-Cookie"))
+		return ""
+	}
+	uuid := regexp.MustCompile(`^sess:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	t.Run("store", func(t *testing.T) {
+		store := memstore.New(memstore.Options{})
+		defer store.Close()
+		m := sessionkit.New(koa.NewExternalStore(store))
+		if err := koa.ConfigureStore(m, koa.Options{Keys: keys, Prefix: "sess:"}); err != nil {
+			t.Fatal(err)
+		}
+		if id := newSession(t, m, store, "koa.sess"); !uuid.MatchString(id) {
+			t.Errorf("external key %q, want sess: and a v4 UUID", id)
+		}
+	})
+	t.Run("genid", func(t *testing.T) {
+		store := memstore.New(memstore.Options{})
+		defer store.Close()
+		m := sessionkit.New(koa.NewExternalStore(store))
+		if err := koa.ConfigureStore(m, koa.Options{Keys: keys, Prefix: "sess:"}); err != nil {
+			t.Fatal(err)
+		}
+		m.IDs = express.IDs{}
+		if id := newSession(t, m, store, "koa.sess"); len(id) != 32 || strings.HasPrefix(id, "sess:") {
+			t.Errorf("external key %q, want the custom scheme's", id)
+		}
+	})
+	t.Run("generic", func(t *testing.T) {
+		store := memstore.New(memstore.Options{})
+		defer store.Close()
+		m := sessionkit.New(store)
+		if err := koa.ConfigureGeneric(m, koa.GenericOptions{Keys: keys}); err != nil {
+			t.Fatal(err)
+		}
+		id := newSession(t, m, store, "koa.sid")
+		if b, err := base64.RawURLEncoding.DecodeString(id); err != nil || len(b) != 24 {
+			t.Errorf("koa.sid %q, want 24 bytes in base64url (%v)", id, err)
+		}
+	})
 }

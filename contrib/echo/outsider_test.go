@@ -528,3 +528,41 @@ func TestOutsiderEchoStoreDownWithHandlerError(t *testing.T) {
 		t.Errorf("POST /fail with the store down = %d %q, cookies %v; want the ErrorHandler's 503 alone", resp.StatusCode, body, resp.Cookies())
 	}
 }
+
+// TestOutsiderEchoFlush: the session commits when the handler flushes
+// (Session's doc) through Echo's Response: the cookie goes out with the
+// first part of a streamed response.
+func TestOutsiderEchoFlush(t *testing.T) {
+	env := newOutsiderEnv(t)
+	app := echo.New()
+	app.Use(sessionecho.Middleware(env.m))
+	app.POST("/stream", func(c *echo.Context) error {
+		if err := sessionecho.From(c).Set("k", "streamed"); err != nil {
+			return err
+		}
+		c.Response().Header().Set("Content-Type", "text/plain")
+		c.Response().WriteHeader(http.StatusOK)
+		io.WriteString(c.Response(), "part 1;")
+		http.NewResponseController(c.Response()).Flush()
+		io.WriteString(c.Response(), "part 2")
+		return nil
+	})
+	app.GET("/get", func(c *echo.Context) error {
+		v, err := sessionkit.Get[string](sessionecho.From(c), "k")
+		if err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, v)
+	})
+	c := newOutsiderClient(t, app)
+	resp, body := c.do("POST", "/stream", nil)
+	if body != "part 1;part 2" || len(resp.Cookies()) != 1 {
+		t.Errorf("streamed response %q, cookies %v; want both parts and the session cookie", body, resp.Cookies())
+	}
+	if _, body := c.do("GET", "/get", nil); body != "streamed" {
+		t.Errorf("read back %q, want streamed", body)
+	}
+	if strings.Contains(env.logs.String(), "level=") {
+		t.Errorf("logs:\n%s", env.logs)
+	}
+}

@@ -294,3 +294,33 @@ func TestOutsiderFiberPanic(t *testing.T) {
 		t.Errorf("a recovered panic logged an error:\n%s", logs)
 	}
 }
+
+// TestOutsiderFiberFlush: the session commits when the handler flushes
+// (Session's doc), also under Fiber's buffering adaptor: the change made
+// before the flush arrives with its cookie, and a streamed body follows.
+func TestOutsiderFiberFlush(t *testing.T) {
+	m, _, logs := newOutsiderManager(t)
+	mux := accountMux()
+	mux.HandleFunc("POST /account/stream", func(w http.ResponseWriter, r *http.Request) {
+		if err := sessionkit.From(r.Context()).Set("visits", 41); err != nil {
+			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "part 1;")
+		http.NewResponseController(w).Flush()
+		fmt.Fprint(w, "part 2")
+	})
+	app := fiber.New()
+	app.All("/account/*", sessionfiber.Handler(m, mux))
+	c := newOutsiderClient(t, app)
+	resp, body := c.do("POST", "/account/stream")
+	if body != "part 1;part 2" || len(resp.Cookies()) != 1 {
+		t.Errorf("streamed response %q, cookies %v; want both parts and the session cookie", body, resp.Cookies())
+	}
+	if _, body := c.do("POST", "/account/visits"); body != "visit 42" {
+		t.Errorf("next visit = %q, want visit 42", body)
+	}
+	if strings.Contains(logs.String(), "level=") {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
