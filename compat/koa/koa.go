@@ -97,7 +97,10 @@ func (o Options) signer() (*keygrip.Keygrip, error) {
 // Sessions in cookies cannot be revoked: a copy of the cookie is accepted,
 // by the Node side and the Go side alike, until its "_expire" (for
 // maxAge 'session', forever, while its key is in Keys). Logging out on
-// either side clears the cookie in that browser only.
+// either side signs out that browser only: the Go side's auth.Auth.Logout
+// clears the cookie (with KeepDataOnLogout, rewrites it without the user),
+// koa-passport's ctx.logout() rewrites it without the user, keeping the
+// session's other values.
 func NewCookieMode(o Options) (*sessionkit.Manager, error) {
 	cs := &CookieStore{TTL: o.maxAge()}
 	m := sessionkit.NewClientSide(cs)

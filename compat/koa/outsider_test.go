@@ -457,3 +457,55 @@ func TestOutsiderKoaKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestOutsiderKoaCookieLogout: guide section 2, "logging out (on either
+// side) signs out that browser — the Go side's a.Logout clears the cookie
+// (with KeepDataOnLogout, rewrites it without the user), koa-passport's
+// ctx.logout() rewrites it without the user and keeps the session's other
+// values — but a copy taken before is still a signed-in session, on the
+// Node side and the Go side alike".
+func TestOutsiderKoaCookieLogout(t *testing.T) {
+	nodeURL := startOutsiderNode(t, interoptest.KeysJSON, "")
+	m, err := koa.NewCookieMode(koa.Options{Keys: keys, MaxAge: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goURL := interoptest.GoApp(t, quiet(m), usePassport(false)).URL
+	keep, err := koa.NewCookieMode(koa.Options{Keys: keys, MaxAge: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepURL := interoptest.GoApp(t, quiet(keep), func(a *auth.Auth[interoptest.User]) {
+		koa.UsePassport(a)
+		a.KeepDataOnLogout = true
+	}).URL
+	for _, side := range []struct {
+		name, url string
+		kept      bool // the cookie is rewritten with views, not cleared
+	}{{"go", goURL, false}, {"go KeepDataOnLogout", keepURL, true}, {"node", nodeURL, true}} {
+		t.Run(side.name, func(t *testing.T) {
+			c := interoptest.NewClient(t)
+			c.Post(nodeURL + "/login?id=1")
+			c.Post(nodeURL + "/set?k=views&v=1")
+			copied := c.Cookies(nodeURL)
+			c.Post(side.url + "/logout")
+			held := c.Cookies(nodeURL)
+			if !side.kept && len(held) != 0 {
+				t.Errorf("after the logout the browser holds %v; want the cookie cleared", held)
+			}
+			if side.kept {
+				if held["koa.sess"] == "" || held["koa.sess"] == copied["koa.sess"] {
+					t.Errorf("after the logout the browser holds %v; want the cookie rewritten", held)
+				}
+				if v := c.Get(goURL + "/get?k=views")["value"]; v != 1.0 {
+					t.Errorf("after the logout views = %v, want the session's other values kept", v)
+				}
+			}
+			c.WantUser(goURL, nil)
+			c.WantUser(nodeURL, nil)
+			c.SetCookies(nodeURL, copied)
+			c.WantUser(goURL, "ann")
+			c.WantUser(nodeURL, "ann")
+		})
+	}
+}

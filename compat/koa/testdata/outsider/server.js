@@ -61,6 +61,10 @@ app.use(async (ctx) => {
       await ctx.login(users.get(Number(q.id)));
       ctx.body = { ok: true };
       return;
+    case 'POST /logout':
+      await ctx.logout();
+      ctx.body = { ok: true };
+      return;
     // /set?k=name&v=<JSON>
     case 'POST /set':
       ctx.session[q.k] = JSON.parse(q.v);
