@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,6 +30,8 @@ import (
 	"github.com/sessionkit/sessionkit/compat/koa"
 	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/memstore"
+	"github.com/sessionkit/sessionkit/store/mongostore"
+	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
@@ -506,6 +509,80 @@ func TestOutsiderKoaCookieLogout(t *testing.T) {
 			c.SetCookies(nodeURL, copied)
 			c.WantUser(goURL, "ann")
 			c.WantUser(nodeURL, "ann")
+		})
+	}
+}
+
+// TestOutsiderKoaExternalStoreLayouts: guide section 3, "A store other
+// than koa-redis works when it keeps the same shape: any layout this
+// project has (connect-redis, connect-pg-simple, connect-mongo) with the
+// session JSON under the external key" — koa-session's JSON under the
+// "sess:" key, renewed by Rolling through NewExternalStore, and a
+// maxAge 'session' session ("the Go side supports it with any store").
+func TestOutsiderKoaExternalStoreLayouts(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) sessionkit.Store
+	}{
+		{"connect-pg-simple", func(t *testing.T) sessionkit.Store {
+			s, err := pgstore.Open(ctx, testenv.Getenv(t, testenv.PostgresURLEnv), pgstore.Options{
+				Layout: pgstore.LayoutConnectPgSimple, Table: uniqueName("koa_session_"), UserKeyOf: express.UserKey, CleanupInterval: -1,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}},
+		{"connect-mongo", func(t *testing.T) sessionkit.Store {
+			s, err := mongostore.Open(ctx, testenv.Getenv(t, testenv.MongoURLEnv), mongostore.Options{
+				Layout: mongostore.LayoutConnectMongo, Collection: uniqueName("koa_sessions_"), UserKeyOf: express.UserKey, Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := tc.store(t)
+			for _, browser := range []bool{false, true} {
+				m := quiet(sessionkit.New(koa.NewExternalStore(store)))
+				if err := koa.ConfigureStore(m, koa.Options{Keys: keys, Prefix: "sess:", Rolling: true, BrowserSession: browser}); err != nil {
+					t.Fatal(err)
+				}
+				goURL := interoptest.GoApp(t, m, usePassport(false)).URL
+				c := interoptest.NewClient(t)
+				_, _, set := c.Req("POST", goURL+"/set?k=views&v=1")
+				if ck := set["koa.sess"]; ck == nil || !strings.HasPrefix(ck.Value, "sess:") || (ck.MaxAge == 0) != browser {
+					t.Fatalf("browser=%v: cookie %v; want a sess: key, persistent unless browser", browser, ck)
+				}
+				c.Post(goURL + "/login?id=1")
+				c.WantUser(goURL, "ann")
+				if v := c.Get(goURL + "/get?k=views")["value"]; v != 1.0 {
+					t.Errorf("browser=%v: views = %v, want 1", browser, v)
+				}
+				rec, err := store.Load(ctx, c.Cookies(goURL)["koa.sess"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				var body map[string]json.RawMessage
+				if err := json.Unmarshal(rec.Data, &body); err != nil {
+					t.Fatalf("stored %q: %v", rec.Data, err)
+				}
+				if browser {
+					if string(body["_session"]) != "true" || body["_expire"] != nil {
+						t.Errorf("stored %s; want koa-session's _session and no _expire", rec.Data)
+					}
+				} else if body["_expire"] == nil || string(body["passport"]) != `{"user":1}` {
+					t.Errorf("stored %s; want koa-session's JSON with passport.user and _expire", rec.Data)
+				}
+			}
 		})
 	}
 }
