@@ -566,3 +566,33 @@ func TestOutsiderEchoFlush(t *testing.T) {
 		t.Errorf("logs:\n%s", env.logs)
 	}
 }
+
+// TestOutsiderEchoMiddlewareTwice: "The same Manager mounted twice (...
+// Echo's Middleware on the app and on a group) ... Every request through
+// both is refused with the ErrorHandler's 503 (and the error logged); the
+// handlers do not run." Requests through one only are served.
+func TestOutsiderEchoMiddlewareTwice(t *testing.T) {
+	env := newOutsiderEnv(t)
+	app := echo.New()
+	app.Use(sessionecho.Middleware(env.m))
+	ran := 0
+	handler := func(c *echo.Context) error {
+		ran++
+		return errors.Join(sessionecho.From(c).Set("k", "v"), c.String(http.StatusOK, "ran"))
+	}
+	app.Group("/g", sessionecho.Middleware(env.m)).POST("/set", handler)
+	app.POST("/set", handler)
+	c := newOutsiderClient(t, app)
+	for i := range 2 {
+		resp, body := c.do("POST", "/g/set", nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || body == "ran" || ran != 0 || len(resp.Cookies()) != 0 {
+			t.Errorf("request %d through both = %d %q (handler ran %d times), cookies %v; want the ErrorHandler's 503 alone", i, resp.StatusCode, body, ran, resp.Cookies())
+		}
+	}
+	if n := strings.Count(env.logs.String(), "level=ERROR"); n != 2 {
+		t.Errorf("%d errors logged for two refused requests, want 2:\n%s", n, env.logs)
+	}
+	if resp, body := c.do("POST", "/set", nil); resp.StatusCode != http.StatusOK || body != "ran" || len(resp.Cookies()) != 1 {
+		t.Errorf("through the app's Middleware only = %d %q, cookies %v", resp.StatusCode, body, resp.Cookies())
+	}
+}
