@@ -29,6 +29,7 @@ import (
 	"github.com/sessionkit/sessionkit/compat/keygrip"
 	"github.com/sessionkit/sessionkit/compat/koa"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/cookiestore"
 	"github.com/sessionkit/sessionkit/store/memstore"
 	"github.com/sessionkit/sessionkit/store/mongostore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
@@ -584,5 +585,67 @@ func TestOutsiderKoaExternalStoreLayouts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOutsiderKoaImporter: guide section 2's "way forward", set up as the
+// guide shows: a koa-session cookie made by the Koa app is taken over on
+// the next Go request — user, values and maxAge kept, the new cookie set
+// and koa.sess and koa.sess.sig expired — while the guide's own example
+// cookie (its _expire has passed), a cookie signed by another key and a
+// tampered one are never imported.
+func TestOutsiderKoaImporter(t *testing.T) {
+	nodeURL := startOutsiderNode(t, `["keyboard cat"]`, "")
+	key32 := []byte("0123456789abcdef0123456789abcdef")
+	sealed, err := cookiestore.New("session", key32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sessionkit.NewClientSide(sealed)
+	m.Lifetime = 30 * 24 * time.Hour
+	imp, err := koa.NewCookieImporter(koa.Options{Keys: []string{"keyboard cat"}, MaxAge: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Import = imp
+	goURL := interoptest.GoApp(t, quiet(m), func(a *auth.Auth[interoptest.User]) { a.Field = express.PassportField{} }).URL
+
+	c := interoptest.NewClient(t)
+	c.Post(nodeURL + "/login?id=1")
+	c.Post(nodeURL + "/set?k=views&v=3")
+	koaCookies := c.Cookies(nodeURL)
+	if !strings.HasPrefix(koaCookies["koa.sess"], "e") {
+		t.Fatalf("koa.sess %q is not base64 JSON", koaCookies["koa.sess"])
+	}
+	_, who, set := c.Req("GET", goURL+"/whoami")
+	if who["user"] != "ann" || who["maxAge"] != float64((7*24*time.Hour).Milliseconds()) {
+		t.Errorf("imported session: %v; want ann with the koa maxAge", who)
+	}
+	if set["session"] == nil || set["session"].MaxAge <= 0 {
+		t.Errorf("import response cookies %v; want the new session cookie", set)
+	}
+	if got := c.Cookies(goURL); got["koa.sess"] != "" || got["koa.sess.sig"] != "" || got["session"] == "" {
+		t.Errorf("browser after the import: %v; want only the new cookie", got)
+	}
+	if v := c.Get(goURL + "/get?k=views")["value"]; v != 3.0 {
+		t.Errorf("imported views = %v, want 3", v)
+	}
+
+	other, _ := keygrip.New("another key")
+	const docValue = "eyJwYXNzcG9ydCI6eyJ1c2VyIjoxfSwiX2V4cGlyZSI6MTc5NjE0NDc3ODU1NCwiX21heEFnZSI6MzYwMDAwMH0="
+	for name, cookies := range map[string]map[string]string{
+		"the guide's expired example": {"koa.sess": docValue, "koa.sess.sig": "mbrnvMgx5IICqXU4_rfnqlUbzZ0"},
+		"signed by another key":       {"koa.sess": koaCookies["koa.sess"], "koa.sess.sig": other.Sign("koa.sess=" + koaCookies["koa.sess"])},
+		"tampered":                    {"koa.sess": "f" + koaCookies["koa.sess"][1:], "koa.sess.sig": koaCookies["koa.sess.sig"]},
+	} {
+		if name == "the guide's expired example" && time.Now().Before(time.UnixMilli(1796144778554)) {
+			continue // not expired yet
+		}
+		fresh := interoptest.NewClient(t)
+		fresh.SetCookies(goURL, cookies)
+		_, who, set := fresh.Req("GET", goURL+"/whoami")
+		if who["user"] != nil || set["session"] != nil {
+			t.Errorf("%s: imported as %v, cookies %v", name, who, set)
+		}
 	}
 }
