@@ -242,14 +242,15 @@ func TestOutsiderKoaOwnKeys(t *testing.T) {
 // with koa-redis (cookie: {maxAge: 3600000}) and the Go side's redisstore,
 // ConfigureGeneric and koa-passport's Auth, with handlers that show the
 // session's deadline and its user's sessions.
-func startGeneric(t *testing.T) (nodeURL, goURL string) {
+func startGeneric(t *testing.T, o koa.GenericOptions) (nodeURL, goURL string, store *redisstore.Store) {
 	redisURL := testenv.Getenv(t, testenv.RedisURLEnv)
 	prefix := "koa:sess:" + uniqueName("out") + ":"
-	store := redisFor(t, redisURL, redisstore.Options{Prefix: prefix}, "")
+	store = redisFor(t, redisURL, redisstore.Options{Prefix: prefix}, "")
 	nodeURL = testenv.StartNodeApp(t, testenv.KoaNodeModulesEnv, outsiderScript,
 		"KEYS="+interoptest.KeysJSON, "MODE=generic", "REDIS="+redisURL, "PREFIX="+prefix)
 	m := quiet(sessionkit.New(store))
-	if err := koa.ConfigureGeneric(m, koa.GenericOptions{Keys: keys, MaxAge: time.Hour}); err != nil {
+	o.Keys = keys
+	if err := koa.ConfigureGeneric(m, o); err != nil {
 		t.Fatal(err)
 	}
 	users := auth.New(m, func(u interoptest.User) string { return strconv.Itoa(u.ID) },
@@ -304,14 +305,14 @@ func startGeneric(t *testing.T) (nodeURL, goURL string) {
 	})
 	srv := httptest.NewServer(users.Handler(mux))
 	t.Cleanup(srv.Close)
-	return nodeURL, srv.URL
+	return nodeURL, srv.URL, store
 }
 
 // TestOutsiderKoaGenericExpires: "ctx.session.cookie.expires = date
 // (koa-generic-session) | the session's deadline (Session.SetDeadline
 // from Go)", both ways.
 func TestOutsiderKoaGenericExpires(t *testing.T) {
-	nodeURL, goURL := startGeneric(t)
+	nodeURL, goURL, _ := startGeneric(t, koa.GenericOptions{MaxAge: time.Hour})
 	c := interoptest.NewClient(t)
 	c.Post(nodeURL + "/set?k=views&v=1")
 	at := time.Now().Add(30 * time.Minute).Truncate(time.Millisecond)
@@ -334,7 +335,7 @@ func TestOutsiderKoaGenericExpires(t *testing.T) {
 // in the store modes: 'your sessions' and 'sign out everywhere' report
 // sessionkit.ErrNotSupported".
 func TestOutsiderKoaGenericNoUserIndex(t *testing.T) {
-	_, goURL := startGeneric(t)
+	_, goURL, _ := startGeneric(t, koa.GenericOptions{MaxAge: time.Hour})
 	c := interoptest.NewClient(t)
 	c.Post(goURL + "/login")
 	if got := c.Get(goURL + "/sessions"); got["sessions"] != true || got["revokeAll"] != true {
@@ -647,5 +648,38 @@ func TestOutsiderKoaImporter(t *testing.T) {
 		if who["user"] != nil || set["session"] != nil {
 			t.Errorf("%s: imported as %v, cookies %v", name, who, set)
 		}
+	}
+}
+
+// TestOutsiderKoaGenericBrowserSession: the guide's "koa-generic-session
+// cookie: {maxAge: null} | koa.GenericOptions.BrowserSession: true, TTL:
+// how long the store keeps it": a session the Go side creates has a
+// browser-session cookie, no maxAge in its cookie object (GenericCodec:
+// "a null or missing maxAge is a browser-session cookie"), is kept for the
+// TTL, and is read by the Node side.
+func TestOutsiderKoaGenericBrowserSession(t *testing.T) {
+	nodeURL, goURL, store := startGeneric(t, koa.GenericOptions{BrowserSession: true, TTL: 2 * time.Hour})
+	c := interoptest.NewClient(t)
+	_, _, set := c.Req("POST", goURL+"/set?k=views&v=5")
+	ck := set["koa.sid"]
+	if ck == nil || ck.MaxAge != 0 || !ck.Expires.IsZero() {
+		t.Fatalf("Go's cookie %v; want a browser-session cookie", ck)
+	}
+	rec, err := store.Load(context.Background(), ck.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "store expiry", rec.Expiry, time.Now().Add(2*time.Hour), time.Minute)
+	var body struct {
+		Cookie map[string]json.RawMessage `json:"cookie"`
+	}
+	if err := json.Unmarshal(rec.Data, &body); err != nil || body.Cookie == nil || (body.Cookie["maxAge"] != nil && string(body.Cookie["maxAge"]) != "null") {
+		t.Errorf("stored %s (%v); want a cookie object without a maxAge", rec.Data, err)
+	}
+	if v := c.Get(nodeURL + "/get?k=views")["value"]; v != 5.0 {
+		t.Errorf("Node reads views = %v, want 5", v)
+	}
+	if got := c.Get(nodeURL + "/cookie"); got["maxAge"] != nil {
+		t.Errorf("Node sees cookie %v; want maxAge null", got)
 	}
 }
