@@ -683,3 +683,26 @@ func TestOutsiderKoaGenericBrowserSession(t *testing.T) {
 		t.Errorf("Node sees cookie %v; want maxAge null", got)
 	}
 }
+
+// TestOutsiderKoaBrowserSessionForever: "Not revocable ... a copy taken
+// before is still a signed-in session ... forever for maxAge: 'session',
+// while its key is in app.keys": a signed maxAge 'session' cookie
+// (_session, no _expire) is accepted by both sides whenever it was made.
+func TestOutsiderKoaBrowserSessionForever(t *testing.T) {
+	nodeURL := startOutsiderNode(t, interoptest.KeysJSON, "")
+	m, err := koa.NewCookieMode(koa.Options{Keys: keys, MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goURL := interoptest.GoApp(t, quiet(m), usePassport(false)).URL
+	value := base64.StdEncoding.EncodeToString([]byte(`{"passport":{"user":1},"views":9,"_session":true}`))
+	cur, _ := keygrip.New(interoptest.NewKey)
+	for _, base := range []string{goURL, nodeURL} {
+		c := interoptest.NewClient(t)
+		c.SetCookies(base, map[string]string{"koa.sess": value, "koa.sess.sig": cur.Sign("koa.sess=" + value)})
+		c.WantUser(base, "ann")
+		if v := c.Get(base + "/get?k=views")["value"]; v != 9.0 {
+			t.Errorf("%s reads views = %v, want 9", base, v)
+		}
+	}
+}
