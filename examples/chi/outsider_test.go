@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
 	chiexample "github.com/sessionkit/sessionkit/examples/chi"
@@ -162,5 +164,33 @@ func TestOutsiderChiAuthSnippet(t *testing.T) {
 	}
 	if _, body := do("GET", "/settings", ""); body != "settings of ann" {
 		t.Errorf("/settings after login = %q", body)
+	}
+}
+
+// TestOutsiderChiRecovererPanic: docs/frameworks.md "Panics", with the
+// example's middleware order (chi's Recoverer before the sessions): a
+// handler that panics gets Recoverer's 500 and commits nothing.
+func TestOutsiderChiRecovererPanic(t *testing.T) {
+	mem := memstore.New(memstore.Options{})
+	t.Cleanup(func() { mem.Close() })
+	store := &countingStore{Store: mem}
+	sessions := sessionkit.New(store)
+	sessions.Logger = slog.New(slog.DiscardHandler)
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(sessions.Handler)
+	r.Post("/panic", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Set("k", "before the panic")
+		panic("handler bug")
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL+"/panic", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || len(resp.Cookies()) != 0 || store.calls.Load() != 0 {
+		t.Errorf("POST /panic = %d, cookies %v, %d store calls; want Recoverer's 500 and nothing committed", resp.StatusCode, resp.Cookies(), store.calls.Load())
 	}
 }
