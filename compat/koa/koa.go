@@ -25,8 +25,9 @@ type Options struct {
 	// "koa.sess").
 	Key string
 	// Keys are the Koa app's app.keys: the first signs new cookies, all
-	// of them verify. Required. Keys made with another algorithm than
-	// Keygrip's default (SHA-1) need a Signer instead.
+	// of them verify. Required unless Signer is set. Keys made with
+	// another algorithm than Keygrip's default (SHA-1) need a Signer
+	// instead.
 	Keys []string
 	// Signer, if set, replaces the Keygrip made from Keys (for app.keys =
 	// new Keygrip(keys, 'sha256'), use keygrip.NewHash).

@@ -706,3 +706,39 @@ func TestOutsiderKoaBrowserSessionForever(t *testing.T) {
 		}
 	}
 }
+
+// TestOutsiderKoaKeysRequired: Options.Keys and GenericOptions.Keys are
+// "required unless Signer is set": every constructor refuses neither, and
+// takes a Signer alone.
+func TestOutsiderKoaKeysRequired(t *testing.T) {
+	signer, err := keygrip.New("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := func(o koa.Options) error {
+		s := memstore.New(memstore.Options{})
+		defer s.Close()
+		return koa.ConfigureStore(sessionkit.New(koa.NewExternalStore(s)), o)
+	}
+	generic := func(o koa.GenericOptions) error {
+		s := memstore.New(memstore.Options{})
+		defer s.Close()
+		return koa.ConfigureGeneric(sessionkit.New(s), o)
+	}
+	cookie := func(o koa.Options) error { _, err := koa.NewCookieMode(o); return err }
+	importer := func(o koa.Options) error { _, err := koa.NewCookieImporter(o); return err }
+	for name, f := range map[string]func(koa.Options) error{"NewCookieMode": cookie, "NewCookieImporter": importer, "ConfigureStore": store} {
+		if err := f(koa.Options{}); err == nil {
+			t.Errorf("%s without Keys or Signer: no error", name)
+		}
+		if err := f(koa.Options{Signer: signer}); err != nil {
+			t.Errorf("%s with a Signer alone: %v", name, err)
+		}
+	}
+	if err := generic(koa.GenericOptions{}); err == nil {
+		t.Error("ConfigureGeneric without Keys or Signer: no error")
+	}
+	if err := generic(koa.GenericOptions{Signer: signer}); err != nil {
+		t.Errorf("ConfigureGeneric with a Signer alone: %v", err)
+	}
+}
