@@ -2034,10 +2034,10 @@ func TestOutsiderRevokedBeforeRegenerateCommit(t *testing.T) {
 		s := sessionkit.From(r.Context())
 		s.Set("carried", 1)
 		if err := p.mem.Delete(r.Context(), s.Key()); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 		if err := s.Regenerate(); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 		s.Set("n", 1) // as stored
 		s.Set("m", 2)
@@ -2056,6 +2056,49 @@ func TestOutsiderRevokedBeforeRegenerateCommit(t *testing.T) {
 	p.serve(func(w http.ResponseWriter, r *http.Request) { keys = sessionkit.From(r.Context()).Keys() })
 	if slices.Sort(keys); !slices.Equal(keys, []string{"m", "n"}) {
 		t.Errorf("keys %v, want m and n: the writes since Regenerate and nothing carried over", keys)
+	}
+}
+
+// Regenerate's doc: "Another request of the same client that regenerated
+// the same session and committed first (a double-submitted login form)
+// has deleted the old record too: the later one likewise keeps only its
+// own writes."
+func TestOutsiderRegenerateAfterSiblingRegenerate(t *testing.T) {
+	p := newProbe(t, nil)
+	id := p.login()
+	var outer, inner []string
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Has("n")
+		sibling := r.Header.Get("X-Sibling") != ""
+		if !sibling {
+			req, _ := http.NewRequest("GET", p.srv.URL, nil)
+			req.Header.Set("X-Sibling", "1")
+			req.AddCookie(&http.Cookie{Name: "session", Value: id})
+			if resp, err := p.srv.Client().Do(req); err != nil {
+				t.Error(err)
+			} else {
+				resp.Body.Close()
+			}
+		}
+		s.Regenerate()
+		s.Set("login", 1)
+		if err := s.Save(); err != nil {
+			t.Error(err)
+		}
+		keys := s.Keys()
+		slices.Sort(keys)
+		if sibling {
+			inner = keys
+		} else {
+			outer = keys
+		}
+	})
+	if !slices.Equal(inner, []string{"login", "n"}) || !slices.Equal(outer, []string{"login"}) {
+		t.Errorf("first to commit holds %v, the later one %v; want [login n] and [login]", inner, outer)
+	}
+	if n, _ := p.mem.Stats(); n != 2 {
+		t.Errorf("%d records, want 2 (one per request)", n)
 	}
 }
 

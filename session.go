@@ -515,9 +515,13 @@ func (s *Session) Err() error {
 // login that races a revocation still logs in, in a session without the
 // revoked one's values, while a Regenerate with nothing written after it
 // leaves no session; the client's cookie is then left alone, as for any
-// session found ended. A request that deletes its own record through the
-// Store (Delete, UserIndex.DeleteUserSessions) and means to keep its
-// values must call Regenerate and Save first, as auth's RevokeAll does.
+// session found ended. Another request of the same client that
+// regenerated the same session and committed first (a double-submitted
+// login form) has deleted the old record too: the later one likewise
+// keeps only its own writes. A request that deletes its own record
+// through the Store (Delete, UserIndex.DeleteUserSessions) and means to
+// keep its values must call Regenerate and Save first, as auth's
+// RevokeAll does.
 // If the check fails, the commit fails and the session stays under its
 // old ID. Client-side sessions have no record to check.
 func (s *Session) Regenerate() error {
