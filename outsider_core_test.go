@@ -2023,10 +2023,10 @@ func TestOutsiderRevokedDuringRequest(t *testing.T) {
 }
 
 // Regenerate's doc: when the old session ended meanwhile, "the values
-// carried over from it are dropped, and the request is left with the new,
-// empty session Destroy would have left, holding only the changes made
-// since Regenerate" — a write of the value the session already held
-// included (a login writes the same user again).
+// carried over are dropped: the session is the new, empty one Destroy
+// would have left, holding only what the request wrote since Regenerate
+// (every write counts, even of a value the session already held)" — as a
+// login writes the same user again.
 func TestOutsiderRevokedBeforeRegenerateCommit(t *testing.T) {
 	p := newProbe(t, nil)
 	oldID := p.login()
