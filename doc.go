@@ -155,7 +155,8 @@
 // backoff from the second conflict on, up to Manager.MaxRetries times. Two
 // concurrent requests that change different keys therefore both win. A
 // session destroyed or revoked meanwhile stays gone: its changes are
-// dropped.
+// dropped, and a Regenerate does not bring its values back under a new ID
+// (see Session.Regenerate).
 //
 // A request waiting in the queue is bounded by its own context, not by
 // OpTimeout (which bounds each store call): if its context ends while it

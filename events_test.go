@@ -91,8 +91,10 @@ func TestEventsCarryRequestContext(t *testing.T) {
 	}{
 		{"/set", []string{"save:ok", "create"}},
 		{"/read", []string{"load:ok"}},
-		// The session goes on under a new ID: it is not a new one.
-		{"/regenerate", []string{"load:ok", "regenerate", "save:ok", "delete:ok"}},
+		// The session goes on under a new ID: it is not a new one. Once
+		// it is saved there, the old record is checked (a session
+		// revoked meanwhile is not brought back) and deleted.
+		{"/regenerate", []string{"load:ok", "regenerate", "save:ok", "load:ok", "delete:ok"}},
 		// What is set after Destroy is a new session, even after a
 		// Regenerate in the same request.
 		{"/destroy-set", []string{"load:ok", "regenerate", "save:ok", "create", "delete:ok"}},

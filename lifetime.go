@@ -213,7 +213,7 @@ func (s *Session) SetIdleTimeout(d time.Duration) error {
 	if err := s.changeLocked(); err != nil {
 		return err
 	}
-	if s.st.IdleTimeout != d {
+	if !s.noChange(s.st.IdleTimeout == d) {
 		s.apply(op{kind: opSetIdle, idle: d})
 	}
 	return nil
@@ -255,7 +255,7 @@ func (s *Session) SetDeadline(t time.Time) error {
 		s.destroyLocked()
 		return nil
 	}
-	if !s.st.Deadline.Equal(t) {
+	if !s.noChange(s.st.Deadline.Equal(t)) {
 		s.apply(op{kind: opSetDeadline, deadline: t})
 	}
 	return nil

@@ -386,7 +386,7 @@ const (
 	EventImport                        // a foreign session was imported (Importer)
 
 	EventTooManyConflicts // a save gave up: it lost its compare-and-swap again after MaxRetries retries (ErrTooManyConflicts)
-	EventCreate           // a new session was stored for the first time (not one Regenerate gave a new ID)
+	EventCreate           // a new session was stored for the first time (not one Regenerate gave a new ID, unless the session it came from had ended: see Session.Regenerate)
 	EventRegenerate       // Session.Regenerate was called (the session gets a new ID)
 	EventDestroy          // Session.Destroy ended a stored session
 	EventLogin            // a user logged in (package auth)

@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1981,13 +1982,11 @@ func TestOutsiderBrowserSessionCookie(t *testing.T) {
 }
 
 // "A session destroyed or revoked meanwhile stays gone: its changes are
-// dropped" — revoked by another process between this request's load and
-// its commit, for a write and for a touch.
+// dropped, and a Regenerate does not bring its values back under a new
+// ID" — revoked by another process between this request's load and its
+// commit, for a write, a touch and a Regenerate.
 func TestOutsiderRevokedDuringRequest(t *testing.T) {
-	// Regenerate is left out: a regenerated session revoked meanwhile comes
-	// back under its new ID (see the report); auth's KeepDataOnLogout relies
-	// on a request that revoked its own session regenerating it.
-	for _, op := range []string{"write", "touch", "idle timeout"} {
+	for _, op := range []string{"write", "touch", "regenerate", "idle timeout"} {
 		t.Run(op, func(t *testing.T) {
 			p := newProbe(t, nil)
 			p.login()
@@ -2020,6 +2019,126 @@ func TestOutsiderRevokedDuringRequest(t *testing.T) {
 				t.Errorf("a live cookie %v for a revoked session", c)
 			}
 		})
+	}
+}
+
+// Regenerate's doc: when the old session ended meanwhile, "the values
+// carried over are dropped: the session is the new, empty one Destroy
+// would have left, holding only what the request wrote since Regenerate
+// (every write counts, even of a value the session already held)" — as a
+// login writes the same user again.
+func TestOutsiderRevokedBeforeRegenerateCommit(t *testing.T) {
+	p := newProbe(t, nil)
+	oldID := p.login()
+	resp, _ := p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Set("carried", 1)
+		if err := p.mem.Delete(r.Context(), s.Key()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Regenerate(); err != nil {
+			t.Error(err)
+		}
+		s.Set("n", 1) // as stored
+		s.Set("m", 2)
+	})
+	c := sessionSetCookie(resp)
+	if c == nil || c.MaxAge < 0 || c.Value == oldID {
+		t.Fatalf("cookie %v, want a new live one", c)
+	}
+	if n, _ := p.mem.Stats(); n != 1 {
+		t.Errorf("%d records, want 1", n)
+	}
+	if n := len(p.eventsOf(sessionkit.EventCreate)); n != 1 {
+		t.Errorf("%d EventCreate, want 1: what is left is a new session", n)
+	}
+	var keys []string
+	p.serve(func(w http.ResponseWriter, r *http.Request) { keys = sessionkit.From(r.Context()).Keys() })
+	if slices.Sort(keys); !slices.Equal(keys, []string{"m", "n"}) {
+		t.Errorf("keys %v, want m and n: the writes since Regenerate and nothing carried over", keys)
+	}
+}
+
+// Regenerate's doc: "Another request of the same client that regenerated
+// the same session and committed first (a double-submitted login form)
+// has deleted the old record too: the later one likewise keeps only its
+// own writes."
+func TestOutsiderRegenerateAfterSiblingRegenerate(t *testing.T) {
+	p := newProbe(t, nil)
+	id := p.login()
+	var outer, inner []string
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Has("n")
+		sibling := r.Header.Get("X-Sibling") != ""
+		if !sibling {
+			req, _ := http.NewRequest("GET", p.srv.URL, nil)
+			req.Header.Set("X-Sibling", "1")
+			req.AddCookie(&http.Cookie{Name: "session", Value: id})
+			if resp, err := p.srv.Client().Do(req); err != nil {
+				t.Error(err)
+			} else {
+				resp.Body.Close()
+			}
+		}
+		s.Regenerate()
+		s.Set("login", 1)
+		if err := s.Save(); err != nil {
+			t.Error(err)
+		}
+		keys := s.Keys()
+		slices.Sort(keys)
+		if sibling {
+			inner = keys
+		} else {
+			outer = keys
+		}
+	})
+	if !slices.Equal(inner, []string{"login", "n"}) || !slices.Equal(outer, []string{"login"}) {
+		t.Errorf("first to commit holds %v, the later one %v; want [login n] and [login]", inner, outer)
+	}
+	if n, _ := p.mem.Stats(); n != 2 {
+		t.Errorf("%d records, want 2 (one per request)", n)
+	}
+}
+
+// A failed check of the old record fails the commit and leaves the
+// session as it was: the old ID still opens it, nothing else is stored,
+// and a later commit moves it.
+func TestOutsiderRegenerateCheckFails(t *testing.T) {
+	p := newProbe(t, nil)
+	oldID := p.login()
+	var errFirst, errSecond error
+	var firstID string
+	resp, _ := p.serve(func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		s.Has("n")
+		s.Regenerate()
+		firstID = s.ID()
+		p.store.failLoad.Store(true)
+		errFirst = s.Save()
+		p.store.failLoad.Store(false)
+		if n, _ := p.mem.Stats(); n != 1 {
+			t.Errorf("after the failed commit %d records, want 1 (the old one)", n)
+		}
+		errSecond = s.Save()
+	})
+	if !errors.Is(errFirst, errProbe) || errSecond != nil {
+		t.Errorf("Save: %v, then %v; want the store's error, then nil", errFirst, errSecond)
+	}
+	c := sessionSetCookie(resp)
+	if c == nil || c.Value == oldID || c.Value == firstID || c.MaxAge < 0 {
+		t.Errorf("cookie %v, want a live one under an ID of the retry's", c)
+	}
+	if n, _ := p.mem.Stats(); n != 1 {
+		t.Errorf("%d records, want 1", n)
+	}
+	var n int
+	p.serve(func(w http.ResponseWriter, r *http.Request) {
+		n, _ = sessionkit.Get[int](sessionkit.From(r.Context()), "n")
+	})
+	if n != 1 {
+		t.Errorf("n = %d after the move, want 1", n)
 	}
 }
 

@@ -56,7 +56,7 @@ type Session struct {
 	retired   bool // imported.Retire has run
 	forget    bool // imported.Forget must run when the headers go out
 	odUsed    bool // od is in use (see opContext)
-	moved     bool // Regenerate gave a stored session a new ID: its next create is no new session (EventCreate)
+	moved     bool // Regenerate gave a stored session a new ID: its next create is no new session (EventCreate), and checks the old one lives on (movedFrom)
 
 	// ctx is the request's context with the session in it, what
 	// context.WithValue would make, kept here to save an allocation.
@@ -223,7 +223,7 @@ func (s *Session) Set(key string, v any) error {
 	if err := s.changeLocked(); err != nil {
 		return err
 	}
-	if i := s.find(key); i >= 0 && bytes.Equal(s.st.Values[i].JSON, raw) {
+	if i := s.find(key); s.noChange(i >= 0 && bytes.Equal(s.st.Values[i].JSON, raw)) {
 		return nil
 	}
 	s.apply(op{kind: opSet, key: key, value: raw})
@@ -295,6 +295,14 @@ func findValue(vs []Value, key string) int {
 		}
 	}
 	return -1
+}
+
+// noChange reports whether a write that leaves the state as it is
+// (same) is no change to record. It is, except while a Regenerate's move
+// is pending: the new session may then have to be made from the writes
+// since Regenerate alone (see confirmMove), so each one counts.
+func (s *Session) noChange(same bool) bool {
+	return same && s.movedFrom() == ""
 }
 
 // apply records o and applies it to the current state.
@@ -454,7 +462,7 @@ func (s *Session) SetUserKey(userKey string) error {
 	if err := s.changeLocked(); err != nil {
 		return err
 	}
-	if s.userKey != userKey {
+	if !s.noChange(s.userKey == userKey) {
 		s.apply(op{kind: opUser, key: userKey})
 	}
 	return nil
@@ -471,7 +479,7 @@ func (s *Session) RememberMe(remember bool) error {
 	if err := s.changeLocked(); err != nil {
 		return err
 	}
-	if s.st.Persistent != remember {
+	if !s.noChange(s.st.Persistent == remember) {
 		s.apply(op{kind: opPersist, persist: remember})
 	}
 	return nil
@@ -494,6 +502,28 @@ func (s *Session) Err() error {
 // Regenerate gives the session a new ID, keeping its values and owner; the
 // record under the old ID is deleted at commit. Call it whenever privilege
 // changes (login) to defeat session fixation.
+//
+// A session that ended while the request used it (destroyed, or revoked
+// by another request or process: its record deleted, or its user's
+// sessions revoked) is not brought back by Regenerate. Once the session
+// is stored under its new ID, the commit loads the old record (one store
+// call) to check that it is still there. If it is gone, the new record is
+// deleted and the values carried over are dropped: the session is the
+// new, empty one Destroy would have left, holding only what the request
+// wrote since Regenerate (every write counts, even of a value the session
+// already held), stored under another new ID if that is anything. So a
+// login that races a revocation still logs in, in a session without the
+// revoked one's values, while a Regenerate with nothing written after it
+// leaves no session; the client's cookie is then left alone, as for any
+// session found ended. Another request of the same client that
+// regenerated the same session and committed first (a double-submitted
+// login form) has deleted the old record too: the later one likewise
+// keeps only its own writes. A request that deletes its own record
+// through the Store (Delete, UserIndex.DeleteUserSessions) and means to
+// keep its values must call Regenerate and Save first, as auth's
+// RevokeAll does.
+// If the check fails, the commit fails and the session stays under its
+// old ID. Client-side sessions have no record to check.
 func (s *Session) Regenerate() error {
 	if s == nil {
 		return ErrNoSession
@@ -504,8 +534,14 @@ func (s *Session) Regenerate() error {
 		return err
 	}
 	s.event(EventRegenerate)
-	if s.stored && !s.m.backend.clientSide() {
-		s.oldKeys = append(s.oldKeys, s.key)
+	if s.stored {
+		if !s.m.backend.clientSide() {
+			s.oldKeys = append(s.oldKeys, s.key) // see movedFrom
+		}
+		// The state is saved whole under the new ID: the changes
+		// recorded from here on are what the new session keeps if the
+		// old one ends meanwhile (see confirmMove).
+		s.ops = nil
 	}
 	s.dropped = s.dropped || s.stored
 	s.moved = s.moved || s.stored
@@ -515,10 +551,21 @@ func (s *Session) Regenerate() error {
 	}
 	s.stored = false
 	s.rec.Version = 0
-	s.ops = nil
 	s.renewed = true
 	s.changed = true
 	return nil
+}
+
+// movedFrom returns the store key of the stored session Regenerate moved
+// this one from, while that move is not committed: the last of oldKeys,
+// as nothing is appended to them after Regenerate's while moved holds
+// (Destroy clears moved). It is "" when there is none, and for
+// client-side sessions.
+func (s *Session) movedFrom() string {
+	if !s.moved || s.m.backend.clientSide() || len(s.oldKeys) == 0 {
+		return ""
+	}
+	return s.oldKeys[len(s.oldKeys)-1]
 }
 
 // Destroy ends the session: its record is deleted and the client's token
@@ -761,8 +808,25 @@ func (s *Session) commitLocked() error {
 		if late {
 			return s.noClientErr()
 		}
+		from, ops := s.movedFrom(), s.ops
 		if err := s.create(now, exp); err != nil {
 			return err
+		}
+		if from != "" {
+			kept, err := s.confirmMove(ctx, from, ops)
+			if err != nil {
+				return err
+			}
+			if !kept {
+				// What is left is a new session (see confirmMove).
+				exp = m.expiry(s.st, now)
+				if !s.hasContent() {
+					break
+				}
+				if err := s.create(now, exp); err != nil {
+					return err
+				}
+			}
 		}
 		if err := s.setCookie(exp); err != nil {
 			return err
@@ -964,6 +1028,50 @@ func (s *Session) create(now, exp time.Time) error {
 		}
 		s.id = ""
 	}
+}
+
+// confirmMove is called once a session Regenerate moved is stored under
+// its new ID: it checks that the stored session it was moved from (under
+// from) has not ended meanwhile. Checking after the new record exists
+// leaves no gap: a revocation made before the check is seen here, and
+// one made after it finds the new record (a user's revocation) or names
+// only the old ID, which the session has left. When the old session has
+// ended, the new record is deleted and the values carried over are
+// dropped: the session becomes the new, empty one Destroy would have
+// left, with ops (the changes made since Regenerate) applied, for the
+// caller to store if they hold anything. It reports whether the move
+// stands. On an error (the check or the delete failed) the move is
+// pending again, to be retried under another new ID; the old session is
+// untouched.
+func (s *Session) confirmMove(ctx context.Context, from string, ops []op) (bool, error) {
+	m, b := s.m, s.m.backend
+	_, err := b.load(ctx, m, from)
+	if err == nil {
+		return true, nil
+	}
+	ended := errors.Is(err, ErrNotFound)
+	key := s.key
+	derr := m.timed(ctx, EventDelete, func(ctx context.Context) error { return b.delete(ctx, m, key) })
+	switch {
+	case ended && derr == nil:
+		m.logger().InfoContext(ctx, "sessionkit: session ended by another request before its Regenerate was committed; its values were not carried over")
+		s.reset()
+		s.moved, s.dropped = false, false
+		for _, o := range ops {
+			applyOp(&s.st, &s.userKey, o)
+		}
+		s.ops = ops
+		return false, nil
+	case ended:
+		err = fmt.Errorf("sessionkit: delete regenerated session: %w", derr)
+	default:
+		// The delete was best effort: a record it failed to delete
+		// expires, and its ID was never sent.
+		err = fmt.Errorf("sessionkit: check regenerated session: %w", err)
+	}
+	s.id, s.key = "", ""
+	s.stored, s.rec.Version, s.ops, s.moved = false, 0, ops, true
+	return false, err
 }
 
 // update saves changes to a stored session. Commits to the same session

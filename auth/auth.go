@@ -303,9 +303,12 @@ func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
 // user key, records login metadata (time, user agent, client address as
 // seen through the Manager's trusted proxies) and indexes the session
 // under the user. The session's other values survive unless ClearOnLogin
-// is set or the session belonged to another user. The session is saved
-// before Login returns, so a failure is reported here; call it before
-// writing the response.
+// is set or the session belonged to another user, or the session was
+// revoked or logged out elsewhere while the request ran: the login then
+// goes on in a new session that keeps none of the revoked one's values
+// (see sessionkit.Session.Regenerate). The session is saved before Login
+// returns, so a failure is reported here; call it before writing the
+// response.
 func (a *Auth[U]) Login(w http.ResponseWriter, r *http.Request, user U) error {
 	return a.login(w, r, user, a.now(), "", 0)
 }
@@ -388,10 +391,11 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 
 // Logout ends the request's login: the session is destroyed (its record
 // deleted, the cookie cleared), or with KeepDataOnLogout its login is
-// removed and its other values kept under a new ID. Either way it leaves
-// the user's session list. Values set afterwards (a flash message) go to
-// a fresh session. It saves before returning; call it before writing the
-// response. Logout does not check where the request came from: call it
+// removed and its other values kept under a new ID (unless the session
+// was revoked elsewhere while the request ran: then nothing is kept, see
+// sessionkit.Session.Regenerate). Either way it leaves the user's session
+// list. Values set afterwards (a flash message) go to a fresh session. It
+// saves before returning; call it before writing the response. Logout does not check where the request came from: call it
 // only from a handler that refuses cross-site requests (LogoutHandler
 // does; see Auth.CrossOrigin).
 func (a *Auth[U]) Logout(w http.ResponseWriter, r *http.Request) error {

@@ -1045,6 +1045,35 @@ func TestOutsiderRevokeAllKeepData(t *testing.T) {
 	}
 }
 
+// RevokeAll's doc: "A failed save of that logout does not stop the
+// revocation: the session is revoked with the others and the error is
+// returned" — here the save fails because the response headers are out.
+func TestOutsiderRevokeAllLateSaveStillRevokes(t *testing.T) {
+	e, _ := newClockEnv(t, func(a *auth.Auth[User]) { a.KeepDataOnLogout = true })
+	var (
+		n   int
+		err error
+	)
+	e.mux.HandleFunc("POST /late-revoke-all", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		n, err = e.a.RevokeAll(r.Context(), "1")
+	})
+	laptop, phone := e.client(), e.client()
+	laptop.login("alice", "wonderland", "")
+	phone.login("alice", "wonderland", "")
+	laptop.do("POST", "/set?k=cart&v=3", nil) // kept by the logout: it needs a new cookie
+	laptop.do("POST", "/late-revoke-all", nil)
+	if !errors.Is(err, sessionkit.ErrHeadersSent) || n != 2 {
+		t.Errorf("RevokeAll after the headers = %d, %v; want 2 and ErrHeadersSent", n, err)
+	}
+	if laptop.whoami() != "anonymous" || phone.whoami() != "anonymous" {
+		t.Error("a session survived RevokeAll")
+	}
+	if es, _ := e.store.(sessionkit.UserIndex).UserSessions(context.Background(), "1"); len(es) != 0 {
+		t.Errorf("alice's index lists %d sessions", len(es))
+	}
+}
+
 // A browser logged in as alice that also sends alice's own bearer token
 // keeps its login session: the device list and RequireRecent work.
 func TestOutsiderBearerOverOwnCookie(t *testing.T) {

@@ -231,24 +231,40 @@ func (a *Auth[U]) RevokeOthers(r *http.Request) (int, error) {
 // RevokeAll ends every session of the user with key userKey (password
 // change, account disabled) and returns how many it ended. When ctx is a
 // request context whose session belongs to that user, that session is
-// logged out too; call Login again to continue in a new session.
+// logged out too, and saved, as Logout does, before the others are
+// revoked (with KeepDataOnLogout its other values move to a new ID
+// first, so they survive the revocation); call Login again to continue
+// in a new session. A failed save of that logout does not stop the
+// revocation: the session is revoked with the others and the error is
+// returned.
 func (a *Auth[U]) RevokeAll(ctx context.Context, userKey string) (int, error) {
 	_, ix, err := a.index()
 	if err != nil {
 		return 0, err
 	}
+	cur := 0 // the request's own session, if its logout was saved
+	var saveErr error
 	if s := a.session(ctx); s != nil && s.Err() == nil && userKey != "" && a.owns(s, userKey) {
+		stored := !s.IsNew()
 		if err := a.endLogin(ctx, s); err != nil {
 			return 0, fmt.Errorf("auth: revoke all: %w", err)
+		}
+		// Saved before its record is revoked with the others: a
+		// Regenerate whose old record was revoked meanwhile carries
+		// nothing over (see sessionkit.Session.Regenerate).
+		if err := s.Save(); err != nil {
+			saveErr = fmt.Errorf("auth: revoke all: %w", err)
+		} else if stored {
+			cur = 1
 		}
 	}
 	octx, cancel := a.opContext(ctx)
 	defer cancel()
 	n, err := ix.DeleteUserSessions(octx, userKey)
 	if err != nil {
-		return n, fmt.Errorf("auth: revoke all sessions of a user: %w", err)
+		return n + cur, errors.Join(saveErr, fmt.Errorf("auth: revoke all sessions of a user: %w", err))
 	}
-	return n, nil
+	return n + cur, saveErr
 }
 
 func (a *Auth[U]) delete(ctx context.Context, key string) error {

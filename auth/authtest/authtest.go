@@ -58,6 +58,11 @@ func Run(t *testing.T, newStore func(t *testing.T) sessionkit.Store) {
 			f.fn(t, newApp(t, newStore(t)))
 		})
 	}
+	// These flows count the store's records, so each case gets a store
+	// of its own.
+	t.Run("RevokedDuringRegenerate", func(t *testing.T) {
+		testRevokedDuringRegenerate(t, func(t *testing.T) *app { return newApp(t, newStore(t)) })
+	})
 }
 
 // User is the application user of the test app.
@@ -72,10 +77,17 @@ type app struct {
 	index sessionkit.UserIndex // nil when the store has none
 	m     *sessionkit.Manager
 	auth  *auth.Auth[user]
+	keep  *auth.Auth[user] // a.auth with KeepDataOnLogout
 	srv   *httptest.Server
 
-	mu    sync.Mutex
-	users map[string]bool
+	// otherM and other are another process over the same store: a
+	// Manager and Auth of their own, outside any request.
+	otherM *sessionkit.Manager
+	other  *auth.Auth[user]
+
+	mu     sync.Mutex
+	users  map[string]bool
+	during func(r *http.Request) error // run by POST /regenerate once its session is loaded
 }
 
 func newApp(t *testing.T, store sessionkit.Store) *app {
@@ -98,6 +110,13 @@ func newApp(t *testing.T, store sessionkit.Store) *app {
 			return user{ID: key}, nil
 		})
 	a.auth.Logger = quiet
+	a.keep = auth.New(a.m, a.auth.Serialize, a.auth.Deserialize)
+	a.keep.Logger = quiet
+	a.keep.KeepDataOnLogout = true
+	a.otherM = sessionkit.New(store)
+	a.otherM.Logger = quiet
+	a.other = auth.New(a.otherM, a.auth.Serialize, a.auth.Deserialize)
+	a.other.Logger = quiet
 	for _, id := range []string{"alice", "bob", "carol"} {
 		a.users[id] = true
 	}
@@ -190,12 +209,52 @@ func newApp(t *testing.T, store sessionkit.Store) *app {
 			httpError(w, err)
 			return
 		}
-		n, err := a.auth.RevokeAll(r.Context(), a.auth.Serialize(u))
+		au := a.auth
+		if r.URL.Query().Has("keep") {
+			au = a.keep
+		}
+		n, err := au.RevokeAll(r.Context(), a.auth.Serialize(u))
 		if err != nil {
 			httpError(w, err)
 			return
 		}
 		fmt.Fprint(w, n)
+	})
+	// POST /regenerate loads the session, runs a.during (another
+	// request or process revoking it, say), then does what "then" says:
+	// Regenerate (the default), "login" (as "user"), or "logout" keeping
+	// the session's data. It answers the session's ID as it stands
+	// before the commit: the new ID Regenerate gave it.
+	mux.HandleFunc("POST /regenerate", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		q := r.URL.Query()
+		if err := s.Err(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		a.mu.Lock()
+		during := a.during
+		a.mu.Unlock()
+		if during != nil {
+			if err := during(r); err != nil {
+				http.Error(w, "during: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		var err error
+		switch q.Get("then") {
+		case "login":
+			err = a.auth.Login(w, r, user{ID: q.Get("user")})
+		case "logout":
+			err = a.keep.Logout(w, r)
+		default:
+			err = s.Regenerate()
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, s.ID())
 	})
 	a.srv = httptest.NewServer(a.auth.Handler(mux))
 	t.Cleanup(a.srv.Close)
@@ -290,22 +349,31 @@ func (a *app) clientWithCookie(t *testing.T, value string) *client {
 
 func (c *client) do(method, path string) (int, string) {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.a.srv.URL+path, nil)
+	code, body, err := c.try(method, path)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	return code, body
+}
+
+// try is do for a goroutine other than the test's: it returns its error.
+func (c *client) try(method, path string) (int, string, error) {
+	req, err := http.NewRequest(method, c.a.srv.URL+path, nil)
+	if err != nil {
+		return 0, "", err
 	}
 	req.Header.Set("User-Agent", c.ua)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, "", fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatalf("%s %s: read body: %v", method, path, err)
+		return 0, "", fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return resp.StatusCode, strings.TrimSpace(string(body))
+	return resp.StatusCode, strings.TrimSpace(string(body)), nil
 }
 
 // must performs a request that must answer 200 and returns the body.
@@ -671,4 +739,183 @@ func testNoIndex(t *testing.T, a *app) {
 	c.authenticatedAs("alice")
 	c.must("POST", "/logout")
 	c.authenticatedAs("")
+}
+
+// records returns how many live records the store holds, or -1 when it
+// cannot list them.
+func (a *app) records(t *testing.T) int {
+	t.Helper()
+	it, ok := a.store.(sessionkit.Iterator)
+	if !ok {
+		return -1
+	}
+	n := 0
+	for _, err := range it.All(context.Background()) {
+		if err != nil {
+			t.Fatalf("All: %v", err)
+		}
+		n++
+	}
+	return n
+}
+
+// gone checks that the session ID id opens no session: its record is not
+// in the store, and a client presenting it is anonymous, without a cart.
+func (a *app) gone(t *testing.T, what, id string) {
+	t.Helper()
+	if _, err := a.store.Load(context.Background(), a.m.KeyOf(id)); !errors.Is(err, sessionkit.ErrNotFound) {
+		t.Errorf("%s: its record is in the store (Load: %v)", what, err)
+	}
+	c := a.clientWithCookie(t, id)
+	c.authenticatedAs("")
+	if got := c.must("GET", "/get?k=cart"); got != "" {
+		t.Errorf("%s still reaches the cart: %q", what, got)
+	}
+}
+
+// testRevokedDuringRegenerate: a request loads a logged-in session with a
+// cart, another request or process revokes it, then the request calls
+// Regenerate, logs in again, or logs out keeping data (KeepDataOnLogout).
+// The revocation stands: neither the old cookie nor the ID Regenerate
+// gave opens a session, no record of it is left, and the revoked
+// session's values are not carried over; a login goes on, in a session of
+// its own. Without a revocation nothing is lost.
+func testRevokedDuringRegenerate(t *testing.T, newApp func(t *testing.T) *app) {
+	revocations := []struct {
+		name  string
+		index bool // needs the per-user index
+		left  int  // records left besides the request's own
+		// revoke ends the session stored under key, alice's; phone is
+		// another browser logged in as alice.
+		revoke func(a *app, phone *client, key string) error
+	}{
+		{"none", false, 0, nil},
+		{"RevokeAll in another process", true, 0, func(a *app, _ *client, _ string) error {
+			_, err := a.other.RevokeAll(context.Background(), "alice")
+			return err
+		}},
+		{"revoke-all from another browser", true, 0, func(_ *app, phone *client, _ string) error {
+			return want200(phone.try("POST", "/revoke-all"))
+		}},
+		{"revoked by handle from another browser", true, 1, func(_ *app, phone *client, key string) error {
+			return want200(phone.try("POST", "/revoke?handle="+auth.Handle(key)))
+		}},
+		{"destroyed by another process", false, 1, func(a *app, _ *client, key string) error {
+			s, err := a.otherM.LoadKey(context.Background(), key)
+			if err != nil {
+				return err
+			}
+			if err := s.Destroy(); err != nil {
+				return err
+			}
+			return s.Save()
+		}},
+		{"deleted from the store", false, 1, func(a *app, _ *client, key string) error {
+			return a.otherM.Store().Delete(context.Background(), key)
+		}},
+	}
+	for _, rv := range revocations {
+		for _, then := range []string{"regenerate", "login", "logout"} {
+			t.Run(rv.name+"/"+then, func(t *testing.T) {
+				a := newApp(t)
+				if rv.index {
+					a.needIndex(t)
+				}
+				c, phone := a.client(t, "browser"), a.client(t, "phone")
+				c.must("POST", "/set?k=cart&v=3")
+				c.login("alice")
+				old := c.cookie()
+				if rv.revoke != nil {
+					phone.login("alice")
+					key := c.key()
+					a.mu.Lock()
+					a.during = func(*http.Request) error { return rv.revoke(a, phone, key) }
+					a.mu.Unlock()
+				}
+				newID := c.must("POST", "/regenerate?then="+then+"&user=alice")
+				if newID == "" || newID == old {
+					t.Fatalf("POST /regenerate answered ID %q (old %q)", newID, old)
+				}
+				a.gone(t, "the old cookie", old)
+				want := rv.left
+				switch {
+				case rv.revoke == nil:
+					// The session goes on under the new ID, with its cart.
+					want++
+					if c.cookie() != newID {
+						t.Errorf("cookie %q after %s, want the new ID %q", c.cookie(), then, newID)
+					}
+					if got := c.must("GET", "/get?k=cart"); got != "3" {
+						t.Errorf("cart after %s = %q, want 3", then, got)
+					}
+					if then == "logout" {
+						c.authenticatedAs("")
+					} else {
+						c.authenticatedAs("alice")
+					}
+				case then == "login":
+					// The login stands, in a session of its own.
+					want++
+					c.authenticatedAs("alice")
+					if got := c.must("GET", "/get?k=cart"); got != "" {
+						t.Errorf("the login carried the revoked session's cart over: %q", got)
+					}
+					if c.cookie() == old {
+						t.Error("the login left the client with the revoked session's cookie")
+					}
+					if a.index != nil {
+						if keys := a.indexed(t, "alice"); !slices.Contains(keys, c.key()) {
+							t.Errorf("alice's index %v lacks the new login %s", keys, c.key())
+						}
+					}
+				default:
+					// Nothing comes back.
+					a.gone(t, "the ID Regenerate gave", newID)
+					c.authenticatedAs("")
+					if got := c.must("GET", "/get?k=cart"); got != "" {
+						t.Errorf("the revoked session's cart came back: %q", got)
+					}
+				}
+				if n := a.records(t); n >= 0 && n != want {
+					t.Errorf("%d records in the store, want %d", n, want)
+				}
+			})
+		}
+	}
+	// The request's own RevokeAll with KeepDataOnLogout: its session
+	// is revoked with the others but keeps its other values.
+	t.Run("own RevokeAll keeping data", func(t *testing.T) {
+		a := newApp(t)
+		a.needIndex(t)
+		c, phone := a.client(t, "browser"), a.client(t, "phone")
+		c.must("POST", "/set?k=cart&v=3")
+		c.login("alice")
+		phone.login("alice")
+		old := c.cookie()
+		if got := c.must("POST", "/revoke-all?keep=1"); got != "2" {
+			t.Errorf("revoke-all ended %s sessions, want 2", got)
+		}
+		c.authenticatedAs("")
+		phone.authenticatedAs("")
+		if got := c.must("GET", "/get?k=cart"); got != "3" {
+			t.Errorf("cart after RevokeAll keeping data = %q, want 3", got)
+		}
+		if c.cookie() == old {
+			t.Error("RevokeAll kept the session's ID")
+		}
+		a.gone(t, "the old cookie", old)
+		if keys := a.indexed(t, "alice"); len(keys) != 0 {
+			t.Errorf("alice's index = %v after revoke-all", keys)
+		}
+		if n := a.records(t); n >= 0 && n != 1 {
+			t.Errorf("%d records in the store, want 1 (the anonymous session)", n)
+		}
+	})
+}
+
+func want200(code int, body string, err error) error {
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("%d %s", code, body)
+	}
+	return err
 }
