@@ -946,6 +946,11 @@ func (s *Session) create(now, exp time.Time) error {
 	for attempt := 0; ; attempt++ {
 		if !b.clientSide() {
 			s.ensureID()
+			// A client that cannot be sent the ID could never reach the
+			// record: refuse before storing it, not after.
+			if err := s.checkTokenSize(s.id); err != nil {
+				return err
+			}
 		}
 		v, err := s.m.saveRecord(s.r.Context(), s.key, rec)
 		if err == nil {
@@ -1126,16 +1131,7 @@ func (s *Session) setCookie(exp time.Time) error {
 		}
 	}
 	if err == nil {
-		switch t := s.m.transport().(type) {
-		case *CookieTransport:
-			if !t.fits(token) {
-				err = fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", t.maxSize(), ErrTooLarge)
-			}
-		case *HeaderTransport:
-			if len(token) > t.maxSize() {
-				err = fmt.Errorf("sessionkit: session token of %d bytes exceeds HeaderTransport.MaxSize %d: %w", len(token), t.maxSize(), ErrTooLarge)
-			}
-		}
+		err = s.checkTokenSize(token)
 	}
 	if err != nil {
 		if s.m.backend.clientSide() {
@@ -1154,6 +1150,22 @@ func (s *Session) setCookie(exp time.Time) error {
 		c.expires = exp
 	}
 	s.cookie = c
+	return nil
+}
+
+// checkTokenSize returns ErrTooLarge, wrapped, when the transport would
+// refuse to send token (CookieTransport.MaxSize, HeaderTransport.MaxSize).
+func (s *Session) checkTokenSize(token string) error {
+	switch t := s.m.transport().(type) {
+	case *CookieTransport:
+		if !t.fits(token) {
+			return fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", t.maxSize(), ErrTooLarge)
+		}
+	case *HeaderTransport:
+		if len(token) > t.maxSize() {
+			return fmt.Errorf("sessionkit: session token of %d bytes exceeds HeaderTransport.MaxSize %d: %w", len(token), t.maxSize(), ErrTooLarge)
+		}
+	}
 	return nil
 }
 
