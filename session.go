@@ -522,8 +522,10 @@ func (s *Session) Regenerate() error {
 }
 
 // Destroy ends the session: its record is deleted and the client's token
-// cleared at commit. The Session is then a new, empty one; values set
-// after Destroy start a new session with a new ID.
+// cleared at commit (a request that came without a token gets no
+// clearing cookie or header). The Session is then a new, empty one;
+// values set after Destroy start a new session with a new ID, whose
+// token the response carries instead.
 func (s *Session) Destroy() error {
 	if s == nil {
 		return ErrNoSession
@@ -776,7 +778,8 @@ func (s *Session) commitLocked() error {
 		// login and answered after the login's response would otherwise
 		// clear the cookie the login just set (the same cookie name),
 		// signing the user out. express-session does not clear it either.
-		if (s.destroyed || s.dropped) && !late {
+		// Nor is a client that sent no token told to drop one.
+		if (s.destroyed || s.dropped) && !late && sentToken(s.m.transport(), s.r) {
 			s.cookie = cookieUpdate{pending: true, clear: true}
 		}
 		if !late {
