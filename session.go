@@ -58,6 +58,10 @@ type Session struct {
 	odUsed    bool // od is in use (see opContext)
 	moved     bool // Regenerate gave a stored session a new ID: its next create is no new session (EventCreate)
 
+	// pending is what the commit under way has stored or ended, reported
+	// once it completes (see reportCommitted). One byte, after the flags.
+	pending lifecycleEvents
+
 	// ctx is the request's context with the session in it, what
 	// context.WithValue would make, kept here to save an allocation.
 	ctx sessionContext
@@ -503,7 +507,6 @@ func (s *Session) Regenerate() error {
 	if err := s.changeLocked(); err != nil {
 		return err
 	}
-	s.event(EventRegenerate)
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
@@ -543,7 +546,11 @@ func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
-	s.endedStored(EventDestroy)
+	if s.stored || s.moved {
+		// A stored session ends (one Regenerate moved is still stored
+		// under its old key): reported once the commit deletes it.
+		s.pending |= pendingDestroy
+	}
 	s.reset()
 	s.moved = false // what is set after Destroy is a new session
 	s.renewed = true
@@ -613,6 +620,10 @@ func (s *Session) reset() {
 	s.resign = ""
 	s.touchNow = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
+	// A session stored by a commit that has not completed is not
+	// reported once it is given up (see reportCommitted); the end of
+	// one stored before is.
+	s.pending &^= pendingCreate | pendingRegenerate
 }
 
 // changeLocked loads the session for a change, which is refused with
@@ -868,6 +879,7 @@ func (s *Session) commitLocked() error {
 	}
 	s.renewed = false
 	s.committed = s.committed || s.changed
+	s.reportCommitted()
 	return nil
 }
 
@@ -959,8 +971,10 @@ func (s *Session) create(now, exp time.Time) error {
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
-			if !s.moved {
-				s.event(EventCreate)
+			if s.moved {
+				s.pending |= pendingRegenerate
+			} else {
+				s.pending |= pendingCreate
 			}
 			s.moved = false
 			return nil
@@ -1141,8 +1155,13 @@ func (s *Session) setCookie(exp time.Time) error {
 			// Only a token holds a client-side session: until one is
 			// sent, nothing is stored, and a later commit (say, after
 			// the handler ignored Save's error) must fail again rather
-			// than skip the unsaved state.
+			// than skip the unsaved state. Its events wait for that
+			// commit too (see reportCommitted).
 			s.stored = false
+			if s.pending&pendingRegenerate != 0 {
+				s.moved = true
+			}
+			s.pending &^= pendingCreate | pendingRegenerate
 		}
 		return err
 	}
