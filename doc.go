@@ -41,10 +41,12 @@
 // or never issued) reads as a new, empty session, and the response leaves
 // the client's cookie alone unless the request stores a new session: only
 // a request that ends the session itself (Destroy, or Regenerate with
-// nothing left to store) clears it. A request sent with the old cookie
-// before a login and answered after it therefore cannot sign the user out
-// again, and a client's stale cookie goes on its own Max-Age, as with
-// express-session.
+// nothing left to store) clears it, and only when it came with a token: a
+// Destroy on a request without one sends no Set-Cookie (or, with a
+// HeaderTransport, no empty token header). A request sent with the old
+// cookie before a login and answered after it therefore cannot sign the
+// user out again, and a client's stale cookie goes on its own Max-Age, as
+// with express-session.
 //
 // Changes are committed when the handler first writes headers (WriteHeader,
 // Write or Flush), calls Session.Save, or returns. If the commit fails, the

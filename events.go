@@ -51,10 +51,35 @@ func innermost(store Store) Store {
 	return store
 }
 
-// endedStored reports kind when the session being ended was stored (a
-// Destroy of a session that was never stored ends nothing).
-func (s *Session) endedStored(kind EventKind) {
-	if s.stored {
-		s.event(kind)
+// lifecycleEvents are the lifecycle events a commit has made true but not
+// yet reported: EventCreate and EventRegenerate once the session is
+// stored under its new ID, EventDestroy once Destroy has ended a stored
+// session. They are reported when the whole commit has succeeded (the
+// records it replaces deleted too), so that an Observer counts what was
+// committed, not what a handler asked for: a failed commit reports none
+// of them (it reports EventError), and they wait for the commit that
+// succeeds.
+type lifecycleEvents uint8
+
+const (
+	pendingDestroy lifecycleEvents = 1 << iota
+	pendingRegenerate
+	pendingCreate
+)
+
+// reportCommitted reports the lifecycle events of the commit that has
+// just succeeded: the end of the old session first, then the new one.
+// s.mu must be held.
+func (s *Session) reportCommitted() {
+	p := s.pending
+	s.pending = 0
+	if p&pendingDestroy != 0 {
+		s.event(EventDestroy)
+	}
+	if p&pendingRegenerate != 0 {
+		s.event(EventRegenerate)
+	}
+	if p&pendingCreate != 0 {
+		s.event(EventCreate)
 	}
 }

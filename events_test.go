@@ -89,19 +89,22 @@ func TestEventsCarryRequestContext(t *testing.T) {
 		path string
 		want []string
 	}{
+		// Lifecycle events follow the commit that made them true.
 		{"/set", []string{"save:ok", "create"}},
 		{"/read", []string{"load:ok"}},
 		// The session goes on under a new ID: it is not a new one. Once
 		// it is saved there, the old record is checked (a session
 		// revoked meanwhile is not brought back) and deleted.
-		{"/regenerate", []string{"load:ok", "regenerate", "save:ok", "load:ok", "delete:ok"}},
+		{"/regenerate", []string{"load:ok", "save:ok", "load:ok", "delete:ok", "regenerate"}},
 		// What is set after Destroy is a new session, even after a
-		// Regenerate in the same request.
-		{"/destroy-set", []string{"load:ok", "regenerate", "save:ok", "create", "delete:ok"}},
-		{"/destroy", []string{"load:ok", "destroy", "delete:ok"}},
+		// Regenerate in the same request; the stored one was destroyed
+		// and never stored under the ID Regenerate gave it.
+		{"/destroy-set", []string{"load:ok", "save:ok", "delete:ok", "destroy", "create"}},
+		{"/destroy", []string{"load:ok", "delete:ok", "destroy"}},
 		{"/read", []string{}}, // the cookie was cleared: no token, no load
-		// A session never stored is new, Regenerate or not.
-		{"/regenerate-new", []string{"regenerate", "save:ok", "create"}},
+		// A session never stored is new, Regenerate or not: it is
+		// created, not regenerated.
+		{"/regenerate-new", []string{"save:ok", "create"}},
 	} {
 		e.get(tc.path)
 		events := log.take()

@@ -373,6 +373,11 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // EventKind says what an Event reports. For store calls (see
 // EventKind.StoreOp) it names the operation.
+//
+// EventCreate, EventRegenerate and EventDestroy report what a commit
+// stored or deleted, once the whole commit has succeeded: a handler's
+// call alone reports nothing, a failed commit reports none of them (only
+// EventError), and a retried commit reports each once, when it succeeds.
 type EventKind int
 
 const (
@@ -387,8 +392,8 @@ const (
 
 	EventTooManyConflicts // a save gave up: it lost its compare-and-swap again after MaxRetries retries (ErrTooManyConflicts)
 	EventCreate           // a new session was stored for the first time (not one Regenerate gave a new ID, unless the session it came from had ended: see Session.Regenerate)
-	EventRegenerate       // Session.Regenerate was called (the session gets a new ID)
-	EventDestroy          // Session.Destroy ended a stored session
+	EventRegenerate       // a stored session was stored under the new ID Session.Regenerate gave it, its old record deleted (a never-stored session Regenerate is called on is only an EventCreate, if it is stored)
+	EventDestroy          // a stored session was ended (Session.Destroy, or its deadline passed during the request) and its record deleted
 	EventLogin            // a user logged in (package auth)
 	EventLoginFailed      // a login was refused: wrong credentials (package auth)
 )

@@ -58,6 +58,10 @@ type Session struct {
 	odUsed    bool // od is in use (see opContext)
 	moved     bool // Regenerate gave a stored session a new ID: its next create is no new session (EventCreate), and checks the old one lives on (movedFrom)
 
+	// pending is what the commit under way has stored or ended, reported
+	// once it completes (see reportCommitted). One byte, after the flags.
+	pending lifecycleEvents
+
 	// ctx is the request's context with the session in it, what
 	// context.WithValue would make, kept here to save an allocation.
 	ctx sessionContext
@@ -533,7 +537,6 @@ func (s *Session) Regenerate() error {
 	if err := s.changeLocked(); err != nil {
 		return err
 	}
-	s.event(EventRegenerate)
 	if s.stored {
 		if !s.m.backend.clientSide() {
 			s.oldKeys = append(s.oldKeys, s.key) // see movedFrom
@@ -569,8 +572,10 @@ func (s *Session) movedFrom() string {
 }
 
 // Destroy ends the session: its record is deleted and the client's token
-// cleared at commit. The Session is then a new, empty one; values set
-// after Destroy start a new session with a new ID.
+// cleared at commit (a request that came without a token gets no
+// clearing cookie or header). The Session is then a new, empty one;
+// values set after Destroy start a new session with a new ID, whose
+// token the response carries instead.
 func (s *Session) Destroy() error {
 	if s == nil {
 		return ErrNoSession
@@ -588,7 +593,11 @@ func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
 		s.oldKeys = append(s.oldKeys, s.key)
 	}
-	s.endedStored(EventDestroy)
+	if s.stored || s.moved {
+		// A stored session ends (one Regenerate moved is still stored
+		// under its old key): reported once the commit deletes it.
+		s.pending |= pendingDestroy
+	}
 	s.reset()
 	s.moved = false // what is set after Destroy is a new session
 	s.renewed = true
@@ -658,6 +667,10 @@ func (s *Session) reset() {
 	s.resign = ""
 	s.touchNow = false
 	s.st = State{Created: now, LastActive: now, Persistent: s.m.Persistent}
+	// A session stored by a commit that has not completed is not
+	// reported once it is given up (see reportCommitted); the end of
+	// one stored before is.
+	s.pending &^= pendingCreate | pendingRegenerate
 }
 
 // changeLocked loads the session for a change, which is refused with
@@ -840,7 +853,8 @@ func (s *Session) commitLocked() error {
 		// login and answered after the login's response would otherwise
 		// clear the cookie the login just set (the same cookie name),
 		// signing the user out. express-session does not clear it either.
-		if (s.destroyed || s.dropped) && !late {
+		// Nor is a client that sent no token told to drop one.
+		if (s.destroyed || s.dropped) && !late && sentToken(s.m.transport(), s.r) {
 			s.cookie = cookieUpdate{pending: true, clear: true}
 		}
 		if !late {
@@ -929,6 +943,7 @@ func (s *Session) commitLocked() error {
 	}
 	s.renewed = false
 	s.committed = s.committed || s.changed
+	s.reportCommitted()
 	return nil
 }
 
@@ -1010,13 +1025,20 @@ func (s *Session) create(now, exp time.Time) error {
 	for attempt := 0; ; attempt++ {
 		if !b.clientSide() {
 			s.ensureID()
+			// A client that cannot be sent the ID could never reach the
+			// record: refuse before storing it, not after.
+			if err := s.checkTokenSize(s.id); err != nil {
+				return err
+			}
 		}
 		v, err := s.m.saveRecord(s.r.Context(), s.key, rec)
 		if err == nil {
 			rec.Version = v
 			s.rec, s.stored, s.ops = rec, true, nil
-			if !s.moved {
-				s.event(EventCreate)
+			if s.moved {
+				s.pending |= pendingRegenerate
+			} else {
+				s.pending |= pendingCreate
 			}
 			s.moved = false
 			return nil
@@ -1234,24 +1256,20 @@ func (s *Session) setCookie(exp time.Time) error {
 		}
 	}
 	if err == nil {
-		switch t := s.m.transport().(type) {
-		case *CookieTransport:
-			if !t.fits(token) {
-				err = fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", t.maxSize(), ErrTooLarge)
-			}
-		case *HeaderTransport:
-			if len(token) > t.maxSize() {
-				err = fmt.Errorf("sessionkit: session token of %d bytes exceeds HeaderTransport.MaxSize %d: %w", len(token), t.maxSize(), ErrTooLarge)
-			}
-		}
+		err = s.checkTokenSize(token)
 	}
 	if err != nil {
 		if s.m.backend.clientSide() {
 			// Only a token holds a client-side session: until one is
 			// sent, nothing is stored, and a later commit (say, after
 			// the handler ignored Save's error) must fail again rather
-			// than skip the unsaved state.
+			// than skip the unsaved state. Its events wait for that
+			// commit too (see reportCommitted).
 			s.stored = false
+			if s.pending&pendingRegenerate != 0 {
+				s.moved = true
+			}
+			s.pending &^= pendingCreate | pendingRegenerate
 		}
 		return err
 	}
@@ -1262,6 +1280,22 @@ func (s *Session) setCookie(exp time.Time) error {
 		c.expires = exp
 	}
 	s.cookie = c
+	return nil
+}
+
+// checkTokenSize returns ErrTooLarge, wrapped, when the transport would
+// refuse to send token (CookieTransport.MaxSize, HeaderTransport.MaxSize).
+func (s *Session) checkTokenSize(token string) error {
+	switch t := s.m.transport().(type) {
+	case *CookieTransport:
+		if !t.fits(token) {
+			return fmt.Errorf("sessionkit: session cookie would exceed %d bytes: %w", t.maxSize(), ErrTooLarge)
+		}
+	case *HeaderTransport:
+		if len(token) > t.maxSize() {
+			return fmt.Errorf("sessionkit: session token of %d bytes exceeds HeaderTransport.MaxSize %d: %w", len(token), t.maxSize(), ErrTooLarge)
+		}
+	}
 	return nil
 }
 

@@ -263,6 +263,12 @@ func requestToken(t Transport, r *http.Request) (token string, stale, staleSig b
 	return t.Token(r), false, false
 }
 
+// sentToken reports whether r carries a token for t, usable or not: a
+// client that sent none has nothing to be told to forget.
+func sentToken(t Transport, r *http.Request) bool {
+	return presentsToken(t, r) || t.Token(r) != ""
+}
+
 // presentsToken reports whether r carries something in t's place for a
 // token (a non-empty cookie of its name, a header value with its scheme),
 // so that a refused one can be reported as a bad token. Transports other
@@ -522,8 +528,9 @@ func (c *CookieTransport) secure(r *http.Request, proxies *TrustedProxies) bool 
 // transport too.
 //
 // The response header comes when the Manager issues a token (a new
-// session, Regenerate, a client-side session's fresh seal) or ends one,
-// and on every response that uses the session under RollingAlways; it may
+// session, Regenerate, a client-side session's fresh seal) or ends the
+// one the request carried (never to a request that sent no token), and on
+// every response that uses the session under RollingAlways; it may
 // repeat the token the client holds, which then just keeps it. A token
 // carries no expiry for the client: one whose session is over reads as a
 // new session and gets no empty Session-Token (see the package

@@ -30,6 +30,10 @@
 //   - show ID-OR-KEY: one session's metadata and values (as JSON). The
 //     argument is tried as a store key first, then as a session ID hashed
 //     the way the Manager does it (Manager.KeyOf).
+//   - list and show take the application's lifetimes, --idle-timeout
+//     (default 2h) and --lifetime (default 24h), the Manager's
+//     IdleTimeout and Lifetime (0: none), to infer a session's last use
+//     from its expiry and its deadline from its creation time.
 //   - revoke ID-OR-KEY, revoke --user USER: delete one session, or every
 //     session of a user through the store's user index.
 //   - purge: delete expired records from stores that keep them until swept

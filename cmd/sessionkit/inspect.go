@@ -181,6 +181,9 @@ every session on a layout without one (an express-session store's).`,
   sessionkit list --limit 100 --after 2jmj7l5rSw0yVb_vlWAYkK_YBwkLrQ0mbG2VfQjYWnU`,
 		Args: exactArgs(0, "no arguments (use --user to filter)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkLifetimes(); err != nil {
+				return err
+			}
 			if limit < 0 {
 				return usageError("--limit must not be negative (0 lists everything)")
 			}
@@ -193,7 +196,41 @@ every session on a layout without one (an express-session store's).`,
 	cmd.Flags().StringVarP(&user, "user", "u", "", "only the sessions of this user key")
 	cmd.Flags().IntVarP(&limit, "limit", "n", limit, "sessions per page (0: all)")
 	cmd.Flags().StringVar(&after, "after", "", "start after this store key (from the previous page)")
+	a.lifetimeFlags(cmd)
 	return cmd
+}
+
+// lifetimeHelp is the part of list's and show's help about
+// --idle-timeout and --lifetime.
+const lifetimeHelp = `
+
+A record keeps its last write and its expiry, not the application's
+lifetimes: --idle-timeout and --lifetime give them (Manager.IdleTimeout
+and Manager.Lifetime; by default the Manager's defaults, 2h and 24h; 0
+means none). A session's own idle timeout or deadline (SetIdleTimeout,
+SetDeadline) wins over them. Last active is the later of the last write
+and the expiry minus the idle timeout (a use that only moved the
+expiry), unless that lies in the future (an idle timeout shorter than
+the application's): then it is the last write. The deadline, when the
+session ends however busy it is, is its creation time plus the lifetime
+(unknown for records that keep no creation time).`
+
+// lifetimeFlags adds --idle-timeout and --lifetime to cmd.
+func (a *app) lifetimeFlags(cmd *cobra.Command) {
+	cmd.Long += lifetimeHelp
+	cmd.Flags().DurationVar(&a.idleTimeout, "idle-timeout", a.idleTimeout, "the application's idle timeout (Manager.IdleTimeout; 0: none), to infer last active from the expiry")
+	cmd.Flags().DurationVar(&a.lifetime, "lifetime", a.lifetime, "the application's absolute lifetime (Manager.Lifetime; 0: none), to infer the deadline from the creation time")
+}
+
+// checkLifetimes refuses a negative --idle-timeout or --lifetime.
+func (a *app) checkLifetimes() error {
+	if a.idleTimeout < 0 {
+		return usageError("--idle-timeout must not be negative (0: no idle timeout)")
+	}
+	if a.lifetime < 0 {
+		return usageError("--lifetime must not be negative (0: no absolute lifetime)")
+	}
+	return nil
 }
 
 // sessionJSON is one session in list and show output.
@@ -203,6 +240,7 @@ type sessionJSON struct {
 	Created    *string         `json:"created"`
 	LastActive *string         `json:"last_active"`
 	Expires    *string         `json:"expires"`
+	Deadline   *string         `json:"deadline"`
 	Persistent bool            `json:"persistent"`
 	Bytes      int             `json:"bytes"`
 	Version    uint64          `json:"version"`
@@ -343,10 +381,22 @@ func describe(m *sessionkit.Manager, e sessionkit.Entry, withValues bool) sessio
 		return out
 	}
 	out.Created, out.LastActive, out.Persistent = jsonTime(info.Created), jsonTime(info.LastActive), info.Persistent
+	out.Deadline = jsonTime(deadlineOf(m, info))
 	if withValues {
 		out.Values = valuesJSON(info.Values)
 	}
 	return out
+}
+
+// deadlineOf returns when the session described by info ends however busy
+// it is: its own deadline, or its creation plus m.Lifetime (--lifetime).
+// It is zero when there is none, and when the record keeps no creation
+// time to count from (express-session's).
+func deadlineOf(m *sessionkit.Manager, info sessionkit.Info) time.Time {
+	if info.Created.IsZero() && info.Deadline.Equal(info.Created.Add(m.Lifetime)) {
+		return time.Time{}
+	}
+	return info.Deadline
 }
 
 // valuesJSON renders session values as one JSON object, in their order.
@@ -381,7 +431,7 @@ func valuesJSON(vals []sessionkit.Value) json.RawMessage {
 }
 
 func (a *app) showCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "show <id-or-key>",
 		Short: "Show one session: its metadata and decoded values",
 		Long: `show prints one session. The argument is a store key (as list prints it) or
@@ -392,9 +442,14 @@ Exit code 3 when there is no such live session.`,
   sessionkit show "$SESSION_ID" --json`,
 		Args: exactArgs(1, "one session ID or store key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkLifetimes(); err != nil {
+				return err
+			}
 			return a.show(cmd.Context(), args[0])
 		},
 	}
+	a.lifetimeFlags(cmd)
+	return cmd
 }
 
 func (a *app) show(ctx context.Context, arg string) error {
@@ -420,8 +475,11 @@ func (a *app) show(ctx context.Context, arg string) error {
 		fmt.Fprintf(tw, "Created\t%s (%s)\n", formatTime(info.Created), relative(info.Created, now))
 		fmt.Fprintf(tw, "Last active\t%s (%s)\n", formatTime(info.LastActive), relative(info.LastActive, now))
 		fmt.Fprintf(tw, "Persistent\t%t\n", info.Persistent)
+		deadline := deadlineOf(a.manager(s), info)
+		fmt.Fprintf(tw, "Deadline\t%s (%s)\n", formatTime(deadline), relative(deadline, now))
 	}
 	fmt.Fprintf(tw, "Expires\t%s (%s)\n", formatTime(rec.Expiry), relative(rec.Expiry, now))
+
 	fmt.Fprintf(tw, "Version\t%d\n", rec.Version)
 	fmt.Fprintf(tw, "Size\t%s\n", bytesHuman(int64(len(rec.Data))))
 	if err := tw.Flush(); err != nil {

@@ -16,6 +16,7 @@ import (
 func (a *app) manager(s sessionkit.Store) *sessionkit.Manager {
 	m := sessionkit.New(s)
 	m.Now = a.now
+	m.IdleTimeout, m.Lifetime = a.idleTimeout, a.lifetime
 	if a.expressLayout() != "" {
 		m.RawKeys = true
 		m.Codec = expressView{}
@@ -25,10 +26,11 @@ func (a *app) manager(s sessionkit.Store) *sessionkit.Manager {
 
 // sessionInfo is m.Info(rec) with the last use the CLI can vouch for. The
 // Manager infers a use that wrote nothing (a touch) from the expiry and
-// its idle timeout, but the CLI's Manager has the default idle timeout,
-// not the application's: when the application's is longer (the demo's
-// is three days), that use would lie in the future and Info reports now.
-// The last write, which the record keeps, is then the last use known.
+// its idle timeout, but the CLI's Manager has --idle-timeout (default the
+// Manager's default), which may not be the application's: when the
+// application's is longer (the demo's is three days), that use would lie
+// in the future and Info reports now. The last write, which the record
+// keeps, is then the last use known.
 func sessionInfo(m *sessionkit.Manager, rec sessionkit.Record) (sessionkit.Info, error) {
 	in, err := m.Info(rec)
 	if err != nil || in.IdleTimeout <= 0 || !rec.Expiry.Add(-in.IdleTimeout).After(m.Now()) {

@@ -70,11 +70,16 @@ type app struct {
 	verbose        bool
 	now            func() time.Time
 	stderrIsTTY    bool
+	// idleTimeout and lifetime are the application's Manager.IdleTimeout
+	// and Lifetime as list and show take them (--idle-timeout,
+	// --lifetime); the Manager's defaults for every other command.
+	idleTimeout, lifetime time.Duration
 }
 
 // run executes the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, now: time.Now}
+	defaults := sessionkit.New(nil)
+	a := &app{stdout: stdout, stderr: stderr, now: time.Now, idleTimeout: defaults.IdleTimeout, lifetime: defaults.Lifetime}
 	if f, ok := stderr.(*os.File); ok {
 		a.stderrIsTTY = term.IsTerminal(int(f.Fd()))
 	}

@@ -22,7 +22,11 @@
 // "sessionkit.destroy", "sessionkit.login", "sessionkit.login-failed",
 // "sessionkit.conflict", "sessionkit.bad-token", "sessionkit.error", ...),
 // with the attribute sessionkit.store; an error event does not carry the
-// error, which sessionkit logs.
+// error, which sessionkit logs. The create, regenerate and destroy events
+// and counters come once the commit that stored or deleted the session has
+// succeeded, after its store call spans (see sessionkit.EventKind), not
+// when a handler calls Regenerate or Destroy: a failed commit reports only
+// an error.
 //
 // Metrics (the histogram's attributes are sessionkit.store,
 // sessionkit.operation and sessionkit.outcome, the counters'
@@ -32,9 +36,9 @@
 //	sessionkit.save.conflicts            counter          lost compare-and-swaps (retried up to Manager.MaxRetries times)
 //	sessionkit.save.retries_exhausted    counter          saves given up (ErrTooManyConflicts)
 //	sessionkit.token.rejected            counter          refused client tokens
-//	sessionkit.session.created           counter
-//	sessionkit.session.regenerated       counter
-//	sessionkit.session.destroyed         counter
+//	sessionkit.session.created           counter          new sessions stored (a login without a session too)
+//	sessionkit.session.regenerated       counter          stored sessions moved to a new ID (Regenerate: a login over a session)
+//	sessionkit.session.destroyed         counter          stored sessions ended and deleted (Destroy, a logout)
 //	sessionkit.session.imported          counter          taken over from another system (Importer)
 //	sessionkit.session.touches           counter          idle-expiry extensions (successful touches)
 //	sessionkit.logins                    counter          package auth
@@ -117,8 +121,8 @@ func New(opts Options) (*Observer, error) {
 		{sessionkit.EventTooManyConflicts, "sessionkit.save.retries_exhausted", "{save}", "Saves given up after too many conflicts."},
 		{sessionkit.EventBadToken, "sessionkit.token.rejected", "{token}", "Client tokens refused."},
 		{sessionkit.EventCreate, "sessionkit.session.created", "{session}", "New sessions stored."},
-		{sessionkit.EventRegenerate, "sessionkit.session.regenerated", "{session}", "Sessions given a new ID."},
-		{sessionkit.EventDestroy, "sessionkit.session.destroyed", "{session}", "Stored sessions destroyed."},
+		{sessionkit.EventRegenerate, "sessionkit.session.regenerated", "{session}", "Stored sessions moved to a new ID by Regenerate (a login), once committed."},
+		{sessionkit.EventDestroy, "sessionkit.session.destroyed", "{session}", "Stored sessions ended and deleted (Destroy, a logout), once committed."},
 		{sessionkit.EventImport, "sessionkit.session.imported", "{session}", "Sessions taken over from another system (Importer)."},
 		{sessionkit.EventTouch, "sessionkit.session.touches", "{touch}", "Idle-expiry extensions (successful store touches)."},
 		{sessionkit.EventLogin, "sessionkit.logins", "{login}", "Successful logins."},

@@ -17,14 +17,18 @@
 //	sessionkit_save_conflicts_total{store}            lost compare-and-swaps (retried up to Manager.MaxRetries times)
 //	sessionkit_save_retries_exhausted_total{store}    saves given up (ErrTooManyConflicts)
 //	sessionkit_bad_tokens_total{store}                refused client tokens
-//	sessionkit_sessions_created_total{store}
-//	sessionkit_sessions_regenerated_total{store}
-//	sessionkit_sessions_destroyed_total{store}
+//	sessionkit_sessions_created_total{store}          new sessions stored (a login without a session too)
+//	sessionkit_sessions_regenerated_total{store}      stored sessions moved to a new ID (Regenerate: a login over a session)
+//	sessionkit_sessions_destroyed_total{store}        stored sessions ended and deleted (Destroy, a logout)
 //	sessionkit_sessions_imported_total{store}         taken over from another system (Importer)
 //	sessionkit_touches_total{store}                   idle-expiry extensions (successful touches)
 //	sessionkit_logins_total{store}                    package auth
 //	sessionkit_login_failures_total{store}            refused credentials (auth.FormLogin)
 //	sessionkit_errors_total{store}                    errors also logged
+//
+// The three sessions_ counters move when the commit that stored or
+// deleted the session succeeds (sessionkit.EventKind), not when a handler
+// calls Regenerate or Destroy: a failed commit counts only as an error.
 //
 // operation is load, save, touch or delete; outcome is ok, not_found,
 // conflict, timeout, canceled or error (sessionkit.Outcome). A series
@@ -108,8 +112,8 @@ func New(opts Options) *Metrics {
 		{sessionkit.EventTooManyConflicts, "save_retries_exhausted_total", "Saves given up after too many conflicts."},
 		{sessionkit.EventBadToken, "bad_tokens_total", "Client tokens refused (malformed, forged or unknown to the client store)."},
 		{sessionkit.EventCreate, "sessions_created_total", "New sessions stored."},
-		{sessionkit.EventRegenerate, "sessions_regenerated_total", "Sessions given a new ID."},
-		{sessionkit.EventDestroy, "sessions_destroyed_total", "Stored sessions destroyed."},
+		{sessionkit.EventRegenerate, "sessions_regenerated_total", "Stored sessions moved to a new ID by Regenerate (a login), once committed."},
+		{sessionkit.EventDestroy, "sessions_destroyed_total", "Stored sessions ended and deleted (Destroy, a logout), once committed."},
 		{sessionkit.EventImport, "sessions_imported_total", "Sessions taken over from another system (Importer)."},
 		{sessionkit.EventTouch, "touches_total", "Idle-expiry extensions (successful store touches)."},
 		{sessionkit.EventLogin, "logins_total", "Successful logins."},

@@ -181,7 +181,13 @@ func checkAcknowledged(t *testing.T, open Opener, check func(sessionkit.Store) e
 // log or check.
 type ProcessStats struct {
 	Processes, Goroutines, Increments int
-	// Conflicts is how many Saves reported ErrConflict and were retried.
+	// Conflicts is how many Saves of the shared counter, over all
+	// processes, reported ErrConflict. Each was retried (the counter
+	// loaded again, then saved) until a save succeeded: the children
+	// retry without limit or backoff, unlike the Manager, which retries
+	// a commit up to Manager.MaxRetries times and then fails it with
+	// ErrTooManyConflicts. (A conflict on a process's own record fails
+	// the test instead.)
 	Conflicts int
 	// Calls is how many store calls were made; Slowest the longest one
 	// took, and P99 the 99th percentile, over all processes.
@@ -194,7 +200,8 @@ type ProcessStats struct {
 // RunProcesses starts processes child processes on one store file at the
 // same time. Each runs goroutines goroutines that each add 1, increments
 // times, to one counter record shared by every process (load, then save
-// with compare-and-swap, retrying on ErrConflict as the Manager does),
+// with compare-and-swap, reloading and saving again on ErrConflict until
+// the save succeeds: no retry limit, unlike the Manager's MaxRetries),
 // and save a record of their own after each increment. It then checks
 // that the counter holds exactly processes×goroutines×increments — no
 // update lost across processes — and that every own record is there. Any
