@@ -297,12 +297,10 @@ func (c doneHeld) Done() <-chan struct{} { return c.done }
 // Err reports the end of the held channel without asking the request's
 // context again (the batch only needs to know that it ended).
 func (c doneHeld) Err() error {
-	select {
-	case <-c.done:
+	if isClosed(c.done) {
 		return context.Canceled
-	default:
-		return nil
 	}
+	return nil
 }
 
 // heldDone returns ctx with its Done channel read now, on the request's

@@ -89,7 +89,7 @@ type Manager struct {
 
 	// OpTimeout bounds every store call (default 3s; 0 or less: only the
 	// request's context bounds them). A store call waiting for its store
-	// when the request's context ends returns at most 10ms after that end
+	// when the request's context ends returns within about 10ms of that end
 	// with the context's error (during a request served by Handler the wait
 	// looks at the context every 10ms rather than registering with it).
 	OpTimeout time.Duration

@@ -121,7 +121,9 @@ func New(opts Options) *Store {
 		opts.MaxBytes = 256 << 20
 	}
 	if opts.Shards <= 0 {
-		opts.Shards = max(1, min(defaultShards, int(min(opts.MaxBytes/minShardBytes, int64(opts.MaxEntries/minShardEntries)))))
+		byBytes := int(min(opts.MaxBytes/minShardBytes, defaultShards))
+		byEntries := opts.MaxEntries / minShardEntries
+		opts.Shards = max(1, min(defaultShards, byBytes, byEntries))
 	}
 	if opts.Shards > opts.MaxEntries {
 		opts.Shards = opts.MaxEntries

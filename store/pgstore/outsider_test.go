@@ -247,35 +247,6 @@ func TestOutsiderConnectPgSimpleTimeZoneAndVersion(t *testing.T) {
 	}
 }
 
-// "Keys and user keys are binary strings, so they compare byte by byte
-// whatever the server's collation (session keys are case-sensitive)": keys
-// and user keys that differ in case or trailing spaces are different.
-func TestOutsiderKeysCompareByteByByte(t *testing.T) {
-	t.Parallel()
-	s := newStore(t, pgstore.Options{})
-	ctx := t.Context()
-	keys := []string{"ab", "Ab", "AB", "ab ", "äb", "ab\t"}
-	users := []string{"alice", "Alice", "alice ", "ALICE", "alicE", "alíce"}
-	for i, k := range keys {
-		if _, err := s.Save(ctx, k, sessionkit.Record{Data: []byte(k), Expiry: time.Now().Add(time.Hour), UserKey: users[i]}); err != nil {
-			t.Fatalf("Save(%q): %v", k, err)
-		}
-	}
-	for i, k := range keys {
-		rec, err := s.Load(ctx, k)
-		if err != nil || string(rec.Data) != k || rec.UserKey != users[i] {
-			t.Errorf("Load(%q) = %q user %q, %v; want its own record", k, rec.Data, rec.UserKey, err)
-		}
-		entries, err := s.UserSessions(ctx, users[i])
-		if err != nil || len(entries) != 1 || entries[0].Key != k {
-			t.Errorf("UserSessions(%q) = %v, %v; want only %q", users[i], entries, err, k)
-		}
-	}
-	if n, err := s.DeleteUserSessions(ctx, "alice"); err != nil || n != 1 {
-		t.Errorf(`DeleteUserSessions("alice") = %d, %v; want 1`, n, err)
-	}
-}
-
 // All: "It reads the table in pages ... ordered by key (keyset
 // pagination)": every live record once, in byte order of the keys, across
 // page boundaries, expired ones left out.

@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"NoLostUpdates", testNoLostUpdates},
 		{"Values", testValues},
 		{"Keys", testKeys},
+		{"KeysCompareByteByByte", testKeysCompareByteByByte},
 		{"Cancelled", testCancelled},
 		{"UserIndex", testUserIndex},
 		{"UserIndexConcurrent", testUserIndexConcurrent},
@@ -438,6 +439,35 @@ func testKeys(t *testing.T, s sessionkit.Store) {
 	wantNotFound(t, s, "ab")
 	mustLoad(t, s, "a")
 	mustLoad(t, s, "abc")
+}
+
+// testKeysCompareByteByByte: keys, and user keys in the user index,
+// that differ only in case, trailing whitespace or an accent are different
+// (a case-insensitive or padding collation in a SQL store would merge them).
+func testKeysCompareByteByByte(t *testing.T, s sessionkit.Store) {
+	keys := []string{"ab", "Ab", "AB", "ab ", "äb", "ab\t"}
+	users := []string{"alice", "Alice", "alice ", "ALICE", "alicE", "alíce"}
+	for i, k := range keys {
+		mustSave(t, s, k, sessionkit.Record{Data: []byte(k), Expiry: hourFromNow(), UserKey: users[i]})
+	}
+	for i, k := range keys {
+		if rec := mustLoad(t, s, k); string(rec.Data) != k || rec.UserKey != users[i] {
+			t.Errorf("Load(%q) = %q user %q; want its own record", k, rec.Data, rec.UserKey)
+		}
+	}
+	idx, ok := s.(sessionkit.UserIndex)
+	if !ok {
+		return
+	}
+	for i, k := range keys {
+		entries, err := idx.UserSessions(ctxFor(t), users[i])
+		if err != nil || len(entries) != 1 || entries[0].Key != k {
+			t.Errorf("UserSessions(%q) = %v, %v; want only %q", users[i], keysOf(entries), err, k)
+		}
+	}
+	if n, err := idx.DeleteUserSessions(ctxFor(t), "alice"); err != nil || n != 1 {
+		t.Errorf(`DeleteUserSessions("alice") = %d, %v; want 1`, n, err)
+	}
 }
 
 func testCancelled(t *testing.T, s sessionkit.Store) {
