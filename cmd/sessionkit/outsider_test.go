@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/sqlitestore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
 
@@ -227,6 +228,73 @@ func TestOutsiderListLimit(t *testing.T) {
 		}
 		if more := strings.Contains(r.stderr, "--after"); more != tc.more {
 			t.Errorf("list %v: stderr %q; want a next page: %v", tc.args, r.stderr, tc.more)
+		}
+	}
+}
+
+// migrate between native stores: "It reports sessions copied, already
+// present and expired during the copy; --json gives dry_run, copied,
+// already_present, expired and seconds"; "--dry-run writes nothing";
+// "Idempotent: a session already live on the target is left as it is and
+// counted as "already present"". From a SQLite file to MySQL.
+func TestOutsiderMigrateReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sqlite")
+	src, err := sqlitestore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := range 7 {
+		ss := session{id: fmt.Sprintf("migrate-%d", i), user: "alice", created: now, expiry: now.Add(time.Hour), values: map[string]any{"n": i}}
+		if _, err := src.Save(context.Background(), ss.key(), ss.record(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	from, to := "sqlite://"+path, mysqlURL(t)
+	type report struct {
+		DryRun         *bool    `json:"dry_run"`
+		Copied         *int     `json:"copied"`
+		AlreadyPresent *int     `json:"already_present"`
+		Expired        *int     `json:"expired"`
+		Seconds        *float64 `json:"seconds"`
+	}
+	for _, tc := range []struct {
+		args                  []string
+		dry                   bool
+		copied, present, live int
+	}{
+		{[]string{"--dry-run"}, true, 7, 0, 0},
+		{nil, false, 7, 0, 7},
+		{nil, false, 0, 7, 7},
+	} {
+		r := mustRun(t, 0, append([]string{"--json", "migrate", "--from", from, "--to", to}, tc.args...)...)
+		got := decodeJSON[report](t, r)
+		if got.DryRun == nil || got.Copied == nil || got.AlreadyPresent == nil || got.Expired == nil || got.Seconds == nil {
+			t.Fatalf("migrate %v: JSON lacks a documented field:\n%s", tc.args, r.stdout)
+		}
+		if *got.DryRun != tc.dry || *got.Copied != tc.copied || *got.AlreadyPresent != tc.present || *got.Expired != 0 {
+			t.Errorf("migrate %v: %s, want dry_run %v, copied %d, already_present %d", tc.args, r.stdout, tc.dry, tc.copied, tc.present)
+		}
+		if tc.dry {
+			// Not even the target's table.
+			if r := cli(t, nil, "--store", to, "list"); r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+				t.Errorf("after --dry-run, list on the target: exit %d, want 1 (no table)\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			continue
+		}
+		list := decodeJSON[listJSON](t, mustRun(t, 0, "--store", to, "--json", "list", "--user", "alice"))
+		if len(list.Sessions) != tc.live {
+			t.Errorf("after migrate %v: %d sessions of alice on the target, want %d", tc.args, len(list.Sessions), tc.live)
+		}
+	}
+	// The text report names the same counts.
+	r := mustRun(t, 0, "migrate", "--from", from, "--to", to)
+	for _, want := range []string{"copied", "already present", "expired"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("migrate's report lacks %q:\n%s", want, r.stdout)
 		}
 	}
 }
