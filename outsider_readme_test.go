@@ -12,12 +12,19 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/compat/cookiesession"
+	"github.com/sessionkit/sessionkit/compat/express"
+	"github.com/sessionkit/sessionkit/compat/koa"
+	"github.com/sessionkit/sessionkit/store/redisstore"
 	"github.com/sessionkit/sessionkit/store/sqlitestore"
+	"github.com/sessionkit/sessionkit/store/storetest"
 )
 
 var (
@@ -203,6 +210,82 @@ func TestOutsiderReadmeLifetimeDefaults(t *testing.T) {
 		}
 		if v := resp.Header.Values("Vary"); !strings.Contains(strings.Join(v, ","), "Cookie") {
 			t.Errorf("tls=%v: Vary %q, want Cookie", tls, v)
+		}
+	}
+}
+
+// The names README.md's "Sharing sessions with Node" table and the text
+// under it give, as a reader would type them: this does not build if one
+// is renamed or removed.
+func TestOutsiderReadmeNodeNames(t *testing.T) {
+	type user struct{}
+	names := []any{
+		koa.NewCookieMode, koa.ConfigureStore, koa.NewExternalStore, koa.ConfigureGeneric,
+		redisstore.LayoutConnectRedis, redisstore.Options{NoPrefix: true, Prefix: "koa:sess:"},
+		cookiesession.New, express.PassportField{},
+		express.UsePassport[user], koa.UsePassport[user], cookiesession.UsePassport[user],
+		koa.CookieImporter{}, cookiesession.Importer{}, express.NewImporter, express.MigratedKey,
+		sessionkit.NewClientSide, storetest.Run, storetest.RunLifetime,
+	}
+	var _ sessionkit.Importer = (*koa.CookieImporter)(nil)
+	var _ sessionkit.Importer = (*cookiesession.Importer)(nil)
+	var _ sessionkit.Importer = (*express.Importer)(nil)
+	var _ func(*auth.Auth[user]) = express.UsePassport[user]
+	if len(names) != 18 {
+		t.Fatalf("%d names", len(names))
+	}
+}
+
+// Every test, benchmark and fuzz target README.md and docs/*.md name as
+// the evidence for a claim (RELIABILITY.md's TestLostUpdates,
+// TestHostileInput, ...) exists: a renamed or deleted test leaves no claim
+// pointing at nothing.
+func TestOutsiderDocsNameExistingTests(t *testing.T) {
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string][]string{}
+	nameRE := regexp.MustCompile(`\b(?:Test|Benchmark|Fuzz)[A-Z][A-Za-z0-9_]*`)
+	for _, doc := range append(docs, "README.md") {
+		src, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nameRE.FindAllString(string(src), -1) {
+			named[n] = append(named[n], doc)
+		}
+	}
+	if len(named) < 20 {
+		t.Fatalf("the docs name %d tests; the pattern no longer matches", len(named))
+	}
+	defined := map[string]bool{}
+	funcRE := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Fuzz)[A-Za-z0-9_]*)\(`)
+	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range funcRE.FindAllStringSubmatch(string(src), -1) {
+			defined[m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, docs := range named {
+		if !defined[n] {
+			t.Errorf("%s names %s, which no _test.go file defines", strings.Join(slices.Compact(docs), ", "), n)
 		}
 	}
 }
