@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +230,26 @@ func TestOutsiderListLimit(t *testing.T) {
 		if more := strings.Contains(r.stderr, "--after"); more != tc.more {
 			t.Errorf("list %v: stderr %q; want a next page: %v", tc.args, r.stderr, tc.more)
 		}
+	}
+	// Following next_after pages through every session once, in key order
+	// ("sorted by store key whatever the store's own order"; Redis has none).
+	var keys []string
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("next_after never ends")
+		}
+		page := decodeJSON[listJSON](t, mustRun(t, 0, "--store", u, "--json", "list", "-n", "20", "--after", after))
+		for _, s := range page.Sessions {
+			keys = append(keys, s.Key)
+		}
+		if page.NextAfter == "" {
+			break
+		}
+		after = page.NextAfter
+	}
+	if len(keys) != 55 || !slices.IsSorted(keys) || len(slices.Compact(slices.Clone(keys))) != 55 {
+		t.Errorf("pages of 20 gave %d keys (sorted %v), want the 55 sessions once each in order", len(keys), slices.IsSorted(keys))
 	}
 }
 
