@@ -55,12 +55,27 @@ func TestOutsiderDocumentedMetricsAreExposed(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics)
 
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
 	a := telemetrytest.NewApp(t, telemetrytest.Options{Observer: metrics.Observe, Import: oldCookieImporter{}})
 	c, err := browser.NewClient(a.Server.URL, a.Clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range telemetrytest.Steps() {
+		// "A series appears with its first event (the store label is
+		// known only then): until the first login, for example,
+		// sessionkit_logins_total is not exposed."
+		if st.Name == "login without a session" {
+			f := scrape(t, srv.URL)
+			if f["sessionkit_logins_total"] != nil {
+				t.Errorf("sessionkit_logins_total is exposed before the first login")
+			}
+			if f["sessionkit_store_operations_total"] == nil {
+				t.Errorf("sessionkit_store_operations_total is not exposed after store calls")
+			}
+		}
 		a.Run(t, c, st)
 	}
 	req, _ := http.NewRequest("GET", a.Server.URL+"/read", nil)
@@ -90,8 +105,6 @@ func TestOutsiderDocumentedMetricsAreExposed(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
 	exposed := map[string][]string{}
 	for name, fam := range scrape(t, srv.URL) {
 		for _, s := range fam.GetMetric() {
