@@ -518,7 +518,7 @@ func TestExpressLayoutInspect(t *testing.T) {
 		t.Fatalf("list --user 0: %+v, want only %s", mine, sessions[0].id)
 	}
 	r := mustRun(t, 0, "show", store, sessions[0].id)
-	for _, want := range []string{"User         0", "Created      - (-)", `"passport": {`, `"i": 0`} {
+	for _, want := range []string{"User         0", "Created      -\n", `"passport": {`, `"i": 0`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("show lacks %q:\n%s", want, r.stdout)
 		}

@@ -472,13 +472,13 @@ func (a *app) show(ctx context.Context, arg string) error {
 	fmt.Fprintf(tw, "User\t%s\n", printable(orDash(rec.UserKey)))
 	if d.DecodeErr == "" {
 		info, _ := sessionInfo(a.manager(s), rec)
-		fmt.Fprintf(tw, "Created\t%s (%s)\n", formatTime(info.Created), relative(info.Created, now))
-		fmt.Fprintf(tw, "Last active\t%s (%s)\n", formatTime(info.LastActive), relative(info.LastActive, now))
+		fmt.Fprintf(tw, "Created\t%s\n", stamp(info.Created, now))
+		fmt.Fprintf(tw, "Last active\t%s\n", stamp(info.LastActive, now))
 		fmt.Fprintf(tw, "Persistent\t%t\n", info.Persistent)
 		deadline := deadlineOf(a.manager(s), info)
-		fmt.Fprintf(tw, "Deadline\t%s (%s)\n", formatTime(deadline), relative(deadline, now))
+		fmt.Fprintf(tw, "Deadline\t%s\n", stamp(deadline, now))
 	}
-	fmt.Fprintf(tw, "Expires\t%s (%s)\n", formatTime(rec.Expiry), relative(rec.Expiry, now))
+	fmt.Fprintf(tw, "Expires\t%s\n", stamp(rec.Expiry, now))
 
 	fmt.Fprintf(tw, "Version\t%d\n", rec.Version)
 	fmt.Fprintf(tw, "Size\t%s\n", bytesHuman(int64(len(rec.Data))))

@@ -410,6 +410,15 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// stamp is a time and how long ago or ahead it is, "2026-01-02T15:04:05Z
+// (in 3h)"; a single "-" when unknown.
+func stamp(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return formatTime(t) + " (" + relative(t, now) + ")"
+}
+
 // jsonTime is a time for JSON output: RFC 3339 in UTC, null when unknown.
 func jsonTime(t time.Time) *string {
 	if t.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -317,5 +318,31 @@ func TestOutsiderMigrateReport(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("migrate's report lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// show with --lifetime 0: "0 means none", and a deadline that is unknown
+// or none shows as "-" ("unknown (-, null)"), in the table as in JSON.
+func TestOutsiderShowNoDeadline(t *testing.T) {
+	u, s := redisURL(t)
+	now := time.Now()
+	ss := session{id: "outsider-deadline", user: "alice", created: now, expiry: now.Add(time.Hour), values: map[string]any{"n": 1}}
+	if _, err := s.Save(context.Background(), ss.key(), ss.record(t)); err != nil {
+		t.Fatal(err)
+	}
+	r := mustRun(t, 0, "--store", u, "show", ss.id, "--lifetime", "0")
+	if !regexp.MustCompile(`(?m)^Deadline +-$`).MatchString(r.stdout) {
+		t.Errorf("show --lifetime 0: want a Deadline row of just -:\n%s", r.stdout)
+	}
+	if !regexp.MustCompile(`(?m)^Expires +\S+Z \(in \d`).MatchString(r.stdout) {
+		t.Errorf("show: want the expiry with how far ahead it is:\n%s", r.stdout)
+	}
+	r = mustRun(t, 0, "--store", u, "--json", "show", ss.id, "--lifetime", "0")
+	if !strings.Contains(r.stdout, `"deadline": null`) {
+		t.Errorf("show --json --lifetime 0: want \"deadline\": null:\n%s", r.stdout)
+	}
+	r = mustRun(t, 0, "--store", u, "show", ss.id)
+	if !regexp.MustCompile(`(?m)^Deadline +\S+Z \(in \d`).MatchString(r.stdout) {
+		t.Errorf("show with the default 24h lifetime: want a deadline:\n%s", r.stdout)
 	}
 }
