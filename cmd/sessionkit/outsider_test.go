@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/boltstore"
 	"github.com/sessionkit/sessionkit/store/sqlitestore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
@@ -344,5 +345,32 @@ func TestOutsiderShowNoDeadline(t *testing.T) {
 	r = mustRun(t, 0, "--store", u, "show", ss.id)
 	if !regexp.MustCompile(`(?m)^Deadline +\S+Z \(in \d`).MatchString(r.stdout) {
 		t.Errorf("show with the default 24h lifetime: want a deadline:\n%s", r.stdout)
+	}
+}
+
+// "A bolt file ... can be open in one process at a time: ... otherwise the
+// tool waits lock_timeout (1s; never longer than --timeout) and fails with
+// "file is locked by another process"" — exit code 1, saying how long it
+// waited.
+func TestOutsiderBoltLocked(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	s, err := boltstore.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		args   []string
+		waited string
+	}{
+		{[]string{"--store", "bolt://" + db, "stats"}, "waited 1s"},
+		{[]string{"--store", "bolt://" + db, "--timeout", "300ms", "list"}, "waited 300ms"},
+		{[]string{"--store", "bolt://" + db + "?lock_timeout=200ms", "show", "abc"}, "waited 200ms"},
+		{[]string{"--timeout", "250ms", "migrate", "--from", "bolt://" + db, "--to", "memory://"}, "waited 250ms"},
+	} {
+		r := mustRun(t, 1, tc.args...)
+		if !strings.Contains(r.stderr, "file is locked by another process") || !strings.Contains(r.stderr, "("+tc.waited+")") {
+			t.Errorf("%v: stderr %q, want it locked by another process (%s)", tc.args, r.stderr, tc.waited)
+		}
 	}
 }

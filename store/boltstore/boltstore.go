@@ -201,7 +201,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	db, err := bbolt.Open(path, c.fileMode, &bbolt.Options{Timeout: c.lockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("boltstore: open %s: %w (waited %s)", path, ErrLocked, c.lockTimeout)
+		return nil, fmt.Errorf("boltstore: open %s: %w (waited %s)", path, ErrLocked, c.lockTimeout.Round(time.Millisecond))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
