@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
@@ -40,13 +41,13 @@ func anchors(t *testing.T, md string) map[string]bool {
 	out := map[string]bool{}
 	for _, m := range headingRE.FindAllStringSubmatch(fenceRE.ReplaceAllString(md, ""), -1) {
 		var b strings.Builder
+		// GitHub keeps letters, marks, digits, connector punctuation and
+		// hyphens, and turns spaces into hyphens.
 		for _, r := range strings.ToLower(m[1]) {
 			switch {
 			case r == ' ':
 				b.WriteByte('-')
-			case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
-				b.WriteRune(r)
-			case r > 127: // letters beyond ASCII stay; this repo's headings have none
+			case r == '-' || unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.Pc):
 				b.WriteRune(r)
 			}
 		}
