@@ -374,3 +374,53 @@ func TestOutsiderBoltLocked(t *testing.T) {
 		}
 	}
 }
+
+// stats: "--top N shows N users (default 10)", the users with the most
+// sessions first; "With a user" counts sessions and users. On PostgreSQL,
+// 12 users, user i holding i+1 sessions.
+func TestOutsiderStatsTop(t *testing.T) {
+	u, s := postgresURL(t)
+	now := time.Now()
+	total := 0
+	for i := range 12 {
+		for j := range i + 1 {
+			ss := session{id: fmt.Sprintf("top-%d-%d", i, j), user: fmt.Sprintf("user%02d", i), created: now, expiry: now.Add(time.Hour), values: map[string]any{"j": j}}
+			if _, err := s.Save(context.Background(), ss.key(), ss.record(t)); err != nil {
+				t.Fatal(err)
+			}
+			total++
+		}
+	}
+	type stats struct {
+		TopUsers []struct {
+			User     string
+			Sessions int
+		} `json:"top_users"`
+	}
+	for _, tc := range []struct {
+		args []string
+		n    int
+	}{
+		{nil, 10},
+		{[]string{"--top", "3"}, 3},
+		{[]string{"--top", "20"}, 12},
+	} {
+		got := decodeJSON[stats](t, mustRun(t, 0, append([]string{"--store", u, "--json", "stats"}, tc.args...)...))
+		if len(got.TopUsers) != tc.n {
+			t.Errorf("stats %v: %d top users, want %d", tc.args, len(got.TopUsers), tc.n)
+			continue
+		}
+		for k, tu := range got.TopUsers {
+			if want := fmt.Sprintf("user%02d", 11-k); tu.User != want || tu.Sessions != 12-k {
+				t.Errorf("stats %v: top user %d is %s with %d, want %s with %d", tc.args, k, tu.User, tu.Sessions, want, 12-k)
+			}
+		}
+	}
+	table := mustRun(t, 0, "--store", u, "stats").stdout
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^With a user +%d \(12 users\)$`, total)).MatchString(table) {
+		t.Errorf("stats table, want With a user %d (12 users):\n%s", total, table)
+	}
+	if n := strings.Count(table[strings.Index(table, "TOP USERS"):], "\nuser"); n != 10 {
+		t.Errorf("stats table lists %d top users, want 10:\n%s", n, table)
+	}
+}
