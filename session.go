@@ -259,7 +259,9 @@ func (s *Session) Set(key string, v any) error {
 // instead: when the change is merged with others or saved after a
 // conflict, fn is called again on the value then stored, so both
 // increments count, whichever process made them (see "No lost updates"
-// in the package documentation).
+// in the package documentation). A client-side store (the session in its
+// cookie) cannot merge: the client keeps the last response's cookie, and
+// with it that request's value.
 //
 // fn must be a pure function of its argument: it may be called again,
 // after Update has returned, on another request's goroutine, once for
@@ -623,9 +625,11 @@ func (s *Session) Err() error {
 // keeps only its own writes. A request that deletes its own record
 // through the Store (Delete, UserIndex.DeleteUserSessions) and means to
 // keep its values must call Regenerate and Save first, as auth's
-// RevokeAll does.
-// If the check fails, the commit fails and the session stays under its
-// old ID. Client-side sessions have no record to check.
+// RevokeAll does. A change another request commits to the old record
+// while this one is being moved (after this request loaded it, before the
+// old record is deleted) is not carried to the new ID: it goes with the
+// old record. If the check fails, the commit fails and the session stays
+// under its old ID. Client-side sessions have no record to check.
 func (s *Session) Regenerate() error {
 	if s == nil {
 		return ErrNoSession
