@@ -110,8 +110,11 @@
 // redirect URI comes from configuration, never the request's Host; the
 // token endpoint's client authentication is configured or taken from
 // discovery, never guessed by retrying; with FailureRedirect a callback
-// that succeeds or fails ends with a redirect that drops code and state
-// from the URL; no token, code or state reaches a log, a message or a
+// that fails ends with a redirect that drops code and state from the URL,
+// and so does one that succeeds unless it goes on to a Next handler (no
+// SuccessRedirect or return-to page): that one is answered at the
+// callback's URL, with Referrer-Policy: no-referrer and its code and
+// state used up; no token, code or state reaches a log, a message or a
 // cookie. A provider that is down or slow is a 503 after the HTTP client's
 // timeout, never a redirect loop; its URL still holds the code and state,
 // worthless by then: the state is used up, and the code needs the PKCE
