@@ -133,7 +133,12 @@
 // to ReauthPath with the return-to page and MaxAgeParam. A password login
 // counts from when it happened; an OpenID Connect login counts from the
 // provider's auth_time, and the OIDC strategy passes max_age to the
-// provider and refuses an older auth_time.
+// provider and refuses an older auth_time. An OAuth 2.0 login counts from
+// the Identity.AuthTime its Profile reports, or else from when it
+// happened: plain OAuth 2.0 cannot ask the provider for a fresh sign-in,
+// so a provider that lets a signed-in user straight through makes the
+// login recent without a password being entered. Send ReauthPath to the
+// password form or to OIDC for actions that need a real re-authentication.
 //
 // # Protecting routes
 //
