@@ -162,8 +162,12 @@
 // with sessionkit.UserIndex (memstore, sqlitestore, boltstore, redisstore,
 // pgstore, mysqlstore, mongostore); others report an error wrapping
 // ErrNotSupported. LogoutHandler and RevokeHandler are the shipped
-// handlers for these routes. Client-side sessions (cookiestore) cannot be
-// revoked at all: a copied cookie stays valid until it expires.
+// handlers for these routes. A revoked session is signed out on its next
+// request to any process sharing the store, except that a process whose
+// redisstore keeps a near cache may serve it until the store's
+// invalidation message arrives (milliseconds; see redisstore, "Near
+// cache"). Client-side sessions (cookiestore) cannot be revoked at all: a
+// copied cookie stays valid until it expires.
 //
 // Sessions, Revoke, RevokeOthers and RevokeHandler work from the request's
 // login session: a request whose user a stateless strategy set (a bearer
