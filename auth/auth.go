@@ -270,6 +270,11 @@ func (a *Auth[U]) resolve(r *http.Request) (U, error) {
 		return zero, ErrNotAuthenticated
 	}
 	if !ok {
+		if s.UserKey() != "" {
+			// Logged out by other software that removed only the key
+			// (it knows nothing of the index): leave the user's list.
+			a.clearLogin(s)
+		}
 		return zero, ErrNotAuthenticated
 	}
 	user, err := a.Deserialize(ctx, key)

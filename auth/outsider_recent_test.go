@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
 )
 
@@ -86,5 +88,47 @@ func TestOutsiderOAuth2Recency(t *testing.T) {
 		if c.whoami() != "alice" {
 			t.Errorf("%s: not logged in", tt.name)
 		}
+	}
+}
+
+// Another program sharing the store logs the user out the only way it
+// knows, by deleting the value the application's UserKeyField reads; it
+// knows nothing of Record.UserKey. The package documentation:
+//
+//	"The session's Record.UserKey, which stores index by, is kept in step
+//	by Login, Logout and User."
+//	"Sessions lists the current user's sessions"
+//
+// The next User call finds no user and takes the session out of the
+// user's index: it is no longer listed or counted as one of theirs.
+func TestOutsiderForeignLogoutLeavesTheIndex(t *testing.T) {
+	e := newEnv(t, func(a *auth.Auth[User]) { a.Field = auth.ValueField("uid") })
+	e.mux.HandleFunc("POST /legacy/logout", func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Delete("uid")
+	})
+	e.mux.HandleFunc("GET /admin/count", func(w http.ResponseWriter, r *http.Request) {
+		list, err := e.a.UserSessions(r.Context(), "1")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, len(list))
+	})
+	admin := e.client()
+	c, other := e.client(), e.client()
+	c.login("alice", "wonderland", "")
+	other.login("alice", "wonderland", "")
+	if got := admin.do("GET", "/admin/count", nil).body; got != "2" {
+		t.Fatalf("alice's sessions after two logins: %s", got)
+	}
+	c.do("POST", "/legacy/logout", nil)
+	if got := c.whoami(); got != "anonymous" {
+		t.Fatalf("after the foreign logout: %q", got)
+	}
+	if got := admin.do("GET", "/admin/count", nil).body; got != "1" {
+		t.Fatalf("alice's sessions after one was logged out elsewhere: %s, want 1", got)
+	}
+	if got := other.whoami(); got != "alice" {
+		t.Fatalf("the other session: %q", got)
 	}
 }
