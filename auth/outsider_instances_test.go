@@ -23,6 +23,7 @@ import (
 	"github.com/sessionkit/sessionkit/auth"
 	"github.com/sessionkit/sessionkit/internal/browser"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/cookiestore"
 	"github.com/sessionkit/sessionkit/store/memstore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
@@ -79,7 +80,11 @@ type instance struct {
 
 func newInstance(t *testing.T, store sessionkit.Store, us *userTable, configure func(*sessionkit.Manager)) *instance {
 	t.Helper()
-	m := sessionkit.New(store)
+	return newInstanceOn(t, sessionkit.New(store), us, configure)
+}
+
+func newInstanceOn(t *testing.T, m *sessionkit.Manager, us *userTable, configure func(*sessionkit.Manager)) *instance {
+	t.Helper()
 	m.Logger = slog.New(slog.DiscardHandler)
 	if configure != nil {
 		configure(m)
@@ -113,6 +118,13 @@ func newInstance(t *testing.T, store sessionkit.Store, us *userTable, configure 
 		default:
 			fmt.Fprint(w, u.Name)
 		}
+	})
+	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
+		_ = sessionkit.From(r.Context()).Set("cart", r.URL.Query().Get("cart"))
+	})
+	mux.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
+		v, _ := sessionkit.Get[string](sessionkit.From(r.Context()), "cart")
+		fmt.Fprint(w, v)
 	})
 	mux.HandleFunc("GET /flashes", func(w http.ResponseWriter, r *http.Request) {
 		fl, err := auth.Flashes(sessionkit.From(r.Context()))
@@ -455,5 +467,75 @@ func TestOutsiderSessionListAfterExpiry(t *testing.T) {
 		if got := v.whoami(in); got != "anonymous" {
 			t.Errorf("%s after RevokeAll: %q", v.ua, got)
 		}
+	}
+}
+
+// Login and Logout on client-side sessions, where there is no record to
+// delete. The package documentation, as qualified:
+//
+//	Login: "with a server-side store the old ID stops working; with
+//	client-side sessions a token from before the login stays the
+//	anonymous session it was"
+//	Logout: "with client-side sessions a copy of the logged-in cookie
+//	stays logged in until it expires (see cookiestore)"
+//
+// and, for both kinds, a session ID planted before login is worthless:
+// it never becomes the logged-in session.
+func TestOutsiderClientSideLoginAndLogout(t *testing.T) {
+	cs, err := cookiestore.New("session", []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*sessionkit.Manager{
+		"memstore":    sessionkit.New(newMemStore(t)),
+		"cookiestore": sessionkit.NewClientSide(cs),
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := newInstanceOn(t, m, newUserTable(t), nil)
+			u, _ := url.Parse(in.srv.URL)
+			jar, _ := cookiejar.New(nil)
+			v := newVisitor(t, "Browser/1", jar)
+			v.do(in, "POST", "/set?cart=3", nil)
+			planted := jar.Cookies(u)
+			v.login(in, "alice", "wonderland")
+			loggedIn := jar.Cookies(u)
+			if len(planted) != 1 || len(loggedIn) != 1 || planted[0].Value == loggedIn[0].Value {
+				t.Fatalf("the cookie did not change at login: %v then %v", planted, loggedIn)
+			}
+			replay := func(cookies []*http.Cookie) *visitor {
+				j, _ := cookiejar.New(nil)
+				j.SetCookies(u, cookies)
+				return newVisitor(t, "Copy/1", j)
+			}
+			before := replay(planted)
+			if got := before.whoami(in); got != "anonymous" {
+				t.Fatalf("the planted pre-login cookie is logged in as %q", got)
+			}
+			wantCart := "" // the old ID stops working
+			if name == "cookiestore" {
+				wantCart = "3" // the token from before stays what it was
+			}
+			if got := before.do(in, "GET", "/cart", nil).body; got != wantCart {
+				t.Errorf("pre-login cookie after the login: cart %q, want %q", got, wantCart)
+			}
+			if got := v.do(in, "GET", "/cart", nil).body; got != "3" {
+				t.Errorf("the cart did not survive the login: %q", got)
+			}
+
+			copied := replay(loggedIn)
+			if r := v.do(in, "POST", "/logout", nil); r.code != http.StatusSeeOther {
+				t.Fatalf("logout: %d", r.code)
+			}
+			if got := v.whoami(in); got != "anonymous" {
+				t.Fatalf("after logout: %q", got)
+			}
+			want := "anonymous"
+			if name == "cookiestore" {
+				want = "alice"
+			}
+			if got := copied.whoami(in); got != want {
+				t.Errorf("a copy of the logged-in cookie after logout: %q, want %q", got, want)
+			}
+		})
 	}
 }
