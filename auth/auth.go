@@ -307,10 +307,10 @@ func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
 // ID (defeating session fixation: the ID from before the login never
 // becomes the logged-in session; with a server-side store the old ID stops
 // working, while with client-side sessions a token from before the login
-// stays the anonymous session it was), stores the
-// user key, records login metadata (time, user agent, client address as
-// seen through the Manager's trusted proxies) and indexes the session
-// under the user. The session's other values survive unless ClearOnLogin
+// stays the anonymous session it was), stores the user key, records login
+// metadata (time, user agent, client address as seen through the
+// Manager's trusted proxies) and indexes the session under the user. The
+// session's other values survive unless ClearOnLogin
 // is set or the session belonged to another user, or the session was
 // revoked or logged out elsewhere while the request ran: the login then
 // goes on in a new session that keeps none of the revoked one's values

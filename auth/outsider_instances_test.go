@@ -471,16 +471,14 @@ func TestOutsiderSessionListAfterExpiry(t *testing.T) {
 }
 
 // Login and Logout on client-side sessions, where there is no record to
-// delete. The package documentation, as qualified:
+// delete, beside a server-side store. The doc comments, as qualified:
 //
-//	Login: "with a server-side store the old ID stops working; with
-//	client-side sessions a token from before the login stays the
+//	Login: "the ID from before the login never becomes the logged-in
+//	session; with a server-side store the old ID stops working, while
+//	with client-side sessions a token from before the login stays the
 //	anonymous session it was"
-//	Logout: "with client-side sessions a copy of the logged-in cookie
-//	stays logged in until it expires (see cookiestore)"
-//
-// and, for both kinds, a session ID planted before login is worthless:
-// it never becomes the logged-in session.
+//	Logout: "with client-side sessions, which have no record, a copy of
+//	the logged-in cookie stays logged in until it expires"
 func TestOutsiderClientSideLoginAndLogout(t *testing.T) {
 	cs, err := cookiestore.New("session", []byte(strings.Repeat("k", 32)))
 	if err != nil {
