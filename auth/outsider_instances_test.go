@@ -96,6 +96,7 @@ func newInstanceOn(t *testing.T, m *sessionkit.Manager, us *userTable, configure
 	mux.Handle("POST /logout", &auth.LogoutHandler[User]{Auth: a, Redirect: "/", Flash: "Signed out."})
 	mux.Handle("POST /sessions/revoke", &auth.RevokeHandler[User]{Auth: a, Scope: auth.RevokeOne, Redirect: "/sessions"})
 	mux.Handle("POST /sessions/revoke-others", &auth.RevokeHandler[User]{Auth: a, Scope: auth.RevokeOthers, Redirect: "/sessions"})
+	mux.Handle("POST /sessions/revoke-all", &auth.RevokeHandler[User]{Auth: a, Scope: auth.RevokeAll, Redirect: "/sessions"})
 	mux.Handle("GET /sessions", a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		list, err := a.Sessions(r)
 		if err != nil {
@@ -275,6 +276,9 @@ func sharedStores() []struct {
 //	everywhere else"), and RevokeAll ends all of a user's sessions"
 //	"Handle (derived from the store key; never the session ID)"
 //	"Values set afterwards (a flash message) go to a fresh session."
+//	RevokeHandler: "redirects (303) to Redirect — to Auth.LoginPath when
+//	the current session ended — and answers an API request with JSON
+//	{"revoked":n,"current":b}"
 //
 // A revocation made by one instance signs the browsers out on their next
 // request to the other; the device list is the same from both; a flash
@@ -381,6 +385,23 @@ func TestOutsiderRevocationAcrossInstances(t *testing.T) {
 			}
 			if got := bob.whoami(a); got != "bob" {
 				t.Fatalf("bob after alice's RevokeAll: %q", got)
+			}
+
+			// The user ends all of their sessions from B (a password
+			// change): this one too, and the one that logged in on A.
+			laptop.login(a, "alice", "wonderland")
+			phone.login(b, "alice", "wonderland")
+			if r := phone.do(b, "POST", "/sessions/revoke-all", nil, "Accept", "application/json"); r.code != http.StatusOK || r.body != `{"revoked":2,"current":true}` {
+				t.Fatalf("revoke all from B: %d %s", r.code, r.body)
+			}
+			for _, v := range []*visitor{laptop, phone} {
+				if got := v.whoami(a); got != "anonymous" {
+					t.Fatalf("%s after its user's revoke all: %q", v.ua, got)
+				}
+			}
+			laptop.login(a, "alice", "wonderland")
+			if r := laptop.do(b, "POST", "/sessions/revoke-all", nil); r.code != http.StatusSeeOther || r.location != "/login" {
+				t.Fatalf("revoke all, page: %d to %q", r.code, r.location)
 			}
 
 			// Logout on B, flash read on A, once.
