@@ -301,6 +301,11 @@ func providerClient(c *http.Client) *http.Client {
 // (AuthStyleInHeader, which RFC 6749 requires servers to support) rather
 // than guessing by retrying.
 //
+// The login's AuthAt (see RequireRecent) is the Identity.AuthTime Profile
+// returns, or the login's own time when it returns none: OAuth 2.0 has
+// no max_age, and a provider that lets a signed-in user straight through
+// still makes the login recent.
+//
 // Faults: a missing, unknown, expired or replayed state fails (400,
 // MsgLoginExpired); error=access_denied fails (401, MsgLoginCancelled);
 // other provider errors fail (401), or are errors (503) for
