@@ -10,6 +10,8 @@
 //   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
 //   ROLLING     "true" for rolling: true
 //   SAME_SITE   cookie.sameSite (default lax; "none-set" leaves it unset)
+//   SERIALIZE   "string" for a serializeUser that stores String(user.id),
+//               with a deserializeUser that finds users by that string only
 //
 // It prints "listening" once it serves requests.
 'use strict';
@@ -31,8 +33,14 @@ passport.use(new LocalStrategy((username, password, done) => {
   }
   return done(null, false);
 }));
-passport.serializeUser((user, done) => done(null, user.id));
-passport.deserializeUser((id, done) => done(null, users.get(id) || false));
+if (process.env.SERIALIZE === 'string') {
+  const byString = new Map([...users].map(([id, u]) => [String(id), u]));
+  passport.serializeUser((user, done) => done(null, String(user.id)));
+  passport.deserializeUser((id, done) => done(null, byString.get(id) || false));
+} else {
+  passport.serializeUser((user, done) => done(null, user.id));
+  passport.deserializeUser((id, done) => done(null, users.get(id) || false));
+}
 
 async function makeStore() {
   const url = process.env.STORE_URL;

@@ -1,0 +1,459 @@
+package express_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/auth"
+	"github.com/sessionkit/sessionkit/compat/express"
+	"github.com/sessionkit/sessionkit/compat/internal/interoptest"
+	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/redisstore"
+)
+
+// Outside-in tests of docs/migrating-from-express.md and the package
+// documentation: a browser (one cookie jar) talks to the real
+// express-session / connect-redis / Passport app in testdata/nodeapp and
+// to a Go app written from the docs, both on one Redis store.
+
+// outsiderRedis opens a connect-redis layout store under a fresh prefix,
+// as the guide's table says: redisstore.Options{Layout:
+// redisstore.LayoutConnectRedis, Prefix: "sess:", UserKeyOf: express.UserKey}.
+func outsiderRedis(t *testing.T) (store *redisstore.Store, redisURL, prefix string) {
+	t.Helper()
+	redisURL = testenv.Getenv(t, testenv.RedisURLEnv)
+	nodeModulesOrSkip(t)
+	prefix = uniqueName("sess_") + ":"
+	s, err := redisstore.NewFromURL(context.Background(), redisURL, redisstore.Options{
+		Layout: redisstore.LayoutConnectRedis, Prefix: prefix, UserKeyOf: express.UserKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for e, err := range s.All(ctx) {
+			if err == nil {
+				s.Delete(ctx, e.Key)
+			}
+		}
+		s.Close()
+	})
+	return s, redisURL, prefix
+}
+
+// outsiderGo is the Go app of the guide's worked example: express.Configure
+// with o, then express.UsePassport (or use, when given), then mods on the
+// Manager. It serves interoptest.GoApp's routes.
+func outsiderGo(t *testing.T, store sessionkit.Store, o express.Options, use func(*auth.Auth[interoptest.User]), mods ...func(*sessionkit.Manager)) string {
+	t.Helper()
+	m := sessionkit.New(store)
+	if err := express.Configure(m, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, mod := range mods {
+		mod(m)
+	}
+	if use == nil {
+		use = express.UsePassport[interoptest.User]
+	}
+	return interoptest.GoApp(t, m, use).URL
+}
+
+func secretsEnv(secrets ...string) string {
+	b, _ := json.Marshal(secrets)
+	return "SECRETS=" + string(b)
+}
+
+// signedWith reports whether the connect.sid value v verifies with secret.
+func signedWith(t *testing.T, secret, v string) bool {
+	t.Helper()
+	s, err := express.NewSigner(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ok := s.Verify(v)
+	return ok
+}
+
+const sid = express.DefaultCookieName
+
+// TestOutsiderSecretRotation follows the guide's secret rotation in its two
+// deploys, with the real express-session on the other side:
+//
+// "first add the new secret *second* on both sides (both verify it,
+// neither signs with it yet), then move it first on both. A side that
+// signs with a secret the other side does not know yet signs the user out
+// there on its next response with a cookie (a write, or a rolling
+// re-send). Unlike express-session, the Go side also sends again, signed
+// with the first secret, a cookie signed with a later one, on any response
+// that uses its session (reads too […]): sessions used on the Go side
+// since the switch no longer need the old secret, those used only on Node
+// keep its signature until they expire."
+func TestOutsiderSecretRotation(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	const oldS, newS = "the secret of last year", "the secret of this year"
+	before := startNode(t, "redis", redisURL, prefix, secretsEnv(oldS))
+	node1 := startNode(t, "redis", redisURL, prefix, secretsEnv(oldS, newS))
+	node2 := startNode(t, "redis", redisURL, prefix, secretsEnv(newS, oldS))
+	go1 := outsiderGo(t, store, express.Options{Secrets: []string{oldS, newS}, MaxAge: time.Hour}, nil)
+	go2 := outsiderGo(t, store, express.Options{Secrets: []string{newS, oldS}, MaxAge: time.Hour}, nil)
+
+	c := interoptest.NewClient(t)
+	c.NodeLogin(before, "ann", "pw1")
+	signedOld := c.Cookies(before)[sid]
+	if !signedWith(t, oldS, signedOld) {
+		t.Fatalf("node signed %q, not with its only secret", signedOld)
+	}
+
+	// Deploy 1: both verify the new secret, neither signs with it.
+	for _, base := range []string{node1, go1} {
+		_, who, set := c.Req("GET", base+"/whoami")
+		if who["user"] != "ann" {
+			t.Fatalf("deploy 1, %s: user %v", base, who["user"])
+		}
+		if ck := set[sid]; ck != nil && ck.Value != signedOld {
+			t.Fatalf("deploy 1, %s re-signed the cookie: %s", base, ck.Value)
+		}
+	}
+	_, _, set := c.Req("POST", go1+"/login?id=2")
+	if ck := set[sid]; ck == nil || !signedWith(t, oldS, ck.Value) || signedWith(t, newS, ck.Value) {
+		t.Fatalf("deploy 1: a Go login set %v, want it signed with the first secret only", set[sid])
+	}
+	c.WantUser(before, "bob") // a Node app not yet redeployed still reads it
+	signedOld = c.Cookies(go1)[sid]
+
+	// Deploy 2: the new secret first on both. Node reads keep the old
+	// signature; a Go read sends the cookie again, signed with the new one.
+	_, who, set := c.Req("GET", node2+"/whoami")
+	if who["user"] != "bob" || set[sid] != nil || c.Cookies(node2)[sid] != signedOld {
+		t.Fatalf("deploy 2, node read of an old-secret cookie: user %v, Set-Cookie %v", who["user"], set[sid])
+	}
+	_, who, set = c.Req("GET", go2+"/whoami")
+	if who["user"] != "bob" {
+		t.Fatalf("deploy 2, go read of an old-secret cookie: user %v", who["user"])
+	}
+	if ck := set[sid]; ck == nil || !signedWith(t, newS, ck.Value) {
+		t.Fatalf("deploy 2: a Go read sent %v, want the cookie signed with the new secret", set[sid])
+	}
+	for _, base := range []string{node2, node1, go1, go2} {
+		c.WantUser(base, "bob")
+	}
+	// Skipping deploy 1: a Node app that does not know the new secret yet
+	// has the user signed out by the Go side's re-signed cookie.
+	c.WantUser(before, nil)
+
+	// Node signs with the new secret too; Go of either deploy reads it.
+	d := interoptest.NewClient(t)
+	d.NodeLogin(node2, "ann", "pw1")
+	if v := d.Cookies(node2)[sid]; !signedWith(t, newS, v) {
+		t.Fatalf("deploy 2: node signed %q, not with the new secret", v)
+	}
+	d.WantUser(go1, "ann")
+	d.WantUser(go2, "ann")
+}
+
+// TestOutsiderTampering: "Only signed cookies under the configured name
+// are taken over; a tampered one, one signed with a secret the Importer
+// does not know […] is no session", and the Signer's "A value without the
+// "s:" prefix is not a session" — on a Configure'd Manager as on
+// express-session: every altered cookie is no session on both sides
+// (never a 500, never a cookie for it), and the encodings cookie's
+// decoding allows (unencoded, lower-case escapes) are the session on both.
+func TestOutsiderTampering(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	goURL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}, nil)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	good := c.Cookies(nodeURL)[sid]
+	id := c.Get(nodeURL + "/whoami")["id"].(string)
+	plain, ok := express.DecodeURIComponent(good)
+	if !ok || !strings.HasPrefix(plain, "s:"+id+".") {
+		t.Fatalf("node's cookie %q is not s:<id>.<sig> for %s", good, id)
+	}
+	sig := plain[len("s:"+id+"."):]
+	other, _ := express.NewSigner("not one of the secrets")
+	cur, _ := express.NewSigner(newSecret)
+	otherID := id[:len(id)-1] + "A"
+	if strings.HasSuffix(id, "A") {
+		otherID = id[:len(id)-1] + "B"
+	}
+
+	accepted := map[string]string{
+		"as node sent it":    good,
+		"unencoded":          plain,
+		"lower-case escapes": regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(good, strings.ToLower),
+		"signed with old":    must(express.NewSigner(oldSecret)).Sign(id),
+		"signed by go":       cur.Sign(id),
+	}
+	rejected := map[string]string{
+		"unknown secret":      other.Sign(id),
+		"no s: prefix":        express.EncodeURIComponent(id + "." + sig),
+		"id alone":            id,
+		"no signature":        express.EncodeURIComponent("s:" + id),
+		"empty signature":     express.EncodeURIComponent("s:" + id + "."),
+		"padded signature":    express.EncodeURIComponent("s:" + id + "." + sig + "="),
+		"truncated signature": express.EncodeURIComponent("s:" + id + "." + sig[:len(sig)-1]),
+		"other id, same sig":  express.EncodeURIComponent("s:" + otherID + "." + sig),
+		"broken escape":       good + "%",
+		"signed, unknown id":  cur.Sign(otherID),
+	}
+	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range sig {
+		r := b64[(strings.IndexByte(b64, sig[i])+1)%len(b64)]
+		rejected["sig["+string(rune('0'+i/10))+string(rune('0'+i%10))+"]"] = express.EncodeURIComponent("s:" + id + "." + sig[:i] + string(r) + sig[i+1:])
+	}
+	for _, base := range []string{goURL, nodeURL} {
+		for what, v := range accepted {
+			f := interoptest.NewClient(t)
+			f.SetCookies(base, map[string]string{sid: v})
+			if code, who, _ := f.Req("GET", base+"/whoami"); code != 200 || who["user"] != "ann" {
+				t.Errorf("%s, %s: %d, user %v, want ann", base, what, code, who["user"])
+			}
+		}
+		for what, v := range rejected {
+			f := interoptest.NewClient(t)
+			f.SetCookies(base, map[string]string{sid: v})
+			code, who, set := f.Req("GET", base+"/whoami")
+			if code != 200 || who["user"] != nil {
+				t.Errorf("%s, %s (%s): %d, user %v, want no user", base, what, v, code, who["user"])
+			}
+			if ck := set[sid]; ck != nil && ck.Value != "" {
+				t.Errorf("%s, %s: a read of a rejected cookie set %s", base, what, ck.Value)
+			}
+			if base == goURL && who["stored"] != false {
+				t.Errorf("%s, %s: go found a stored session: %v", base, what, who)
+			}
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestOutsiderPassportStringIDs: "serializeUser returning numeric IDs as
+// strings (done(null, String(u.id))) | after UsePassport, a.Field =
+// express.PassportField{Encode: …}: by default a Go login writes a key
+// that looks like a number ("42") as the number 42, which such a
+// deserializeUser does not find".
+func TestOutsiderPassportStringIDs(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix, "SERIALIZE=string")
+	o := express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}
+	byDefault := outsiderGo(t, store, o, nil)
+	asStrings := outsiderGo(t, store, o, func(a *auth.Auth[interoptest.User]) {
+		express.UsePassport(a)
+		a.Field = express.PassportField{Encode: func(k string) json.RawMessage { b, _ := json.Marshal(k); return b }}
+	})
+	// The stored passport object, read from the store (a Node request
+	// would first drop a user its deserializeUser does not find).
+	signer := must(express.NewSigner(newSecret, oldSecret))
+	passportOf := func(c *interoptest.Client) string {
+		t.Helper()
+		id, ok := signer.Verify(c.Cookies(nodeURL)[sid])
+		if !ok {
+			t.Fatalf("no session cookie: %v", c.Cookies(nodeURL))
+		}
+		rec, err := store.Load(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return regexp.MustCompile(`"passport":\{[^}]*\}`).FindString(string(rec.Data))
+	}
+
+	// A Node login stores "1"; both Go apps find the user.
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	if got := passportOf(c); got != `"passport":{"user":"1"}` {
+		t.Fatalf("node stored %s", got)
+	}
+	c.WantUser(byDefault, "ann")
+	c.WantUser(asStrings, "ann")
+
+	// A Go login with the default Encode stores the number: Node does
+	// not find it.
+	d := interoptest.NewClient(t)
+	d.Post(byDefault + "/login?id=1")
+	d.WantUser(byDefault, "ann")
+	if got := passportOf(d); got != `"passport":{"user":1}` {
+		t.Fatalf("a default Go login stored %s", got)
+	}
+	d.WantUser(nodeURL, nil)
+
+	// With the guide's Encode, the string: Node finds the user.
+	e := interoptest.NewClient(t)
+	e.Post(asStrings + "/login?id=2")
+	if got := passportOf(e); got != `"passport":{"user":"2"}` {
+		t.Fatalf("a Go login with Encode stored %s", got)
+	}
+	e.WantUser(nodeURL, "bob")
+	e.WantUser(asStrings, "bob")
+}
+
+// TestOutsiderUnknownUser: "passport.deserializeUser → done(null, false) |
+// Deserialize returns auth.ErrUserNotFound (leaves "passport":{} as
+// Passport does)".
+func TestOutsiderUnknownUser(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	goURL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}, nil)
+	for _, first := range []string{goURL, nodeURL} {
+		c := interoptest.NewClient(t)
+		c.NodeLogin(nodeURL, "ann", "pw1")
+		c.Post(nodeURL + `/set?k=passport&v={"user":99}`) // a user neither side knows (deleted)
+		c.WantUser(first, nil)
+		if got := c.Get(nodeURL + "/get?k=passport")["value"]; !interoptest.SameJSON(got, map[string]any{}) {
+			t.Fatalf("after %s met an unknown user, passport = %v, want {}", first, got)
+		}
+		c.WantUser(goURL, nil)
+		c.WantUser(nodeURL, nil)
+	}
+}
+
+// TestOutsiderCookieAttributes: "cookie.path, domain, httpOnly, sameSite,
+// secure: true | m.Cookie.Path, Domain, HttpOnly, SameSite, Secure […] —
+// set them to the same values: a session Go creates carries them in its
+// cookie object, and Node sends that session's cookie with them".
+func TestOutsiderCookieAttributes(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix) // cookie: {sameSite: 'lax'}, httpOnly by default
+	goURL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}, nil,
+		func(m *sessionkit.Manager) {
+			m.Cookie.SameSite = http.SameSiteStrictMode
+			m.Cookie.HttpOnly = false
+		})
+	attrs := func(ck *http.Cookie) (sameSite http.SameSite, httpOnly bool) {
+		t.Helper()
+		if ck == nil || ck.Value == "" {
+			t.Fatal("no session cookie")
+		}
+		return ck.SameSite, ck.HttpOnly
+	}
+
+	c := interoptest.NewClient(t)
+	_, _, set := c.Req("POST", goURL+"/login?id=1")
+	if ss, ho := attrs(set[sid]); ss != http.SameSiteStrictMode || ho {
+		t.Fatalf("go's own cookie: %s", set[sid].Raw)
+	}
+	raw := c.Get(nodeURL + "/raw")["raw"].(string)
+	if !strings.Contains(raw, `"httpOnly":false`) || !strings.Contains(raw, `"sameSite":"strict"`) {
+		t.Fatalf("the cookie object of a session Go created: %s", raw)
+	}
+	_, _, set = c.Req("POST", nodeURL+"/set?k=n&v=1")
+	if ss, ho := attrs(set[sid]); ss != http.SameSiteStrictMode || ho {
+		t.Fatalf("node re-sent a Go session's cookie as %s, want Go's SameSite=Strict without HttpOnly", set[sid].Raw)
+	}
+	c.WantUser(nodeURL, "ann")
+
+	// A session Node creates carries Node's: Go's writes keep them.
+	d := interoptest.NewClient(t)
+	d.NodeLogin(nodeURL, "bob", "pw2")
+	d.Post(goURL + "/set?k=n&v=2")
+	raw = d.Get(nodeURL + "/raw")["raw"].(string)
+	if !strings.Contains(raw, `"httpOnly":true`) || !strings.Contains(raw, `"sameSite":"lax"`) {
+		t.Fatalf("a Go write changed a Node session's cookie object: %s", raw)
+	}
+}
+
+// TestOutsiderSaveUninitialized: "saveUninitialized: false | the default
+// (Manager.SaveUninitialized)", and a browser-session cookie made by Go:
+// "cookie.maxAge unset (browser-session cookie) | MaxAge: 0, TTL: the Node
+// store's ttl (default 24h)".
+func TestOutsiderSaveUninitialized(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix, "MAX_AGE=")
+	goURL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}}, nil)
+
+	// Reads without a session set no cookie and store nothing, on both sides.
+	c := interoptest.NewClient(t)
+	for _, u := range []string{goURL + "/whoami", goURL + "/get?k=x", nodeURL + "/whoami", nodeURL + "/get?k=x"} {
+		if _, _, set := c.Req("GET", u); len(set) != 0 {
+			t.Fatalf("%s without a session set %v", u, set)
+		}
+	}
+	n := 0
+	for _, err := range store.All(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 0 {
+		t.Fatalf("reads without a session stored %d sessions", n)
+	}
+
+	// A Go write: a browser-session cookie, a record without a lifetime
+	// of its own, kept for the TTL; Node keeps it a browser-session cookie.
+	_, _, set := c.Req("POST", goURL+"/set?k=cart&v=[1]")
+	if ck := set[sid]; ck == nil || ck.Value == "" || ck.MaxAge != 0 || !ck.Expires.IsZero() {
+		t.Fatalf("go's first write set %v, want a browser-session cookie", set[sid])
+	}
+	id := c.Get(nodeURL + "/whoami")["id"].(string)
+	rec, ck := storedCookie(t, store, id)
+	if ck.OriginalMaxAge != nil || ck.Expires != nil {
+		t.Fatalf("a Go browser-session record: %s", rec.Data)
+	}
+	near(t, "store expiry", rec.Expiry, time.Now().Add(express.DefaultTTL), time.Minute)
+	_, _, set = c.Req("POST", nodeURL+"/set?k=n&v=1") // express-session sends no cookie for it
+	if ck := set[sid]; ck != nil && (ck.MaxAge != 0 || !ck.Expires.IsZero()) {
+		t.Fatalf("node re-sent Go's browser-session cookie as %v", set[sid])
+	}
+	if rec, ck = storedCookie(t, store, id); ck.OriginalMaxAge != nil || ck.Expires != nil {
+		t.Fatalf("after a Node write: %s", rec.Data)
+	}
+	if got := c.Get(nodeURL + "/get?k=cart")["value"]; !interoptest.SameJSON(got, []any{1}) {
+		t.Fatalf("node reads cart = %v", got)
+	}
+}
+
+// TestOutsiderLogout: "req.logout() | a.Logout(w, r) (destroys the
+// session; KeepDataOnLogout keeps its other values like keepSessionInfo)",
+// and "signing out on either side signs out on both".
+func TestOutsiderLogout(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	o := express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}
+	destroys := outsiderGo(t, store, o, nil)
+	keeps := outsiderGo(t, store, o, func(a *auth.Auth[interoptest.User]) {
+		express.UsePassport(a)
+		a.KeepDataOnLogout = true
+	})
+	for _, tc := range []struct {
+		goURL string
+		cart  any
+	}{{destroys, nil}, {keeps, []any{1.0, 2.0}}} {
+		c := interoptest.NewClient(t)
+		c.NodeLogin(nodeURL, "ann", "pw1")
+		c.Post(nodeURL + "/set?k=cart&v=[1,2]")
+		before := c.Get(nodeURL + "/whoami")["id"]
+		c.Post(tc.goURL + "/logout")
+		c.WantUser(nodeURL, nil)
+		c.WantUser(tc.goURL, nil)
+		for _, base := range []string{nodeURL, tc.goURL} {
+			if got := c.Get(base + "/get?k=cart")["value"]; !interoptest.SameJSON(got, tc.cart) {
+				t.Fatalf("after a Go logout (%s), %s reads cart = %v, want %v", tc.goURL, base, got, tc.cart)
+			}
+		}
+		if after := c.Get(nodeURL + "/whoami")["id"]; after == before {
+			t.Fatalf("the session kept its ID %v across a logout", before)
+		}
+	}
+}
