@@ -457,3 +457,46 @@ func TestOutsiderLogout(t *testing.T) {
 		}
 	}
 }
+
+// TestOutsiderRememberMeFalse: "req.session.cookie.maxAge = null for one
+// session | s.RememberMe(false); the store keeps it for TTL after its last
+// use ([…] or the Go side keeps it for MaxAge until the session is next
+// read)".
+func TestOutsiderRememberMeFalse(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	goURL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}, nil)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	id := c.Get(nodeURL + "/whoami")["id"].(string)
+	browserSession := func(what string) {
+		t.Helper()
+		rec, ck := storedCookie(t, store, id)
+		if ck.OriginalMaxAge != nil || ck.Expires != nil {
+			t.Fatalf("%s: stored %s, want a browser-session cookie object", what, rec.Data)
+		}
+	}
+
+	_, _, set := c.Req("POST", goURL+"/maxage?d=session")
+	if ck := set[sid]; ck == nil || ck.Value == "" || ck.MaxAge != 0 || !ck.Expires.IsZero() {
+		t.Fatalf("RememberMe(false) sent %v, want a browser-session cookie", set[sid])
+	}
+	browserSession("after RememberMe(false)")
+	rec, _ := storedCookie(t, store, id)
+	near(t, "store expiry after RememberMe(false)", rec.Expiry, time.Now().Add(time.Hour), time.Minute)
+
+	// The next read: the store's TTL from then on.
+	c.WantUser(goURL, "ann")
+	rec, _ = storedCookie(t, store, id)
+	near(t, "store expiry after the next Go read", rec.Expiry, time.Now().Add(express.DefaultTTL), time.Minute)
+
+	// Node treats it as its own browser-session cookie.
+	c.WantUser(nodeURL, "ann")
+	c.Post(nodeURL + "/set?k=n&v=1")
+	browserSession("after a Node write")
+	c.Post(goURL + "/set?k=n&v=2")
+	browserSession("after a Go write")
+	rec, _ = storedCookie(t, store, id)
+	near(t, "store expiry after a Go write", rec.Expiry, time.Now().Add(express.DefaultTTL), time.Minute)
+}
