@@ -3,6 +3,8 @@ package cookiesession_test
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -269,4 +271,86 @@ func TestOutsiderImportLifetime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutsiderOneResponseLifetime: "req.sessionOptions.maxAge = ms /
+// .expires = date for one response | s.SetIdleTimeout(d) / s.SetDeadline(t)
+// — for the cookie that response sends".
+func TestOutsiderOneResponseLifetime(t *testing.T) {
+	t.Parallel()
+	nodeURL := nodeWith(t)
+	m, err := cookiesession.New(cookiesession.Options{Keys: keys, MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet(m)
+	mux := http.NewServeMux()
+	// /write?deadline=<from now>&idle=<duration>: a write, with
+	// a lifetime for this response.
+	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		var err error
+		if q := r.URL.Query().Get("deadline"); q != "" {
+			d, _ := time.ParseDuration(q)
+			err = s.SetDeadline(time.Now().Add(d))
+		}
+		if q := r.URL.Query().Get("idle"); q != "" && err == nil {
+			d, _ := time.ParseDuration(q)
+			err = s.SetIdleTimeout(d)
+		}
+		if err == nil {
+			err = s.Set("n", time.Now().UnixNano())
+		}
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write([]byte("{}"))
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	t.Cleanup(srv.Close)
+
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	for _, tc := range []struct {
+		query string
+		want  time.Duration // the cookie's Max-Age
+	}{
+		{"deadline=10m", 10 * time.Minute},
+		{"", time.Hour}, // the next response: MaxAge again
+		{"idle=5h", 5 * time.Hour},
+		{"", time.Hour},
+	} {
+		_, _, set := c.Req("POST", srv.URL+"/write?"+tc.query)
+		ck := set["session"]
+		if ck == nil || set["session.sig"] == nil {
+			t.Fatalf("%q: a write sent %v", tc.query, set)
+		}
+		if got := time.Duration(ck.MaxAge) * time.Second; got < tc.want-time.Minute || got > tc.want {
+			t.Fatalf("%q: the cookie's Max-Age is %v, want %v", tc.query, got, tc.want)
+		}
+		c.WantUser(nodeURL, "ann")
+	}
+}
+
+// TestOutsiderOwnKeys: section 6's "the keys cookie-session keeps for
+// itself (isChanged, isNew, isPopulated, _ctx) cannot be set from Go (as
+// with cookie above, the request's save fails)".
+func TestOutsiderOwnKeys(t *testing.T) {
+	t.Parallel()
+	nodeURL := nodeWith(t)
+	goURL := goWith(t, cookiesession.Options{Keys: keys, MaxAge: time.Hour}, nil)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	before := c.Cookies(nodeURL)
+	for _, k := range []string{"isChanged", "isNew", "isPopulated", "_ctx"} {
+		if code, _, set := c.Req("POST", goURL+"/set?k="+k+"&v=1"); code != http.StatusServiceUnavailable || len(set) != 0 {
+			t.Errorf("go set %s: status %d, Set-Cookie %v; want the ErrorHandler's 503 and no cookie", k, code, set)
+		}
+	}
+	if after := c.Cookies(nodeURL); !interoptest.SameJSON(after, before) {
+		t.Fatalf("the cookies changed: %v, were %v", after, before)
+	}
+	c.WantUser(nodeURL, "ann")
+	c.WantUser(goURL, "ann")
 }

@@ -3,7 +3,9 @@ package express_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/sessionkit/sessionkit/compat/express"
 	"github.com/sessionkit/sessionkit/compat/internal/interoptest"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/store/mongostore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
@@ -499,4 +502,108 @@ func TestOutsiderRememberMeFalse(t *testing.T) {
 	browserSession("after a Go write")
 	rec, _ = storedCookie(t, store, id)
 	near(t, "store expiry after a Go write", rec.Expiry, time.Now().Add(express.DefaultTTL), time.Minute)
+}
+
+// TestOutsiderMongoTTL: "MongoStore.create({mongoUrl, collectionName:
+// 'sessions'}) | mongostore.Options{Layout: mongostore.LayoutConnectMongo,
+// …}, and express.Options.TTL: 14 * 24 * time.Hour (connect-mongo's
+// default ttl […]): otherwise a Go write cuts a browser-session cookie's
+// session to 24 hours".
+func TestOutsiderMongoTTL(t *testing.T) {
+	t.Parallel()
+	mongoURL := testenv.Getenv(t, testenv.MongoURLEnv)
+	nodeModulesOrSkip(t)
+	ctx := context.Background()
+	coll := uniqueName("express_ttl_")
+	store, err := mongostore.Open(ctx, mongoURL, mongostore.Options{
+		Database:      "sessionkit_express",
+		Collection:    coll,
+		Layout:        mongostore.LayoutConnectMongo,
+		UserKeyOf:     express.UserKey,
+		SweepInterval: -1,
+		Logger:        slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.Collection().Drop(context.Background())
+		store.Close()
+	})
+	u, err := url.Parse(mongoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/sessionkit_express"
+	nodeURL := startNode(t, "mongo", u.String(), coll, "MAX_AGE=") // connect-mongo's default ttl
+	const fortnight = 14 * 24 * time.Hour
+	withTTL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}, TTL: fortnight}, nil)
+	without := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}}, nil)
+
+	for _, tc := range []struct {
+		goURL string
+		want  time.Duration
+	}{{withTTL, fortnight}, {without, express.DefaultTTL}} {
+		c := interoptest.NewClient(t)
+		c.NodeLogin(nodeURL, "ann", "pw1")
+		id := c.Get(nodeURL + "/whoami")["id"].(string)
+		rec, _ := storedCookie(t, store, id)
+		near(t, "connect-mongo's expiry of a browser-session cookie", rec.Expiry, time.Now().Add(fortnight), time.Minute)
+		c.Post(tc.goURL + "/set?k=n&v=1")
+		rec, ck := storedCookie(t, store, id)
+		if ck.OriginalMaxAge != nil || ck.Expires != nil {
+			t.Fatalf("a Go write gave a browser-session cookie a lifetime: %s", rec.Data)
+		}
+		near(t, "expiry after a Go write", rec.Expiry, time.Now().Add(tc.want), time.Minute)
+		c.WantUser(nodeURL, "ann")
+	}
+}
+
+// TestOutsiderValues: section 3's "Values are JSON both ways: a Go struct
+// read by Node is a plain object, and a Node Date is an ISO string to Go",
+// "The Go side keeps the keys it does not touch byte for byte and in their
+// order" (unicode keys too), and section 4's "Values named cookie are
+// express-session's own and cannot be set from Go: s.Set("cookie", v)
+// returns no error, but the request's save then fails — the response is
+// the Manager's ErrorHandler (a 503 by default) and the session is left as
+// it was".
+func TestOutsiderValues(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	goURL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}, nil)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	id := c.Get(nodeURL + "/whoami")["id"].(string)
+
+	c.Post(nodeURL + "/setdate?k=when&ms=1767225600123")
+	if got := c.Get(goURL + "/get?k=when")["value"]; got != "2026-01-01T00:00:00.123Z" {
+		t.Fatalf("go reads a Node Date as %#v", got)
+	}
+	const key = "ключ 😀"
+	c.Post(nodeURL + "/set?k=" + url.QueryEscape(key) + "&v=" + url.QueryEscape(`{"b":[1,2],"a":"\u2028"}`))
+	before, _ := storedCookie(t, store, id)
+	c.Post(goURL + "/set?k=" + url.QueryEscape("go "+key) + "&v=" + url.QueryEscape(`{"z":1,"y":[true]}`))
+	after, _ := storedCookie(t, store, id)
+	_, rest, _ := strings.Cut(string(before.Data), `"passport":`)
+	if !strings.HasSuffix(string(after.Data), `"passport":`+strings.TrimSuffix(rest, "}")+`,"go `+key+`":{"z":1,"y":[true]}}`) {
+		t.Fatalf("after a Go write:\n%s\nbefore:\n%s", after.Data, before.Data)
+	}
+	if got := c.Get(nodeURL + "/get?k=" + url.QueryEscape("go "+key))["value"]; !interoptest.SameJSON(got, map[string]any{"z": 1, "y": []any{true}}) {
+		t.Fatalf("node reads %v", got)
+	}
+	if got := c.Get(nodeURL + "/get?k=when")["value"]; got != "2026-01-01T00:00:00.123Z" {
+		t.Fatalf("node reads the Date back as %#v", got)
+	}
+
+	// "cookie" cannot be set from Go: the save fails, nothing changes.
+	before, _ = storedCookie(t, store, id)
+	if code, _, set := c.Req("POST", goURL+"/set?k=cookie&v=%7B%7D"); code != http.StatusServiceUnavailable || len(set) != 0 {
+		t.Fatalf("go set cookie: status %d, Set-Cookie %v; want the ErrorHandler's 503 and no cookie", code, set)
+	}
+	if after, _ := storedCookie(t, store, id); string(after.Data) != string(before.Data) {
+		t.Fatalf("a Go attempt to set cookie changed the session:\n%s\nwas\n%s", after.Data, before.Data)
+	}
+	c.WantUser(nodeURL, "ann")
+	c.WantUser(goURL, "ann")
 }

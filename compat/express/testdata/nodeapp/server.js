@@ -109,6 +109,11 @@ async function main() {
     req.session[req.query.k] = JSON.parse(req.query.v);
     res.json({ ok: true });
   });
+  // /setdate?k=name&ms=<epoch ms>: a Date value.
+  app.post('/setdate', (req, res) => {
+    req.session[req.query.k] = new Date(Number(req.query.ms));
+    res.json({ ok: true });
+  });
   app.get('/get', (req, res) => {
     res.json({ value: req.session[req.query.k] === undefined ? null : req.session[req.query.k] });
   });
