@@ -17,6 +17,7 @@ import (
 	"github.com/sessionkit/sessionkit/compat/internal/interoptest"
 	"github.com/sessionkit/sessionkit/internal/testenv"
 	"github.com/sessionkit/sessionkit/store/mongostore"
+	"github.com/sessionkit/sessionkit/store/pgstore"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
@@ -606,4 +607,70 @@ func TestOutsiderValues(t *testing.T) {
 	}
 	c.WantUser(nodeURL, "ann")
 	c.WantUser(goURL, "ann")
+}
+
+// TestOutsiderName: "name: 'connect.sid' (default) | express.Options.Name
+// (default connect.sid)".
+func TestOutsiderName(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix, "NAME=app.sid")
+	o := express.Options{Name: "app.sid", Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}
+	goURL := outsiderGo(t, store, o, nil)
+	o.Name = ""
+	byDefault := outsiderGo(t, store, o, nil)
+
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	if cs := c.Cookies(nodeURL); cs["app.sid"] == "" || len(cs) != 1 {
+		t.Fatalf("node set %v", cs)
+	}
+	c.WantUser(goURL, "ann")
+	c.WantUser(byDefault, nil)
+	d := interoptest.NewClient(t)
+	if _, _, set := d.Req("POST", goURL+"/login?id=2"); set["app.sid"] == nil || len(set) != 1 {
+		t.Fatalf("go set %v", set)
+	}
+	d.WantUser(nodeURL, "bob")
+}
+
+// TestOutsiderDefaultTTL: "express.Options.TTL […] express's TTL default
+// is 24h, connect-redis's and connect-pg-simple's" — the ttl the real
+// stores give a browser-session cookie's session is express.DefaultTTL.
+func TestOutsiderDefaultTTL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	redis, redisURL, prefix := outsiderRedis(t)
+	pgURL := testenv.Getenv(t, testenv.PostgresURLEnv)
+	table := uniqueName("sk_express_ttl_")
+	pg, err := pgstore.Open(ctx, pgURL, pgstore.Options{
+		Table: table, Layout: pgstore.LayoutConnectPgSimple, UserKeyOf: express.UserKey, CleanupInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pg.DropTable(context.Background())
+		pg.Close()
+	})
+	for _, tc := range []struct {
+		name  string
+		store sessionkit.Store
+		node  string
+	}{
+		{"connect-redis", redis, startNode(t, "redis", redisURL, prefix, "MAX_AGE=")},
+		{"connect-pg-simple", pg, startNode(t, "pg", pgURL, table, "MAX_AGE=")},
+	} {
+		c := interoptest.NewClient(t)
+		c.NodeLogin(tc.node, "ann", "pw1")
+		id := c.Get(tc.node + "/whoami")["id"].(string)
+		rec, ck := storedCookie(t, tc.store, id)
+		if ck.OriginalMaxAge != nil {
+			t.Fatalf("%s: %s", tc.name, rec.Data)
+		}
+		near(t, tc.name+"'s expiry of a browser-session cookie's session", rec.Expiry, time.Now().Add(express.DefaultTTL), time.Minute)
+	}
 }

@@ -10,6 +10,7 @@
 //   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
 //   ROLLING     "true" for rolling: true
 //   SAME_SITE   cookie.sameSite (default lax; "none-set" leaves it unset)
+//   NAME        the cookie name (default connect.sid)
 //   SERIALIZE   "string" for a serializeUser that stores String(user.id),
 //               with a deserializeUser that finds users by that string only
 //
@@ -73,6 +74,7 @@ async function main() {
   const maxAge = process.env.MAX_AGE ? Number(process.env.MAX_AGE) : null;
   app.use(session({
     store: await makeStore(),
+    name: process.env.NAME || 'connect.sid',
     secret: JSON.parse(process.env.SECRETS),
     resave: false,
     saveUninitialized: false,
