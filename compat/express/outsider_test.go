@@ -674,3 +674,78 @@ func TestOutsiderDefaultTTL(t *testing.T) {
 		near(t, tc.name+"'s expiry of a browser-session cookie's session", rec.Expiry, time.Now().Add(express.DefaultTTL), time.Minute)
 	}
 }
+
+// TestOutsiderImport follows section 5, step 2, for an express app with its
+// own cookie name and a rotated secret: "Secrets: secrets, // all of them:
+// cookies signed with the old one upgrade too" and "// Name, Path, Domain:
+// the express cookie's, if not connect.sid and "/"". "A user's first
+// request that uses the session is answered with an expired connect.sid
+// (Max-Age=0) and the native session cookie, and users.User(r) returns
+// them. […] a user upgraded on Go is signed out on Node's pages".
+func TestOutsiderImport(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix, "NAME=app.sid", secretsEnv(oldSecret))
+	native, err := redisstore.NewFromURL(context.Background(), redisURL, redisstore.Options{Prefix: uniqueName("native_") + ":"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { native.Close() })
+	imp, err := express.NewImporter(express.ImportOptions{
+		Name:     "app.sid",
+		Secrets:  []string{newSecret, oldSecret},
+		Express:  store,
+		Migrated: native,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goURL := nativeApp(t, native, imp).URL
+
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	c.Post(nodeURL + "/set?k=cart&v=[1,2]")
+	old := c.Cookies(nodeURL)
+	if !signedWith(t, oldSecret, old["app.sid"]) {
+		t.Fatalf("node's cookie %v", old)
+	}
+
+	// A tampered cookie, or one under the default name, is not taken over.
+	for what, cs := range map[string]map[string]string{
+		"tampered":     {"app.sid": old["app.sid"][:len(old["app.sid"])-2] + "xx"},
+		"default name": {sid: old["app.sid"]},
+	} {
+		d := interoptest.NewClient(t)
+		d.SetCookies(goURL, cs)
+		if _, who, set := d.Req("GET", goURL+"/whoami"); who["user"] != nil || set["session"] != nil {
+			t.Fatalf("%s: taken over: %v, Set-Cookie %v", what, who, set)
+		}
+	}
+
+	_, who, set := c.Req("GET", goURL+"/whoami")
+	if who["user"] != "ann" || string(mustJSON(t, who["values"].(map[string]any)["cart"])) != "[1,2]" {
+		t.Fatalf("after the import: %v", who)
+	}
+	if ck := set["app.sid"]; ck == nil || ck.Value != "" || ck.MaxAge >= 0 {
+		t.Fatalf("the import did not expire app.sid: %v", set)
+	}
+	if ck := set["session"]; ck == nil || ck.Value == "" {
+		t.Fatalf("the import set no native cookie: %v", set)
+	}
+	if cs := c.Cookies(goURL); cs["app.sid"] != "" {
+		t.Fatalf("the browser still holds %v", cs)
+	}
+	// Signed out on Node's pages, also with the old cookie replayed.
+	c.SetCookies(nodeURL, old)
+	c.WantUser(nodeURL, nil)
+	c.WantUser(goURL, "ann") // the native cookie alone is the session now
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
