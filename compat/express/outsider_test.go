@@ -749,3 +749,39 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestOutsiderDuplicateCookies: "When a request carries two cookies named
+// connect.sid […] express-session reads only the first, the Go side the
+// first one that verifies".
+func TestOutsiderDuplicateCookies(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	goURL := outsiderGo(t, store, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}, nil)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	good := c.Cookies(nodeURL)[sid]
+	foreign := must(express.NewSigner("another app's secret")).Sign(express.IDs{}.NewID())
+	for _, tc := range []struct {
+		header       string
+		node, golang any
+	}{
+		{sid + "=" + good + "; " + sid + "=" + foreign, "ann", "ann"},
+		{sid + "=" + foreign + "; " + sid + "=" + good, nil, "ann"},
+	} {
+		for base, want := range map[string]any{nodeURL: tc.node, goURL: tc.golang} {
+			req, _ := http.NewRequest("GET", base+"/whoami", nil)
+			req.Header.Set("Cookie", tc.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var who map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&who)
+			resp.Body.Close()
+			if err != nil || who["user"] != want {
+				t.Errorf("%s with Cookie: %s: %v (%v), want user %v", base, tc.header, who, err, want)
+			}
+		}
+	}
+}
