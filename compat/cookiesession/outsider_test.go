@@ -354,3 +354,48 @@ func TestOutsiderOwnKeys(t *testing.T) {
 	c.WantUser(nodeURL, "ann")
 	c.WantUser(goURL, "ann")
 }
+
+// TestOutsiderDuplicateCookies: section 6's "With two session cookies in
+// one request […], cookie-session checks only the first against
+// session.sig (and, when that fails, expires session.sig), the Go side the
+// first that verifies".
+func TestOutsiderDuplicateCookies(t *testing.T) {
+	t.Parallel()
+	nodeURL := nodeWith(t)
+	goURL := goWith(t, cookiesession.Options{Keys: keys, MaxAge: time.Hour}, nil)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	good := c.Cookies(nodeURL)
+	foreign := "eyJhIjoxfQ==" // {"a":1}, another app's
+	for _, tc := range []struct {
+		header       string
+		node, golang any
+	}{
+		{"session=" + good["session"] + "; session=" + foreign + "; session.sig=" + good["session.sig"], "ann", "ann"},
+		{"session=" + foreign + "; session=" + good["session"] + "; session.sig=" + good["session.sig"], nil, "ann"},
+	} {
+		for base, want := range map[string]any{nodeURL: tc.node, goURL: tc.golang} {
+			req, _ := http.NewRequest("GET", base+"/whoami", nil)
+			req.Header.Set("Cookie", tc.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var who map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&who)
+			resp.Body.Close()
+			if err != nil || who["user"] != want {
+				t.Errorf("%s with Cookie: %s: %v (%v), want user %v; Set-Cookie %q", base, tc.header, who, err, want, resp.Header["Set-Cookie"])
+			}
+			if base == nodeURL && want == nil {
+				expired := false
+				for _, ck := range resp.Cookies() {
+					expired = expired || ck.Name == "session.sig" && ck.Value == ""
+				}
+				if !expired {
+					t.Errorf("node did not expire session.sig: %q", resp.Header["Set-Cookie"])
+				}
+			}
+		}
+	}
+}
