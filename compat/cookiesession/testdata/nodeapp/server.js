@@ -38,13 +38,13 @@ if (process.env.MAX_AGE) opts.maxAge = Number(process.env.MAX_AGE);
 if (process.env.NAME) opts.name = process.env.NAME;
 app.use(cookieSession(opts));
 // Passport 0.7 calls req.session.regenerate and req.session.save, which
-// cookie-session's session lacks: the usual no-op shim, kept out of the
-// session's keys.
+// cookie-session's session lacks: the no-op shim of
+// docs/migrating-from-express.md, section 6, verbatim (the properties are
+// not enumerable, so they stay out of the session's keys).
 app.use((req, res, next) => {
-  const s = req.session;
-  if (s && !s.regenerate) {
-    Object.defineProperty(s, 'regenerate', { configurable: true, value: (cb) => cb() });
-    Object.defineProperty(s, 'save', { configurable: true, value: (cb) => cb() });
+  if (req.session && !req.session.regenerate) {
+    Object.defineProperty(req.session, 'regenerate', { value: (cb) => cb() });
+    Object.defineProperty(req.session, 'save', { value: (cb) => cb() });
   }
   next();
 });
