@@ -3,10 +3,15 @@ package express_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -783,5 +788,117 @@ func TestOutsiderDuplicateCookies(t *testing.T) {
 				t.Errorf("%s with Cookie: %s: %v (%v), want user %v", base, tc.header, who, err, want)
 			}
 		}
+	}
+}
+
+// TestOutsiderWorkedExample runs section 2's worked example: the Node app
+// as printed (connect-pg-simple, the two secrets, resave and
+// saveUninitialized false, a 30-day sameSite lax cookie, Passport with
+// numeric IDs) and the Go service taking over /account/, its code as
+// printed but for the table name, the user lookup and the listener. "A
+// user who signed in on Node opens /account/ and users.User(r) returns
+// them; […] signing out on either side signs out on both."
+func TestOutsiderWorkedExample(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.Getenv(t, testenv.PostgresURLEnv)
+	nodeModulesOrSkip(t)
+	table := uniqueName("sk_worked_")
+	const sessionSecret, oldSessionSecret = "the session secret", "the old session secret"
+	nodeURL := startNode(t, "pg", dsn, table, "MAX_AGE=2592000000", secretsEnv(sessionSecret, oldSessionSecret))
+	type User struct{ ID int }
+	db := map[int]*User{1: {1}, 2: {2}}
+
+	store, err := pgstore.Open(ctx, dsn, pgstore.Options{
+		Layout:    pgstore.LayoutConnectPgSimple,
+		Table:     table, // the guide's uses connect-pg-simple's "session"
+		UserKeyOf: express.UserKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.DropTable(context.Background())
+		store.Close()
+	})
+
+	m := sessionkit.New(store)
+	if err := express.Configure(m, express.Options{
+		Secrets: []string{sessionSecret, oldSessionSecret},
+		MaxAge:  30 * 24 * time.Hour,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m.Cookie.SameSite = http.SameSiteLaxMode // as cookie.sameSite
+
+	users := auth.New(m,
+		func(u *User) string { return strconv.Itoa(u.ID) }, // stored as the number, as Passport does
+		func(ctx context.Context, key string) (*User, error) {
+			id, err := strconv.Atoi(key)
+			if err != nil {
+				return nil, auth.ErrUserNotFound
+			}
+			u, ok := db[id]
+			if !ok {
+				return nil, auth.ErrUserNotFound
+			}
+			return u, nil
+		})
+	express.UsePassport(users)
+	accountPages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := users.User(r)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprintf(w, "account of user %d", u.ID)
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/account/", users.Require(accountPages))
+	srv := httptest.NewServer(users.CrossOrigin.Handler(users.Handler(mux)))
+	t.Cleanup(srv.Close)
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, u string, header ...string) (int, string, *http.Response) {
+		t.Helper()
+		req, _ := http.NewRequest(method, u, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b), resp
+	}
+	page := func(path string) (int, string, *http.Response) {
+		t.Helper()
+		return do("GET", srv.URL+path, "Accept", "text/html")
+	}
+
+	if code, _, resp := page("/account/"); code != http.StatusSeeOther || resp.Header.Get("Location") != "/login?return_to=%2Faccount%2F" {
+		t.Fatalf("anonymous /account/: %d, Location %q", code, resp.Header.Get("Location"))
+	}
+	if code, _, _ := do("POST", nodeURL+"/login?username=ann&password=pw1"); code != 200 {
+		t.Fatalf("node login: %d", code)
+	}
+	if code, body, _ := page("/account/"); code != 200 || body != "account of user 1" {
+		t.Fatalf("/account/ after a Node login: %d %q", code, body)
+	}
+	if code, _, _ := do("POST", srv.URL+"/account/delete", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); code != http.StatusForbidden {
+		t.Fatalf("a cross-site POST to /account/: %d, want 403", code)
+	}
+	if code, _, _ := do("POST", nodeURL+"/logout"); code != 200 {
+		t.Fatalf("node logout: %d", code)
+	}
+	if code, _, _ := page("/account/"); code != http.StatusSeeOther {
+		t.Fatalf("/account/ after a Node logout: %d", code)
 	}
 }
