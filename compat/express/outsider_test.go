@@ -902,3 +902,85 @@ func TestOutsiderWorkedExample(t *testing.T) {
 		t.Fatalf("/account/ after a Node logout: %d", code)
 	}
 }
+
+// TestOutsiderFlash: "req.flash('error', 'msg') / req.flash('error') /
+// req.flash() (connect-flash) | auth.AddFlash(s, auth.FlashError, "msg") /
+// auth.Flashes(s, auth.FlashError) / auth.Flashes(s) — same
+// req.session.flash layout, shared with Node", against connect-flash.
+func TestOutsiderFlash(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix)
+	m := sessionkit.New(store)
+	if err := express.Configure(m, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) {
+		if err := auth.AddFlash(sessionkit.From(r.Context()), r.URL.Query().Get("type"), r.URL.Query().Get("msg")); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		writeJSON(w, map[string]any{"ok": true})
+	})
+	mux.HandleFunc("GET /flashes", func(w http.ResponseWriter, r *http.Request) {
+		var kinds []string
+		if k := r.URL.Query().Get("type"); k != "" {
+			kinds = append(kinds, k)
+		}
+		fs, err := auth.Flashes(sessionkit.From(r.Context()), kinds...)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		out := []string{}
+		for _, f := range fs {
+			out = append(out, f.Kind+": "+f.Message)
+		}
+		writeJSON(w, map[string]any{"flashes": out})
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	t.Cleanup(srv.Close)
+	goURL := srv.URL
+	flashes := func(c *interoptest.Client, base, kind string) string {
+		t.Helper()
+		b, _ := json.Marshal(c.Get(base + "/flashes?type=" + url.QueryEscape(kind))["flashes"])
+		return string(b)
+	}
+
+	// Flashed on Go, shown on Node.
+	c := interoptest.NewClient(t)
+	c.Post(goURL + "/flash?type=error&msg=" + url.QueryEscape("Wrong password."))
+	c.Post(goURL + "/flash?type=info&msg=hi")
+	c.Post(goURL + "/flash?type=error&msg=" + url.QueryEscape("Locked ✓"))
+	if got := flashes(c, nodeURL, "error"); got != `["Wrong password.","Locked ✓"]` {
+		t.Fatalf("node's req.flash('error') = %s", got)
+	}
+	if got := flashes(c, nodeURL, ""); got != `{"info":["hi"]}` {
+		t.Fatalf("node's req.flash() = %s", got)
+	}
+	if got := flashes(c, nodeURL, ""); got != `{}` {
+		t.Fatalf("node's second req.flash() = %s", got)
+	}
+
+	// Flashed on Node, shown on Go: kind by kind in the order the kinds
+	// were first added, once.
+	d := interoptest.NewClient(t)
+	for _, f := range [][2]string{{"success", "Welcome!"}, {"error", "a"}, {"success", "again"}, {"info", "i"}} {
+		d.Post(nodeURL + "/flash?type=" + f[0] + "&msg=" + url.QueryEscape(f[1]))
+	}
+	if got := flashes(d, goURL, "info"); got != `["info: i"]` {
+		t.Fatalf("go's Flashes(info) = %s", got)
+	}
+	if got := flashes(d, nodeURL, "info"); got != `[]` {
+		t.Fatalf("node's req.flash('info') after Go read them = %s", got)
+	}
+	if got := flashes(d, goURL, ""); got != `["success: Welcome!","success: again","error: a"]` {
+		t.Fatalf("go's Flashes() = %s", got)
+	}
+	for _, base := range []string{goURL, nodeURL} {
+		if got := flashes(d, base, ""); got != `[]` && got != `{}` {
+			t.Fatalf("%s after Go read every flash: %s", base, got)
+		}
+	}
+}

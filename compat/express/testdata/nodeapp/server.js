@@ -20,6 +20,7 @@
 const express = require('express');
 const session = require('express-session');
 const passport = require('passport');
+const flash = require('connect-flash');
 const LocalStrategy = require('passport-local').Strategy;
 
 const users = new Map([
@@ -82,6 +83,7 @@ async function main() {
     cookie: process.env.SAME_SITE === 'none-set' ? { maxAge } : { maxAge, sameSite: process.env.SAME_SITE || 'lax' },
   }));
   app.use(passport.session());
+  app.use(flash());
 
   app.get('/whoami', (req, res) => {
     res.json({ user: req.user ? req.user.name : null, id: req.sessionID, session: req.session });
@@ -115,6 +117,15 @@ async function main() {
   app.post('/setdate', (req, res) => {
     req.session[req.query.k] = new Date(Number(req.query.ms));
     res.json({ ok: true });
+  });
+  // /flash?type=&msg=: req.flash(type, msg) (connect-flash).
+  app.post('/flash', (req, res) => {
+    req.flash(req.query.type, req.query.msg);
+    res.json({ ok: true });
+  });
+  // /flashes[?type=]: req.flash(type), or req.flash() for all kinds.
+  app.get('/flashes', (req, res) => {
+    res.json({ flashes: req.query.type ? req.flash(req.query.type) : req.flash() });
   });
   app.get('/get', (req, res) => {
     res.json({ value: req.session[req.query.k] === undefined ? null : req.session[req.query.k] });
