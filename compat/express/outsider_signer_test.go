@@ -2,14 +2,20 @@ package express_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/compat/express"
+	"github.com/sessionkit/sessionkit/compat/internal/interoptest"
 	"github.com/sessionkit/sessionkit/internal/testenv"
 )
 
@@ -109,4 +115,42 @@ func TestOutsiderSignerMatchesExpressSession(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestOutsiderUnsetSecrets: the guide's "Every secret in the list must be
+// set: Configure refuses an empty one […]. express-session does not check:
+// an undefined secret makes it fail with a 500 on the first cookie that no
+// earlier secret verifies, and an empty string is an HMAC key anyone can
+// sign cookies with."
+func TestOutsiderUnsetSecrets(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	for _, secrets := range [][]string{{newSecret, ""}, {"", newSecret}} {
+		m := sessionkit.New(store)
+		if err := express.Configure(m, express.Options{Secrets: secrets}); err == nil {
+			t.Fatalf("Configure accepted secrets %q", secrets)
+		}
+	}
+	unknown := must(express.NewSigner("not one of the secrets")).Sign(express.IDs{}.NewID())
+
+	undefined := startNode(t, "redis", redisURL, prefix, `SECRETS=["`+newSecret+`",null]`)
+	c := interoptest.NewClient(t)
+	c.NodeLogin(undefined, "ann", "pw1")
+	c.WantUser(undefined, "ann") // the first secret verifies
+	d := interoptest.NewClient(t)
+	d.SetCookies(undefined, map[string]string{sid: unknown})
+	if code, _, _ := d.Req("GET", undefined+"/whoami"); code != http.StatusInternalServerError {
+		t.Fatalf("express-session with an undefined secret, a cookie no secret verifies: %d, want 500", code)
+	}
+
+	empty := startNode(t, "redis", redisURL, prefix, `SECRETS=["`+newSecret+`",""]`)
+	e := interoptest.NewClient(t)
+	e.NodeLogin(empty, "ann", "pw1")
+	id := e.Get(empty + "/whoami")["id"].(string)
+	mac := hmac.New(sha256.New, nil) // the empty key: anyone can compute it
+	mac.Write([]byte(id))
+	forged := express.EncodeURIComponent("s:" + id + "." + base64.RawStdEncoding.EncodeToString(mac.Sum(nil)))
+	f := interoptest.NewClient(t)
+	f.SetCookies(empty, map[string]string{sid: forged})
+	f.WantUser(empty, "ann")
 }

@@ -6,7 +6,8 @@
 //   STORE       redis | pg | mongo
 //   STORE_URL   the store's URL
 //   STORE_NAME  key prefix (redis), table (pg) or collection (mongo)
-//   SECRETS     JSON array of session secrets, the first signs
+//   SECRETS     JSON array of session secrets, the first signs (null
+//               stands for undefined, an unset environment variable)
 //   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
 //   ROLLING     "true" for rolling: true
 //   SAME_SITE   cookie.sameSite (default lax; "none-set" leaves it unset)
@@ -76,7 +77,7 @@ async function main() {
   app.use(session({
     store: await makeStore(),
     name: process.env.NAME || 'connect.sid',
-    secret: JSON.parse(process.env.SECRETS),
+    secret: JSON.parse(process.env.SECRETS).map((s) => (s === null ? undefined : s)),
     resave: false,
     saveUninitialized: false,
     rolling: process.env.ROLLING === 'true',
