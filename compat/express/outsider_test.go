@@ -984,3 +984,69 @@ func TestOutsiderFlash(t *testing.T) {
 		}
 	}
 }
+
+// TestOutsiderPassportObjectUsers: PassportField's "The value is turned
+// into Auth's string key with auth.KeyFromJSON ([…] {"id":1} → `{"id":1}`),
+// and written back with Encode", whose default "writes keys that look like
+// JSON numbers, objects or true as such" — for a serializeUser that stores
+// an object.
+func TestOutsiderPassportObjectUsers(t *testing.T) {
+	t.Parallel()
+	store, redisURL, prefix := outsiderRedis(t)
+	nodeURL := startNode(t, "redis", redisURL, prefix, "SERIALIZE=object")
+	m := sessionkit.New(store)
+	if err := express.Configure(m, express.Options{Secrets: []string{newSecret, oldSecret}, MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	type ref struct {
+		ID int `json:"id"`
+	}
+	a := auth.New(m,
+		func(u interoptest.User) string { b, _ := json.Marshal(ref{u.ID}); return string(b) }, // passport.user = {id}
+		func(_ context.Context, key string) (interoptest.User, error) {
+			var r ref
+			if err := json.Unmarshal([]byte(key), &r); err != nil {
+				return interoptest.User{}, auth.ErrUserNotFound
+			}
+			u, ok := interoptest.Users[r.ID]
+			if !ok {
+				return interoptest.User{}, auth.ErrUserNotFound
+			}
+			return u, nil
+		})
+	express.UsePassport(a)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		var name any
+		if u, err := a.User(r); err == nil {
+			name = u.Name
+		}
+		writeJSON(w, map[string]any{"user": name})
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.Atoi(r.URL.Query().Get("id"))
+		if err := a.Login(w, r, interoptest.Users[id]); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		writeJSON(w, map[string]any{"ok": true})
+	})
+	srv := httptest.NewServer(a.Handler(mux))
+	t.Cleanup(srv.Close)
+
+	c := interoptest.NewClient(t)
+	c.NodeLogin(nodeURL, "ann", "pw1")
+	c.WantUser(srv.URL, "ann")
+	d := interoptest.NewClient(t)
+	d.Post(srv.URL + "/login?id=2")
+	id, _ := must(express.NewSigner(newSecret)).Verify(d.Cookies(srv.URL)[sid])
+	rec, err := store.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rec.Data), `"passport":{"user":{"id":2}}`) {
+		t.Fatalf("a Go login stored %s", rec.Data)
+	}
+	d.WantUser(nodeURL, "bob")
+	d.WantUser(srv.URL, "bob")
+}

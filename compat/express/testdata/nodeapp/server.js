@@ -13,7 +13,8 @@
 //   SAME_SITE   cookie.sameSite (default lax; "none-set" leaves it unset)
 //   NAME        the cookie name (default connect.sid)
 //   SERIALIZE   "string" for a serializeUser that stores String(user.id),
-//               with a deserializeUser that finds users by that string only
+//               with a deserializeUser that finds users by that string only;
+//               "object" for one that stores {id: user.id}
 //
 // It prints "listening" once it serves requests.
 'use strict';
@@ -36,7 +37,10 @@ passport.use(new LocalStrategy((username, password, done) => {
   }
   return done(null, false);
 }));
-if (process.env.SERIALIZE === 'string') {
+if (process.env.SERIALIZE === 'object') {
+  passport.serializeUser((user, done) => done(null, { id: user.id }));
+  passport.deserializeUser((obj, done) => done(null, users.get(obj && obj.id) || false));
+} else if (process.env.SERIALIZE === 'string') {
   const byString = new Map([...users].map(([id, u]) => [String(id), u]));
   passport.serializeUser((user, done) => done(null, String(user.id)));
   passport.deserializeUser((id, done) => done(null, byString.get(id) || false));
