@@ -177,8 +177,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 func DSNFromURL(rawURL string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// url.Parse's error quotes the whole URL, password included.
-		return "", errors.New("mysqlstore: invalid URL: cannot parse it")
+		// url.Parse's error quotes the whole URL, password included:
+		// keep only what is wrong.
+		return "", fmt.Errorf("mysqlstore: invalid URL: %s", urlProblem(err))
 	}
 	if u.Scheme != "mysql" && u.Scheme != "mariadb" {
 		return "", fmt.Errorf("mysqlstore: invalid URL: scheme %q, want mysql://", u.Scheme)
@@ -619,4 +620,16 @@ func (s *Store) Close() error {
 		}
 		return nil
 	})
+}
+
+// urlProblem says what url.Parse found wrong, up to the first text it
+// quotes: the whole URL, and in the details (a port, a host, an escape)
+// what may be part of a password that was not percent-encoded.
+func urlProblem(err error) string {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return "cannot parse it"
+	}
+	what, _, _ := strings.Cut(ue.Err.Error(), `"`)
+	return strings.TrimSpace(what)
 }

@@ -298,3 +298,31 @@ func TestOutsiderUserKeyTooLong(t *testing.T) {
 		t.Errorf("Save after the refused one: %v", err)
 	}
 }
+
+// DSNFromURL's errors for URLs url.Parse refuses say what is wrong, but
+// never quote the URL or the piece of it that may be a password (one
+// with an unencoded "/", "?" or "#" ends the host early, so the rest of
+// the password is read as a port, a host or an escape).
+func TestOutsiderDSNFromURLParseErrors(t *testing.T) {
+	for _, tc := range []struct{ url, secret, want string }{
+		{"mysql://app:pw@db.internal:port/app", "pw", "invalid port"},
+		{"mysql://app:se/cret@db.internal/app", "se", "invalid port"},
+		{"mysql://app:abc?def@db.internal/app", "abc", "invalid port"},
+		{"mysql://app:pw@[::1/app", "pw", "missing ']' in host"},
+		{"mysql://app:p%zzw@db.internal/app", "p%zzw", "invalid URL escape"},
+		{"mysql://app:pw@db internal/app", "pw", "invalid character"},
+	} {
+		_, err := mysqlstore.DSNFromURL(tc.url)
+		if err == nil {
+			t.Errorf("DSNFromURL(%q): no error", tc.url)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("DSNFromURL(%q): %q, want it to say %q", tc.url, msg, tc.want)
+		}
+		if strings.Contains(msg, tc.secret) || strings.Contains(msg, "db.internal") {
+			t.Errorf("DSNFromURL(%q): %q quotes the URL", tc.url, msg)
+		}
+	}
+}
