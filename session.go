@@ -1097,13 +1097,21 @@ func (m *Manager) record(st *State, userKey string, version uint64, now, exp tim
 	st.Expires = exp
 	data, err := m.Codec.Encode(st)
 	if err != nil {
-		return Record{}, fmt.Errorf("sessionkit: encode session: %w", err)
+		return Record{}, encodeError{fmt.Errorf("sessionkit: encode session: %w", err)}
 	}
 	if m.MaxDataSize > 0 && len(data) > m.MaxDataSize {
 		return Record{}, fmt.Errorf("sessionkit: session of %d bytes exceeds MaxDataSize %d: %w", len(data), m.MaxDataSize, ErrTooLarge)
 	}
 	return Record{Data: data, Version: version, Expiry: exp, UserKey: userKey}, nil
 }
+
+// encodeError is a session the Codec refused to encode (a value under a
+// key the format reserves, say): a fault of the application, not of the
+// store, answered with 500 by default.
+type encodeError struct{ err error }
+
+func (e encodeError) Error() string { return e.err.Error() }
+func (e encodeError) Unwrap() error { return e.err }
 
 // saveRecord is one store Save, timed and bounded by OpTimeout.
 func (m *Manager) saveRecord(ctx context.Context, key string, rec Record) (uint64, error) {
