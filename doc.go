@@ -155,8 +155,17 @@
 // another Manager over the same store) saved first, the Manager reloads the
 // record, replays the changes and tries again, after a short random
 // backoff from the second conflict on, up to Manager.MaxRetries times. Two
-// concurrent requests that change different keys therefore both win. A
-// session destroyed or revoked meanwhile stays gone: its changes are
+// concurrent requests that change different keys therefore both win.
+//
+// Replaying a Set stores the value its request computed, so of two
+// concurrent requests that each read a counter and Set it one higher, one
+// increment is lost: the same key is last-writer-wins. Update records the
+// function instead of its result, and calls it again on the value stored
+// whenever its change is merged or replayed, so concurrent increments,
+// appends to a list and other read-modify-writes of one value all count,
+// in one process or across several.
+//
+// A session destroyed or revoked meanwhile stays gone: its changes are
 // dropped, and a Regenerate does not bring its values back under a new ID
 // (see Session.Regenerate).
 //

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"sync"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/store/memstore"
@@ -84,4 +85,55 @@ func ExamplePop() {
 	// Output:
 	// flash: "Saved."
 	// flash: ""
+}
+
+// A counter that concurrent requests cannot lose: Update's function is
+// called again on the merged value when commits meet, where Get then Set
+// would keep only one of two concurrent increments.
+func ExampleUpdate() {
+	store := memstore.New(memstore.Options{})
+	defer store.Close()
+	sessions := sessionkit.New(store)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /like", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionkit.From(r.Context())
+		if _, err := sessionkit.Update(s, "likes", func(n int) (int, error) { return n + 1, nil }); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("GET /likes", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := sessionkit.Get[int](sessionkit.From(r.Context()), "likes")
+		fmt.Fprintf(w, "%d likes", n)
+	})
+	srv := httptest.NewServer(sessions.Handler(mux))
+	defer srv.Close()
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Post(srv.URL+"/like", "", nil) // creates the session
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	var wg sync.WaitGroup
+	for range 50 { // 50 at once, on the same session
+		wg.Go(func() {
+			if resp, err := client.Post(srv.URL+"/like", "", nil); err == nil {
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	resp, err = client.Get(srv.URL + "/likes")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(body))
+	// Output:
+	// 51 likes
 }

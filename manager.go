@@ -95,8 +95,9 @@ type Manager struct {
 	OpTimeout time.Duration
 	// ErrorHandler writes the response when the session cannot be loaded
 	// or saved before the response goes out, or the Manager's settings
-	// cannot work (see Handler) (default: 503, or 500 for ErrTooLarge,
-	// with a plain body that leaks nothing).
+	// cannot work (see Handler) (default: 503, or 500 for ErrTooLarge and
+	// for a session its Codec refuses to encode, with a plain body that
+	// leaks nothing).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives errors and warnings (default slog.Default()).
 	Logger *slog.Logger
@@ -365,7 +366,8 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	code := http.StatusServiceUnavailable
-	if errors.Is(err, ErrTooLarge) {
+	var enc encodeError
+	if errors.Is(err, ErrTooLarge) || errors.As(err, &enc) {
 		code = http.StatusInternalServerError
 	}
 	http.Error(w, http.StatusText(code), code)

@@ -260,8 +260,8 @@ func TestOutsiderFailedSaveRetriedAtHeaders(t *testing.T) {
 	}
 }
 
-// "default: 503, or 500 for ErrTooLarge, with a plain body that leaks
-// nothing"; "MaxDataSize bounds an encoded session (default 1 MiB; 0 or
+// "default: 503, or 500 for ErrTooLarge and for a session its Codec
+// refuses to encode, with a plain body that leaks nothing"; "MaxDataSize bounds an encoded session (default 1 MiB; 0 or
 // less: no bound); larger saves fail with ErrTooLarge."
 func TestOutsiderDataSizeCap(t *testing.T) {
 	big := strings.Repeat("x", 1<<20) // encoded with the record, over 1 MiB

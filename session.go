@@ -148,6 +148,13 @@ type op struct {
 	value    json.RawMessage
 	idle     time.Duration
 	deadline time.Time
+
+	// update, on an opSet made by Update, computes the value again from
+	// the one stored under key (nil when none) whenever the op is
+	// applied to another state than the one it was made on (a merged or
+	// reloaded one); when it fails, value (what the request computed)
+	// is stored instead.
+	update func(old json.RawMessage) (json.RawMessage, error)
 }
 
 type cookieUpdate struct {
@@ -165,11 +172,17 @@ type cookieUpdate struct {
 // not decode into T, or a session that could not be loaded, yields an
 // error.
 func Get[T any](s *Session, key string) (T, error) {
-	var v T
 	raw, err := s.raw(key)
 	if err != nil || raw == nil {
+		var v T
 		return v, err
 	}
+	return decodeValue[T](key, raw)
+}
+
+// decodeValue decodes a stored value into a T.
+func decodeValue[T any](key string, raw json.RawMessage) (T, error) {
+	var v T
 	if decodeBasic(raw, &v) {
 		return v, nil
 	}
@@ -232,6 +245,79 @@ func (s *Session) Set(key string, v any) error {
 	}
 	s.apply(op{kind: opSet, key: key, value: raw})
 	return nil
+}
+
+// Update replaces the value under key with fn's result, computed from
+// the value stored there (the zero T when key holds none): a
+// read-modify-write of one value, such as a counter or a list appended
+// to, that concurrent requests on the session cannot lose. It returns the
+// new value as computed from what this request sees.
+//
+// Get followed by Set records the value this request computed, so of two
+// concurrent requests that both read n and set n+1, one increment is lost
+// (the later commit's n+1 replaces the earlier one). Update records fn
+// instead: when the change is merged with others or saved after a
+// conflict, fn is called again on the value then stored, so both
+// increments count, whichever process made them (see "No lost updates"
+// in the package documentation). A client-side store (the session in its
+// cookie) cannot merge: the client keeps the last response's cookie, and
+// with it that request's value.
+//
+// fn must be a pure function of its argument: it may be called again,
+// after Update has returned, on another request's goroutine, once for
+// each newer state the change is applied to before it is saved. It must
+// not use a Session or anything the handler changes. If it fails when
+// called again, or the value stored then does not decode into a T, the
+// value computed here is stored, as Set would. An error from the first
+// call is returned and nothing is changed; so is an error decoding the
+// stored value into a T or encoding fn's result. A result equal (in its
+// JSON form) to the value read is not a change.
+func Update[T any](s *Session, key string, fn func(T) (T, error)) (T, error) {
+	if s == nil {
+		var zero T
+		return zero, ErrNoSession
+	}
+	compute := func(old json.RawMessage) (T, json.RawMessage, error) {
+		var v T
+		if old != nil {
+			var err error
+			if v, err = decodeValue[T](key, old); err != nil {
+				return v, nil, err
+			}
+		}
+		v, err := fn(v)
+		if err != nil {
+			return v, nil, err
+		}
+		raw, err := marshalValue(v)
+		if err != nil {
+			return v, nil, fmt.Errorf("sessionkit: update %q: %w", key, err)
+		}
+		return v, raw, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changeLocked(); err != nil {
+		var zero T
+		return zero, err
+	}
+	var old json.RawMessage
+	i := s.find(key)
+	if i >= 0 {
+		old = s.st.Values[i].JSON
+	}
+	v, raw, err := compute(old)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	if !s.noChange(i >= 0 && bytes.Equal(old, raw)) {
+		s.apply(op{kind: opSet, key: key, value: raw, update: func(old json.RawMessage) (json.RawMessage, error) {
+			_, raw, err := compute(old)
+			return raw, err
+		}})
+	}
+	return v, nil
 }
 
 // Delete removes key. Deleting a missing key is not a change.
@@ -309,11 +395,14 @@ func (s *Session) noChange(same bool) bool {
 	return same && s.movedFrom() == ""
 }
 
-// apply records o and applies it to the current state.
+// apply records o and applies it to the current state, the one it was
+// made on.
 func (s *Session) apply(o op) {
 	s.checkLive()
 	s.ops = append(s.ops, o)
-	applyOp(&s.st, &s.userKey, o)
+	now := o
+	now.update = nil // its value was computed from this state
+	applyOp(&s.st, &s.userKey, now)
 	s.changed = true
 }
 
@@ -321,10 +410,21 @@ func (s *Session) apply(o op) {
 func applyOp(st *State, userKey *string, o op) {
 	switch o.kind {
 	case opSet:
-		if i := findValue(st.Values, o.key); i >= 0 {
-			st.Values[i].JSON = o.value
+		i := findValue(st.Values, o.key)
+		v := o.value
+		if o.update != nil {
+			var old json.RawMessage
+			if i >= 0 {
+				old = st.Values[i].JSON
+			}
+			if nv, err := o.update(old); err == nil {
+				v = nv
+			}
+		}
+		if i >= 0 {
+			st.Values[i].JSON = v
 		} else {
-			st.Values = append(st.Values, Value{Key: o.key, JSON: o.value})
+			st.Values = append(st.Values, Value{Key: o.key, JSON: v})
 		}
 	case opDelete:
 		if i := findValue(st.Values, o.key); i >= 0 {
@@ -525,9 +625,11 @@ func (s *Session) Err() error {
 // keeps only its own writes. A request that deletes its own record
 // through the Store (Delete, UserIndex.DeleteUserSessions) and means to
 // keep its values must call Regenerate and Save first, as auth's
-// RevokeAll does.
-// If the check fails, the commit fails and the session stays under its
-// old ID. Client-side sessions have no record to check.
+// RevokeAll does. A change another request commits to the old record
+// while this one is being moved (after this request loaded it, before the
+// old record is deleted) is not carried to the new ID: it goes with the
+// old record. If the check fails, the commit fails and the session stays
+// under its old ID. Client-side sessions have no record to check.
 func (s *Session) Regenerate() error {
 	if s == nil {
 		return ErrNoSession
@@ -995,13 +1097,21 @@ func (m *Manager) record(st *State, userKey string, version uint64, now, exp tim
 	st.Expires = exp
 	data, err := m.Codec.Encode(st)
 	if err != nil {
-		return Record{}, fmt.Errorf("sessionkit: encode session: %w", err)
+		return Record{}, encodeError{fmt.Errorf("sessionkit: encode session: %w", err)}
 	}
 	if m.MaxDataSize > 0 && len(data) > m.MaxDataSize {
 		return Record{}, fmt.Errorf("sessionkit: session of %d bytes exceeds MaxDataSize %d: %w", len(data), m.MaxDataSize, ErrTooLarge)
 	}
 	return Record{Data: data, Version: version, Expiry: exp, UserKey: userKey}, nil
 }
+
+// encodeError is a session the Codec refused to encode (a value under a
+// key the format reserves, say): a fault of the application, not of the
+// store, answered with 500 by default.
+type encodeError struct{ err error }
+
+func (e encodeError) Error() string { return e.err.Error() }
+func (e encodeError) Unwrap() error { return e.err }
 
 // saveRecord is one store Save, timed and bounded by OpTimeout.
 func (m *Manager) saveRecord(ctx context.Context, key string, rec Record) (uint64, error) {

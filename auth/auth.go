@@ -270,6 +270,11 @@ func (a *Auth[U]) resolve(r *http.Request) (U, error) {
 		return zero, ErrNotAuthenticated
 	}
 	if !ok {
+		if s.UserKey() != "" {
+			// Logged out by other software that removed only the key
+			// (it knows nothing of the index): leave the user's list.
+			a.clearLogin(s)
+		}
 		return zero, ErrNotAuthenticated
 	}
 	user, err := a.Deserialize(ctx, key)
@@ -299,10 +304,13 @@ func (a *Auth[U]) clearLogin(s *sessionkit.Session) {
 }
 
 // Login logs user in on the request's session: it gives the session a new
-// ID (defeating session fixation; the old ID stops working), stores the
-// user key, records login metadata (time, user agent, client address as
-// seen through the Manager's trusted proxies) and indexes the session
-// under the user. The session's other values survive unless ClearOnLogin
+// ID (defeating session fixation: the ID from before the login never
+// becomes the logged-in session; with a server-side store the old ID stops
+// working, while with client-side sessions a token from before the login
+// stays the anonymous session it was), stores the user key, records login
+// metadata (time, user agent, client address as seen through the
+// Manager's trusted proxies) and indexes the session under the user. The
+// session's other values survive unless ClearOnLogin
 // is set or the session belonged to another user, or the session was
 // revoked or logged out elsewhere while the request ran: the login then
 // goes on in a new session that keeps none of the revoked one's values
@@ -390,7 +398,9 @@ func (a *Auth[U]) login(w http.ResponseWriter, r *http.Request, user U, authAt t
 }
 
 // Logout ends the request's login: the session is destroyed (its record
-// deleted, the cookie cleared), or with KeepDataOnLogout its login is
+// deleted, the cookie cleared; with client-side sessions, which have no
+// record, a copy of the logged-in cookie stays logged in until it
+// expires: see store/cookiestore), or with KeepDataOnLogout its login is
 // removed and its other values kept under a new ID (unless the session
 // was revoked elsewhere while the request ran: then nothing is kept, see
 // sessionkit.Session.Regenerate). Either way it leaves the user's session

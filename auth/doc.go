@@ -110,8 +110,11 @@
 // redirect URI comes from configuration, never the request's Host; the
 // token endpoint's client authentication is configured or taken from
 // discovery, never guessed by retrying; with FailureRedirect a callback
-// that succeeds or fails ends with a redirect that drops code and state
-// from the URL; no token, code or state reaches a log, a message or a
+// that fails ends with a redirect that drops code and state from the URL,
+// and so does one that succeeds unless it goes on to a Next handler (no
+// SuccessRedirect or return-to page): that one is answered at the
+// callback's URL, with Referrer-Policy: no-referrer and its code and
+// state used up; no token, code or state reaches a log, a message or a
 // cookie. A provider that is down or slow is a 503 after the HTTP client's
 // timeout, never a redirect loop; its URL still holds the code and state,
 // worthless by then: the state is used up, and the code needs the PKCE
@@ -130,7 +133,12 @@
 // to ReauthPath with the return-to page and MaxAgeParam. A password login
 // counts from when it happened; an OpenID Connect login counts from the
 // provider's auth_time, and the OIDC strategy passes max_age to the
-// provider and refuses an older auth_time.
+// provider and refuses an older auth_time. An OAuth 2.0 login counts from
+// the Identity.AuthTime its Profile reports, or else from when it
+// happened: plain OAuth 2.0 cannot ask the provider for a fresh sign-in,
+// so a provider that lets a signed-in user straight through makes the
+// login recent without a password being entered. Send ReauthPath to the
+// password form or to OIDC for actions that need a real re-authentication.
 //
 // # Protecting routes
 //
@@ -154,8 +162,12 @@
 // with sessionkit.UserIndex (memstore, sqlitestore, boltstore, redisstore,
 // pgstore, mysqlstore, mongostore); others report an error wrapping
 // ErrNotSupported. LogoutHandler and RevokeHandler are the shipped
-// handlers for these routes. Client-side sessions (cookiestore) cannot be
-// revoked at all: a copied cookie stays valid until it expires.
+// handlers for these routes. A revoked session is signed out on its next
+// request to any process sharing the store, except that a process whose
+// redisstore keeps a near cache may serve it until the store's
+// invalidation message arrives (milliseconds; see redisstore, "Near
+// cache"). Client-side sessions (cookiestore) cannot be revoked at all: a
+// copied cookie stays valid until it expires.
 //
 // Sessions, Revoke, RevokeOthers and RevokeHandler work from the request's
 // login session: a request whose user a stateless strategy set (a bearer

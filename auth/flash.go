@@ -38,18 +38,23 @@ func AddFlash(s *sessionkit.Session, kind, message string) error {
 	if s == nil {
 		return fmt.Errorf("auth: add flash: %w", sessionkit.ErrNoSession)
 	}
-	all, err := readFlashes(s)
-	if err != nil {
-		// An unreadable flash value is dropped rather than kept in the way.
-		all = nil
-	}
-	for i := range all {
-		if all[i].kind == kind {
-			all[i].messages = append(all[i].messages, message)
-			return writeFlashes(s, all)
+	// An Update, so that messages added by concurrent requests are all
+	// kept.
+	_, err := sessionkit.Update(s, FlashKey, func(raw json.RawMessage) (json.RawMessage, error) {
+		all, err := parseFlashes(raw)
+		if err != nil {
+			// An unreadable flash value is dropped rather than kept in the way.
+			all = nil
 		}
-	}
-	return writeFlashes(s, append(all, flashKind{kind, []string{message}}))
+		for i := range all {
+			if all[i].kind == kind {
+				all[i].messages = append(all[i].messages, message)
+				return encodeFlashes(all)
+			}
+		}
+		return encodeFlashes(append(all, flashKind{kind, []string{message}}))
+	})
+	return err
 }
 
 // Flashes returns and removes the session's flash messages of the given
@@ -101,11 +106,21 @@ type flashKind struct {
 	messages []string
 }
 
-// readFlashes decodes the flash object keeping the order of its kinds.
+// readFlashes decodes the session's flash object keeping the order of its
+// kinds.
 func readFlashes(s *sessionkit.Session) ([]flashKind, error) {
 	raw, err := sessionkit.Get[json.RawMessage](s, FlashKey)
-	if err != nil || len(raw) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	return parseFlashes(raw)
+}
+
+// parseFlashes decodes a flash object (none when raw is empty) keeping the
+// order of its kinds.
+func parseFlashes(raw json.RawMessage) ([]flashKind, error) {
+	if len(raw) == 0 {
+		return nil, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -130,6 +145,15 @@ func readFlashes(s *sessionkit.Session) ([]flashKind, error) {
 }
 
 func writeFlashes(s *sessionkit.Session, all []flashKind) error {
+	raw, err := encodeFlashes(all)
+	if err != nil {
+		return err
+	}
+	return s.Set(FlashKey, raw)
+}
+
+// encodeFlashes encodes the flash object, its kinds in order.
+func encodeFlashes(all []flashKind) (json.RawMessage, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	for i, fk := range all {
@@ -139,12 +163,12 @@ func writeFlashes(s *sessionkit.Session, all []flashKind) error {
 		k, _ := json.Marshal(fk.kind)
 		m, err := json.Marshal(fk.messages)
 		if err != nil {
-			return fmt.Errorf("auth: flash messages: %w", err)
+			return nil, fmt.Errorf("auth: flash messages: %w", err)
 		}
 		buf.Write(k)
 		buf.WriteByte(':')
 		buf.Write(m)
 	}
 	buf.WriteByte('}')
-	return s.Set(FlashKey, json.RawMessage(buf.Bytes()))
+	return buf.Bytes(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -115,6 +116,12 @@ func (f flow) live(s *sessionkit.Session) []pending {
 	if err != nil {
 		return nil
 	}
+	return f.liveIn(list)
+}
+
+// liveIn returns the pending logins of list that have not expired,
+// reusing list.
+func (f flow) liveIn(list []pending) []pending {
 	now := f.clock().UnixMilli()
 	out := list[:0]
 	for _, p := range list {
@@ -123,6 +130,25 @@ func (f flow) live(s *sessionkit.Session) []pending {
 		}
 	}
 	return out
+}
+
+// updatePending replaces the session's live pending logins with change's
+// result, with sessionkit.Update, so that the logins begun and finished
+// by concurrent requests on the session (other tabs) are all kept. A
+// stored value that does not decode is read as none.
+func (f flow) updatePending(s *sessionkit.Session, change func([]pending) []pending) error {
+	_, err := sessionkit.Update(s, f.key(), func(raw json.RawMessage) (json.RawMessage, error) {
+		var list []pending
+		if len(raw) > 0 && json.Unmarshal(raw, &list) != nil {
+			list = nil
+		}
+		list = change(f.liveIn(list))
+		if len(list) > maxPending {
+			list = list[:maxPending]
+		}
+		return json.Marshal(list)
+	})
+	return err
 }
 
 // begin records a new pending login in the session.
@@ -144,11 +170,10 @@ func (f flow) begin(r *http.Request, nonce bool, maxAge int64) (pending, error) 
 			return pending{}, err
 		}
 	}
-	list := append([]pending{p}, f.live(s)...)
-	if len(list) > maxPending {
-		list = list[:maxPending]
-	}
-	if err := s.Set(f.key(), list); err != nil {
+	err = f.updatePending(s, func(list []pending) []pending {
+		return append([]pending{p}, list...)
+	})
+	if err != nil {
 		return pending{}, err
 	}
 	return p, nil
@@ -185,10 +210,10 @@ func finish[U any](f flow, r *http.Request) (pending, string, *Result[U]) {
 		return fail(http.StatusBadRequest, MsgLoginExpired, errors.New("state missing, unknown or already used"))
 	}
 	p := list[found]
-	list = append(list[:found], list[found+1:]...)
-	if len(list) == 0 {
-		s.Delete(f.key())
-	} else if err := s.Set(f.key(), list); err != nil {
+	err := f.updatePending(s, func(list []pending) []pending {
+		return slices.DeleteFunc(list, func(q pending) bool { return q.State == p.State })
+	})
+	if err != nil {
 		res := Error[U](err)
 		return pending{}, "", &res
 	}
@@ -275,6 +300,11 @@ func providerClient(c *http.Client) *http.Client {
 // endpoint; when it is AuthStyleAutoDetect, OAuth2 uses HTTP Basic
 // (AuthStyleInHeader, which RFC 6749 requires servers to support) rather
 // than guessing by retrying.
+//
+// The login's AuthAt (see RequireRecent) is the Identity.AuthTime Profile
+// returns, or the login's own time when it returns none: OAuth 2.0 has
+// no max_age, and a provider that lets a signed-in user straight through
+// still makes the login recent.
 //
 // Faults: a missing, unknown, expired or replayed state fails (400,
 // MsgLoginExpired); error=access_denied fails (401, MsgLoginCancelled);

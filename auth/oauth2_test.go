@@ -7,11 +7,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth"
 )
 
@@ -169,5 +172,98 @@ func TestOAuth2SlowProfile(t *testing.T) {
 				t.Errorf("user %q", got)
 			}
 		})
+	}
+}
+
+// Two tabs start a login at the same moment on one session, both having
+// read it before either saved its pending login; then a third tab starts
+// one while the first tab's login is cancelled at the provider, again
+// both on the same version. Every login still pending comes back. (Each
+// start and each callback changes the pending logins with
+// sessionkit.Update; with Get then Set one tab's login was lost and its
+// callback answered "expired".)
+func TestOAuth2ConcurrentStarts(t *testing.T) {
+	op := newFakeOP(t)
+	e := newEnv(t)
+
+	gh := &auth.OAuth2[User]{
+		Name: "github",
+		Config: &oauth2.Config{
+			ClientID: op.client, ClientSecret: op.secret,
+			Endpoint:    oauth2.Endpoint{AuthURL: op.srv.URL + "/authorize", TokenURL: op.srv.URL + "/token"},
+			RedirectURL: e.srv.URL + "/auth/gh/callback",
+		},
+		Profile: func(context.Context, *http.Client, *oauth2.Token) (auth.Identity, error) {
+			return auth.Identity{Subject: "4242"}, nil
+		},
+		MapUser: func(context.Context, auth.Identity) (User, error) {
+			return User{ID: "1", Name: "alice"}, nil
+		},
+	}
+	h := e.a.Authenticate(auth.Options[User]{SuccessRedirect: "/home", FailureRedirect: "/login"}, gh)
+	var barrier sync.WaitGroup
+	// Loads the session, waits until the other request of its pair has
+	// too, then goes on to h: both hold the same version.
+	paired := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessionkit.From(r.Context()).Has("x")
+		barrier.Done()
+		barrier.Wait()
+		h.ServeHTTP(w, r)
+	})
+	e.mux.Handle("GET /auth/gh", h)
+	e.mux.Handle("GET /auth/gh/callback", h)
+	e.mux.Handle("GET /tab/auth/gh", paired)
+	e.mux.Handle("GET /tab/auth/gh/callback", paired)
+
+	c := e.client()
+	if r := c.do("GET", "/auth/gh", nil); r.code != http.StatusSeeOther { // a session, with a login of an earlier tab
+		t.Fatalf("first start = %d", r.code)
+	}
+	authorize := func(location string) string {
+		resp, err := c.hc.Get(location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cb, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || cb.Query().Get("code") == "" {
+			t.Fatalf("provider answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		return cb.RequestURI()
+	}
+	concurrently := func(paths ...string) []response {
+		out := make([]response, len(paths))
+		barrier.Add(len(paths))
+		var wg sync.WaitGroup
+		for i, p := range paths {
+			wg.Go(func() { out[i] = c.do("GET", p, nil) })
+		}
+		wg.Wait()
+		return out
+	}
+	starts := concurrently("/tab/auth/gh", "/tab/auth/gh")
+	for i, r := range starts {
+		if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location, op.srv.URL) {
+			t.Fatalf("start %d = %d to %q", i, r.code, r.location)
+		}
+	}
+	first, err := url.Parse(starts[0].location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb2 := authorize(starts[1].location)
+	// The first tab's login cancelled and a third tab's start, at once.
+	rs := concurrently("/tab/auth/gh/callback?error=access_denied&state="+url.QueryEscape(first.Query().Get("state")), "/tab/auth/gh")
+	if rs[0].code != http.StatusSeeOther || rs[0].location != "/login" {
+		t.Fatalf("cancelled callback = %d to %q, want /login", rs[0].code, rs[0].location)
+	}
+	cb3 := authorize(rs[1].location)
+	for i, cb := range []string{cb2, cb3} {
+		if r := c.do("GET", cb, nil); r.code != http.StatusSeeOther || r.location != "/home" {
+			t.Errorf("callback of tab %d = %d to %q, want /home (its pending login lost?)", i+2, r.code, r.location)
+		}
+	}
+	if got := c.whoami(); got != "alice" {
+		t.Errorf("whoami = %q, want alice", got)
 	}
 }

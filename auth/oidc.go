@@ -41,9 +41,11 @@ const authTimeSkew = 10 * time.Second
 // AuthAt is the provider's auth_time.
 //
 // Mount one Authenticator over it on the start route and the callback
-// route (they may be the same path), with FailureRedirect set so that the
-// callback ends with a redirect that drops code and state from the address
-// bar. RedirectURL is the callback's absolute URL, from configuration: the
+// route (they may be the same path), with FailureRedirect set, and
+// SuccessRedirect too when it has a Next handler, so that the callback
+// ends with a redirect that drops code and state from the address bar (a
+// success that goes on to Next is answered at the callback's URL).
+// RedirectURL is the callback's absolute URL, from configuration: the
 // request's Host is never used. The token endpoint's client
 // authentication is AuthStyle, or else taken from discovery
 // (token_endpoint_auth_methods_supported: client_secret_basic when

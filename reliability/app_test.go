@@ -42,7 +42,8 @@ func newManager(store sessionkit.Store) *sessionkit.Manager {
 //
 //	/incr      n := n+1, answers n
 //	/get       answers n (0 when unset)
-//	/set?k=K   sets K to true, answers "ok"
+//	/set?k=K   sets K to true and adds one to count (Update), answers "ok"
+//	/count     answers count (0 when unset)
 //	/keys      answers the session's keys, comma-separated and sorted
 func appHandler(m *sessionkit.Manager) http.Handler {
 	mux := http.NewServeMux()
@@ -74,6 +75,9 @@ func appHandler(m *sessionkit.Manager) http.Handler {
 		s := sessionkit.From(r.Context())
 		err := s.Set(r.URL.Query().Get("k"), true)
 		if err == nil {
+			_, err = sessionkit.Update(s, "count", func(n int) (int, error) { return n + 1, nil })
+		}
+		if err == nil {
 			err = s.Save()
 		}
 		if err != nil {
@@ -81,6 +85,14 @@ func appHandler(m *sessionkit.Manager) http.Handler {
 			return
 		}
 		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
+		n, err := sessionkit.Get[int](sessionkit.From(r.Context()), "count")
+		if err != nil {
+			http.Error(w, "app: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, n)
 	})
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		keys := sessionkit.From(r.Context()).Keys()

@@ -9,10 +9,8 @@
 //	e := echo.New()
 //	e.Use(sessionecho.Middleware(sessions))
 //	e.GET("/", func(c *echo.Context) error {
-//		s := sessionecho.From(c)
-//		n, _ := sessionkit.Get[int](s, "visits")
-//		s.Set("visits", n+1)
-//		return c.String(http.StatusOK, fmt.Sprintf("visit %d", n+1))
+//		n, _ := sessionkit.Update(sessionecho.From(c), "visits", func(n int) (int, error) { return n + 1, nil })
+//		return c.String(http.StatusOK, fmt.Sprintf("visit %d", n))
 //	})
 //	e.GET("/account", func(c *echo.Context) error {
 //		u, _ := sessionecho.User(c, users)

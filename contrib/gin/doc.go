@@ -8,10 +8,8 @@
 //	r := gin.New()
 //	r.Use(sessiongin.Sessions(sessions))
 //	r.GET("/", func(c *gin.Context) {
-//		s := sessiongin.From(c)
-//		n, _ := sessionkit.Get[int](s, "visits")
-//		s.Set("visits", n+1)
-//		c.String(http.StatusOK, "visit %d", n+1)
+//		n, _ := sessionkit.Update(sessiongin.From(c), "visits", func(n int) (int, error) { return n + 1, nil })
+//		c.String(http.StatusOK, "visit %d", n)
 //	})
 //	r.GET("/account", sessiongin.Require(users), func(c *gin.Context) {
 //		u, _ := sessiongin.User(c, users)

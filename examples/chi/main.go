@@ -42,16 +42,13 @@ func New(sessions *sessionkit.Manager) http.Handler {
 			fmt.Fprintf(w, "%d visits\n", n)
 		})
 		r.Post("/", func(w http.ResponseWriter, r *http.Request) {
-			s := sessionkit.From(r.Context())
-			n, err := sessionkit.Get[int](s, "visits")
-			if err == nil {
-				err = s.Set("visits", n+1)
-			}
+			// Update, not Get then Set: concurrent posts all count.
+			n, err := sessionkit.Update(sessionkit.From(r.Context()), "visits", func(n int) (int, error) { return n + 1, nil })
 			if err != nil {
 				http.Error(w, "session unavailable", http.StatusServiceUnavailable)
 				return
 			}
-			fmt.Fprintf(w, "%d visits\n", n+1)
+			fmt.Fprintf(w, "%d visits\n", n)
 		})
 	})
 	return r

@@ -295,17 +295,22 @@ func (a *app) counterPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := sessionkit.From(r.Context())
-	n, _ := sessionkit.Get[int](s, countKey) // unreadable: start again from 0
+	var err error
 	switch r.PostForm.Get("op") {
 	case "increment":
-		n++
+		// Update, not Get then Set: two clicks sent at once both count.
+		_, err = sessionkit.Update(s, countKey, func(n int) (int, error) { return n + 1, nil })
+		if err != nil && s.Err() == nil {
+			// An unreadable counter starts again from 1.
+			err = s.Set(countKey, 1)
+		}
 	case "reset":
-		n = 0
+		err = s.Set(countKey, 0)
 	default:
 		a.errorPage(w, r, http.StatusBadRequest, "Unknown counter operation.")
 		return
 	}
-	if err := s.Set(countKey, n); err != nil {
+	if err != nil {
 		a.unavailable(w, r, "set counter", err)
 		return
 	}

@@ -5,6 +5,8 @@
 //   PORT     port to listen on (127.0.0.1)
 //   KEYS     JSON array of keys, the first signs
 //   MAX_AGE  maxAge in ms ("" for a browser-session cookie)
+//   NAME     the cookie name (default "session")
+//   KEYGRIP  a Keygrip algorithm ("sha256"): keys is new Keygrip(KEYS, KEYGRIP)
 //
 // It prints "listening" once it serves requests.
 'use strict';
@@ -30,17 +32,19 @@ passport.serializeUser((user, done) => done(null, user.id));
 passport.deserializeUser((id, done) => done(null, users.get(id) || false));
 
 const app = express();
-const opts = { keys: JSON.parse(process.env.KEYS), sameSite: 'lax' };
+const keys = JSON.parse(process.env.KEYS);
+const opts = { keys: process.env.KEYGRIP ? new (require('keygrip'))(keys, process.env.KEYGRIP) : keys, sameSite: 'lax' };
 if (process.env.MAX_AGE) opts.maxAge = Number(process.env.MAX_AGE);
+if (process.env.NAME) opts.name = process.env.NAME;
 app.use(cookieSession(opts));
 // Passport 0.7 calls req.session.regenerate and req.session.save, which
-// cookie-session's session lacks: the usual no-op shim, kept out of the
-// session's keys.
+// cookie-session's session lacks: the no-op shim of
+// docs/migrating-from-express.md, section 6, verbatim (the properties are
+// not enumerable, so they stay out of the session's keys).
 app.use((req, res, next) => {
-  const s = req.session;
-  if (s && !s.regenerate) {
-    Object.defineProperty(s, 'regenerate', { configurable: true, value: (cb) => cb() });
-    Object.defineProperty(s, 'save', { configurable: true, value: (cb) => cb() });
+  if (req.session && !req.session.regenerate) {
+    Object.defineProperty(req.session, 'regenerate', { value: (cb) => cb() });
+    Object.defineProperty(req.session, 'save', { value: (cb) => cb() });
   }
   next();
 });

@@ -6,10 +6,15 @@
 //   STORE       redis | pg | mongo
 //   STORE_URL   the store's URL
 //   STORE_NAME  key prefix (redis), table (pg) or collection (mongo)
-//   SECRETS     JSON array of session secrets, the first signs
+//   SECRETS     JSON array of session secrets, the first signs (null
+//               stands for undefined, an unset environment variable)
 //   MAX_AGE     cookie maxAge in ms ("" for a browser-session cookie)
 //   ROLLING     "true" for rolling: true
 //   SAME_SITE   cookie.sameSite (default lax; "none-set" leaves it unset)
+//   NAME        the cookie name (default connect.sid)
+//   SERIALIZE   "string" for a serializeUser that stores String(user.id),
+//               with a deserializeUser that finds users by that string only;
+//               "object" for one that stores {id: user.id}
 //
 // It prints "listening" once it serves requests.
 'use strict';
@@ -17,6 +22,7 @@
 const express = require('express');
 const session = require('express-session');
 const passport = require('passport');
+const flash = require('connect-flash');
 const LocalStrategy = require('passport-local').Strategy;
 
 const users = new Map([
@@ -31,8 +37,17 @@ passport.use(new LocalStrategy((username, password, done) => {
   }
   return done(null, false);
 }));
-passport.serializeUser((user, done) => done(null, user.id));
-passport.deserializeUser((id, done) => done(null, users.get(id) || false));
+if (process.env.SERIALIZE === 'object') {
+  passport.serializeUser((user, done) => done(null, { id: user.id }));
+  passport.deserializeUser((obj, done) => done(null, users.get(obj && obj.id) || false));
+} else if (process.env.SERIALIZE === 'string') {
+  const byString = new Map([...users].map(([id, u]) => [String(id), u]));
+  passport.serializeUser((user, done) => done(null, String(user.id)));
+  passport.deserializeUser((id, done) => done(null, byString.get(id) || false));
+} else {
+  passport.serializeUser((user, done) => done(null, user.id));
+  passport.deserializeUser((id, done) => done(null, users.get(id) || false));
+}
 
 async function makeStore() {
   const url = process.env.STORE_URL;
@@ -65,13 +80,15 @@ async function main() {
   const maxAge = process.env.MAX_AGE ? Number(process.env.MAX_AGE) : null;
   app.use(session({
     store: await makeStore(),
-    secret: JSON.parse(process.env.SECRETS),
+    name: process.env.NAME || 'connect.sid',
+    secret: JSON.parse(process.env.SECRETS).map((s) => (s === null ? undefined : s)),
     resave: false,
     saveUninitialized: false,
     rolling: process.env.ROLLING === 'true',
     cookie: process.env.SAME_SITE === 'none-set' ? { maxAge } : { maxAge, sameSite: process.env.SAME_SITE || 'lax' },
   }));
   app.use(passport.session());
+  app.use(flash());
 
   app.get('/whoami', (req, res) => {
     res.json({ user: req.user ? req.user.name : null, id: req.sessionID, session: req.session });
@@ -100,6 +117,20 @@ async function main() {
   app.post('/set', (req, res) => {
     req.session[req.query.k] = JSON.parse(req.query.v);
     res.json({ ok: true });
+  });
+  // /setdate?k=name&ms=<epoch ms>: a Date value.
+  app.post('/setdate', (req, res) => {
+    req.session[req.query.k] = new Date(Number(req.query.ms));
+    res.json({ ok: true });
+  });
+  // /flash?type=&msg=: req.flash(type, msg) (connect-flash).
+  app.post('/flash', (req, res) => {
+    req.flash(req.query.type, req.query.msg);
+    res.json({ ok: true });
+  });
+  // /flashes[?type=]: req.flash(type), or req.flash() for all kinds.
+  app.get('/flashes', (req, res) => {
+    res.json({ flashes: req.query.type ? req.flash(req.query.type) : req.flash() });
   });
   app.get('/get', (req, res) => {
     res.json({ value: req.session[req.query.k] === undefined ? null : req.session[req.query.k] });
