@@ -29,17 +29,24 @@ type Session struct {
 	mu      sync.Mutex
 	loadErr error // sticky: the session cannot be used this request
 
-	id       string       // "" for a new session until it is needed
-	key      string       // store key of id
-	rec      Record       // version, expiry and user key as stored
-	st       State        // current values and metadata
-	userKey  string       // current owner
-	resign   string       // the client's token, if only its detached signature must be sent again
-	ops      []op         // changes since the last load or commit, replayed on conflict
-	oldKeys  []string     // records to delete at commit (Regenerate, Destroy)
-	parent   *Session     // the session of an outer Manager's Handler, if any
-	imported *Imported    // the foreign session this one replaces (Importer)
-	cookie   cookieUpdate // what to tell the client when headers go out
+	id      string   // "" for a new session until it is needed
+	key     string   // store key of id
+	rec     Record   // version, expiry and user key as stored
+	st      State    // current values and metadata
+	userKey string   // current owner
+	resign  string   // the client's token, if only its detached signature must be sent again
+	ops     []op     // changes since the last load or commit, replayed on conflict
+	oldKeys []string // records to delete at commit (Regenerate, Destroy)
+
+	// While a Regenerate's move is pending (moved): the version of the
+	// record moved from, as this request knew it, and the changes made
+	// before Regenerate, re-applied to that record if another request
+	// changed it meanwhile (see confirmMove).
+	movedVersion uint64
+	movedOps     []op
+	parent       *Session     // the session of an outer Manager's Handler, if any
+	imported     *Imported    // the foreign session this one replaces (Importer)
+	cookie       cookieUpdate // what to tell the client when headers go out
 
 	// The flags are kept together, without padding between them, so that
 	// a Session with the fields below fits a 1024-byte allocation.
@@ -625,11 +632,15 @@ func (s *Session) Err() error {
 // keeps only its own writes. A request that deletes its own record
 // through the Store (Delete, UserIndex.DeleteUserSessions) and means to
 // keep its values must call Regenerate and Save first, as auth's
-// RevokeAll does. A change another request commits to the old record
-// while this one is being moved (after this request loaded it, before the
-// old record is deleted) is not carried to the new ID: it goes with the
-// old record. If the check fails, the commit fails and the session stays
-// under its old ID. Client-side sessions have no record to check.
+// RevokeAll does. When the check finds that another request changed the
+// old record after this one loaded it (a request of the same client
+// committed while a login checked a password), that change is carried
+// over: this request's own changes, from before and after Regenerate, are
+// applied again to the old record as it is now, and the result replaces
+// the new record (one more Save). Only a change committed in the moment
+// between the check and the old record's delete goes with the old record.
+// If the check fails, the commit fails and the session stays under its
+// old ID. Client-side sessions have no record to check.
 func (s *Session) Regenerate() error {
 	if s == nil {
 		return ErrNoSession
@@ -642,6 +653,7 @@ func (s *Session) Regenerate() error {
 	if s.stored {
 		if !s.m.backend.clientSide() {
 			s.oldKeys = append(s.oldKeys, s.key) // see movedFrom
+			s.movedVersion, s.movedOps = s.rec.Version, s.ops
 		}
 		// The state is saved whole under the new ID: the changes
 		// recorded from here on are what the new session keeps if the
@@ -928,10 +940,11 @@ func (s *Session) commitLocked() error {
 			return err
 		}
 		if from != "" {
-			kept, err := s.confirmMove(ctx, from, ops)
+			kept, err := s.confirmMove(ctx, from, ops, now)
 			if err != nil {
 				return err
 			}
+			exp = s.rec.Expiry // moved if another request's change was carried over
 			if !kept {
 				// What is left is a new session (see confirmMove).
 				exp = m.expiry(s.st, now)
@@ -1171,14 +1184,22 @@ func (s *Session) create(now, exp time.Time) error {
 // ended, the new record is deleted and the values carried over are
 // dropped: the session becomes the new, empty one Destroy would have
 // left, with ops (the changes made since Regenerate) applied, for the
-// caller to store if they hold anything. It reports whether the move
-// stands. On an error (the check or the delete failed) the move is
-// pending again, to be retried under another new ID; the old session is
-// untouched.
-func (s *Session) confirmMove(ctx context.Context, from string, ops []op) (bool, error) {
+// caller to store if they hold anything. When the old session lives on
+// but another request changed it after this one loaded it, its changes
+// are carried over: this request's changes (those before Regenerate, then
+// ops) are applied again to the old record as it is now, and the result
+// replaces the new record (see carryOver). It reports whether the move
+// stands. On an error (the check, the carry-over or the delete failed)
+// the move is pending again, to be retried under another new ID; the old
+// session is untouched.
+func (s *Session) confirmMove(ctx context.Context, from string, ops []op, now time.Time) (bool, error) {
 	m, b := s.m, s.m.backend
-	_, err := b.load(ctx, m, from)
+	rec, err := b.load(ctx, m, from)
+	if err == nil && rec.Version != s.movedVersion {
+		err = s.carryOver(ctx, rec, ops, now)
+	}
 	if err == nil {
+		s.movedOps = nil
 		return true, nil
 	}
 	ended := errors.Is(err, ErrNotFound)
@@ -1188,7 +1209,7 @@ func (s *Session) confirmMove(ctx context.Context, from string, ops []op) (bool,
 	case ended && derr == nil:
 		m.logger().InfoContext(ctx, "sessionkit: session ended by another request before its Regenerate was committed; its values were not carried over")
 		s.reset()
-		s.moved, s.dropped = false, false
+		s.moved, s.dropped, s.movedOps = false, false, nil
 		for _, o := range ops {
 			applyOp(&s.st, &s.userKey, o)
 		}
@@ -1204,6 +1225,36 @@ func (s *Session) confirmMove(ctx context.Context, from string, ops []op) (bool,
 	s.id, s.key = "", ""
 	s.stored, s.rec.Version, s.ops, s.moved = false, 0, ops, true
 	return false, err
+}
+
+// carryOver replaces the record create just stored under the new ID with
+// rec, the record the session was moved from as another request left it,
+// changed by this request's changes again: those made before Regenerate
+// (movedOps), then ops.
+func (s *Session) carryOver(ctx context.Context, rec Record, ops []op, now time.Time) error {
+	st, err := s.m.Codec.Decode(rec.Data)
+	if err != nil {
+		return fmt.Errorf("sessionkit: carry over a change made during Regenerate: %w", err)
+	}
+	userKey := rec.UserKey
+	for _, o := range s.movedOps {
+		applyOp(&st, &userKey, o)
+	}
+	for _, o := range ops {
+		applyOp(&st, &userKey, o)
+	}
+	s.st, s.userKey = st, userKey
+	r, err := s.record(now, s.m.expiry(s.st, now))
+	if err != nil {
+		return err
+	}
+	v, err := s.m.saveRecord(ctx, s.key, r)
+	if err != nil {
+		return fmt.Errorf("sessionkit: carry over a change made during Regenerate: %w", err)
+	}
+	r.Version = v
+	s.rec = r
+	return nil
 }
 
 // update saves changes to a stored session. Commits to the same session
