@@ -39,6 +39,7 @@ type Session struct {
 	oldKeys  []string     // records to delete at commit (Regenerate, Destroy)
 	parent   *Session     // the session of an outer Manager's Handler, if any
 	imported *Imported    // the foreign session this one replaces (Importer)
+	unsure   *unsureSave  // the last save failed but may have been stored (see settleUnsure)
 	cookie   cookieUpdate // what to tell the client when headers go out
 
 	// The flags are kept together, without padding between them, so that
@@ -261,7 +262,15 @@ func (s *Session) Set(key string, v any) error {
 // increments count, whichever process made them (see "No lost updates"
 // in the package documentation). A client-side store (the session in its
 // cookie) cannot merge: the client keeps the last response's cookie, and
-// with it that request's value.
+// with it that request's value. Nor is a change merged that another
+// request commits to the session while a Regenerate moves it to a new ID:
+// it goes with the old record (see Session.Regenerate).
+//
+// A failed Save leaves the change pending, to be committed again. When
+// the store had saved it all the same (a timeout after the write reached
+// it), the next commit finds the record holding exactly what the failed
+// save sent and does not apply fn a second time; if another write came
+// in between, it cannot tell, and fn is applied again.
 //
 // fn must be a pure function of its argument: it may be called again,
 // after Update has returned, on another request's goroutine, once for
@@ -646,7 +655,7 @@ func (s *Session) Regenerate() error {
 		// The state is saved whole under the new ID: the changes
 		// recorded from here on are what the new session keeps if the
 		// old one ends meanwhile (see confirmMove).
-		s.ops = nil
+		s.ops, s.unsure = nil, nil
 	}
 	s.dropped = s.dropped || s.stored
 	s.moved = s.moved || s.stored
@@ -764,7 +773,7 @@ func (s *Session) reset() {
 	s.stored = false
 	s.rec = Record{}
 	s.userKey = ""
-	s.ops = nil
+	s.ops, s.unsure = nil, nil
 	s.reseal = false
 	s.resign = ""
 	s.touchNow = false
@@ -885,7 +894,7 @@ func (s *Session) reloadLocked() error {
 		s.renewed = true
 		return nil
 	}
-	s.rec, s.st, s.userKey, s.ops = sn.rec, sn.st, sn.userKey, nil
+	s.rec, s.st, s.userKey, s.ops, s.unsure = sn.rec, sn.st, sn.userKey, nil, nil
 	return nil
 }
 
@@ -1222,6 +1231,15 @@ func (s *Session) update(now, exp time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: save session: %w", err)
 	}
+	if s.unsure != nil {
+		if err := s.settleUnsure(ctx); err != nil {
+			return err
+		}
+		if len(s.ops) == 0 {
+			return nil // the earlier save was stored, and nothing changed since
+		}
+		exp = m.expiry(s.st, now)
+	}
 	key := s.key // s.key is cleared if the session ends meanwhile
 	own := change{now: now, ops: s.ops, lastUse: s.detached && !s.touchNow}
 	q := qs.shard(key)
@@ -1295,10 +1313,54 @@ func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
 		if errors.Is(err, ErrConflict) {
 			return ErrConflict
 		}
-		return fmt.Errorf("sessionkit: save session: %w", err)
+		err = fmt.Errorf("sessionkit: save session: %w", err)
+		if !s.m.backend.clientSide() {
+			s.unsure = &unsureSave{err: err, data: rec.Data, ops: len(s.ops)}
+		}
+		return err
 	}
 	rec.Version = v
-	s.rec, s.ops, s.touchNow = rec, nil, false
+	s.rec, s.ops, s.touchNow, s.unsure = rec, nil, false, nil
+	return nil
+}
+
+// unsureSave is a save whose store call failed other than by a conflict:
+// the store may have stored data all the same (a timeout after the write
+// reached it). ops is how many of the session's changes it held.
+type unsureSave struct {
+	err  error
+	data []byte
+	ops  int
+}
+
+func (e *unsureSave) Error() string { return e.err.Error() }
+func (e *unsureSave) Unwrap() error { return e.err }
+
+// settleUnsure is called before the changes of a session whose last save
+// failed (s.unsure) are saved again. Replaying them on what is stored is
+// right for a Set, whose value is the same whether or not it was stored,
+// but an Update stored by the failed save would be applied twice. So the
+// record is loaded (one store call): if it holds exactly what the failed
+// save sent, that save was stored, and only the changes made since are
+// left to save, on the stored state. Otherwise nothing can be told, and
+// the changes are replayed as for any conflict. s.mu must be held.
+func (s *Session) settleUnsure(ctx context.Context) error {
+	u := s.unsure
+	if u.ops > len(s.ops) {
+		s.unsure = nil // cannot happen: the log is only cut with unsure cleared
+		return nil
+	}
+	sn, err := s.m.loadSnapshot(ctx, s.key)
+	if err != nil {
+		return err // still unsure; the changes stay pending
+	}
+	s.unsure = nil
+	if sn == nil || !bytes.Equal(sn.rec.Data, u.data) {
+		return nil
+	}
+	later := slices.Clone(s.ops[u.ops:])
+	sn.apply(later)
+	s.rec, s.st, s.userKey, s.ops = sn.rec, sn.st, sn.userKey, later
 	return nil
 }
 
@@ -1308,6 +1370,10 @@ func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
 func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
 	switch {
 	case err != nil:
+		var u *unsureSave
+		if errors.As(err, &u) {
+			s.unsure = &unsureSave{err: u.err, data: u.data, ops: len(s.ops)}
+		}
 		return err
 	case ended:
 		// Destroyed or revoked meanwhile: the changes must not bring it
@@ -1315,7 +1381,7 @@ func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
 		s.ended()
 	case saved != nil:
 		s.rec, s.st, s.userKey = saved.rec, saved.st, saved.userKey
-		s.ops, s.touchNow = nil, false
+		s.ops, s.touchNow, s.unsure = nil, false, nil
 	}
 	return nil
 }
