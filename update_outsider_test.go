@@ -392,3 +392,70 @@ func TestOutsiderUpdateReplayTooLarge(t *testing.T) {
 		t.Error("no error observed for the refused request")
 	}
 }
+
+// TestOutsiderUpdateWithRegenerate: Regenerate "gives the session a new
+// ID, keeping its values", so Updates before and after it in one request
+// are both kept under the new ID. When the session was ended by another
+// request meanwhile, the new session holds "only what the request wrote
+// since Regenerate" (Session.Regenerate): an Update made after
+// Regenerate is computed again on that new, empty session, whose counter
+// starts from zero, and one made before it is dropped with the old values.
+func TestOutsiderUpdateWithRegenerate(t *testing.T) {
+	for _, endedMeanwhile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("endedMeanwhile=%v", endedMeanwhile), func(t *testing.T) {
+			e := newEnv(t)
+			e.counterRoutes()
+			loaded, proceed := make(chan struct{}), make(chan struct{})
+			e.handle("GET /login", func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				sessionkit.Update(s, "before", add1)
+				loaded <- struct{}{}
+				<-proceed
+				if err := s.Regenerate(); err != nil {
+					t.Error(err)
+				}
+				if _, err := sessionkit.Update(s, "n", add1); err != nil {
+					t.Error(err)
+				}
+			})
+			e.handle("GET /logout", func(w http.ResponseWriter, r *http.Request) {
+				sessionkit.From(r.Context()).Destroy()
+			})
+			e.handle("GET /state", func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				n, _ := sessionkit.Get[int](s, "n")
+				fmt.Fprintf(w, "n=%d before=%v", n, s.Has("before"))
+			})
+			e.get("/inc")
+			e.get("/inc") // n = 2
+			old := e.jarCookie(e.client)
+			done := make(chan int, 1)
+			go func() {
+				code, _, _ := e.get("/login")
+				done <- code
+			}()
+			<-loaded
+			if endedMeanwhile {
+				if code, _, _ := e.requestWithCookie("/logout", "session="+old); code != 200 {
+					t.Fatalf("logout: %d", code)
+				}
+			}
+			close(proceed)
+			if code := <-done; code != 200 {
+				t.Fatalf("login: %d", code)
+			}
+			if e.jarCookie(e.client) == old {
+				t.Fatal("the login kept the old ID")
+			}
+			want := "n=3 before=true"
+			if endedMeanwhile {
+				want = "n=1 before=false"
+			}
+			if _, got, _ := e.get("/state"); got != want {
+				t.Errorf("after the login: %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func add1(n int) (int, error) { return n + 1, nil }
