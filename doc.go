@@ -163,7 +163,9 @@
 // function instead of its result, and calls it again on the value stored
 // whenever its change is merged or replayed, so concurrent increments,
 // appends to a list and other read-modify-writes of one value all count,
-// in one process or across several.
+// in one process or across several (not in a client-side session, which
+// has nothing to merge with, nor one committed while another request's
+// Regenerate moves the session; see Update).
 //
 // A session destroyed or revoked meanwhile stays gone: its changes are
 // dropped, and a Regenerate does not bring its values back under a new ID
