@@ -364,7 +364,9 @@ func (m *Manager) saveChanges(ctx context.Context, key string, base *snapshot, c
 			return base, nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return nil, fmt.Errorf("sessionkit: save session: %w", err)
+			// The store may have saved it all the same: see
+			// Session.settleUnsure.
+			return nil, &unsureSave{err: fmt.Errorf("sessionkit: save session: %w", err), data: rec.Data}
 		}
 		m.observe(Event{Kind: EventConflict, Ctx: ctx})
 		if attempt >= m.MaxRetries {

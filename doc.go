@@ -163,7 +163,10 @@
 // function instead of its result, and calls it again on the value stored
 // whenever its change is merged or replayed, so concurrent increments,
 // appends to a list and other read-modify-writes of one value all count,
-// in one process or across several.
+// in one process or across several (not in a client-side session, which
+// has nothing to merge with, nor one committed in the instant between
+// another request's Regenerate checking the old record and deleting it;
+// see Update and Session.Regenerate).
 //
 // A session destroyed or revoked meanwhile stays gone: its changes are
 // dropped, and a Regenerate does not bring its values back under a new ID

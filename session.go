@@ -29,24 +29,18 @@ type Session struct {
 	mu      sync.Mutex
 	loadErr error // sticky: the session cannot be used this request
 
-	id      string   // "" for a new session until it is needed
-	key     string   // store key of id
-	rec     Record   // version, expiry and user key as stored
-	st      State    // current values and metadata
-	userKey string   // current owner
-	resign  string   // the client's token, if only its detached signature must be sent again
-	ops     []op     // changes since the last load or commit, replayed on conflict
-	oldKeys []string // records to delete at commit (Regenerate, Destroy)
-
-	// While a Regenerate's move is pending (moved): the version of the
-	// record moved from, as this request knew it, and the changes made
-	// before Regenerate, re-applied to that record if another request
-	// changed it meanwhile (see confirmMove).
-	movedVersion uint64
-	movedOps     []op
-	parent       *Session     // the session of an outer Manager's Handler, if any
-	imported     *Imported    // the foreign session this one replaces (Importer)
-	cookie       cookieUpdate // what to tell the client when headers go out
+	id       string       // "" for a new session until it is needed
+	key      string       // store key of id
+	rec      Record       // version, expiry and user key as stored
+	st       State        // current values and metadata
+	userKey  string       // current owner
+	resign   string       // the client's token, if only its detached signature must be sent again
+	ops      []op         // changes since the last load or commit, replayed on conflict
+	oldKeys  []oldRecord  // records to delete at commit (Regenerate, Destroy)
+	parent   *Session     // the session of an outer Manager's Handler, if any
+	imported *Imported    // the foreign session this one replaces (Importer)
+	unsure   *unsureSave  // the last save failed but may have been stored (see settleUnsure)
+	cookie   cookieUpdate // what to tell the client when headers go out
 
 	// The flags are kept together, without padding between them, so that
 	// a Session with the fields below fits a 1024-byte allocation.
@@ -268,7 +262,17 @@ func (s *Session) Set(key string, v any) error {
 // increments count, whichever process made them (see "No lost updates"
 // in the package documentation). A client-side store (the session in its
 // cookie) cannot merge: the client keeps the last response's cookie, and
-// with it that request's value.
+// with it that request's value. Nor is a change merged that another
+// request commits in the instant between a Regenerate's check of the old
+// record and its delete: it goes with the old record (see
+// Session.Regenerate, which carries over changes committed before the
+// check).
+//
+// A failed Save leaves the change pending, to be committed again. When
+// the store had saved it all the same (a timeout after the write reached
+// it), the next commit finds the record holding exactly what the failed
+// save sent and does not apply fn a second time; if another write came
+// in between, it cannot tell, and fn is applied again.
 //
 // fn must be a pure function of its argument: it may be called again,
 // after Update has returned, on another request's goroutine, once for
@@ -652,13 +656,13 @@ func (s *Session) Regenerate() error {
 	}
 	if s.stored {
 		if !s.m.backend.clientSide() {
-			s.oldKeys = append(s.oldKeys, s.key) // see movedFrom
-			s.movedVersion, s.movedOps = s.rec.Version, s.ops
+			// See movedFrom and confirmMove.
+			s.oldKeys = append(s.oldKeys, oldRecord{key: s.key, version: s.rec.Version, ops: s.ops})
 		}
 		// The state is saved whole under the new ID: the changes
 		// recorded from here on are what the new session keeps if the
 		// old one ends meanwhile (see confirmMove).
-		s.ops = nil
+		s.ops, s.unsure = nil, nil
 	}
 	s.dropped = s.dropped || s.stored
 	s.moved = s.moved || s.stored
@@ -682,7 +686,17 @@ func (s *Session) movedFrom() string {
 	if !s.moved || s.m.backend.clientSide() || len(s.oldKeys) == 0 {
 		return ""
 	}
-	return s.oldKeys[len(s.oldKeys)-1]
+	return s.oldKeys[len(s.oldKeys)-1].key
+}
+
+// oldRecord is a record to delete at commit: one Destroy ended, or the
+// one Regenerate moved the session from, with the version this request
+// knew it at and the changes it made before Regenerate, which confirmMove
+// applies again if another request changed the record meanwhile.
+type oldRecord struct {
+	key     string
+	version uint64
+	ops     []op
 }
 
 // Destroy ends the session: its record is deleted and the client's token
@@ -705,7 +719,7 @@ func (s *Session) Destroy() error {
 
 func (s *Session) destroyLocked() {
 	if s.stored && !s.m.backend.clientSide() {
-		s.oldKeys = append(s.oldKeys, s.key)
+		s.oldKeys = append(s.oldKeys, oldRecord{key: s.key})
 	}
 	if s.stored || s.moved {
 		// A stored session ends (one Regenerate moved is still stored
@@ -776,7 +790,7 @@ func (s *Session) reset() {
 	s.stored = false
 	s.rec = Record{}
 	s.userKey = ""
-	s.ops = nil
+	s.ops, s.unsure = nil, nil
 	s.reseal = false
 	s.resign = ""
 	s.touchNow = false
@@ -878,7 +892,7 @@ func (s *Session) adopt(id, key string, rec Record, now time.Time) bool {
 	}
 	if d := s.m.deadline(st); !now.Before(rec.Expiry) || (!d.IsZero() && !now.Before(d)) {
 		if !s.m.backend.clientSide() {
-			s.oldKeys = append(s.oldKeys, key)
+			s.oldKeys = append(s.oldKeys, oldRecord{key: key})
 		}
 		return false
 	}
@@ -897,7 +911,7 @@ func (s *Session) reloadLocked() error {
 		s.renewed = true
 		return nil
 	}
-	s.rec, s.st, s.userKey, s.ops = sn.rec, sn.st, sn.userKey, nil
+	s.rec, s.st, s.userKey, s.ops, s.unsure = sn.rec, sn.st, sn.userKey, nil, nil
 	return nil
 }
 
@@ -1049,7 +1063,7 @@ func (s *Session) commitLocked() error {
 	}
 
 	for len(s.oldKeys) > 0 {
-		key := s.oldKeys[0]
+		key := s.oldKeys[0].key
 		err := m.timed(ctx, EventDelete, func(ctx context.Context) error { return b.delete(ctx, m, key) })
 		if err != nil {
 			return fmt.Errorf("sessionkit: delete old session: %w", err)
@@ -1194,12 +1208,13 @@ func (s *Session) create(now, exp time.Time) error {
 // session is untouched.
 func (s *Session) confirmMove(ctx context.Context, from string, ops []op, now time.Time) (bool, error) {
 	m, b := s.m, s.m.backend
+	old := &s.oldKeys[len(s.oldKeys)-1] // from's (see movedFrom)
 	rec, err := b.load(ctx, m, from)
-	if err == nil && rec.Version != s.movedVersion {
-		err = s.carryOver(ctx, rec, ops, now)
+	if err == nil && rec.Version != old.version {
+		err = s.carryOver(ctx, rec, old.ops, ops, now)
 	}
 	if err == nil {
-		s.movedOps = nil
+		old.ops = nil
 		return true, nil
 	}
 	ended := errors.Is(err, ErrNotFound)
@@ -1209,7 +1224,7 @@ func (s *Session) confirmMove(ctx context.Context, from string, ops []op, now ti
 	case ended && derr == nil:
 		m.logger().InfoContext(ctx, "sessionkit: session ended by another request before its Regenerate was committed; its values were not carried over")
 		s.reset()
-		s.moved, s.dropped, s.movedOps = false, false, nil
+		s.moved, s.dropped = false, false
 		for _, o := range ops {
 			applyOp(&s.st, &s.userKey, o)
 		}
@@ -1230,14 +1245,14 @@ func (s *Session) confirmMove(ctx context.Context, from string, ops []op, now ti
 // carryOver replaces the record create just stored under the new ID with
 // rec, the record the session was moved from as another request left it,
 // changed by this request's changes again: those made before Regenerate
-// (movedOps), then ops.
-func (s *Session) carryOver(ctx context.Context, rec Record, ops []op, now time.Time) error {
+// (before), then ops.
+func (s *Session) carryOver(ctx context.Context, rec Record, before, ops []op, now time.Time) error {
 	st, err := s.m.Codec.Decode(rec.Data)
 	if err != nil {
 		return fmt.Errorf("sessionkit: carry over a change made during Regenerate: %w", err)
 	}
 	userKey := rec.UserKey
-	for _, o := range s.movedOps {
+	for _, o := range before {
 		applyOp(&st, &userKey, o)
 	}
 	for _, o := range ops {
@@ -1272,6 +1287,15 @@ func (s *Session) update(now, exp time.Time) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: save session: %w", err)
+	}
+	if s.unsure != nil {
+		if err := s.settleUnsure(ctx); err != nil {
+			return err
+		}
+		if len(s.ops) == 0 {
+			return nil // the earlier save was stored, and nothing changed since
+		}
+		exp = m.expiry(s.st, now)
 	}
 	key := s.key // s.key is cleared if the session ends meanwhile
 	own := change{now: now, ops: s.ops, lastUse: s.detached && !s.touchNow}
@@ -1346,10 +1370,54 @@ func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
 		if errors.Is(err, ErrConflict) {
 			return ErrConflict
 		}
-		return fmt.Errorf("sessionkit: save session: %w", err)
+		err = fmt.Errorf("sessionkit: save session: %w", err)
+		if !s.m.backend.clientSide() {
+			s.unsure = &unsureSave{err: err, data: rec.Data, ops: len(s.ops)}
+		}
+		return err
 	}
 	rec.Version = v
-	s.rec, s.ops, s.touchNow = rec, nil, false
+	s.rec, s.ops, s.touchNow, s.unsure = rec, nil, false, nil
+	return nil
+}
+
+// unsureSave is a save whose store call failed other than by a conflict:
+// the store may have stored data all the same (a timeout after the write
+// reached it). ops is how many of the session's changes it held.
+type unsureSave struct {
+	err  error
+	data []byte
+	ops  int
+}
+
+func (e *unsureSave) Error() string { return e.err.Error() }
+func (e *unsureSave) Unwrap() error { return e.err }
+
+// settleUnsure is called before the changes of a session whose last save
+// failed (s.unsure) are saved again. Replaying them on what is stored is
+// right for a Set, whose value is the same whether or not it was stored,
+// but an Update stored by the failed save would be applied twice. So the
+// record is loaded (one store call): if it holds exactly what the failed
+// save sent, that save was stored, and only the changes made since are
+// left to save, on the stored state. Otherwise nothing can be told, and
+// the changes are replayed as for any conflict. s.mu must be held.
+func (s *Session) settleUnsure(ctx context.Context) error {
+	u := s.unsure
+	if u.ops > len(s.ops) {
+		s.unsure = nil // cannot happen: the log is only cut with unsure cleared
+		return nil
+	}
+	sn, err := s.m.loadSnapshot(ctx, s.key)
+	if err != nil {
+		return err // still unsure; the changes stay pending
+	}
+	s.unsure = nil
+	if sn == nil || !bytes.Equal(sn.rec.Data, u.data) {
+		return nil
+	}
+	later := slices.Clone(s.ops[u.ops:])
+	sn.apply(later)
+	s.rec, s.st, s.userKey, s.ops = sn.rec, sn.st, sn.userKey, later
 	return nil
 }
 
@@ -1359,6 +1427,10 @@ func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
 func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
 	switch {
 	case err != nil:
+		var u *unsureSave
+		if errors.As(err, &u) {
+			s.unsure = &unsureSave{err: u.err, data: u.data, ops: len(s.ops)}
+		}
 		return err
 	case ended:
 		// Destroyed or revoked meanwhile: the changes must not bring it
@@ -1366,7 +1438,7 @@ func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
 		s.ended()
 	case saved != nil:
 		s.rec, s.st, s.userKey = saved.rec, saved.st, saved.userKey
-		s.ops, s.touchNow = nil, false
+		s.ops, s.touchNow, s.unsure = nil, false, nil
 	}
 	return nil
 }

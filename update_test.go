@@ -1,6 +1,8 @@
 package sessionkit_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -258,6 +260,113 @@ func TestUpdateTwoManagers(t *testing.T) {
 			// The loser stored what it computed from n = 1.
 			if n != "11" && n != "101" {
 				t.Errorf("n = %s, want 11 or 101 (the loser's own result, as Set would store)", n)
+			}
+		})
+	}
+}
+
+// landThenFail is a store whose Save of a record holding marker stores
+// it and then fails, once: a timeout that struck after the write reached
+// the store.
+type landThenFail struct {
+	sessionkit.Store
+	marker []byte
+	failed atomic.Bool
+}
+
+func (l *landThenFail) Save(ctx context.Context, key string, rec sessionkit.Record) (uint64, error) {
+	v, err := l.Store.Save(ctx, key, rec)
+	if err == nil && bytes.Contains(rec.Data, l.marker) && l.failed.CompareAndSwap(false, true) {
+		return 0, context.DeadlineExceeded
+	}
+	return v, err
+}
+
+// TestUpdateSaveFailedAfterStoring: a Save that fails although the store
+// stored it leaves the changes pending, and they are committed again when
+// the headers go out (Session.Save). An Update among them must not count
+// twice: the commit finds its first attempt stored and saves only what
+// changed since. Alone, after a change made since the failed Save, and
+// merged with a held commit.
+func TestUpdateSaveFailedAfterStoring(t *testing.T) {
+	tests := []struct {
+		name   string
+		merged bool // the failing save is a merged one, behind a held commit
+		after  bool // the handler sets a key after the failed Save
+		want   string
+	}{
+		{name: "alone", want: "2"},
+		{name: "alone, changed since", after: true, want: "2 after"},
+		{name: "merged", merged: true, want: "12"},
+		{name: "merged, changed since", merged: true, after: true, want: "12 after"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := memstore.New(memstore.Options{})
+			defer mem.Close()
+			lf := &landThenFail{Store: mem, marker: []byte(`"fail"`)}
+			gated := newGatedStore(lf)
+			m := sessionkit.New(gated)
+			m.Logger = discardLogger()
+			q := &queueEnv{errs: make(chan error, 16), gated: gated}
+			q.env = &env{t: t, mem: mem, m: m, mux: http.NewServeMux()}
+			q.srv = httptest.NewServer(m.Handler(q.mux))
+			defer q.srv.Close()
+			q.client = q.newClient()
+			q.counterRoutes()
+			saveErr := make(chan error, 1)
+			q.handle("GET /add/{d}", func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				if _, err := sessionkit.Get[int](s, "n"); err != nil { // load before the held commit is saved
+					t.Error(err)
+				}
+				d := atoi(r.PathValue("d"))
+				if _, err := sessionkit.Update(s, "n", func(n int) (int, error) { return n + d, nil }); err != nil {
+					t.Error(err)
+				}
+				if d == 10 {
+					return // the held request
+				}
+				s.Set("fail", true)
+				err := s.Save()
+				saveErr <- err
+				if tt.after {
+					s.Set("after", true)
+				}
+				if err != nil {
+					// The answer's headers commit the changes again.
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+				}
+			})
+			q.handle("GET /state", func(w http.ResponseWriter, r *http.Request) {
+				s := sessionkit.From(r.Context())
+				n, _ := sessionkit.Get[int](s, "n")
+				fmt.Fprint(w, n)
+				if s.Has("after") {
+					fmt.Fprint(w, " after")
+				}
+			})
+			q.get("/inc") // n = 1
+			var held <-chan int
+			if tt.merged {
+				held = q.hold("/add/10")
+			}
+			code := q.start("/add/1")
+			if tt.merged {
+				q.waitQueued(1)
+				q.gated.release()
+				if c := <-held; c != 200 {
+					t.Errorf("held: %d", c)
+				}
+			}
+			if err := <-saveErr; !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Save = %v, want the store's error", err)
+			}
+			if c := <-code; c != http.StatusServiceUnavailable {
+				t.Errorf("status %d, want 503 (the handler's answer to the failed Save)", c)
+			}
+			if _, got, _ := q.get("/state"); got != tt.want {
+				t.Errorf("after a Save stored but failed, then committed again: %q, want %q (the increment counted once)", got, tt.want)
 			}
 		})
 	}
