@@ -90,7 +90,8 @@ func (s *Session) importSession() bool {
 		return false
 	}
 	st.LastActive = s.st.LastActive
-	s.st, s.userKey, s.imported = st, found.UserKey, found
+	s.st, s.userKey = st, found.UserKey
+	s.more().imported = found
 	s.m.observe(Event{Kind: EventImport, Ctx: s.r.Context()})
 	return true
 }
@@ -98,7 +99,7 @@ func (s *Session) importSession() bool {
 // retireImported ends the imported session's old self once this request's
 // commit no longer needs it.
 func (s *Session) retireImported(ctx context.Context) {
-	imp := s.imported
+	imp := s.importedFrom()
 	if imp == nil || imp.Retire == nil || s.retired {
 		return
 	}

@@ -29,21 +29,21 @@ type Session struct {
 	mu      sync.Mutex
 	loadErr error // sticky: the session cannot be used this request
 
-	id       string       // "" for a new session until it is needed
-	key      string       // store key of id
-	rec      Record       // version, expiry and user key as stored
-	st       State        // current values and metadata
-	userKey  string       // current owner
-	resign   string       // the client's token, if only its detached signature must be sent again
-	ops      []op         // changes since the last load or commit, replayed on conflict
-	oldKeys  []oldRecord  // records to delete at commit (Regenerate, Destroy)
-	parent   *Session     // the session of an outer Manager's Handler, if any
-	imported *Imported    // the foreign session this one replaces (Importer)
-	unsure   *unsureSave  // the last save failed but may have been stored (see settleUnsure)
-	cookie   cookieUpdate // what to tell the client when headers go out
+	id      string        // "" for a new session until it is needed
+	key     string        // store key of id
+	rec     Record        // version, expiry and user key as stored
+	st      State         // current values and metadata
+	userKey string        // current owner
+	resign  string        // the client's token, if only its detached signature must be sent again
+	ops     []op          // changes since the last load or commit, replayed on conflict
+	oldKeys []oldRecord   // records to delete at commit (Regenerate, Destroy)
+	parent  *Session      // the session of an outer Manager's Handler, if any
+	extra   *sessionExtra // what few requests need (see sessionExtra)
+	cookie  cookieUpdate  // what to tell the client when headers go out
 
 	// The flags are kept together, without padding between them, so that
-	// a Session with the fields below fits a 1024-byte allocation.
+	// a Session with the fields below fits a 1024-byte allocation (1016
+	// bytes and the runtime's header; TestSessionFitsItsAllocation).
 	loaded    bool // the record was looked up (see loadLocked)
 	stored    bool // a record exists under key (as of the last load or save)
 	renewed   bool // Regenerate or Destroy ran: the client's token must change
@@ -662,7 +662,8 @@ func (s *Session) Regenerate() error {
 		// The state is saved whole under the new ID: the changes
 		// recorded from here on are what the new session keeps if the
 		// old one ends meanwhile (see confirmMove).
-		s.ops, s.unsure = nil, nil
+		s.ops = nil
+		s.setUnsure(nil)
 	}
 	s.dropped = s.dropped || s.stored
 	s.moved = s.moved || s.stored
@@ -790,7 +791,8 @@ func (s *Session) reset() {
 	s.stored = false
 	s.rec = Record{}
 	s.userKey = ""
-	s.ops, s.unsure = nil, nil
+	s.ops = nil
+	s.setUnsure(nil)
 	s.reseal = false
 	s.resign = ""
 	s.touchNow = false
@@ -911,7 +913,8 @@ func (s *Session) reloadLocked() error {
 		s.renewed = true
 		return nil
 	}
-	s.rec, s.st, s.userKey, s.ops, s.unsure = sn.rec, sn.st, sn.userKey, nil, nil
+	s.rec, s.st, s.userKey, s.ops = sn.rec, sn.st, sn.userKey, nil
+	s.setUnsure(nil)
 	return nil
 }
 
@@ -1079,11 +1082,11 @@ func (s *Session) commitLocked() error {
 // supersedeImported retires the session this one was imported from and
 // has the client forget its old token.
 func (s *Session) supersedeImported(ctx context.Context) {
-	if s.imported == nil {
+	if s.importedFrom() == nil {
 		return
 	}
 	s.retireImported(ctx)
-	s.forget = s.imported.Forget != nil
+	s.forget = s.importedFrom().Forget != nil
 }
 
 // expiryTravels reports whether the transport tells the client when its
@@ -1288,7 +1291,7 @@ func (s *Session) update(now, exp time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sessionkit: save session: %w", err)
 	}
-	if s.unsure != nil {
+	if s.pendingUnsure() != nil {
 		if err := s.settleUnsure(ctx); err != nil {
 			return err
 		}
@@ -1372,13 +1375,49 @@ func (s *Session) saveOwn(ctx context.Context, now, exp time.Time) error {
 		}
 		err = fmt.Errorf("sessionkit: save session: %w", err)
 		if !s.m.backend.clientSide() {
-			s.unsure = &unsureSave{err: err, data: rec.Data, ops: len(s.ops)}
+			s.setUnsure(&unsureSave{err: err, data: rec.Data, ops: len(s.ops)})
 		}
 		return err
 	}
 	rec.Version = v
-	s.rec, s.ops, s.touchNow, s.unsure = rec, nil, false, nil
+	s.rec, s.ops, s.touchNow = rec, nil, false
+	s.setUnsure(nil)
 	return nil
+}
+
+// sessionExtra holds what few requests need, allocated on first use so
+// that a Session fits a 1024-byte allocation (with the runtime's 8-byte
+// header for objects over 512 bytes, 1016 bytes of fields).
+type sessionExtra struct {
+	imported *Imported   // the foreign session this one replaces (Importer)
+	unsure   *unsureSave // the last save failed but may have been stored (see settleUnsure)
+}
+
+func (s *Session) more() *sessionExtra {
+	if s.extra == nil {
+		s.extra = new(sessionExtra)
+	}
+	return s.extra
+}
+
+func (s *Session) importedFrom() *Imported {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.imported
+}
+
+func (s *Session) pendingUnsure() *unsureSave {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.unsure
+}
+
+func (s *Session) setUnsure(u *unsureSave) {
+	if u != nil || s.extra != nil {
+		s.more().unsure = u
+	}
 }
 
 // unsureSave is a save whose store call failed other than by a conflict:
@@ -1394,7 +1433,7 @@ func (e *unsureSave) Error() string { return e.err.Error() }
 func (e *unsureSave) Unwrap() error { return e.err }
 
 // settleUnsure is called before the changes of a session whose last save
-// failed (s.unsure) are saved again. Replaying them on what is stored is
+// failed (pendingUnsure) are saved again. Replaying them on what is stored is
 // right for a Set, whose value is the same whether or not it was stored,
 // but an Update stored by the failed save would be applied twice. So the
 // record is loaded (one store call): if it holds exactly what the failed
@@ -1402,16 +1441,16 @@ func (e *unsureSave) Unwrap() error { return e.err }
 // left to save, on the stored state. Otherwise nothing can be told, and
 // the changes are replayed as for any conflict. s.mu must be held.
 func (s *Session) settleUnsure(ctx context.Context) error {
-	u := s.unsure
+	u := s.pendingUnsure()
 	if u.ops > len(s.ops) {
-		s.unsure = nil // cannot happen: the log is only cut with unsure cleared
+		s.setUnsure(nil) // cannot happen: the log is only cut with unsure cleared
 		return nil
 	}
 	sn, err := s.m.loadSnapshot(ctx, s.key)
 	if err != nil {
 		return err // still unsure; the changes stay pending
 	}
-	s.unsure = nil
+	s.setUnsure(nil)
 	if sn == nil || !bytes.Equal(sn.rec.Data, u.data) {
 		return nil
 	}
@@ -1429,7 +1468,7 @@ func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
 	case err != nil:
 		var u *unsureSave
 		if errors.As(err, &u) {
-			s.unsure = &unsureSave{err: u.err, data: u.data, ops: len(s.ops)}
+			s.setUnsure(&unsureSave{err: u.err, data: u.data, ops: len(s.ops)})
 		}
 		return err
 	case ended:
@@ -1438,7 +1477,8 @@ func (s *Session) takeResult(saved *snapshot, ended bool, err error) error {
 		s.ended()
 	case saved != nil:
 		s.rec, s.st, s.userKey = saved.rec, saved.st, saved.userKey
-		s.ops, s.touchNow, s.unsure = nil, false, nil
+		s.ops, s.touchNow = nil, false
+		s.setUnsure(nil)
 	}
 	return nil
 }
@@ -1543,7 +1583,7 @@ func (s *Session) writeHeaders(w http.ResponseWriter) {
 	}
 	if s.forget {
 		s.forget = false
-		s.imported.Forget(w, s.r)
+		s.importedFrom().Forget(w, s.r)
 		keepTokenPrivate(w.Header(), "Set-Cookie")
 	}
 	c := s.cookie
