@@ -608,3 +608,55 @@ func TestOutsiderNearCacheExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestOutsiderNearCacheFlush pins "FLUSHALL and FLUSHDB drop the cache"
+// (package documentation, "Near cache"): after another client flushes
+// Redis, a session the near cache held is not found, as it is not in
+// Redis. It runs on a private Redis, which it flushes.
+func TestOutsiderNearCacheFlush(t *testing.T) {
+	testenv.Getenv(t, testenv.RedisURLEnv) // the Redis backends are available
+	ctx := t.Context()
+	srv, err := testenv.StartRedis(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	for _, flush := range []string{"FLUSHDB", "FLUSHALL"} {
+		t.Run(flush, func(t *testing.T) {
+			near, other, _ := newNearStore(t, srv.URL(), redisstore.NearCache{})
+			if _, err := other.Save(ctx, "k", sessionkit.Record{Data: []byte("x"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				st0, _ := near.NearCacheStats()
+				if _, err := near.Load(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+				if st, _ := near.NearCacheStats(); st.Hits > st0.Hits {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no cache hit within 10s")
+				}
+			}
+			st0, _ := near.NearCacheStats()
+			if err := other.Client().Do(ctx, flush).Err(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				if st, _ := near.NearCacheStats(); st.Flushes > st0.Flushes {
+					break
+				}
+				if time.Now().After(deadline) {
+					st, _ := near.NearCacheStats()
+					t.Fatalf("the near cache was not dropped within 10s of %s: %+v", flush, st)
+				}
+			}
+			for range 3 {
+				if rec, err := near.Load(ctx, "k"); !errors.Is(err, sessionkit.ErrNotFound) {
+					t.Fatalf("Load after %s = %q, %v; want ErrNotFound", flush, rec.Data, err)
+				}
+			}
+		})
+	}
+}
