@@ -369,7 +369,9 @@ func (s *Store) load(ctx context.Context, key string) (sessionkit.Record, error)
 	if err != nil {
 		return sessionkit.Record{}, fmt.Errorf("redisstore: load %s: %w", key, err)
 	}
-	if !ok {
+	// Redis keeps a key through the whole millisecond of its PEXPIREAT;
+	// the record is gone from its Expiry on (sessionkit.Record.Expiry).
+	if !ok || !time.Now().Before(rec.Expiry) {
 		return sessionkit.Record{}, sessionkit.ErrNotFound
 	}
 	return rec, nil

@@ -25,6 +25,7 @@ import (
 	"github.com/sessionkit/sessionkit/store/mongostore"
 	"github.com/sessionkit/sessionkit/store/mysqlstore"
 	"github.com/sessionkit/sessionkit/store/pgstore"
+	"github.com/sessionkit/sessionkit/store/redisstore"
 	"github.com/sessionkit/sessionkit/store/storeurl"
 )
 
@@ -332,5 +333,52 @@ func TestOutsiderMongoDatabase(t *testing.T) {
 		}
 		ms.Collection().Drop(context.Background())
 		s.Close()
+	}
+}
+
+// TestOutsiderRedisNearCacheBytes pins "near_cache_entries,
+// near_cache_bytes, near_cache_heartbeat: its bounds and heartbeat
+// (redisstore.NearCache's MaxEntries, MaxBytes, Heartbeat)" for the byte
+// bound (TestOpenRedisNearCache checks the entry bound): records of 1 KB
+// loaded through a store opened with near_cache_bytes=32768 never take
+// more than 32 KiB of cache, and the cache evicts to stay within it.
+func TestOutsiderRedisNearCacheBytes(t *testing.T) {
+	base := testenv.Getenv(t, testenv.RedisURLEnv)
+	ctx := t.Context()
+	const maxBytes = 32 << 10
+	s, err := storeurl.Open(ctx, base+"?near_cache=true&near_cache_bytes="+strconv.Itoa(maxBytes)+"&prefix="+unique("su")+":", storeurl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rs := s.(*redisstore.Store)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if st, _ := rs.NearCacheStats(); st.Tracking {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("near_cache=true: not tracking after 20s")
+		}
+	}
+	data := []byte(strings.Repeat("x", 1000))
+	for i := range 100 {
+		if _, err := s.Save(ctx, "k"+strconv.Itoa(i), sessionkit.Record{Data: data, Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two passes: the saves' own invalidations may drop what the first
+	// pass cached.
+	for range 2 {
+		for i := range 100 {
+			if _, err := s.Load(ctx, "k"+strconv.Itoa(i)); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := rs.NearCacheStats(); st.Bytes > maxBytes {
+				t.Fatalf("near_cache_bytes=%d, but the cache holds %d bytes: %+v", maxBytes, st.Bytes, st)
+			}
+		}
+	}
+	if st, _ := rs.NearCacheStats(); st.Entries == 0 || st.Evictions == 0 {
+		t.Errorf("after loading 100 KB of records twice with near_cache_bytes=%d: %+v", maxBytes, st)
 	}
 }
