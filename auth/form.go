@@ -6,10 +6,20 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/auth/password"
 )
+
+// formErrorStatus is the status for a form body that could not be
+// parsed: 413 when it was over maxFormBytes, else 400.
+func formErrorStatus(err error) int {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
 
 // maxFormBytes bounds a login form body.
 const maxFormBytes = 64 << 10
@@ -44,9 +54,12 @@ type LoginForm struct {
 // success it logs the user in and redirects (303) to the validated
 // return-to parameter (Auth.ReturnTo, carried in the form's hidden field)
 // or DefaultReturnTo — not to a page under ReturnToKey, which only the
-// authenticate handler reads; on failure it renders the form again
-// with a message that does not reveal whether the username exists (status
-// 422, or 503 when Verify or the store failed). Other methods get 405.
+// authenticate handler reads, nor to the login page itself (a return-to
+// naming the form's own path is ignored, as LoginURL ignores it); on
+// failure it renders the form again with a message that does not reveal
+// whether the username exists (status 422, or 503 when Verify or the
+// store failed). A form body over 64 KiB gets 413, one that cannot be
+// parsed 400. Other methods get 405.
 //
 // Cross-origin POSTs are refused (403, through Auth.CrossOrigin), which
 // stops login CSRF from other sites. Make Verify take as long for an
@@ -112,7 +125,8 @@ func (f *FormLogin[U]) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
+		code := formErrorStatus(err)
+		http.Error(w, http.StatusText(code), code)
 		return
 	}
 	lf := f.form(r)
@@ -140,6 +154,9 @@ func (f *FormLogin[U]) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dest := lf.ReturnTo
+	if u, err := url.Parse(dest); err == nil && u.Path == r.URL.Path {
+		dest = "" // back to the form a logged-in user just left
+	}
 	if dest == "" {
 		dest = f.DefaultReturnTo
 	}

@@ -123,7 +123,8 @@ func (h *RevokeHandler[U]) serve(w http.ResponseWriter, r *http.Request) {
 	case RevokeOne:
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
-			http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
+			code := formErrorStatus(err)
+			http.Error(w, http.StatusText(code), code)
 			return
 		}
 		handle := r.FormValue(orDefault(h.HandleField, "handle"))

@@ -12,7 +12,8 @@ import (
 // on requests that are not POSTs. A missing field or wrong credentials fail
 // with status 422 and a message that does not say whether the username
 // exists (MsgMissingFields, MsgInvalidCredentials); a Verify error other
-// than ErrInvalidCredentials or ErrUserNotFound is an error (503). Make
+// than ErrInvalidCredentials or ErrUserNotFound is an error (503). A form
+// body over 64 KiB fails with 413, one that cannot be parsed with 400. Make
 // Verify take as long for an unknown user as for a wrong password;
 // PasswordVerifier does. Local does not rate-limit, which belongs in front
 // of it.
@@ -45,7 +46,7 @@ func (l *Local[U]) Authenticate(r *http.Request) Result[U] {
 	if r.PostForm == nil {
 		r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
-			res := Failure[U](http.StatusBadRequest, "The form could not be read.")
+			res := Failure[U](formErrorStatus(err), "The form could not be read.")
 			res.Err = err
 			return res
 		}
