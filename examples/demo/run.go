@@ -59,6 +59,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if oidc.Issuer != "" && oidc.ClientID == "" {
+		return errors.New("demo: -oidc-issuer needs -oidc-client-id")
+	}
+	if *store != "" {
+		// Refused before the data directory is made.
+		if err := storeurl.Check(*store); err != nil {
+			return fmt.Errorf("demo: open session store: %w", err)
+		}
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
@@ -95,9 +104,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:    logger,
 	}
 	if oidc.Issuer != "" {
-		if oidc.ClientID == "" {
-			return errors.New("demo: -oidc-issuer needs -oidc-client-id")
-		}
 		if oidc.RedirectURL == "" {
 			oidc.RedirectURL = "http://" + *addr + "/auth/oidc/callback"
 		}

@@ -149,26 +149,32 @@ func TestRunRestart(t *testing.T) {
 	}
 }
 
+// TestRunErrors: bad command lines are refused with a message saying
+// what is wrong, before anything is created in the data directory.
 func TestRunErrors(t *testing.T) {
-	dir := t.TempDir()
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"bad store URL", []string{"-data", dir, "-store", "nosuch://x"}, "unknown scheme"},
-		{"bad secure mode", []string{"-data", dir, "-secure-cookies", "sometimes"}, "want auto, always or never"},
-		{"extra argument", []string{"-data", dir, "serve"}, "unexpected argument"},
+		{"bad store URL", []string{"-store", "nosuch://x"}, "unknown scheme"},
+		{"bad secure mode", []string{"-secure-cookies", "sometimes"}, "want auto, always or never"},
+		{"extra argument", []string{"serve"}, "unexpected argument"},
 		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
+		{"OIDC without a client ID", []string{"-oidc-issuer", "https://op.example"}, "needs -oidc-client-id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			dir := filepath.Join(t.TempDir(), "data")
 			var out, logs syncBuffer
-			err := Run(ctx, tt.args, &out, &logs)
+			err := Run(ctx, append([]string{"-data", dir}, tt.args...), &out, &logs)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Run = %v, want an error containing %q", err, tt.want)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the data directory was created (%v) for a command line that is refused", err)
 			}
 		})
 	}
