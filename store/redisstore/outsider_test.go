@@ -660,3 +660,42 @@ func TestOutsiderNearCacheFlush(t *testing.T) {
 		})
 	}
 }
+
+// TestOutsiderPastExpiryNotListed: sessionkit.Record says a record is gone
+// from its Expiry on, and Redis keeps a key through the whole millisecond
+// of its expiry. A record in that state (simulated by moving the stored
+// expiry into the past while the key lives) is not loaded, not listed by
+// UserSessions and not yielded by All, as Load already treats it.
+func TestOutsiderPastExpiryNotListed(t *testing.T) {
+	client := newClient(t, testenv.Getenv(t, testenv.RedisURLEnv))
+	s := newStore(t, client)
+	ctx := t.Context()
+	for _, k := range []string{"gone", "live"} {
+		if _, err := s.Save(ctx, k, sessionkit.Record{Data: []byte(k), Expiry: time.Now().Add(time.Hour), UserKey: "u"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.HSet(ctx, s.RecordKey("gone"), "e", time.Now().Add(-time.Second).UnixMilli()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, "gone"); !errors.Is(err, sessionkit.ErrNotFound) {
+		t.Errorf("Load of a record past its Expiry = %v, want ErrNotFound", err)
+	}
+	entries, err := s.UserSessions(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Key != "live" {
+		t.Errorf("UserSessions = %v, want only live", entries)
+	}
+	var all []string
+	for e, err := range s.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, e.Key)
+	}
+	if len(all) != 1 || all[0] != "live" {
+		t.Errorf("All yields %v, want only live", all)
+	}
+}

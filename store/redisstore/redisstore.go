@@ -566,7 +566,7 @@ func (s *Store) UserSessions(ctx context.Context, userKey string) ([]sessionkit.
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: sessions of user %s: %s: %w", userKey, keys[i], err)
 		}
-		if ok && rec.UserKey == userKey {
+		if ok && rec.UserKey == userKey && time.Now().Before(rec.Expiry) {
 			entries = append(entries, sessionkit.Entry{Key: keys[i], Record: rec})
 		}
 	}
@@ -673,8 +673,8 @@ func (s *Store) scanNode(ctx context.Context, node redis.Cmdable, yield func(ses
 					yield(sessionkit.Entry{}, fmt.Errorf("redisstore: iterate: %s: %w", keys[i], err))
 					return false
 				}
-				if !ok {
-					continue // expired or deleted since the SCAN
+				if !ok || !time.Now().Before(rec.Expiry) {
+					continue // expired or deleted since the SCAN (see load)
 				}
 				// Strip prefix + "{" and the closing "}".
 				key, ok := fromHashTag(rk[len(s.prefix)+1 : len(rk)-1])
