@@ -1,18 +1,11 @@
 package redisstore_test
 
 import (
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
-	"net/url"
-	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testenv"
+	"github.com/sessionkit/sessionkit/internal/updatetest"
 	"github.com/sessionkit/sessionkit/store/redisstore"
 )
 
@@ -40,78 +33,13 @@ func TestOutsiderUpdateAcrossProcesses(t *testing.T) {
 			if opts.NearCache != nil {
 				waitTracking(t, second)
 			}
-			var srvs []*httptest.Server
+			var ms []*sessionkit.Manager
 			for _, st := range []*redisstore.Store{first, second} {
 				m := sessionkit.New(st)
 				m.MaxRetries = 64 // only conflicts between the two processes remain; let them all resolve
-				mux := http.NewServeMux()
-				mux.HandleFunc("GET /add/{key}", func(w http.ResponseWriter, r *http.Request) {
-					s := sessionkit.From(r.Context())
-					for _, k := range []string{r.PathValue("key"), "total"} {
-						if _, err := sessionkit.Update(s, k, func(n int) (int, error) { return n + 1, nil }); err != nil {
-							http.Error(w, err.Error(), 500)
-							return
-						}
-					}
-				})
-				mux.HandleFunc("GET /get/{key}", func(w http.ResponseWriter, r *http.Request) {
-					n, _ := sessionkit.Get[int](sessionkit.From(r.Context()), r.PathValue("key"))
-					fmt.Fprint(w, n)
-				})
-				srv := httptest.NewServer(m.Handler(mux))
-				t.Cleanup(srv.Close)
-				srvs = append(srvs, srv)
+				ms = append(ms, m)
 			}
-			jar, _ := cookiejar.New(nil)
-			c := &http.Client{Jar: jar}
-			get := func(srv *httptest.Server, path string) (int, string) {
-				resp, err := c.Get(srv.URL + path)
-				if err != nil {
-					t.Error(err)
-					return 0, ""
-				}
-				defer resp.Body.Close()
-				body, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(body)
-			}
-			if code, _ := get(srvs[0], "/add/a"); code != 200 {
-				t.Fatalf("first request: %d", code)
-			}
-			// Both servers are on 127.0.0.1: the jar sends the cookie to both.
-			u, _ := url.Parse(srvs[1].URL)
-			if len(jar.Cookies(u)) == 0 {
-				t.Fatal("the client has no cookie for the second server")
-			}
-			keys := []string{"a", "b", "c"}
-			const perKey = 12
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			ok := map[string]int{"a": 1, "total": 1}
-			start := make(chan struct{})
-			for i := range perKey * len(keys) {
-				key := keys[i%len(keys)]
-				wg.Go(func() {
-					<-start
-					code, body := get(srvs[i%2], "/add/"+key)
-					if code != 200 {
-						t.Errorf("/add/%s: %d %s", key, code, body)
-						return
-					}
-					mu.Lock()
-					ok[key]++
-					ok["total"]++
-					mu.Unlock()
-				})
-			}
-			close(start)
-			wg.Wait()
-			for _, k := range append(keys, "total") {
-				for _, srv := range srvs {
-					if _, body := get(srv, "/get/"+k); body != strconv.Itoa(ok[k]) {
-						t.Errorf("%s = %s on %s, want %d (every acknowledged increment, no other)", k, body, srv.URL, ok[k])
-					}
-				}
-			}
+			updatetest.Burst(t, ms...)
 		})
 	}
 }
