@@ -396,12 +396,22 @@ func (m *Manager) loadSnapshot(ctx context.Context, key string) (*snapshot, erro
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: reload session: %w", err)
 	}
-	st, err := m.Codec.Decode(rec.Data)
+	sn, err := m.snapshotOf(rec)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil // expired by the format's own clock (see Codec)
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sessionkit: reload session: %w", err)
+	}
+	return sn, nil
+}
+
+// snapshotOf decodes a loaded record. A record expired by the format's
+// own clock (see Codec) is an error wrapping ErrNotFound.
+func (m *Manager) snapshotOf(rec Record) (*snapshot, error) {
+	st, err := m.Codec.Decode(rec.Data)
+	if err != nil {
+		return nil, err
 	}
 	return &snapshot{rec: rec, st: st, userKey: rec.UserKey}, nil
 }

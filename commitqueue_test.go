@@ -154,6 +154,20 @@ func (q *queueEnv) waitQueued(n int) {
 	}
 }
 
+// wantObserved checks that the Observer saw an error wrapping target (a
+// refused request's).
+func (q *queueEnv) wantObserved(target error) {
+	q.t.Helper()
+	select {
+	case err := <-q.errs:
+		if !errors.Is(err, target) {
+			q.t.Errorf("error %v, want %v", err, target)
+		}
+	default:
+		q.t.Errorf("no error observed for the refused request (want %v)", target)
+	}
+}
+
 func (q *queueEnv) checkNoErrors() {
 	q.t.Helper()
 	select {
@@ -397,14 +411,7 @@ func TestMergedCommitTooLarge(t *testing.T) {
 	if _, keys, _ := q.get("/keys"); keys != "lead,n,small" {
 		t.Errorf("keys %q, want lead,n,small", keys)
 	}
-	select {
-	case err := <-q.errs:
-		if !errors.Is(err, sessionkit.ErrTooLarge) {
-			t.Errorf("error %v, want ErrTooLarge", err)
-		}
-	default:
-		t.Error("no error observed for the refused request")
-	}
+	q.wantObserved(sessionkit.ErrTooLarge)
 }
 
 // TestTwoManagersRetryConflicts: two Managers over one store (as two

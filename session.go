@@ -1250,18 +1250,15 @@ func (s *Session) confirmMove(ctx context.Context, from string, ops []op, now ti
 // changed by this request's changes again: those made before Regenerate
 // (before), then ops.
 func (s *Session) carryOver(ctx context.Context, rec Record, before, ops []op, now time.Time) error {
-	st, err := s.m.Codec.Decode(rec.Data)
+	sn, err := s.m.snapshotOf(rec)
 	if err != nil {
+		// ErrNotFound (expired by the format's clock): the old session
+		// has ended, as confirmMove handles it.
 		return fmt.Errorf("sessionkit: carry over a change made during Regenerate: %w", err)
 	}
-	userKey := rec.UserKey
-	for _, o := range before {
-		applyOp(&st, &userKey, o)
-	}
-	for _, o := range ops {
-		applyOp(&st, &userKey, o)
-	}
-	s.st, s.userKey = st, userKey
+	sn.apply(before)
+	sn.apply(ops)
+	s.st, s.userKey = sn.st, sn.userKey
 	r, err := s.record(now, s.m.expiry(s.st, now))
 	if err != nil {
 		return err

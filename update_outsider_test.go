@@ -3,7 +3,6 @@ package sessionkit_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -383,14 +382,7 @@ func TestOutsiderUpdateReplayTooLarge(t *testing.T) {
 	if _, l, _ := q.get("/list"); l != "ab" {
 		t.Errorf("list %q, want ab", l)
 	}
-	select {
-	case err := <-q.errs:
-		if !errors.Is(err, sessionkit.ErrTooLarge) {
-			t.Errorf("error %v, want ErrTooLarge", err)
-		}
-	default:
-		t.Error("no error observed for the refused request")
-	}
+	q.wantObserved(sessionkit.ErrTooLarge)
 }
 
 // TestOutsiderUpdateWithRegenerate: Regenerate "gives the session a new
