@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -459,15 +458,7 @@ func TestTwoManagersRetryConflicts(t *testing.T) {
 	resp.Body.Close()
 	cookie := sessionCookie(resp, "session")
 	get := func(srv *httptest.Server, path string) (int, string) {
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		req.AddCookie(&http.Cookie{Name: "session", Value: cookie.Value})
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return getWithCookie(t, srv.URL+path, cookie.Value)
 	}
 	var wg sync.WaitGroup
 	for _, c := range []struct {

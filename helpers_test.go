@@ -147,3 +147,25 @@ func (e *env) requestWithCookie(path, cookieHeader string) (int, string, *http.R
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(body)), resp
 }
+
+// getWithCookie sends GET url with the session cookie value (as a client
+// of another process sharing the store would) and returns the status and
+// body. It reports a failed request with t.Error, so it may be called from
+// the test's own goroutines.
+func getWithCookie(t *testing.T, url, value string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	req.AddCookie(&http.Cookie{Name: "session", Value: value})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
